@@ -1,0 +1,44 @@
+"""Model config fragments: `get(name)` -> ConfigDict with a comment per field."""
+
+import ml_collections
+
+
+def ntm() -> ml_collections.ConfigDict:
+  """NTM with the paper's copy-task sizes (Graves et al. 2014, table 2)."""
+  c = ml_collections.ConfigDict()
+  c.name = 'ntm'
+  c.controller = 'lstm'          # 'lstm' or 'feedforward'.
+  c.controller_size = 100        # controller units C.
+  c.memory_size = 128            # slots N; can change at evaluation time.
+  c.word_size = 20               # word size W.
+  c.num_read_heads = 1           # R.
+  c.num_write_heads = 1          # H.
+  c.addressing = 'content_and_location'  # or 'content'.
+  c.shift_range = 1              # r: shifts -r..r (width 2r+1).
+  c.memory_init = 'constant'     # 'constant', 'learned' or 'random'.
+  c.memory_init_value = 1e-6     # the constant, or the random init's std.
+  c.clip_value = 20.0            # clip interface pre-activations; 0 = off.
+  c.eps = 1e-6                   # numerical floor of the addressing ops.
+  c.unroll = 1                   # scan steps per loop iteration (speed only).
+  return c
+
+
+def lstm() -> ml_collections.ConfigDict:
+  """LSTM baseline; one layer of the NTM controller's size by default."""
+  c = ml_collections.ConfigDict()
+  c.name = 'lstm'
+  c.hidden_size = 100            # units per layer.
+  c.num_layers = 1               # stacked layers (the paper: 3 x 256).
+  c.forget_bias = 1.0            # added to the forget gate.
+  c.unroll = 1                   # scan steps per loop iteration (speed only).
+  return c
+
+
+REGISTRY = {'ntm': ntm, 'lstm': lstm}
+
+
+def get(name: str) -> ml_collections.ConfigDict:
+  if name not in REGISTRY:
+    raise ValueError(f'Unknown model {name!r} in the config argument; '
+                     f'expected one of {sorted(REGISTRY)}.')
+  return REGISTRY[name]()

@@ -1,0 +1,70 @@
+"""Task config fragments with the NTM paper's settings (Graves et al. 2014)."""
+
+import ml_collections
+
+
+def copy() -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.name = 'copy'
+  c.num_bits = 8                 # bits per vector.
+  c.min_length = 1               # training lengths: uniform in [min, max].
+  c.max_length = 20
+  c.eval_lengths = (20, 40, 80, 120)  # evaluation variants.
+  return c
+
+
+def repeat_copy() -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.name = 'repeat_copy'
+  c.num_bits = 8
+  c.min_length = 1               # sequence length: uniform in [min, max].
+  c.max_length = 10
+  c.min_repeats = 1              # repeats: uniform in [min, max].
+  c.max_repeats = 10
+  c.repeat_normaliser = 10       # the repeat channel shows repeats / this.
+  c.eval_settings = ((10, 10), (20, 10), (10, 20), (20, 20))  # (length, reps)
+  return c
+
+
+def associative_recall() -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.name = 'associative_recall'
+  c.num_bits = 6                 # bits per vector.
+  c.item_length = 3              # vectors per item.
+  c.min_items = 2                # items: uniform in [min, max].
+  c.max_items = 6
+  c.eval_items = (6, 12, 20)     # evaluation variants.
+  return c
+
+
+def priority_sort() -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.name = 'priority_sort'
+  c.num_bits = 8
+  c.num_inputs = 20              # vectors with priorities in [-1, 1].
+  c.num_outputs = 16             # highest-priority vectors, sorted.
+  return c
+
+
+def ngrams() -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.name = 'ngrams'
+  c.order = 6                    # 6-grams: 5 bits of context.
+  c.length = 200                 # bits per sequence.
+  return c
+
+
+REGISTRY = {
+    'copy': copy,
+    'repeat_copy': repeat_copy,
+    'associative_recall': associative_recall,
+    'priority_sort': priority_sort,
+    'ngrams': ngrams,
+}
+
+
+def get(name: str) -> ml_collections.ConfigDict:
+  if name not in REGISTRY:
+    raise ValueError(f'Unknown task {name!r} in the config argument; '
+                     f'expected one of {sorted(REGISTRY)}.')
+  return REGISTRY[name]()

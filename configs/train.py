@@ -1,0 +1,70 @@
+"""The composing config: any model on any task.
+
+Launch:
+  python -m memax.main --config=configs/train.py:model=ntm,task=copy \
+      --workdir=runs/ntm_copy
+Arguments after the colon: `model` (ntm, lstm), `task` (copy, repeat_copy,
+associative_recall, priority_sort, ngrams), `runlocal` (tiny sizes for smoke
+tests). Any field can be overridden, e.g. `--config.model.memory_size=64`.
+"""
+
+import ml_collections
+
+from configs import common
+from configs import models
+from configs import tasks
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  arg = common.parse_arg(arg, model='ntm', task='copy', runlocal=False)
+  config = ml_collections.ConfigDict()
+  config.seed = 0
+  config.model = models.get(arg.model)
+  config.task = tasks.get(arg.task)
+
+  config.optimizer = ml_collections.ConfigDict()
+  config.optimizer.name = 'adam'          # 'rmsprop', 'adam' or 'sgd'.
+  config.optimizer.learning_rate = 1e-3
+  config.optimizer.momentum = 0.9         # rmsprop / sgd.
+  config.optimizer.decay = 0.95           # rmsprop.
+  config.optimizer.eps = 1e-8
+  config.optimizer.grad_clip_value = 0.0  # element-wise clip; 0 = off.
+  config.optimizer.grad_clip_norm = 10.0  # global-norm clip; 0 = off.
+
+  config.train = ml_collections.ConfigDict()
+  config.train.num_steps = 20_000
+  config.train.batch_size = 32
+  config.train.steps_per_call = 10        # train steps per jitted call.
+  config.train.log_every = 100
+  config.train.eval_every = 1000
+  config.train.ckpt_every = 1000
+  config.train.max_checkpoints = 3
+  config.train.stop_metric = ''           # e.g. 'bit_errors': stop early...
+  config.train.stop_below = 0.0           # ...when eval on train dist. < this.
+
+  config.evals = ml_collections.ConfigDict()
+  config.evals.num_batches = 4
+  config.evals.batch_size = 64
+  config.evals.periodic_variants = ()     # variants evaluated while training.
+  config.evals.variants = 'all'           # variants evaluated at the end.
+  config.evals.plot = True
+
+  config.tensorboard = True
+
+  if arg.runlocal:
+    config.model.unroll = 1
+    if arg.model == 'ntm':
+      config.model.controller_size = 16
+      config.model.memory_size = 16
+      config.model.word_size = 8
+    else:
+      config.model.hidden_size = 16
+    config.train.num_steps = 4
+    config.train.batch_size = 2
+    config.train.steps_per_call = 2
+    config.train.log_every = 2
+    config.train.eval_every = 2
+    config.train.ckpt_every = 2
+    config.evals.num_batches = 1
+    config.evals.batch_size = 2
+  return config

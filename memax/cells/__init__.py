@@ -1,0 +1,10 @@
+"""Flax cells (carry-first, `(carry, x) -> (carry, y)`) that wrap the ops."""
+
+from memax.cells.lstm import FusedLSTMCell
+from memax.cells.lstm import LSTMBaseline
+from memax.cells.lstm import LSTMState
+from memax.cells.ntm import NTMCell
+from memax.cells.ntm import NTMState
+
+__all__ = ('FusedLSTMCell', 'LSTMBaseline', 'LSTMState', 'NTMCell',
+           'NTMState')

@@ -1,0 +1,53 @@
+"""A sequence model: any carry-first cell unrolled with `lax.scan`, plus a
+linear readout.
+
+The cell's output `y` is `(features [B, F], aux)`; the model maps features to
+logits `[B, T, O]` and stacks the auxiliary outputs over time.
+"""
+
+from typing import Any
+
+import flax.linen as nn
+import jax
+
+from memax.types import Array
+
+
+def _step(cell: nn.Module, carry: Any, x: Array) -> tuple[Any, Any]:
+  return cell(carry, x)
+
+
+class SequenceModel(nn.Module):
+  """Unrolls `cell` over the time axis of `[B, T, D]` inputs.
+
+  The batch size and the sequence length are free; so is any size the cell
+  takes from its attributes (the NTM's memory size), since none of them is a
+  parameter shape.
+
+  Attributes:
+    cell: a carry-first cell whose output is `(features, aux_dict)`.
+    output_size: `O`, logits per step.
+    unroll: steps per iteration of the scan loop (speed only).
+  """
+
+  cell: nn.RNNCellBase
+  output_size: int
+  unroll: int = 1
+
+  @nn.compact
+  def __call__(self, inputs: Array) -> tuple[Array, dict[str, Array]]:
+    """Returns logits `[B, T, O]` and aux outputs `{name: [B, T, ...]}`.
+
+    A 'carry' rng stream, if given, seeds random initial states.
+    """
+    rng = (self.make_rng('carry') if self.has_rng('carry')
+           else jax.random.key(0))
+    carry = self.cell.initialize_carry(rng, inputs[:, 0].shape)
+    if hasattr(self.cell, 'learned_init'):
+      carry = self.cell.learned_init(carry)
+    scan = nn.scan(_step, variable_broadcast='params',
+                   split_rngs={'params': False}, in_axes=1, out_axes=1,
+                   unroll=self.unroll)
+    _, (features, aux) = scan(self.cell, carry, inputs)
+    logits = nn.Dense(self.output_size, name='readout')(features)
+    return logits, aux

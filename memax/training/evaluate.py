@@ -1,0 +1,138 @@
+"""Evaluation: metrics on the training distribution and the task's variants.
+
+Used during training (periodic, on the variants named in
+`config.evals.periodic_variants`) and at the end (every variant, with
+`eval/<variant>.json` and `plots/<variant>.png`). `memax.evaluate` rebuilds a
+model from a workdir and calls `final_evaluation` with overrides applied.
+"""
+
+import json
+import os
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from memax import models
+from memax import tasks
+from memax.tasks import base as tasks_base
+from memax.training import plots
+from memax.types import PRNGKey, PyTree
+
+
+def _forward(model: Any, task: tasks_base.Task, batch_size: int):
+  @jax.jit
+  def run(params, key):
+    data_key, carry_key = jax.random.split(key)
+    batch = task.sample(data_key, batch_size)
+    logits, aux = model.apply(params, batch.inputs, rngs={'carry': carry_key})
+    return task.metrics(logits, batch), batch, logits, aux
+  return run
+
+
+def evaluate_task(model: Any, params: PyTree, task: tasks_base.Task, key:
+                  PRNGKey, *, num_batches: int, batch_size: int
+                  ) -> dict[str, float]:
+  """Mean metrics over `num_batches` fresh batches of `task`."""
+  run = _forward(model, task, batch_size)
+  totals = []
+  for i in range(num_batches):
+    metrics, *_ = run(params, jax.random.fold_in(key, i))
+    totals.append(metrics)
+  totals = jax.device_get(totals)
+  return {k: float(np.mean([m[k] for m in totals])) for k in totals[0]}
+
+
+def _variant_tasks(task: tasks_base.Task, names) -> dict[str, Any]:
+  variants = dict(task.variants())
+  if names in ('all', None):
+    names = list(variants)
+  unknown = [n for n in names if n not in variants]
+  if unknown:
+    raise ValueError(f'Unknown evaluation variant {unknown[0]!r} in '
+                     f'config.evals; the task {task.name!r} has '
+                     f'{sorted(variants)}.')
+  return {n: variants[n] for n in names}
+
+
+class Evaluator:
+  """Periodic evaluation during training."""
+
+  def __init__(self, model: Any, task: tasks_base.Task,
+               config: ml_collections.ConfigDict, key: PRNGKey):
+    self._model = model
+    self._config = config
+    self._key = key
+    self._tasks = {'train': task}
+    self._tasks.update(_variant_tasks(
+        task, list(config.get('periodic_variants', ()))))
+
+  def periodic(self, params: PyTree) -> dict[str, dict[str, float]]:
+    return {
+        name: evaluate_task(self._model, params, task,
+                            jax.random.fold_in(self._key, i),
+                            num_batches=self._config.num_batches,
+                            batch_size=self._config.batch_size)
+        for i, (name, task) in enumerate(self._tasks.items())
+    }
+
+
+def final_evaluation(config: ml_collections.ConfigDict, workdir: str,
+                     params: PyTree, key: PRNGKey, *, tag: str = ''
+                     ) -> dict[str, dict[str, float]]:
+  """Evaluates every variant, writes `eval/*.json` and `plots/*.png`.
+
+  Args:
+    config: the run's config, with any evaluation overrides applied.
+    workdir: the run's directory.
+    params: trained parameters.
+    key: evaluation rng.
+    tag: appended to output file names (e.g. describing overrides).
+
+  Returns:
+    `{variant: {metric: value}}` including `'train'`.
+  """
+  task = tasks.build(config.task)
+  model = models.build(config.model, task.output_size, return_aux=True)
+  evals = config.evals
+  variants = {'train': task}
+  variants.update(_variant_tasks(task, evals.get('variants', 'all')))
+  results = {}
+  eval_dir = os.path.join(workdir, 'eval')
+  plot_dir = os.path.join(workdir, 'plots')
+  os.makedirs(eval_dir, exist_ok=True)
+  for i, (name, variant) in enumerate(variants.items()):
+    vkey = jax.random.fold_in(key, 1000 + i)
+    batch_size = evals.batch_size
+    metrics = evaluate_task(model, params, variant, vkey,
+                            num_batches=evals.num_batches,
+                            batch_size=batch_size)
+    results[name] = metrics
+    record = {
+        'variant': name, 'task': _task_fields(variant),
+        'model': config.model.to_dict(),
+        'num_sequences': evals.num_batches * batch_size, 'metrics': metrics,
+    }
+    stem = f'{name}{tag}'
+    with open(os.path.join(eval_dir, f'{stem}.json'), 'w') as f:
+      json.dump(record, f, indent=2, sort_keys=True)
+    if evals.get('plot', True):
+      _, batch, logits, aux = _forward(model, variant, 1)(params, vkey)
+      example = jax.device_get((batch, jax.nn.sigmoid(logits), aux))
+      batch, probs, aux = example
+      plots.plot_example(
+          os.path.join(plot_dir, f'{stem}.png'), batch.inputs[0],
+          batch.targets[0], probs[0], batch.mask[0],
+          {k: v[0] for k, v in aux.items()},
+          title=f'{config.model.name} on {variant.name} ({name}): '
+                + ', '.join(f'{k} {v:.3g}' for k, v in metrics.items()))
+  return results
+
+
+def _task_fields(task: Any) -> dict[str, Any]:
+  import dataclasses  # pylint: disable=g-import-not-at-top
+  if dataclasses.is_dataclass(task):
+    return {f.name: getattr(task, f.name) for f in dataclasses.fields(task)}
+  return {'name': task.name}

@@ -1,0 +1,317 @@
+"""Training: one pure, jitted train step and the loop around it.
+
+`train_step(state, key) -> (state, metrics)` samples its batch on the device
+from `fold_in(key, state.step)`, so it is pure: resuming from a checkpoint
+gives the same numbers as not stopping, and a population of seeds is one
+`jax.vmap` away. The loop calls a jitted chunk of `steps_per_call` steps (a
+`lax.scan` of the step) and syncs with the host only at logging intervals.
+"""
+
+import functools
+import json
+import math
+import os
+import time
+from typing import Any, Callable, NamedTuple
+
+from absl import logging
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from memax import models
+from memax import tasks
+from memax.tasks import base as tasks_base
+from memax.training import checkpoint
+from memax.training import evaluate as evaluate_lib
+from memax.training import writers
+from memax.types import Array, PRNGKey, PyTree
+
+
+class TrainState(NamedTuple):
+  """Everything that changes during training; a checkpoint saves all of it.
+
+  Attributes:
+    step: `[]` int32, number of updates applied.
+    params: model parameters.
+    opt_state: optimiser state.
+    first_nonfinite_step: `[]` int32, the first step whose loss or gradient
+      was not finite (its update was skipped), or -1.
+  """
+
+  step: Array
+  params: PyTree
+  opt_state: PyTree
+  first_nonfinite_step: Array
+
+
+OPTIMIZERS = ('rmsprop', 'adam', 'sgd')
+
+
+def make_optimizer(config: ml_collections.ConfigDict
+                   ) -> optax.GradientTransformation:
+  """Builds the optimiser from `config.optimizer`.
+
+  Fields: `name` ('rmsprop' with momentum as in the NTM paper, 'adam',
+  'sgd'), `learning_rate`, `momentum`, `decay` (RMSProp), `eps`,
+  `grad_clip_value` (element-wise, 0 = off) and `grad_clip_norm` (global
+  norm, 0 = off).
+  """
+  name = config.name
+  lr = config.learning_rate
+  if not lr > 0:
+    raise ValueError(f'config.optimizer.learning_rate must be > 0, got {lr}.')
+  if name == 'rmsprop':
+    opt = optax.rmsprop(lr, decay=config.get('decay', 0.95),
+                        eps=config.get('eps', 1e-10),
+                        momentum=config.get('momentum', 0.9) or None,
+                        centered=config.get('centered', False))
+  elif name == 'adam':
+    opt = optax.adam(lr, eps=config.get('eps', 1e-8))
+  elif name == 'sgd':
+    opt = optax.sgd(lr, momentum=config.get('momentum', 0.0) or None)
+  else:
+    raise ValueError(f'Unknown optimiser config.optimizer.name={name!r}; '
+                     f'expected one of {OPTIMIZERS}.')
+  chain = []
+  if config.get('grad_clip_value', 0.0):
+    chain.append(optax.clip(config.grad_clip_value))
+  if config.get('grad_clip_norm', 0.0):
+    chain.append(optax.clip_by_global_norm(config.grad_clip_norm))
+  return optax.chain(*chain, opt)
+
+
+def init_state(model: Any, task: tasks_base.Task,
+               optimizer: optax.GradientTransformation,
+               rng: PRNGKey) -> TrainState:
+  """Initialises parameters on a one-example batch; no batch size is baked."""
+  batch = task.sample(rng, 1)
+  params = model.init(rng, batch.inputs)
+  return TrainState(step=jnp.zeros((), jnp.int32), params=params,
+                    opt_state=optimizer.init(params),
+                    first_nonfinite_step=jnp.full((), -1, jnp.int32))
+
+
+def make_train_step(model: Any, task: tasks_base.Task,
+                    optimizer: optax.GradientTransformation,
+                    batch_size: int
+                    ) -> Callable[[TrainState, PRNGKey],
+                                  tuple[TrainState, dict[str, Array]]]:
+  """Returns the pure `train_step(state, key) -> (state, metrics)`.
+
+  The step samples the batch, runs forward and backward, and applies the
+  update, all on the device. A non-finite loss or gradient leaves the state
+  unchanged and records the step in `first_nonfinite_step`.
+  """
+
+  def train_step(state: TrainState, key: PRNGKey
+                 ) -> tuple[TrainState, dict[str, Array]]:
+    data_key, carry_key = jax.random.split(jax.random.fold_in(key, state.step))
+    batch = task.sample(data_key, batch_size)
+
+    def loss_fn(params):
+      logits, _ = model.apply(params, batch.inputs, rngs={'carry': carry_key})
+      return task.loss(logits, batch), logits
+
+    (loss, logits), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+        state.params)
+    grad_norm = optax.global_norm(grads)
+    finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
+    updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    keep = lambda new, old: jax.tree.map(
+        lambda n, o: jnp.where(finite, n, o), new, old)
+    first_bad = jnp.where((state.first_nonfinite_step < 0) & ~finite,
+                          state.step, state.first_nonfinite_step)
+    new_state = TrainState(step=state.step + 1,
+                           params=keep(params, state.params),
+                           opt_state=keep(opt_state, state.opt_state),
+                           first_nonfinite_step=first_bad)
+    metrics = dict(task.metrics(logits, batch), loss=loss,
+                   grad_norm=grad_norm)
+    return new_state, metrics
+
+  return train_step
+
+
+def make_train_chunk(train_step: Callable, num_steps: int) -> Callable:
+  """Jits `num_steps` train steps as one `lax.scan`; metrics are averaged."""
+
+  def chunk(state: TrainState, key: PRNGKey):
+    def body(s, _):
+      return train_step(s, key)
+    state, metrics = jax.lax.scan(body, state, None, length=num_steps)
+    return state, jax.tree.map(lambda m: jnp.mean(m, axis=0), metrics)
+
+  return jax.jit(chunk, donate_argnums=0)
+
+
+def _check_train_config(config: ml_collections.ConfigDict) -> None:
+  train = config.train
+  for field in ('num_steps', 'batch_size', 'log_every', 'eval_every',
+                'ckpt_every', 'steps_per_call'):
+    value = train[field]
+    if not isinstance(value, int) or value < 1:
+      raise ValueError(f'config.train.{field} must be a positive integer, got '
+                       f'{value!r}.')
+  for field in ('log_every', 'eval_every', 'ckpt_every'):
+    if train[field] % train.steps_per_call:
+      raise ValueError(
+          f'config.train.{field} ({train[field]}) must be a multiple of '
+          f'config.train.steps_per_call ({train.steps_per_call}).')
+
+
+def _format_eta(seconds: float) -> str:
+  seconds = int(max(seconds, 0))
+  h, rem = divmod(seconds, 3600)
+  m, s = divmod(rem, 60)
+  return f'{h}h{m:02d}m{s:02d}s' if h else f'{m}m{s:02d}s'
+
+
+def build(config: ml_collections.ConfigDict, *, return_aux: bool = False):
+  """Builds `(model, task)` from a config; errors name the bad field."""
+  task = tasks.build(config.task)
+  model = models.build(config.model, task.output_size, return_aux=return_aux)
+  return model, task
+
+
+def save_config(config: ml_collections.ConfigDict, workdir: str) -> None:
+  """Writes `workdir/config.json`, keeping an earlier one that differs."""
+  path = os.path.join(workdir, 'config.json')
+  text = config.to_json_best_effort(indent=2, sort_keys=True)
+  if os.path.exists(path):
+    with open(path) as f:
+      old = f.read()
+    if old != text:
+      # A resumed run with changed settings keeps the original on record.
+      stamp = time.strftime('%Y%m%d-%H%M%S')
+      os.replace(path, os.path.join(workdir, f'config.{stamp}.json'))
+  with open(path, 'w') as f:
+    f.write(text)
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict,
+                       workdir: str) -> dict[str, Any]:
+  """Trains from `config` in `workdir` (resuming if it holds a checkpoint).
+
+  Writes `config.json`, `metrics.jsonl`, TensorBoard events, `checkpoints/`,
+  and at the end `eval/*.json` and `plots/*.png`.
+
+  Args:
+    config: the experiment config (see `configs/train.py`).
+    workdir: output directory.
+
+  Returns:
+    The final evaluation metrics, `{variant: {metric: value}}`, plus
+    `'train'` (the last logged training metrics) and `'stopped_at'`.
+
+  Raises:
+    FloatingPointError: naming the step at which the loss or gradient became
+      non-finite; the last good checkpoint stays on disk.
+  """
+  _check_train_config(config)
+  os.makedirs(workdir, exist_ok=True)
+  model, task = build(config)
+  optimizer = make_optimizer(config.optimizer)
+  save_config(config, workdir)
+
+  key = jax.random.key(config.seed)
+  init_key, train_key, eval_key = jax.random.split(key, 3)
+  state = init_state(model, task, optimizer, init_key)
+  mngr = checkpoint.manager(workdir, max_to_keep=config.train.get(
+      'max_checkpoints', 3))
+  if mngr.latest_step() is not None:
+    state = checkpoint.restore(mngr, state)
+    logging.info('Resumed from %s at step %d.', workdir, int(state.step))
+  writer = writers.MetricWriter(workdir,
+                                tensorboard=config.get('tensorboard', True))
+  writer.write_hparams(dict(_flatten(config.to_dict())))
+
+  tc = config.train
+  train_step = make_train_step(model, task, optimizer, tc.batch_size)
+  chunk = make_train_chunk(train_step, tc.steps_per_call)
+  evaluator = evaluate_lib.Evaluator(model, task, config.evals, eval_key)
+
+  step = int(state.step)
+  num_steps = tc.num_steps
+  last_train: dict[str, float] = {}
+  stopped_at = None
+  start = time.time()
+  window_start, window_step = start, step
+  accum: list[dict[str, Array]] = []
+  try:
+    while step < num_steps:
+      state, metrics = chunk(state, train_key)
+      step += tc.steps_per_call
+      accum.append(metrics)
+      if step % tc.log_every == 0 or step >= num_steps:
+        metrics = jax.device_get(accum)
+        accum = []
+        bad = int(state.first_nonfinite_step)
+        if bad >= 0:
+          raise FloatingPointError(
+              f'Non-finite loss or gradient at step {bad} (config '
+              f'{workdir}); its update was skipped and training stopped. The '
+              f'last good checkpoint is step {mngr.latest_step()}.')
+        last_train = {k: float(np.mean([m[k] for m in metrics]))
+                      for k in metrics[0]}
+        now = time.time()
+        rate = (step - window_step) / max(now - window_start, 1e-9)
+        window_start, window_step = now, step
+        writer.write_scalars(step, dict(last_train, steps_per_sec=rate,
+                                        sequences_per_sec=rate * tc.batch_size))
+        logging.info(
+            'step %d/%d | %.1f steps/s (%.0f seq/s) | loss %.4g | %s | ETA %s',
+            step, num_steps, rate, rate * tc.batch_size, last_train['loss'],
+            ' '.join(f'{k} {v:.4g}' for k, v in last_train.items()
+                     if k not in ('loss', 'grad_norm')),
+            _format_eta((num_steps - step) / max(rate, 1e-9)))
+      if step % tc.ckpt_every == 0 or step >= num_steps:
+        checkpoint.save(mngr, step, state)
+      if step % tc.eval_every == 0 or step >= num_steps:
+        results = evaluator.periodic(state.params)
+        for split, values in results.items():
+          writer.write_scalars(step, values, split=f'eval/{split}')
+        logging.info('eval at step %d: %s', step, json.dumps(
+            {s: {k: round(v, 4) for k, v in r.items()}
+             for s, r in results.items()}))
+        if _solved(tc, results):
+          logging.info('Solved at step %d: eval train %s < %g; stopping.',
+                       step, tc.stop_metric, tc.stop_below)
+          stopped_at = step
+          if step % tc.ckpt_every:
+            checkpoint.save(mngr, step, state)
+          break
+      writer.flush()
+  finally:
+    writer.flush()
+    mngr.wait_until_finished()
+
+  final = evaluate_lib.final_evaluation(config, workdir, state.params,
+                                        eval_key)
+  for split, values in final.items():
+    writer.write_scalars(step, values, split=f'final/{split}')
+  writer.close()
+  final['train'] = last_train
+  final['stopped_at'] = stopped_at
+  final['step'] = step
+  final['wall_seconds'] = time.time() - start
+  return final
+
+
+def _solved(tc: ml_collections.ConfigDict, results: dict) -> bool:
+  metric = tc.get('stop_metric', '')
+  if not metric:
+    return False
+  value = results.get('train', {}).get(metric)
+  return value is not None and value < tc.stop_below
+
+
+def _flatten(d: dict, prefix: str = ''):
+  for k, v in d.items():
+    if isinstance(v, dict):
+      yield from _flatten(v, f'{prefix}{k}.')
+    else:
+      yield f'{prefix}{k}', v

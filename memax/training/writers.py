@@ -1,0 +1,71 @@
+"""Metric writers: absl logging, `metrics.jsonl` and TensorBoard event files.
+
+Method names follow clu's `MetricWriter` (`write_scalars`, `write_hparams`,
+`flush`, `close`). TensorBoard files come from tensorboardX, which needs no
+TensorFlow.
+"""
+
+import json
+import math
+import os
+from typing import Any, Mapping
+
+from absl import logging
+import numpy as np
+
+
+def _to_float(value: Any) -> float:
+  return float(np.asarray(value))
+
+
+class MetricWriter:
+  """Writes scalars to `workdir/metrics.jsonl` and TensorBoard event files.
+
+  Each jsonl line is `{"step": int, "split": str, name: float, ...}`. Lines
+  from a run that is resumed are appended, so a step may appear twice when
+  training was interrupted between a checkpoint and a log line.
+  """
+
+  def __init__(self, workdir: str, *, tensorboard: bool = True):
+    os.makedirs(workdir, exist_ok=True)
+    self._jsonl = open(os.path.join(workdir, 'metrics.jsonl'), 'a')
+    self._tb = None
+    if tensorboard:
+      from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
+      self._tb = SummaryWriter(logdir=os.path.join(workdir, 'tensorboard'))
+
+  def write_scalars(self, step: int, scalars: Mapping[str, Any], *,
+                    split: str = 'train') -> None:
+    values = {k: _to_float(v) for k, v in scalars.items()}
+    record = {'step': int(step), 'split': split}
+    record.update({k: (v if math.isfinite(v) else str(v))
+                   for k, v in values.items()})
+    self._jsonl.write(json.dumps(record) + '\n')
+    if self._tb is not None:
+      for name, value in values.items():
+        self._tb.add_scalar(f'{split}/{name}', value, int(step))
+
+  def write_hparams(self, hparams: Mapping[str, Any]) -> None:
+    if self._tb is None:
+      return
+    flat = {k: (v if isinstance(v, (bool, int, float, str)) else str(v))
+            for k, v in hparams.items()}
+    self._tb.add_text('hparams', json.dumps(flat, indent=1, sort_keys=True))
+
+  def flush(self) -> None:
+    self._jsonl.flush()
+    if self._tb is not None:
+      self._tb.flush()
+
+  def close(self) -> None:
+    self.flush()
+    self._jsonl.close()
+    if self._tb is not None:
+      self._tb.close()
+
+
+def read_metrics(workdir: str) -> list[dict[str, Any]]:
+  """Reads `metrics.jsonl` back as a list of records."""
+  path = os.path.join(workdir, 'metrics.jsonl')
+  with open(path) as f:
+    return [json.loads(line) for line in f if line.strip()]

@@ -1,0 +1,29 @@
+"""Shared types and the shape legend used in every docstring.
+
+Shape legend:
+  B  batch            T  time             N  memory slots
+  W  word size        R  read heads       H  write heads
+  K  hops / blocks    D  input features   O  output features
+"""
+
+from typing import Any, NamedTuple
+
+import jax
+
+Array = jax.Array
+PRNGKey = jax.Array
+PyTree = Any
+
+
+class Batch(NamedTuple):
+  """A pytree of device arrays that a task produces and a model consumes.
+
+  Attributes:
+    inputs: `[B, T, D]` for sequence tasks; dataset-specific for QA.
+    targets: `[B, T, O]` or `[B]` class ids.
+    mask: `[B, T]` (or `[B]`): positions that count in the loss and metrics.
+  """
+
+  inputs: Array
+  targets: Array
+  mask: Array

@@ -1,0 +1,140 @@
+"""Tests for the shared task helpers in `memax.tasks.base` and the copy task."""
+
+from absl.testing import absltest
+from absl.testing import parameterized
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from memax import tasks
+from memax.tasks import base
+from memax.tasks import copy
+from memax.types import Batch
+
+_BATCH = 256
+
+
+class BaseTest(parameterized.TestCase):
+
+  def test_bit_cost_and_errors_by_hand(self):
+    targets = jnp.array([[[1.0, 0.0], [0.0, 1.0]]])  # [1, 2, 2]
+    mask = jnp.array([[1.0, 0.0]])
+    batch = Batch(inputs=jnp.zeros((1, 2, 1)), targets=targets, mask=mask)
+    logits = jnp.array([[[0.0, 5.0], [-9.0, -9.0]]])
+    # Step 0 counts: bit 0 costs 1 bit (p = 1/2) and bit 1 is a wrong guess
+    # costing log2(1 + e^5); step 1 is masked out. A logit of exactly 0
+    # thresholds to 0, so both bits of step 0 are errors.
+    expected = 1.0 + np.log2(1.0 + np.exp(5.0))
+    np.testing.assert_allclose(base.bit_cost(logits, batch), [expected],
+                               rtol=1e-5)
+    np.testing.assert_allclose(base.bit_errors(logits, batch), [2.0])
+    metrics = base.bit_metrics(logits, batch)
+    self.assertAlmostEqual(float(metrics['cost_bits']), expected, places=4)
+    self.assertAlmostEqual(float(base.bit_loss(logits, batch)), expected,
+                           places=4)
+
+  def test_random_bits(self):
+    bits = np.asarray(base.random_bits(jax.random.key(0), (64, 64)))
+    self.assertEqual(bits.dtype, np.float32)
+    self.assertTrue(np.all((bits == 0.0) | (bits == 1.0)))
+    self.assertAlmostEqual(bits.mean(), 0.5, delta=0.05)
+
+  @parameterized.parameters(0, -3, 2.5, None)
+  def test_check_positive_names_field(self, value):
+    with self.assertRaisesRegex(ValueError, r'config\.task\.foo'):
+      base.check_positive(value, 'task.foo')
+
+  def test_check_range(self):
+    base.check_range(2, 2, 'task.lo', 'task.hi')
+    with self.assertRaisesRegex(ValueError, r'config\.task\.lo \(3\).*'
+                                r'config\.task\.hi \(2\)'):
+      base.check_range(3, 2, 'task.lo', 'task.hi')
+
+
+class CopyTest(parameterized.TestCase):
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.task = copy.Copy(num_bits=4, min_length=1, max_length=6)
+    # staticmethod: a jitted function stored on a class binds like a method.
+    cls.sample = staticmethod(jax.jit(cls.task.sample, static_argnums=1))
+    cls.batch = jax.tree.map(np.asarray,
+                             cls.sample(jax.random.key(0), _BATCH))
+
+  def test_shapes(self):
+    t = self.task.max_steps
+    self.assertEqual(t, 13)
+    self.assertEqual(self.batch.inputs.shape, (_BATCH, t, 5))
+    self.assertEqual(self.batch.targets.shape, (_BATCH, t, 4))
+    self.assertEqual(self.batch.mask.shape, (_BATCH, t))
+    self.assertEqual(self.task.input_size, 5)
+    self.assertEqual(self.task.output_size, 4)
+
+  def test_targets_match_numpy_reconstruction(self):
+    inputs, targets, mask = self.batch
+    for b in range(_BATCH):
+      delimiter = np.flatnonzero(inputs[b, :, -1])
+      self.assertLen(delimiter, 1)
+      length = int(delimiter[0])
+      expected_mask = np.zeros(self.task.max_steps)
+      expected_mask[length + 1:2 * length + 1] = 1.0
+      np.testing.assert_array_equal(mask[b], expected_mask)
+      np.testing.assert_array_equal(targets[b, length + 1:2 * length + 1],
+                                    inputs[b, :length, :-1])
+      # Nothing is shown after the delimiter, nothing expected outside.
+      self.assertEqual(np.abs(inputs[b, length:, :-1]).sum(), 0.0)
+      self.assertEqual(np.abs(targets[b] * (1 - mask[b, :, None])).sum(), 0.0)
+
+  def test_lengths_vary_and_cover_range(self):
+    lengths = self.batch.mask.sum(-1)
+    np.testing.assert_array_equal(np.unique(lengths), np.arange(1, 7))
+
+  def test_deterministic_for_a_key(self):
+    again = self.sample(jax.random.key(0), _BATCH)
+    other = self.sample(jax.random.key(1), _BATCH)
+    np.testing.assert_array_equal(again.inputs, self.batch.inputs)
+    self.assertFalse(np.array_equal(other.inputs, self.batch.inputs))
+
+  def test_perfect_and_zero_logits(self):
+    targets, mask = self.batch.targets, self.batch.mask
+    perfect = self.task.metrics((2 * targets - 1) * 20.0, self.batch)
+    self.assertLess(float(perfect['cost_bits']), 1e-4)
+    self.assertEqual(float(perfect['bit_errors']), 0.0)
+    zero = self.task.metrics(np.zeros_like(targets), self.batch)
+    masked_bits = mask.sum(-1).mean() * self.task.output_size
+    self.assertAlmostEqual(float(zero['cost_bits']), masked_bits, places=3)
+    self.assertAlmostEqual(float(self.task.loss(np.zeros_like(targets),
+                                                self.batch)),
+                           masked_bits, places=3)
+
+  def test_variants(self):
+    variants = copy.Copy().variants()
+    self.assertEqual(sorted(variants),
+                     ['length_120', 'length_20', 'length_40', 'length_80'])
+    self.assertEqual(variants['length_120'].min_length, 120)
+    self.assertEqual(variants['length_120'].max_steps, 241)
+
+  @parameterized.parameters(
+      (dict(num_bits=0), 'num_bits'),
+      (dict(min_length=0), 'min_length'),
+      (dict(min_length=5, max_length=4), 'min_length'),
+      (dict(eval_lengths=(20, -1)), 'eval_lengths'),
+  )
+  def test_bad_config_names_field(self, kwargs, field):
+    with self.assertRaisesRegex(ValueError, rf'config\.task\.{field}'):
+      copy.Copy(**kwargs)
+
+  def test_registry_build(self):
+    task = tasks.build({'name': 'copy', 'max_length': 7,
+                        'eval_lengths': [7, 14]})
+    self.assertEqual(task, copy.Copy(max_length=7, eval_lengths=(7, 14)))
+    with self.assertRaisesRegex(ValueError, r'config\.task\.name'):
+      tasks.build({'name': 'nope'})
+    with self.assertRaisesRegex(ValueError, 'config.task'):
+      tasks.build({'name': 'copy', 'bogus': 1})
+
+
+if __name__ == '__main__':
+  jax.config.update('jax_numpy_rank_promotion', 'raise')
+  absltest.main()
