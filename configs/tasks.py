@@ -54,6 +54,17 @@ def ngrams() -> ml_collections.ConfigDict:
   return c
 
 
+# Small settings of each task for smoke tests and CI (`runlocal`).
+RUNLOCAL = {
+    'copy': dict(max_length=4, eval_lengths=(4, 8)),
+    'repeat_copy': dict(max_length=3, max_repeats=2, repeat_normaliser=2,
+                        eval_settings=((3, 3),)),
+    'associative_recall': dict(max_items=3, eval_items=(4,)),
+    'priority_sort': dict(num_inputs=6, num_outputs=4),
+    'ngrams': dict(order=3, length=24),
+}
+
+
 REGISTRY = {
     'copy': copy,
     'repeat_copy': repeat_copy,

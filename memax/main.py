@@ -5,6 +5,9 @@
       --config.train.num_steps=2000 --workdir=runs/lstm_copy
 """
 
+import json
+import logging as py_logging
+
 from absl import app
 from absl import flags
 from absl import logging
@@ -21,10 +24,22 @@ _WORKDIR = flags.DEFINE_string(
 flags.mark_flags_as_required(['config', 'workdir'])
 
 
+class _QuietLibraries(py_logging.Filter):
+  """Drops the INFO chatter of orbax and absl-logging libraries."""
+
+  def filter(self, record: py_logging.LogRecord) -> bool:
+    noisy = ('orbax' in record.pathname or 'etils' in record.pathname)
+    return record.levelno >= py_logging.WARNING or not noisy
+
+
 def main(argv):
   del argv
+  logging.get_absl_handler().addFilter(_QuietLibraries())
   logging.info('JAX devices: %s', jax.devices())
-  train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  results = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  summary = {k: v for k, v in results.items() if k != 'last_train_log'}
+  print(json.dumps(summary, indent=1, sort_keys=True))
+  print(f'Results in {_WORKDIR.value}: metrics.jsonl, eval/*.json, plots/*.png')
 
 
 if __name__ == '__main__':

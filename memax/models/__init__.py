@@ -15,7 +15,7 @@ REGISTRY: dict[str, Callable[..., nn.Module]] = {
     'lstm': LSTMBaseline,
 }
 
-_MODEL_FIELDS = ('name', 'unroll')
+_MODEL_FIELDS = ('name', 'unroll', 'remat')
 
 
 def build(config: Any, output_size: int, *, return_aux: bool = False
@@ -49,4 +49,5 @@ def build(config: Any, output_size: int, *, return_aux: bool = False
   unroll = int(fields.get('unroll', 1))
   if unroll < 1:
     raise ValueError(f'config.model.unroll must be >= 1, got {unroll}.')
-  return SequenceModel(cell=cell, output_size=output_size, unroll=unroll)
+  return SequenceModel(cell=cell, output_size=output_size, unroll=unroll,
+                       remat=bool(fields.get('remat', False)))

@@ -28,11 +28,14 @@ class SequenceModel(nn.Module):
     cell: a carry-first cell whose output is `(features, aux_dict)`.
     output_size: `O`, logits per step.
     unroll: steps per iteration of the scan loop (speed only).
+    remat: recompute each step's activations in the backward pass instead
+      of storing them (less memory traffic, more compute).
   """
 
   cell: nn.RNNCellBase
   output_size: int
   unroll: int = 1
+  remat: bool = False
 
   @nn.compact
   def __call__(self, inputs: Array) -> tuple[Array, dict[str, Array]]:
@@ -45,7 +48,8 @@ class SequenceModel(nn.Module):
     carry = self.cell.initialize_carry(rng, inputs[:, 0].shape)
     if hasattr(self.cell, 'learned_init'):
       carry = self.cell.learned_init(carry)
-    scan = nn.scan(_step, variable_broadcast='params',
+    step = nn.remat(_step) if self.remat else _step
+    scan = nn.scan(step, variable_broadcast='params',
                    split_rngs={'params': False}, in_axes=1, out_axes=1,
                    unroll=self.unroll)
     _, (features, aux) = scan(self.cell, carry, inputs)

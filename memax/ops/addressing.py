@@ -5,6 +5,8 @@ Every op works on one example and one head: no batch axis. Batch with
 `memax.types`.
 """
 
+import functools
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -35,9 +37,42 @@ def cosine_similarity(memory: Array, key: Array, *, eps: float = 1e-6
   """
   chex.assert_rank([memory, key], [2, 1])
   chex.assert_equal_shape_suffix([memory, key], 1)
+  return _cosine(memory, key, eps)
+
+
+def _cosine_parts(memory, key, eps):
   memory_norm = jnp.sqrt(jnp.sum(memory * memory, axis=-1) + eps * eps)
   key_norm = jnp.sqrt(jnp.sum(key * key) + eps * eps)
-  return (memory @ key) / (memory_norm * key_norm + eps)
+  dot = memory @ key
+  denom = memory_norm * key_norm + eps
+  return dot / denom, (memory, key, dot, memory_norm, key_norm, denom)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def _cosine(memory, key, eps):
+  return _cosine_parts(memory, key, eps)[0]
+
+
+def _cosine_fwd(memory, key, eps):
+  return _cosine_parts(memory, key, eps)
+
+
+def _cosine_bwd(eps, residuals, g):
+  # The gradient written out so that the memory is read twice, not six times
+  # (autodiff keeps and re-reads more `[N, W]` intermediates).
+  del eps
+  memory, key, dot, memory_norm, key_norm, denom = residuals
+  g_dot = g / denom
+  g_denom = -g * dot / (denom * denom)
+  g_memory_norm = g_denom * key_norm
+  g_key_norm = jnp.sum(g_denom * memory_norm)
+  g_memory = (g_dot[:, None] * key[None, :]
+              + (g_memory_norm / memory_norm)[:, None] * memory)
+  g_key = g_dot @ memory + (g_key_norm / key_norm) * key
+  return g_memory, g_key
+
+
+_cosine.defvjp(_cosine_fwd, _cosine_bwd)
 
 
 def content_weights(memory: Array, key: Array, strength: Array, *,
@@ -93,9 +128,12 @@ def circular_shift(weights: Array, shift: Array) -> Array:
   if width % 2 != 1:
     raise ValueError(f'shift must have odd length 2r+1, got {width}.')
   r = width // 2
-  # Rolled copies for offsets -r..r: rolled[k][i] = weights[i - (k - r)].
-  rolled = jnp.stack([jnp.roll(weights, k - r) for k in range(width)])
-  return shift @ rolled
+  # A sum over the 2r+1 offsets (static), rolled[k][i] = weights[i - (k - r)];
+  # as elementwise terms it fuses into one loop on CPU.
+  out = shift[0] * jnp.roll(weights, -r)
+  for k in range(1, width):
+    out = out + shift[k] * jnp.roll(weights, k - r)
+  return out
 
 
 def sharpen(weights: Array, gamma: Array, *, eps: float = 1e-6) -> Array:

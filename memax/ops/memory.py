@@ -4,6 +4,7 @@ Batch-free: one example and one head. Shapes use `memax.types`' legend.
 """
 
 import chex
+import jax
 import jax.numpy as jnp
 
 from memax.types import Array
@@ -41,8 +42,30 @@ def write(memory: Array, weights: Array, erase: Array, add: Array) -> Array:
   chex.assert_rank([memory, weights, erase, add], [2, 1, 1, 1])
   chex.assert_equal_shape_prefix([memory, weights], 1)
   chex.assert_equal_shape_suffix([memory, erase, add], 1)
-  memory = memory * (1.0 - jnp.outer(weights, erase))
-  return memory + jnp.outer(weights, add)
+  return _write(memory, weights, erase, add)
+
+
+@jax.custom_vjp
+def _write(memory, weights, erase, add):
+  return memory * (1.0 - jnp.outer(weights, erase)) + jnp.outer(weights, add)
+
+
+def _write_fwd(memory, weights, erase, add):
+  return _write(memory, weights, erase, add), (memory, weights, erase, add)
+
+
+def _write_bwd(residuals, g):
+  # Written out: one elementwise pass for the memory and three reductions,
+  # fewer `[N, W]` passes than autodiff produces.
+  memory, weights, erase, add = residuals
+  g_memory_old = g * memory
+  return (g * (1.0 - jnp.outer(weights, erase)),
+          g @ add - g_memory_old @ erase,
+          -(weights @ g_memory_old),
+          weights @ g)
+
+
+_write.defvjp(_write_fwd, _write_bwd)
 
 
 def multi_write(memory: Array, weights: Array, erase: Array, add: Array
@@ -65,5 +88,13 @@ def multi_write(memory: Array, weights: Array, erase: Array, add: Array
   chex.assert_equal_shape_prefix([weights, erase, add], 1)
   chex.assert_axis_dimension(weights, 1, memory.shape[0])
   chex.assert_equal_shape_suffix([memory, erase, add], 1)
-  keep = jnp.prod(1.0 - weights[:, :, None] * erase[:, None, :], axis=0)
-  return memory * keep + jnp.einsum('hn,hw->nw', weights, add)
+  if weights.shape[0] == 1:
+    return _write(memory, weights[0], erase[0], add[0])
+  # A product over the (static, small) head axis written out: the gradient of
+  # jnp.prod is several times slower on CPU.
+  keep = 1.0 - jnp.outer(weights[0], erase[0])
+  added = jnp.outer(weights[0], add[0])
+  for h in range(1, weights.shape[0]):
+    keep = keep * (1.0 - jnp.outer(weights[h], erase[h]))
+    added = added + jnp.outer(weights[h], add[h])
+  return memory * keep + added

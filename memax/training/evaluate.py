@@ -33,16 +33,24 @@ def _forward(model: Any, task: tasks_base.Task, batch_size: int):
 
 
 def evaluate_task(model: Any, params: PyTree, task: tasks_base.Task, key:
-                  PRNGKey, *, num_batches: int, batch_size: int
-                  ) -> dict[str, float]:
-  """Mean metrics over `num_batches` fresh batches of `task`."""
-  run = _forward(model, task, batch_size)
-  totals = []
+                  PRNGKey, *, num_batches: int, batch_size: int,
+                  return_example: bool = False, run=None):
+  """Mean metrics over `num_batches` fresh batches of `task`.
+
+  With `return_example`, also returns the first example of the first batch
+  as `(batch, probabilities, aux)` on the host, for plots.
+  """
+  run = run or _forward(model, task, batch_size)
+  totals, example = [], None
   for i in range(num_batches):
-    metrics, *_ = run(params, jax.random.fold_in(key, i))
+    metrics, batch, logits, aux = run(params, jax.random.fold_in(key, i))
     totals.append(metrics)
+    if return_example and example is None:
+      example = jax.device_get(jax.tree.map(
+          lambda x: x[0], (batch, jax.nn.sigmoid(logits), aux)))
   totals = jax.device_get(totals)
-  return {k: float(np.mean([m[k] for m in totals])) for k in totals[0]}
+  means = {k: float(np.mean([m[k] for m in totals])) for k in totals[0]}
+  return (means, example) if return_example else means
 
 
 def _variant_tasks(task: tasks_base.Task, names) -> dict[str, Any]:
@@ -68,13 +76,16 @@ class Evaluator:
     self._tasks = {'train': task}
     self._tasks.update(_variant_tasks(
         task, list(config.get('periodic_variants', ()))))
+    self._runs = {name: _forward(model, t, config.batch_size)
+                  for name, t in self._tasks.items()}
 
   def periodic(self, params: PyTree) -> dict[str, dict[str, float]]:
     return {
         name: evaluate_task(self._model, params, task,
                             jax.random.fold_in(self._key, i),
                             num_batches=self._config.num_batches,
-                            batch_size=self._config.batch_size)
+                            batch_size=self._config.batch_size,
+                            run=self._runs[name])
         for i, (name, task) in enumerate(self._tasks.items())
     }
 
@@ -106,9 +117,10 @@ def final_evaluation(config: ml_collections.ConfigDict, workdir: str,
   for i, (name, variant) in enumerate(variants.items()):
     vkey = jax.random.fold_in(key, 1000 + i)
     batch_size = evals.batch_size
-    metrics = evaluate_task(model, params, variant, vkey,
-                            num_batches=evals.num_batches,
-                            batch_size=batch_size)
+    plot = evals.get('plot', True)
+    metrics, example = evaluate_task(
+        model, params, variant, vkey, num_batches=evals.num_batches,
+        batch_size=batch_size, return_example=True)
     results[name] = metrics
     record = {
         'variant': name, 'task': _task_fields(variant),
@@ -118,14 +130,11 @@ def final_evaluation(config: ml_collections.ConfigDict, workdir: str,
     stem = f'{name}{tag}'
     with open(os.path.join(eval_dir, f'{stem}.json'), 'w') as f:
       json.dump(record, f, indent=2, sort_keys=True)
-    if evals.get('plot', True):
-      _, batch, logits, aux = _forward(model, variant, 1)(params, vkey)
-      example = jax.device_get((batch, jax.nn.sigmoid(logits), aux))
+    if plot:
       batch, probs, aux = example
       plots.plot_example(
-          os.path.join(plot_dir, f'{stem}.png'), batch.inputs[0],
-          batch.targets[0], probs[0], batch.mask[0],
-          {k: v[0] for k, v in aux.items()},
+          os.path.join(plot_dir, f'{stem}.png'), batch.inputs,
+          batch.targets, probs, batch.mask, aux,
           title=f'{config.model.name} on {variant.name} ({name}): '
                 + ', '.join(f'{k} {v:.3g}' for k, v in metrics.items()))
   return results

@@ -87,11 +87,16 @@ def init_state(model: Any, task: tasks_base.Task,
                optimizer: optax.GradientTransformation,
                rng: PRNGKey) -> TrainState:
   """Initialises parameters on a one-example batch; no batch size is baked."""
-  batch = task.sample(rng, 1)
-  params = model.init(rng, batch.inputs)
-  return TrainState(step=jnp.zeros((), jnp.int32), params=params,
-                    opt_state=optimizer.init(params),
-                    first_nonfinite_step=jnp.full((), -1, jnp.int32))
+
+  @jax.jit
+  def init(rng):
+    batch = task.sample(rng, 1)
+    params = model.init(rng, batch.inputs)
+    return TrainState(step=jnp.zeros((), jnp.int32), params=params,
+                      opt_state=optimizer.init(params),
+                      first_nonfinite_step=jnp.full((), -1, jnp.int32))
+
+  return init(rng)
 
 
 def make_train_step(model: Any, task: tasks_base.Task,
@@ -204,8 +209,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
     workdir: output directory.
 
   Returns:
-    The final evaluation metrics, `{variant: {metric: value}}`, plus
-    `'train'` (the last logged training metrics) and `'stopped_at'`.
+    The final evaluation metrics, `{variant: {metric: value}}` (`'train'` is
+    the training distribution), plus `'last_train_log'` (the last logged
+    training metrics), `'stopped_at'`, `'step'` and `'wall_seconds'`.
 
   Raises:
     FloatingPointError: naming the step at which the loss or gradient became
@@ -294,7 +300,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   for split, values in final.items():
     writer.write_scalars(step, values, split=f'final/{split}')
   writer.close()
-  final['train'] = last_train
+  final['last_train_log'] = last_train
   final['stopped_at'] = stopped_at
   final['step'] = step
   final['wall_seconds'] = time.time() - start

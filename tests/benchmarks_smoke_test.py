@@ -1,0 +1,69 @@
+"""Smoke test of benchmarks/run.py: one tiny measurement per model."""
+
+import importlib.util
+import math
+import os
+
+from absl.testing import absltest
+from absl.testing import parameterized
+
+_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))), 'benchmarks', 'run.py')
+
+
+def _load_run():
+  spec = importlib.util.spec_from_file_location('benchmarks_run', _PATH)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+run = _load_run()
+
+_KEYS = ('kind', 'model', 'task', 'batch_size', 'ms_per_step',
+         'min_ms_per_step', 'max_ms_per_step', 'sequences_per_s',
+         'compile_s', 'repeats', 'steps_per_call', 'max_steps', 'num_params',
+         'jax_version', 'device_kind', 'cpu_count', 'processor', 'machine')
+
+
+class BenchmarksSmokeTest(parameterized.TestCase):
+
+  @parameterized.parameters('lstm', 'ntm')
+  def test_measure(self, model):
+    batch_size = 2
+    rec = run.measure(model, 'copy', batch_size, repeats=2, steps_per_call=2,
+                      runlocal=True)
+    for key in _KEYS:
+      self.assertIn(key, rec)
+    self.assertEqual(rec['kind'], 'measurement')
+    self.assertEqual(rec['model'], model)
+    self.assertEqual(rec['batch_size'], batch_size)
+    self.assertEqual(rec['repeats'], 2)
+    self.assertEqual(rec['steps_per_call'], 2)
+    ms = rec['ms_per_step']
+    self.assertTrue(math.isfinite(ms) and ms > 0, ms)
+    self.assertLessEqual(rec['min_ms_per_step'], ms)
+    self.assertGreaterEqual(rec['max_ms_per_step'], ms)
+    self.assertAlmostEqual(rec['sequences_per_s'], batch_size * 1e3 / ms,
+                           delta=1e-6 * rec['sequences_per_s'])
+    self.assertGreater(rec['compile_s'], 0)
+    self.assertGreater(rec['max_steps'], 0)
+    self.assertGreater(rec['num_params'], 0)
+
+  def test_ratio_and_reference(self):
+    ntm = dict(kind='measurement', model='ntm', task='copy', batch_size=1,
+               ms_per_step=40.0, sequences_per_s=25.0, max_steps=42)
+    lstm = dict(ntm, model='lstm', ms_per_step=10.0)
+    self.assertAlmostEqual(run.ratio_record(ntm, lstm)['ntm_over_lstm'], 4.0)
+    (ref,) = run.reference_records([ntm, lstm])
+    self.assertAlmostEqual(ref['speedup_vs_pytorch_ntm'], 25.0 / 12.0)
+    self.assertIn('quoted', ref['reference_source'])
+
+  def test_quick_flags(self):
+    args = run.parse_args(['--quick'])
+    self.assertEqual(args.tasks, ['copy'])
+    self.assertEqual(args.repeats, 2)
+
+
+if __name__ == '__main__':
+  absltest.main()

@@ -1,0 +1,151 @@
+"""Tests for the NTM cell: shapes, unrolling, memory-size freedom, modes."""
+
+from absl.testing import absltest
+from absl.testing import parameterized
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from memax.cells import ntm
+
+
+def _cell(**kw):
+  defaults = dict(controller_size=12, memory_size=10, word_size=6)
+  defaults.update(kw)
+  return ntm.NTMCell(**defaults)
+
+
+def _init(cell, batch=3, dim=5, seed=0):
+  x = jax.random.normal(jax.random.key(seed), (batch, dim))
+  carry = cell.initialize_carry(jax.random.key(1), x.shape)
+  params = cell.init(jax.random.key(2), carry, x)
+  return params, carry, x
+
+
+class NTMCellTest(parameterized.TestCase):
+
+  @parameterized.product(
+      controller=['lstm', 'feedforward'],
+      addressing=['content', 'content_and_location'],
+      heads=[(1, 1), (2, 3)])
+  def test_step_shapes_and_normalised_weights(self, controller, addressing,
+                                              heads):
+    r, h = heads
+    cell = _cell(controller=controller, addressing=addressing,
+                 num_read_heads=r, num_write_heads=h, return_aux=True)
+    params, carry, x = _init(cell)
+    new, (y, aux) = cell.apply(params, carry, x)
+    self.assertEqual(new.memory.shape, (3, 10, 6))
+    self.assertEqual(new.read_weights.shape, (3, r, 10))
+    self.assertEqual(new.write_weights.shape, (3, h, 10))
+    self.assertEqual(new.read_vectors.shape, (3, r, 6))
+    self.assertEqual(y.shape, (3, 12 + r * 6))
+    np.testing.assert_allclose(new.read_weights.sum(-1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(new.write_weights.sum(-1), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(aux['read_weights'], new.read_weights)
+    self.assertTrue(np.all(np.isfinite(y)))
+
+  def test_read_vectors_are_reads_of_the_new_memory(self):
+    cell = _cell(num_read_heads=2)
+    params, carry, x = _init(cell)
+    new, _ = cell.apply(params, carry, x)
+    expected = jnp.einsum('brn,bnw->brw', new.read_weights, new.memory)
+    np.testing.assert_allclose(new.read_vectors, expected, rtol=1e-5,
+                               atol=1e-6)
+
+  def test_memory_changes_only_where_written(self):
+    # With one write head whose weighting is (nearly) one-hot at t=0, the
+    # update of the other slots is bounded by their tiny weights.
+    cell = _cell(return_aux=True)
+    params, carry, x = _init(cell)
+    new, (_, aux) = cell.apply(params, carry, x)
+    w = np.asarray(aux['write_weights'][:, 0])  # [B, N]
+    delta = np.abs(np.asarray(new.memory - carry.memory)).max(-1)  # [B, N]
+    # |M'_i - M_i| <= w_i (|M_i| e + |a|) <= w_i * (1e-6 + 1) for tanh adds.
+    self.assertTrue(np.all(delta <= w * (1.0 + 1e-5) + 1e-7))
+
+  def test_initial_carry(self):
+    cell = _cell(num_read_heads=2, num_write_heads=1)
+    carry = cell.initialize_carry(jax.random.key(0), (4, 7))
+    np.testing.assert_allclose(carry.memory, 1e-6)
+    np.testing.assert_array_equal(carry.read_weights[..., 0], 1.0)
+    np.testing.assert_array_equal(carry.read_vectors, 0.0)
+    random = _cell(memory_init='random', memory_init_value=0.5)
+    a = random.initialize_carry(jax.random.key(0), (4, 7)).memory
+    b = random.initialize_carry(jax.random.key(1), (4, 7)).memory
+    self.assertGreater(float(jnp.std(a)), 0.3)
+    self.assertFalse(np.allclose(a, b))
+
+  def test_learned_init_has_no_memory_size_in_params(self):
+    cell = _cell(memory_init='learned')
+    params, carry, x = _init(cell)
+    shapes = jax.tree.map(jnp.shape, params)['params']
+    self.assertEqual(shapes['memory_bias'], (6,))
+    self.assertEqual(shapes['read_bias'], (1, 6))
+    learned = cell.apply(params, carry, method=ntm.NTMCell.learned_init)
+    np.testing.assert_allclose(
+        learned.memory, jnp.broadcast_to(params['params']['memory_bias'],
+                                         (3, 10, 6)))
+
+  def test_same_params_run_with_a_bigger_memory(self):
+    small = _cell(memory_size=10)
+    params, _, x = _init(small)
+    big = _cell(memory_size=37)
+    carry = big.initialize_carry(jax.random.key(1), x.shape)
+    new, (y, _) = big.apply(params, carry, x)
+    self.assertEqual(new.memory.shape, (3, 37, 6))
+    self.assertTrue(np.all(np.isfinite(y)))
+
+  def test_batch_elements_are_independent(self):
+    cell = _cell()
+    params, carry, x = _init(cell, batch=4)
+    new, (y, _) = cell.apply(params, carry, x)
+    one = jax.tree.map(lambda a: a[1:2], carry)
+    new1, (y1, _) = cell.apply(params, one, x[1:2])
+    np.testing.assert_allclose(y[1:2], y1, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(new.memory[1:2], new1.memory, rtol=1e-5,
+                               atol=1e-7)
+
+  def test_nn_rnn_matches_a_python_loop(self):
+    cell = _cell()
+    xs = jax.random.normal(jax.random.key(3), (2, 6, 5))
+    carry = cell.initialize_carry(jax.random.key(1), xs[:, 0].shape)
+    params = cell.init(jax.random.key(2), carry, xs[:, 0])
+    rnn = nn.RNN(cell, return_carry=True)
+    final, (ys, _) = rnn.apply({'params': {'cell': params['params']}}, xs)
+    c = carry
+    for t in range(xs.shape[1]):
+      c, (y, _) = cell.apply(params, c, xs[:, t])
+      np.testing.assert_allclose(ys[:, t], y, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(final.memory, c.memory, rtol=1e-5, atol=1e-6)
+
+  def test_gradients_are_finite_with_extreme_interface(self):
+    # Huge inputs saturate strengths, gates and gamma (clipped at 20).
+    cell = _cell(clip_value=20.0)
+    params, carry, x = _init(cell)
+    params = jax.tree.map(lambda p: p * 50.0, params)
+
+    def loss(p):
+      c, (y, _) = cell.apply(p, carry, x * 100.0)
+      c, (y2, _) = cell.apply(p, c, x * 100.0)
+      return jnp.sum(y2 ** 2) + jnp.sum(c.memory ** 2)
+
+    with jax.debug_nans(True):
+      grads = jax.grad(loss)(params)
+    for g in jax.tree.leaves(grads):
+      self.assertTrue(np.all(np.isfinite(g)))
+
+  @parameterized.parameters(
+      ('memory_size', 0), ('word_size', -1), ('controller_size', 0),
+      ('num_read_heads', 0), ('num_write_heads', 0), ('shift_range', -1),
+      ('controller', 'gru'), ('addressing', 'location'),
+      ('memory_init', 'zeros'))
+  def test_bad_config_names_the_field(self, field, value):
+    cell = _cell(**{field: value})
+    with self.assertRaisesRegex(ValueError, f'config.model.{field}'):
+      _init(cell)
+
+
+if __name__ == '__main__':
+  absltest.main()

@@ -1,0 +1,16 @@
+"""Test-session settings: a persistent XLA compilation cache.
+
+Training smoke tests build the same small programs many times (a resumed run
+compiles what the first run compiled); the on-disk cache turns the repeats
+into look-ups, which keeps the suite within its time budget on 2 cores.
+"""
+
+import os
+
+import jax
+
+_CACHE = os.path.join(os.path.dirname(os.path.dirname(__file__)),
+                      '.pytest_cache', 'jax_compilation_cache')
+jax.config.update('jax_compilation_cache_dir', _CACHE)
+jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.0)
+jax.config.update('jax_persistent_cache_min_entry_size_bytes', 0)

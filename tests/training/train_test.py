@@ -1,0 +1,185 @@
+"""Smoke tests of training: a few steps, outputs on disk, resume, NaN guard."""
+
+import json
+import os
+import shutil
+import tempfile
+
+from absl.testing import absltest
+from absl.testing import parameterized
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from configs import train as train_config
+from memax import tasks
+from memax.tasks import copy as copy_task
+from memax.training import checkpoint
+from memax.training import train
+from memax.training import writers
+
+
+def _config(model='ntm', task='copy', num_steps=4):
+  config = train_config.get_config(f'model={model},task={task},runlocal')
+  config.train.num_steps = num_steps
+  config.tensorboard = True
+  return config
+
+
+def _params(workdir, config, step=None):
+  model, task = train.build(config)
+  abstract = train.init_state(model, task, train.make_optimizer(
+      config.optimizer), jax.random.key(0))
+  return checkpoint.restore(checkpoint.manager(workdir, read_only=True),
+                            abstract, step)
+
+
+class TempDirMixin:
+
+  def tmpdir(self) -> str:
+    path = tempfile.mkdtemp()
+    self.addCleanup(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
+class TrainAndEvaluateTest(TempDirMixin, parameterized.TestCase):
+
+  @parameterized.product(model=['ntm', 'lstm'],
+                         task=['copy', 'associative_recall'])
+  def test_writes_the_workdir(self, model, task):
+    workdir = self.tmpdir()
+    results = train.train_and_evaluate(_config(model, task), workdir)
+    self.assertEqual(results['step'], 4)
+    for name in ('config.json', 'metrics.jsonl', 'eval/train.json',
+                 'plots/train.png'):
+      self.assertTrue(os.path.exists(os.path.join(workdir, name)), name)
+    self.assertNotEmpty(os.listdir(os.path.join(workdir, 'tensorboard')))
+    self.assertEqual(checkpoint.latest_step(workdir), 4)
+    records = writers.read_metrics(workdir)
+    train_steps = [r['step'] for r in records if r['split'] == 'train']
+    self.assertEqual(train_steps, [2, 4])
+    self.assertTrue(all(np.isfinite(r['loss']) for r in records
+                        if r['split'] == 'train'))
+    variants = set(tasks.build(_config(model, task).task).variants())
+    self.assertEqual(set(results) - {'last_train_log', 'step', 'stopped_at',
+                                     'wall_seconds'}, variants | {'train'})
+    with open(os.path.join(workdir, 'config.json')) as f:
+      self.assertEqual(json.load(f)['model']['name'], model)
+
+  def test_resume_gives_the_same_numbers_as_not_stopping(self):
+    straight = self.tmpdir()
+    train.train_and_evaluate(_config(num_steps=8), straight)
+    resumed = self.tmpdir()
+    train.train_and_evaluate(_config(num_steps=4), resumed)
+    train.train_and_evaluate(_config(num_steps=8), resumed)
+    a = _params(straight, _config())
+    b = _params(resumed, _config())
+    self.assertEqual(int(a.step), 8)
+    self.assertEqual(int(b.step), 8)
+    for x, y in zip(jax.tree.leaves(a.params), jax.tree.leaves(b.params)):
+      np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-7)
+    steps = [r['step'] for r in writers.read_metrics(resumed)
+             if r['split'] == 'train']
+    self.assertEqual(steps, [2, 4, 6, 8])
+
+  def test_nan_stops_with_the_step_and_keeps_the_last_checkpoint(self):
+    workdir = self.tmpdir()
+    train.train_and_evaluate(_config(num_steps=4), workdir)
+    before = _params(workdir, _config())
+
+    class NaNCopy(copy_task.Copy):
+      def loss(self, logits, batch):
+        return jnp.nan * jnp.sum(logits)
+
+    original = tasks.REGISTRY['copy']
+    tasks.REGISTRY['copy'] = NaNCopy
+    try:
+      with self.assertRaisesRegex(FloatingPointError, 'at step 4'):
+        train.train_and_evaluate(_config(num_steps=8), workdir)
+    finally:
+      tasks.REGISTRY['copy'] = original
+    self.assertEqual(checkpoint.latest_step(workdir), 4)
+    after = _params(workdir, _config())
+    for x, y in zip(jax.tree.leaves(before), jax.tree.leaves(after)):
+      np.testing.assert_array_equal(x, y)
+
+  def test_early_stop_when_solved(self):
+    config = _config(num_steps=8)
+    config.train.stop_metric = 'bit_errors'
+    config.train.stop_below = 1e9  # any value counts as solved
+    workdir = self.tmpdir()
+    results = train.train_and_evaluate(config, workdir)
+    self.assertEqual(results['stopped_at'], 2)
+    self.assertEqual(checkpoint.latest_step(workdir), 2)
+
+  @parameterized.parameters(
+      ('train.batch_size', 0, 'config.train.batch_size'),
+      ('train.log_every', 3, 'config.train.log_every'),
+      ('model.memory_size', -4, 'config.model.memory_size'),
+      ('task.max_length', 0, 'config.task.max_length'),
+      ('task.name', 'kopy', 'config.task.name'),
+      ('model.name', 'ntmm', 'config.model.name'),
+      ('optimizer.name', 'lion', 'config.optimizer.name'),
+  )
+  def test_bad_config_names_the_field(self, field, value, message):
+    config = _config()
+    section, leaf = field.split('.')
+    config[section][leaf] = value
+    with self.assertRaisesRegex(ValueError, message.replace('.', r'\.')):
+      train.train_and_evaluate(config, self.tmpdir())
+
+
+class TrainStepTest(absltest.TestCase):
+
+  def _setup(self):
+    config = _config()
+    model, task = train.build(config)
+    optimizer = train.make_optimizer(config.optimizer)
+    state = train.init_state(model, task, optimizer, jax.random.key(0))
+    step = train.make_train_step(model, task, optimizer, batch_size=3)
+    return state, step
+
+  def test_train_step_is_pure(self):
+    state, step = self._setup()
+    key = jax.random.key(5)
+    a, ma = jax.jit(step)(state, key)
+    b, mb = jax.jit(step)(state, key)
+    self.assertEqual(int(a.step), 1)
+    np.testing.assert_array_equal(ma['loss'], mb['loss'])
+    for x, y in zip(jax.tree.leaves(a.params), jax.tree.leaves(b.params)):
+      np.testing.assert_array_equal(x, y)
+
+  def test_train_step_vmaps_over_seeds(self):
+    state, step = self._setup()
+    states = jax.tree.map(lambda x: jnp.stack([x, x]), state)
+    keys = jax.random.split(jax.random.key(0), 2)
+    new, metrics = jax.jit(jax.vmap(step))(states, keys)
+    self.assertEqual(metrics['loss'].shape, (2,))
+    self.assertFalse(np.allclose(metrics['loss'][0], metrics['loss'][1]))
+    one, m0 = jax.jit(step)(state, keys[0])
+    np.testing.assert_allclose(metrics['loss'][0], m0['loss'], rtol=1e-5)
+
+  def test_training_reduces_the_copy_loss(self):
+    config = train_config.get_config('model=ntm,task=copy')
+    config.task.max_length = 3
+    config.model.update(controller_size=32, memory_size=16, word_size=8)
+    model, task = train.build(config)
+    config.optimizer.update(name='adam', learning_rate=3e-3,
+                            grad_clip_value=0.0, grad_clip_norm=10.0)
+    optimizer = train.make_optimizer(config.optimizer)
+    state = train.init_state(model, task, optimizer, jax.random.key(0))
+    chunk = train.make_train_chunk(
+        train.make_train_step(model, task, optimizer, batch_size=16), 100)
+    before = _loss_on_fresh_batch(model, task, state.params)
+    for _ in range(6):
+      state, _ = chunk(state, jax.random.key(1))
+    after = _loss_on_fresh_batch(model, task, state.params)
+    self.assertLess(after, 0.6 * before)  # 1.0 is chance level
+
+
+def _loss_on_fresh_batch(model, task, params):
+  batch = task.sample(jax.random.key(99), 256)
+  return float(task.loss(model.apply(params, batch.inputs)[0], batch))
+
+if __name__ == '__main__':
+  absltest.main()
