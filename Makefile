@@ -26,7 +26,7 @@ install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
 demo: install
-	$(PY) -m memax.demo --workdir=$(DEMO_WORKDIR)
+	$(PY) -m memax.main --config=configs/ntm_copy.py --workdir=$(DEMO_WORKDIR)
 
 test: install-test
 	$(PY) -m pytest -n 2 tests

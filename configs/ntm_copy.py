@@ -3,8 +3,8 @@
 LSTM controller of 100 units, memory 128 x 20, one read and one write head,
 8-bit vectors of length 1-20, one sequence per update, RMSProp 1e-4 with
 momentum 0.9. Training stops once 256 fresh training-distribution sequences
-are copied with under 0.01 bit errors each on average; the final evaluation
-covers lengths 20, 40, 80 and 120 (1x, 2x, 4x and 6x the longest).
+cost under 0.1 bits each on average (zero bit errors in practice); the final
+evaluation covers lengths 20, 40, 80 and 120 (1x, 2x, 4x and 6x the longest).
 
 Command:
   python -m memax.main --config=configs/ntm_copy.py --workdir=runs/ntm_copy
@@ -24,6 +24,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   arg = common.parse_arg(arg, runlocal=False)
   config = train.get_config('model=ntm,task=copy')
   config.train.num_steps = 50_000
-  config.train.stop_metric = 'bit_errors'
-  config.train.stop_below = 0.01
+  config.train.stop_metric = 'cost_bits'
+  config.train.stop_below = 0.1
   return train.runlocal(config) if arg.runlocal else config

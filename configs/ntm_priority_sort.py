@@ -24,5 +24,5 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.model.num_read_heads = 5
   config.model.num_write_heads = 5
   config.optimizer.learning_rate = 3e-5
-  config.train.num_steps = 100_000
+  config.train.num_steps = 30_000
   return train.runlocal(config) if arg.runlocal else config

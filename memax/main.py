@@ -39,6 +39,12 @@ def main(argv):
   results = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
   summary = {k: v for k, v in results.items() if k != 'last_train_log'}
   print(json.dumps(summary, indent=1, sort_keys=True))
+  print(f'\nStopped at step {results["step"]} after '
+        f'{results["wall_seconds"]:.0f} s. Final evaluation:')
+  for name, metrics in results.items():
+    if isinstance(metrics, dict) and name != 'last_train_log':
+      print(f'  {name:>24}: ' + ', '.join(f'{k} {v:.4g}'
+                                          for k, v in metrics.items()))
   print(f'Results in {_WORKDIR.value}: metrics.jsonl, eval/*.json, plots/*.png')
 
 
