@@ -1,0 +1,63 @@
+"""Every config builds, has its command in its docstring, and rejects typos."""
+
+import glob
+import importlib.util
+import os
+
+from absl.testing import absltest
+from absl.testing import parameterized
+
+from configs import common
+from memax.training import train
+
+_ROOT = os.path.dirname(os.path.dirname(__file__))
+_EXPERIMENTS = sorted(
+    os.path.basename(p)[:-3]
+    for p in glob.glob(os.path.join(_ROOT, 'configs', '*_*.py'))
+    if not os.path.basename(p).startswith('_'))
+
+
+def _load(name):
+  spec = importlib.util.spec_from_file_location(
+      name, os.path.join(_ROOT, 'configs', f'{name}.py'))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+class ConfigsTest(parameterized.TestCase):
+
+  def test_there_is_a_config_per_model_and_task(self):
+    for model in ('ntm', 'lstm'):
+      for task in ('copy', 'repeat_copy', 'associative_recall',
+                   'priority_sort', 'ngrams'):
+        self.assertIn(f'{model}_{task}', _EXPERIMENTS)
+
+  @parameterized.parameters(*_EXPERIMENTS)
+  def test_builds_and_documents_its_command(self, name):
+    module = _load(name)
+    self.assertIn(f'--config=configs/{name}.py', module.__doc__)
+    for arg in (None, 'runlocal'):
+      config = module.get_config(arg)
+      model, task = train.build(config)
+      self.assertEqual(model.output_size, task.output_size)
+    self.assertEqual(module.get_config('runlocal').train.num_steps, 4)
+
+  def test_parse_arg(self):
+    arg = common.parse_arg('model=lstm,runlocal', model='ntm', task='copy',
+                           runlocal=False)
+    self.assertEqual((arg.model, arg.task, arg.runlocal),
+                     ('lstm', 'copy', True))
+    with self.assertRaisesRegex(ValueError, "Unknown config argument 'modl'"):
+      common.parse_arg('modl=lstm', model='ntm')
+
+  def test_train_config_rejects_unknown_names(self):
+    train_config = _load('train')
+    with self.assertRaisesRegex(ValueError, 'Unknown model'):
+      train_config.get_config('model=dnc7')
+    with self.assertRaisesRegex(ValueError, 'Unknown task'):
+      train_config.get_config('task=sorting')
+
+
+if __name__ == '__main__':
+  absltest.main()
