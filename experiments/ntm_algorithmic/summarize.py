@@ -4,7 +4,8 @@
 
 Reads `RUNS_ROOT/<config>/seed<k>/` as written by `run_all.sh`: the final
 `eval/*.json` (without override suffixes), `metrics.jsonl` for the step
-reached, and the `"wall_seconds"` the launcher prints into `train.log`.
+reached, and the `"wall_seconds"` the launcher prints into `train.log` (summed
+over launches when a run was resumed).
 """
 
 import glob
@@ -37,7 +38,8 @@ def _summary(seed_dir):
   if os.path.exists(log):
     with open(log) as f:
       found = re.findall(r'"wall_seconds": ([0-9.]+)', f.read())
-    wall = float(found[-1]) if found else None
+    # A resumed run prints once per launch: the sum is the total wall time.
+    wall = sum(float(x) for x in found) if found else None
   return evals, (max(steps) if steps else None), wall
 
 
