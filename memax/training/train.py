@@ -7,9 +7,7 @@ gives the same numbers as not stopping, and a population of seeds is one
 `lax.scan` of the step) and syncs with the host only at logging intervals.
 """
 
-import functools
 import json
-import math
 import os
 import time
 from typing import Any, Callable, NamedTuple
@@ -161,7 +159,7 @@ def _check_train_config(config: ml_collections.ConfigDict) -> None:
     if not isinstance(value, int) or value < 1:
       raise ValueError(f'config.train.{field} must be a positive integer, got '
                        f'{value!r}.')
-  for field in ('log_every', 'eval_every', 'ckpt_every'):
+  for field in ('num_steps', 'log_every', 'eval_every', 'ckpt_every'):
     if train[field] % train.steps_per_call:
       raise ValueError(
           f'config.train.{field} ({train[field]}) must be a multiple of '
@@ -242,6 +240,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
 
   step = int(state.step)
   num_steps = tc.num_steps
+  stopped_path = os.path.join(workdir, 'stopped.json')
+  if os.path.exists(stopped_path):
+    with open(stopped_path) as f:
+      stopped = json.load(f)
+    if stopped['step'] == step:
+      # A run that stopped because it was solved stays stopped on re-launch.
+      logging.info('%s stopped at step %d (%s); not training further. '
+                   'Delete it to continue.', stopped_path, step,
+                   stopped['reason'])
+      num_steps = step
   last_train: dict[str, float] = {}
   stopped_at = None
   start = time.time()
@@ -252,15 +260,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
       state, metrics = chunk(state, train_key)
       step += tc.steps_per_call
       accum.append(metrics)
-      if step % tc.log_every == 0 or step >= num_steps:
+      log_now = step % tc.log_every == 0 or step >= num_steps
+      save_now = step % tc.ckpt_every == 0 or step >= num_steps
+      if log_now or save_now:
+        _check_finite(state, workdir, mngr)
+      if log_now:
         metrics = jax.device_get(accum)
         accum = []
-        bad = int(state.first_nonfinite_step)
-        if bad >= 0:
-          raise FloatingPointError(
-              f'Non-finite loss or gradient at step {bad} (config '
-              f'{workdir}); its update was skipped and training stopped. The '
-              f'last good checkpoint is step {mngr.latest_step()}.')
         last_train = {k: float(np.mean([m[k] for m in metrics]))
                       for k in metrics[0]}
         now = time.time()
@@ -274,7 +280,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
             ' '.join(f'{k} {v:.4g}' for k, v in last_train.items()
                      if k not in ('loss', 'grad_norm')),
             _format_eta((num_steps - step) / max(rate, 1e-9)))
-      if step % tc.ckpt_every == 0 or step >= num_steps:
+      if save_now:
         checkpoint.save(mngr, step, state)
       if step % tc.eval_every == 0 or step >= num_steps:
         results = evaluator.periodic(state.params)
@@ -287,8 +293,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
           logging.info('Solved at step %d: eval train %s < %g; stopping.',
                        step, tc.stop_metric, tc.stop_below)
           stopped_at = step
-          if step % tc.ckpt_every:
+          if not save_now:
             checkpoint.save(mngr, step, state)
+          with open(stopped_path, 'w') as f:
+            json.dump({'step': step, 'reason': (
+                f'eval train {tc.stop_metric} '
+                f'{results["train"][tc.stop_metric]:.4g} < {tc.stop_below}')},
+                      f)
           break
       writer.flush()
   finally:
@@ -305,6 +316,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   final['step'] = step
   final['wall_seconds'] = time.time() - start
   return final
+
+
+def _check_finite(state: TrainState, workdir: str, mngr) -> None:
+  bad = int(state.first_nonfinite_step)
+  if bad >= 0:
+    raise FloatingPointError(
+        f'Non-finite loss or gradient at step {bad} (workdir {workdir}); its '
+        'update was skipped and training stopped. The last good checkpoint '
+        f'is step {mngr.latest_step()}.')
 
 
 def _solved(tc: ml_collections.ConfigDict, results: dict) -> bool:

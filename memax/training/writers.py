@@ -1,4 +1,4 @@
-"""Metric writers: absl logging, `metrics.jsonl` and TensorBoard event files.
+"""Metric writers: `metrics.jsonl` and TensorBoard event files.
 
 Method names follow clu's `MetricWriter` (`write_scalars`, `write_hparams`,
 `flush`, `close`). TensorBoard files come from tensorboardX, which needs no
@@ -10,7 +10,6 @@ import math
 import os
 from typing import Any, Mapping
 
-from absl import logging
 import numpy as np
 
 

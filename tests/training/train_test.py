@@ -111,10 +111,15 @@ class TrainAndEvaluateTest(TempDirMixin, parameterized.TestCase):
     results = train.train_and_evaluate(config, workdir)
     self.assertEqual(results['stopped_at'], 2)
     self.assertEqual(checkpoint.latest_step(workdir), 2)
+    # Re-launching a solved run does not train further.
+    again = train.train_and_evaluate(config, workdir)
+    self.assertEqual(again['step'], 2)
+    self.assertEqual(checkpoint.latest_step(workdir), 2)
 
   @parameterized.parameters(
       ('train.batch_size', 0, 'config.train.batch_size'),
       ('train.log_every', 3, 'config.train.log_every'),
+      ('train.num_steps', 5, 'config.train.num_steps'),
       ('model.memory_size', -4, 'config.model.memory_size'),
       ('task.max_length', 0, 'config.task.max_length'),
       ('task.name', 'kopy', 'config.task.name'),
