@@ -99,8 +99,9 @@ def load_params(config: ml_collections.ConfigDict, workdir: str,
 def run(workdir: str, overrides: list[str], *, step: int | None = None,
         tag: str | None = None) -> dict:
   """Evaluates every variant of the run's task under `overrides`."""
-  config = apply_overrides(load_config(workdir), overrides)
-  params, restored_step = load_params(load_config(workdir), workdir, step)
+  trained = load_config(workdir)
+  config = apply_overrides(trained, overrides)
+  params, restored_step = load_params(trained, workdir, step)
   if tag is None:
     tag = ''.join('_' + o.replace('=', '-').replace('.', '-')
                   .replace(',', '-').replace('(', '').replace(')', '')
