@@ -87,7 +87,9 @@ def load_params(config: ml_collections.ConfigDict, workdir: str,
         'first with `python -m memax.main --workdir=...`.')
   model, task = train.build(config)
   optimizer = train.make_optimizer(config.optimizer)
-  abstract = train.init_state(model, task, optimizer, jax.random.key(0))
+  # Only the structure is needed to restore: trace, don't compile or run.
+  abstract = jax.eval_shape(
+      lambda: train.init_state(model, task, optimizer, jax.random.key(0)))
   mngr = checkpoint.manager(workdir, read_only=True)
   if step is not None and step not in mngr.all_steps():
     raise FileNotFoundError(f'No checkpoint for step {step} in {workdir}; '
