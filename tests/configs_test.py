@@ -40,8 +40,24 @@ class ConfigsTest(parameterized.TestCase):
     for arg in (None, 'runlocal'):
       config = module.get_config(arg)
       model, task = train.build(config)
-      self.assertEqual(model.output_size, task.output_size)
-    self.assertEqual(module.get_config('runlocal').train.num_steps, 4)
+      if name.endswith('_babi'):  # answers are vocabulary ids.
+        self.assertEqual(model.vocab_size, task.output_size)
+      else:
+        self.assertEqual(model.output_size, task.output_size)
+    runlocal = module.get_config('runlocal').train
+    if name.endswith('_babi'):
+      self.assertEqual(runlocal.num_epochs, 2)
+    else:
+      self.assertEqual(runlocal.num_steps, 4)
+
+  @parameterized.parameters('memn2n_babi', 'kvmemnn_babi', 'memnn_babi')
+  def test_babi_configs_select_task_and_set(self, name):
+    module = _load(name)
+    joint = module.get_config('tasks=0')
+    self.assertEqual(joint.task.tasks, 0)
+    single = module.get_config('tasks=7,set=en-10k')
+    self.assertEqual((single.task.tasks, single.task.set_name), (7, 'en-10k'))
+    self.assertTrue(module.get_config('tasks=0,set=en-10k').task.allow_missing)
 
   def test_parse_arg(self):
     arg = common.parse_arg('model=lstm,runlocal', model='ntm', task='copy',

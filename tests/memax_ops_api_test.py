@@ -8,6 +8,7 @@ import jax
 
 from memax import ops
 from memax.ops import addressing
+from memax.ops import attention
 from memax.ops import memory
 
 _POS = inspect.Parameter.POSITIONAL_OR_KEYWORD
@@ -31,6 +32,16 @@ _API = {
     'read': (memory, ('memory', 'weights'), ()),
     'write': (memory, ('memory', 'weights', 'erase', 'add'), ()),
     'multi_write': (memory, ('memory', 'weights', 'erase', 'add'), ()),
+    'position_encoding': (
+        attention, ('sentence_size', 'embedding_size'), ()),
+    'position_encoding_weights': (
+        attention, ('words', 'embedding_size'), ()),
+    'bag_of_words': (attention, ('embeddings', 'words'), ('weights',)),
+    'masked_softmax': (attention, ('logits', 'mask'), ()),
+    'memory_attention': (
+        attention, ('memory_keys', 'query', 'mask'), ('linear',)),
+    'memory_read': (attention, ('values', 'weights'), ()),
+    'memory_age': (attention, ('mask',), ('gaps',)),
 }
 
 
@@ -55,10 +66,11 @@ class MemaxOpsApiTest(parameterized.TestCase):
     for p in params:
       if p.kind == _POS:
         self.assertIs(p.default, inspect.Parameter.empty, msg=p.name)
-      else:  # Hyper-parameters have small positive float defaults.
-        self.assertIsInstance(p.default, float, msg=p.name)
+      elif isinstance(p.default, float):  # eps: small and positive.
         self.assertGreater(p.default, 0.0, msg=p.name)
         self.assertLess(p.default, 1e-3, msg=p.name)
+      else:  # Options default to off.
+        self.assertIn(p.default, (None, False), msg=p.name)
 
 
 if __name__ == '__main__':

@@ -7,6 +7,9 @@ import flax.linen as nn
 
 from memax.cells.lstm import LSTMBaseline
 from memax.cells.ntm import NTMCell
+from memax.models.kvmemnn import KVMemNN
+from memax.models.memn2n import MemN2N
+from memax.models.memnn import MemNN
 from memax.models.sequence import SequenceModel
 
 # name -> the cell class that a SequenceModel unrolls.
@@ -15,29 +18,70 @@ REGISTRY: dict[str, Callable[..., nn.Module]] = {
     'lstm': LSTMBaseline,
 }
 
+# name -> a complete (non-recurrent) model over a finite dataset's inputs.
+# Its `vocab_size` comes from the task; `<x>_epochs` config fields become
+# `<x>_steps` attributes (e.g. MemN2N's linear start).
+DIRECT: dict[str, Callable[..., nn.Module]] = {
+    'memn2n': MemN2N,
+    'kvmemnn': KVMemNN,
+    'memnn': MemNN,
+}
+
 _MODEL_FIELDS = ('name', 'unroll', 'remat')
 
 
-def build(config: Any, output_size: int, *, return_aux: bool = False
-          ) -> SequenceModel:
+def _known_fields(cls) -> set[str]:
+  return {f.name for f in dataclasses.fields(cls)} - {'parent', 'name'}
+
+
+def _build_direct(name: str, fields: dict[str, Any], input_size: int | None,
+                  steps_per_epoch: int | None) -> nn.Module:
+  cls = DIRECT[name]
+  known = _known_fields(cls)
+  fields = {k: v for k, v in fields.items() if k != 'name'}
+  for key in list(fields):
+    if key.endswith('_epochs') and key[:-len('_epochs')] + '_steps' in known:
+      epochs = fields.pop(key)
+      if not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(f'config.model.{key} must be a non-negative '
+                         f'integer, got {epochs!r}.')
+      fields[key[:-len('_epochs')] + '_steps'] = epochs * (steps_per_epoch or 1)
+  unknown = sorted(set(fields) - known)
+  if unknown:
+    raise ValueError(f'Unknown field(s) config.model.{unknown[0]} for model '
+                     f'{name!r}; known fields: {sorted(known)}.')
+  if input_size is None:
+    raise ValueError(f'Model {name!r} needs a task with a vocabulary '
+                     '(config.task.name="babi").')
+  return cls(vocab_size=input_size, **fields)
+
+
+def build(config: Any, output_size: int, *, return_aux: bool = False,
+          input_size: int | None = None,
+          steps_per_epoch: int | None = None) -> nn.Module:
   """Builds the model named by `config.name`.
 
   Args:
-    config: `config.model`: `name`, `unroll`, and the cell's fields.
+    config: `config.model`: `name`, and the model's (or cell's) fields.
     output_size: logits per step, from the task.
     return_aux: ask the cell for auxiliary outputs (weights for plots).
+    input_size: the task's input size (the vocabulary of QA datasets).
+    steps_per_epoch: train steps per epoch of a finite dataset (converts
+      `*_epochs` fields).
 
   Returns:
-    A `SequenceModel`.
+    A `SequenceModel` around a cell, or a direct model (MemN2N, ...).
 
   Raises:
     ValueError: naming the config field for an unknown name or field.
   """
   fields = dict(config)
   name = fields.get('name')
+  if name in DIRECT:
+    return _build_direct(name, fields, input_size, steps_per_epoch)
   if name not in REGISTRY:
     raise ValueError(f'Unknown model config.model.name={name!r}; expected '
-                     f'one of {sorted(REGISTRY)}.')
+                     f'one of {sorted(REGISTRY) + sorted(DIRECT)}.')
   cell_cls = REGISTRY[name]
   known = {f.name for f in dataclasses.fields(cell_cls)}
   cell_fields = {k: v for k, v in fields.items() if k not in _MODEL_FIELDS}

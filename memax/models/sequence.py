@@ -38,11 +38,14 @@ class SequenceModel(nn.Module):
   remat: bool = False
 
   @nn.compact
-  def __call__(self, inputs: Array) -> tuple[Array, dict[str, Array]]:
+  def __call__(self, inputs: Array, *, train: bool = False, step: Any = None
+               ) -> tuple[Array, dict[str, Array]]:
     """Returns logits `[B, T, O]` and aux outputs `{name: [B, T, ...]}`.
 
-    A 'carry' rng stream, if given, seeds random initial states.
+    A 'carry' rng stream, if given, seeds random initial states. `train` and
+    `step` are part of the model interface; the recurrent cells ignore them.
     """
+    del train, step
     rng = (self.make_rng('carry') if self.has_rng('carry')
            else jax.random.key(0))
     carry = self.cell.initialize_carry(rng, inputs[:, 0].shape)

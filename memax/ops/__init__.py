@@ -1,4 +1,8 @@
-"""Pure, batch-free memory ops. Batch them with `jax.vmap`."""
+"""Pure, batch-free memory ops. Batch them with `jax.vmap`.
+
+NTM addressing and memory (`addressing`, `memory`); MemN2N / KV-MemNN
+attention over sentence memories (`attention`).
+"""
 
 from memax.ops.addressing import address
 from memax.ops.addressing import circular_shift
@@ -7,18 +11,32 @@ from memax.ops.addressing import cosine_similarity
 from memax.ops.addressing import interpolate
 from memax.ops.addressing import oneplus
 from memax.ops.addressing import sharpen
+from memax.ops.attention import bag_of_words
+from memax.ops.attention import masked_softmax
+from memax.ops.attention import memory_age
+from memax.ops.attention import memory_attention
+from memax.ops.attention import memory_read
+from memax.ops.attention import position_encoding
+from memax.ops.attention import position_encoding_weights
 from memax.ops.memory import multi_write
 from memax.ops.memory import read
 from memax.ops.memory import write
 
 __all__ = (
     'address',
+    'bag_of_words',
     'circular_shift',
     'content_weights',
     'cosine_similarity',
     'interpolate',
+    'masked_softmax',
+    'memory_age',
+    'memory_attention',
+    'memory_read',
     'multi_write',
     'oneplus',
+    'position_encoding',
+    'position_encoding_weights',
     'read',
     'sharpen',
     'write',

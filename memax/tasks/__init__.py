@@ -4,6 +4,7 @@ from typing import Any, Callable
 
 from memax.tasks import base
 from memax.tasks.associative_recall import AssociativeRecall
+from memax.tasks.babi import BabiTask
 from memax.tasks.copy import Copy
 from memax.tasks.ngrams import DynamicNGrams
 from memax.tasks.priority_sort import PrioritySort
@@ -15,6 +16,7 @@ REGISTRY: dict[str, Callable[..., base.Task]] = {
     'associative_recall': AssociativeRecall,
     'priority_sort': PrioritySort,
     'ngrams': DynamicNGrams,
+    'babi': BabiTask,
 }
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from memax import models
 from memax import tasks
 from memax.tasks import base as tasks_base
+from memax.tasks import dataset
 from memax.training import plots
 from memax.types import PRNGKey, PyTree
 
@@ -64,21 +65,60 @@ def _variant_tasks(task: tasks_base.Task, names) -> dict[str, Any]:
   return {n: variants[n] for n in names}
 
 
+def _split_forward(model: Any, task: Any):
+  @jax.jit
+  def run(params, batch):
+    logits, _ = model.apply(params, batch.inputs)
+    return task.per_example(logits, batch)
+  return run
+
+
+def evaluate_split(model: Any, params: PyTree, task: Any, split: str, *,
+                   batch_size: int, run=None) -> dict[str, float]:
+  """Metrics of a finite task's whole `split` (every example once)."""
+  run = run or _split_forward(model, task)
+  outs = [run(params, jax.device_put(batch))
+          for batch in task.batches(split, batch_size)]
+  outs = jax.device_get(outs)
+  joined = {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
+  return task.summarize(joined)
+
+
 class Evaluator:
-  """Periodic evaluation during training."""
+  """Periodic evaluation during training.
+
+  Synthetic tasks: fresh batches of the training distribution and of the
+  variants in `config.periodic_variants`. Finite datasets: every example of
+  the splits in `config.periodic_splits` (default the validation split).
+  """
 
   def __init__(self, model: Any, task: tasks_base.Task,
                config: ml_collections.ConfigDict, key: PRNGKey):
     self._model = model
     self._config = config
     self._key = key
+    self._finite = dataset.is_finite(task)
+    if self._finite:
+      self._task = task
+      available = task.eval_splits()
+      self._splits = [s for s in config.get('periodic_splits', ('valid',))
+                      if s in available]
+      self._run = _split_forward(model, task)
+      return
     self._tasks = {'train': task}
     self._tasks.update(_variant_tasks(
         task, list(config.get('periodic_variants', ()))))
     self._runs = {name: _forward(model, t, config.batch_size)
                   for name, t in self._tasks.items()}
 
-  def periodic(self, params: PyTree) -> dict[str, dict[str, float]]:
+  def periodic(self, params: PyTree, step: int | None = None
+               ) -> dict[str, dict[str, float]]:
+    del step  # Evaluation uses the model's final (post-schedule) form.
+    if self._finite:
+      return {split: evaluate_split(self._model, params, self._task, split,
+                                    batch_size=self._config.batch_size,
+                                    run=self._run)
+              for split in self._splits}
     return {
         name: evaluate_task(self._model, params, task,
                             jax.random.fold_in(self._key, i),
@@ -90,8 +130,8 @@ class Evaluator:
 
 
 def final_evaluation(config: ml_collections.ConfigDict, workdir: str,
-                     params: PyTree, key: PRNGKey, *, tag: str = ''
-                     ) -> dict[str, dict[str, float]]:
+                     params: PyTree, key: PRNGKey, *, tag: str = '',
+                     task: Any = None) -> dict[str, dict[str, float]]:
   """Evaluates every variant, writes `eval/*.json` and `plots/*.png`.
 
   Args:
@@ -100,12 +140,20 @@ def final_evaluation(config: ml_collections.ConfigDict, workdir: str,
     params: trained parameters.
     key: evaluation rng.
     tag: appended to output file names (e.g. describing overrides).
+    task: the already built task of `config` (built again if None).
 
   Returns:
-    `{variant: {metric: value}}` including `'train'`.
+    `{variant: {metric: value}}` including `'train'` (for finite datasets,
+    `{split: metrics}` over every split).
   """
-  task = tasks.build(config.task)
-  model = models.build(config.model, task.output_size, return_aux=True)
+  task = task if task is not None else tasks.build(config.task)
+  model = models.build(
+      config.model, task.output_size, return_aux=True,
+      input_size=getattr(task, 'input_size', None),
+      steps_per_epoch=(task.steps_per_epoch(config.train.batch_size)
+                       if dataset.is_finite(task) else None))
+  if dataset.is_finite(task):
+    return _final_finite(config, workdir, params, task, model, tag)
   evals = config.evals
   variants = {'train': task}
   variants.update(_variant_tasks(task, evals.get('variants', 'all')))
@@ -136,6 +184,44 @@ def final_evaluation(config: ml_collections.ConfigDict, workdir: str,
           batch.targets, probs, batch.mask, aux,
           title=f'{config.model.name} on {variant.name} ({name}): '
                 + ', '.join(f'{k} {v:.3g}' for k, v in metrics.items()))
+  return results
+
+
+def _final_finite(config, workdir, params, task, model, tag):
+  """Every split of a finite dataset: `eval/<split>.json` and attention plots."""
+  evals = config.evals
+  splits = list(task.eval_splits())
+  wanted = evals.get('splits', 'all')
+  if wanted not in ('all', None):
+    unknown = [s for s in wanted if s not in splits]
+    if unknown:
+      raise ValueError(f'Unknown split {unknown[0]!r} in config.evals.splits; '
+                       f'the task has {splits}.')
+    splits = list(wanted)
+  eval_dir = os.path.join(workdir, 'eval')
+  os.makedirs(eval_dir, exist_ok=True)
+  run = _split_forward(model, task)
+  results = {}
+  for split in splits:
+    metrics = evaluate_split(model, params, task, split,
+                             batch_size=evals.batch_size, run=run)
+    results[split] = metrics
+    record = {'split': split, 'task': config.task.to_dict(),
+              'model': config.model.to_dict(), 'metrics': metrics}
+    with open(os.path.join(eval_dir, f'{split}{tag}.json'), 'w') as f:
+      json.dump(record, f, indent=2, sort_keys=True)
+  if evals.get('plot', True) and hasattr(task, 'describe'):
+    split = 'test' if 'test' in splits else splits[-1]
+    for index in evals.get('plot_examples', (0,)):
+      batch = task.example(split, index)
+      logits, aux = model.apply(params, batch.inputs)
+      if 'attention' not in aux:
+        break
+      text = task.describe(batch, int(np.argmax(logits[0])))
+      plots.plot_attention(
+          os.path.join(workdir, 'plots', f'attention_{split}_{index}{tag}.png'),
+          np.asarray(aux['attention'][0]), **text,
+          title=f'{config.model.name} on {split} example {index}')
   return results
 
 

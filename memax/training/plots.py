@@ -52,3 +52,51 @@ def plot_example(path: str, inputs: np.ndarray, targets: np.ndarray,
   fig.savefig(path, dpi=90)
   plt.close(fig)
   return path
+
+
+def plot_attention(path: str, attention: np.ndarray, sentences: list[str],
+                   question: str, answer: str, prediction: str,
+                   title: str = '') -> str:
+  """Attention over a story's sentences, one column per hop.
+
+  Args:
+    path: output PNG path.
+    attention: `[K, M]` weights of each hop over the memory slots.
+    sentences: `M` slot texts ('' for empty slots, which are not drawn).
+    question: the question text.
+    answer: the true answer.
+    prediction: the model's answer.
+    title: figure title.
+
+  Returns:
+    `path`.
+  """
+  attention = np.asarray(attention)
+  keep = [i for i, s in enumerate(sentences) if s]
+  image = attention[:, keep].T  # [sentences, hops]
+  labels = [f'{i}: {sentences[i]}' for i in keep]
+  height = 1.5 + 0.28 * max(len(keep), 1)
+  fig, ax = plt.subplots(figsize=(8, height))
+  im = ax.imshow(image, aspect='auto', interpolation='nearest', cmap='Blues',
+                 vmin=0.0, vmax=max(1e-6, float(image.max(initial=0.0))))
+  ax.set_yticks(range(len(keep)))
+  ax.set_yticklabels(labels, fontsize=8)
+  ax.set_xticks(range(attention.shape[0]))
+  ax.set_xticklabels([f'hop {k + 1}' for k in range(attention.shape[0])])
+  ax.set_xlabel('hop')
+  ax.set_ylabel('story sentence (memory slot)')
+  for (r, c), v in np.ndenumerate(image):
+    if v >= 0.05:
+      ax.text(c, r, f'{v:.2f}', ha='center', va='center', fontsize=7,
+              color='white' if v > 0.5 else 'black')
+  fig.colorbar(im, ax=ax, fraction=0.03, pad=0.02)
+  verdict = 'right' if answer == prediction else 'wrong'
+  ax.set_title(f'Q: {question}?  answer: {answer}  predicted: {prediction} '
+               f'({verdict})', fontsize=9)
+  if title:
+    fig.suptitle(title, fontsize=10)
+  fig.tight_layout()
+  os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+  fig.savefig(path, dpi=90)
+  plt.close(fig)
+  return path

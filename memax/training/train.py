@@ -22,6 +22,7 @@ import optax
 from memax import models
 from memax import tasks
 from memax.tasks import base as tasks_base
+from memax.tasks import dataset
 from memax.training import checkpoint
 from memax.training import evaluate as evaluate_lib
 from memax.training import writers
@@ -48,19 +49,48 @@ class TrainState(NamedTuple):
 OPTIMIZERS = ('rmsprop', 'adam', 'sgd')
 
 
-def make_optimizer(config: ml_collections.ConfigDict
-                   ) -> optax.GradientTransformation:
-  """Builds the optimiser from `config.optimizer`.
+SCHEDULES = ('constant', 'step')
 
-  Fields: `name` ('rmsprop' with momentum as in the NTM paper, 'adam',
-  'sgd'), `learning_rate`, `momentum`, `decay` (RMSProp), `eps`,
-  `grad_clip_value` (element-wise, 0 = off) and `grad_clip_norm` (global
-  norm, 0 = off).
+
+def learning_rate_schedule(config: ml_collections.ConfigDict,
+                           steps_per_epoch: int = 1) -> optax.Schedule | float:
+  """The learning rate of `config.optimizer`, constant or stepped.
+
+  `schedule='step'` multiplies the rate by `decay_factor` every
+  `decay_every_epochs` epochs (MemN2N, sec. 4.2: halved every 25 epochs); an
+  epoch is `steps_per_epoch` train steps (1 for synthetic tasks, so the field
+  then counts steps).
   """
-  name = config.name
   lr = config.learning_rate
   if not lr > 0:
     raise ValueError(f'config.optimizer.learning_rate must be > 0, got {lr}.')
+  schedule = config.get('schedule', 'constant')
+  if schedule == 'constant':
+    return lr
+  if schedule != 'step':
+    raise ValueError(f'Unknown config.optimizer.schedule={schedule!r}; '
+                     f'expected one of {SCHEDULES}.')
+  every = config.get('decay_every_epochs', 0)
+  if not isinstance(every, int) or every < 1:
+    raise ValueError('config.optimizer.decay_every_epochs must be a positive '
+                     f'integer with schedule="step", got {every!r}.')
+  return optax.exponential_decay(
+      lr, transition_steps=every * steps_per_epoch,
+      decay_rate=config.get('decay_factor', 0.5), staircase=True)
+
+
+def make_optimizer(config: ml_collections.ConfigDict,
+                   steps_per_epoch: int = 1) -> optax.GradientTransformation:
+  """Builds the optimiser from `config.optimizer`.
+
+  Fields: `name` ('rmsprop' with momentum as in the NTM paper, 'adam',
+  'sgd'), `learning_rate` (with `schedule`, see `learning_rate_schedule`),
+  `momentum`, `decay` (RMSProp), `eps`, `grad_clip_value` (element-wise,
+  0 = off) and `grad_clip_norm` (global norm, 0 = off). (`l2` is a loss term,
+  added by the train step.)
+  """
+  name = config.name
+  lr = learning_rate_schedule(config, steps_per_epoch)
   if name == 'rmsprop':
     opt = optax.rmsprop(lr, decay=config.get('decay', 0.95),
                         eps=config.get('eps', 1e-10),
@@ -86,9 +116,11 @@ def init_state(model: Any, task: tasks_base.Task,
                rng: PRNGKey) -> TrainState:
   """Initialises parameters on a one-example batch; no batch size is baked."""
 
+  example = (task.example_batch(1) if dataset.is_finite(task) else None)
+
   @jax.jit
   def init(rng):
-    batch = task.sample(rng, 1)
+    batch = example if example is not None else task.sample(rng, 1)
     params = model.init(rng, batch.inputs)
     return TrainState(step=jnp.zeros((), jnp.int32), params=params,
                       opt_state=optimizer.init(params),
@@ -99,28 +131,50 @@ def init_state(model: Any, task: tasks_base.Task,
 
 def make_train_step(model: Any, task: tasks_base.Task,
                     optimizer: optax.GradientTransformation,
-                    batch_size: int
-                    ) -> Callable[[TrainState, PRNGKey],
-                                  tuple[TrainState, dict[str, Array]]]:
-  """Returns the pure `train_step(state, key) -> (state, metrics)`.
+                    batch_size: int, *, l2: float = 0.0
+                    ) -> Callable[..., tuple[TrainState, dict[str, Array]]]:
+  """Returns the pure `train_step(state, key, data=None) -> (state, metrics)`.
 
   The step samples the batch, runs forward and backward, and applies the
-  update, all on the device. A non-finite loss or gradient leaves the state
-  unchanged and records the step in `first_nonfinite_step`.
+  update, all on the device. A synthetic task generates its batch from
+  `fold_in(key, step)`; a finite dataset gathers it from `data` (its
+  device arrays, an argument so they are not compiled in) in the epoch order
+  keyed by `key`. The model is called with `train=True` and the step (for
+  schedules such as MemN2N's linear start); a model that returns
+  `aux['loss']` (its own objective, e.g. MemNN's margin ranking loss) is
+  trained on that instead of the task's loss. `l2` adds
+  `l2 * 0.5 * ||params||^2` to the loss (TensorFlow's `l2_loss` convention). A non-finite loss or
+  gradient leaves the state unchanged and records the step in
+  `first_nonfinite_step`.
   """
+  from_data = dataset.is_finite(task)
 
-  def train_step(state: TrainState, key: PRNGKey
+  def train_step(state: TrainState, key: PRNGKey, data: Any = None
                  ) -> tuple[TrainState, dict[str, Array]]:
     data_key, carry_key = jax.random.split(jax.random.fold_in(key, state.step))
-    batch = task.sample(data_key, batch_size)
+    if from_data:
+      batch = task.sample_from(task.data if data is None else data, key,
+                               state.step, batch_size)
+    else:
+      batch = task.sample(data_key, batch_size)
+    rngs = {'carry': carry_key, 'noise': jax.random.fold_in(carry_key, 1)}
 
     def loss_fn(params):
-      logits, _ = model.apply(params, batch.inputs, rngs={'carry': carry_key})
-      return task.loss(logits, batch), logits
+      logits, aux = model.apply(params, batch.inputs, train=True,
+                                step=state.step, rngs=rngs)
+      if isinstance(aux, dict) and 'loss' in aux:
+        loss = aux['loss']
+      else:
+        loss = task.loss(logits, batch)
+      if l2:
+        penalty = sum(jnp.sum(jnp.square(p))
+                      for p in jax.tree.leaves(params))
+        loss = loss + l2 * 0.5 * penalty
+      return loss, logits
 
     (loss, logits), grads = jax.value_and_grad(loss_fn, has_aux=True)(
         state.params)
-    grad_norm = optax.global_norm(grads)
+    grad_norm = optax.tree.norm(grads)
     finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
@@ -140,11 +194,15 @@ def make_train_step(model: Any, task: tasks_base.Task,
 
 
 def make_train_chunk(train_step: Callable, num_steps: int) -> Callable:
-  """Jits `num_steps` train steps as one `lax.scan`; metrics are averaged."""
+  """Jits `num_steps` train steps as one `lax.scan`; metrics are averaged.
 
-  def chunk(state: TrainState, key: PRNGKey):
+  Returns `chunk(state, key, data=None) -> (state, metrics)`; `data` is a
+  finite task's device arrays (passed through to every step).
+  """
+
+  def chunk(state: TrainState, key: PRNGKey, data: Any = None):
     def body(s, _):
-      return train_step(s, key)
+      return train_step(s, key, data)
     state, metrics = jax.lax.scan(body, state, None, length=num_steps)
     return state, jax.tree.map(lambda m: jnp.mean(m, axis=0), metrics)
 
@@ -176,8 +234,49 @@ def _format_eta(seconds: float) -> str:
 def build(config: ml_collections.ConfigDict, *, return_aux: bool = False):
   """Builds `(model, task)` from a config; errors name the bad field."""
   task = tasks.build(config.task)
-  model = models.build(config.model, task.output_size, return_aux=return_aux)
+  steps_per_epoch = (task.steps_per_epoch(config.train.batch_size)
+                     if dataset.is_finite(task) else None)
+  model = models.build(config.model, task.output_size, return_aux=return_aux,
+                       input_size=getattr(task, 'input_size', None),
+                       steps_per_epoch=steps_per_epoch)
   return model, task
+
+
+EPOCH_FIELDS = ('log_every', 'eval_every', 'ckpt_every')
+
+
+def resolve_epochs(config: ml_collections.ConfigDict, task: Any
+                   ) -> ml_collections.ConfigDict:
+  """Turns `config.train.num_epochs` (finite datasets) into step counts.
+
+  With `num_epochs > 0`, one jitted call runs one epoch
+  (`steps_per_call = steps_per_epoch`), `num_steps = num_epochs *
+  steps_per_epoch`, and `log_every`, `eval_every` and `ckpt_every` are read
+  as epochs (`<field>_epochs`, default 1). Returns a new config; the input is
+  unchanged. Without `num_epochs` the step fields are used as they are.
+  """
+  epochs = config.train.get('num_epochs', 0)
+  if not epochs:
+    return config
+  if not dataset.is_finite(task):
+    raise ValueError('config.train.num_epochs is only for finite datasets; '
+                     f'the task {task.name!r} is generated on the fly: set '
+                     'config.train.num_epochs=0 and use num_steps.')
+  if not isinstance(epochs, int) or epochs < 1:
+    raise ValueError('config.train.num_epochs must be a positive integer (or '
+                     f'0 to count steps), got {epochs!r}.')
+  resolved = ml_collections.ConfigDict(config.to_dict())
+  train = resolved.train
+  spe = task.steps_per_epoch(train.batch_size)
+  train.steps_per_call = spe
+  train.num_steps = epochs * spe
+  for field in EPOCH_FIELDS:
+    every = train.get(f'{field}_epochs', 1)
+    if not isinstance(every, int) or every < 1:
+      raise ValueError(f'config.train.{field}_epochs must be a positive '
+                       f'integer, got {every!r}.')
+    train[field] = every * spe
+  return resolved
 
 
 def save_config(config: ml_collections.ConfigDict, workdir: str) -> None:
@@ -215,11 +314,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
     FloatingPointError: naming the step at which the loss or gradient became
       non-finite; the last good checkpoint stays on disk.
   """
-  _check_train_config(config)
   os.makedirs(workdir, exist_ok=True)
   model, task = build(config)
-  optimizer = make_optimizer(config.optimizer)
   save_config(config, workdir)
+  config = resolve_epochs(config, task)
+  _check_train_config(config)
+  finite = dataset.is_finite(task)
+  steps_per_epoch = (task.steps_per_epoch(config.train.batch_size)
+                     if finite else 1)
+  optimizer = make_optimizer(config.optimizer, steps_per_epoch)
 
   key = jax.random.key(config.seed)
   init_key, train_key, eval_key = jax.random.split(key, 3)
@@ -234,7 +337,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   writer.write_hparams(dict(_flatten(config.to_dict())))
 
   tc = config.train
-  train_step = make_train_step(model, task, optimizer, tc.batch_size)
+  train_step = make_train_step(model, task, optimizer, tc.batch_size,
+                               l2=config.optimizer.get('l2', 0.0))
+  data = task.data if finite else None
   chunk = make_train_chunk(train_step, tc.steps_per_call)
   evaluator = evaluate_lib.Evaluator(model, task, config.evals, eval_key)
 
@@ -257,7 +362,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   accum: list[dict[str, Array]] = []
   try:
     while step < num_steps:
-      state, metrics = chunk(state, train_key)
+      state, metrics = chunk(state, train_key, data)
       step += tc.steps_per_call
       accum.append(metrics)
       log_now = step % tc.log_every == 0 or step >= num_steps
@@ -272,8 +377,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
         now = time.time()
         rate = (step - window_step) / max(now - window_start, 1e-9)
         window_start, window_step = now, step
+        extra = {'epoch': step / steps_per_epoch} if finite else {}
         writer.write_scalars(step, dict(last_train, steps_per_sec=rate,
-                                        sequences_per_sec=rate * tc.batch_size))
+                                        sequences_per_sec=rate * tc.batch_size,
+                                        **extra))
         logging.info(
             'step %d/%d | %.1f steps/s (%.0f seq/s) | loss %.4g | %s | ETA %s',
             step, num_steps, rate, rate * tc.batch_size, last_train['loss'],
@@ -283,7 +390,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
       if save_now:
         checkpoint.save(mngr, step, state)
       if step % tc.eval_every == 0 or step >= num_steps:
-        results = evaluator.periodic(state.params)
+        results = evaluator.periodic(state.params, step=step)
         for split, values in results.items():
           writer.write_scalars(step, values, split=f'eval/{split}')
         logging.info('eval at step %d: %s', step, json.dumps(
@@ -307,7 +414,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
     mngr.wait_until_finished()
 
   final = evaluate_lib.final_evaluation(config, workdir, state.params,
-                                        eval_key)
+                                        eval_key, task=task)
   for split, values in final.items():
     writer.write_scalars(step, values, split=f'final/{split}')
   writer.close()

@@ -1,0 +1,122 @@
+"""Prints the bAbI result tables of experiments/babi/README.md.
+
+  python experiments/babi/summarize.py RUNS_ROOT [CONFIG ...]
+
+Reads `RUNS_ROOT/<config>/seed<k>/` as `run.sh` writes them: `eval/test.json`
+and `eval/valid.json` (per-task errors from the final evaluation),
+`metrics.jsonl` (steps and epochs reached) and the `"wall_seconds"` that the
+launcher prints into `train.log` (summed over launches of a resumed run).
+
+For each config it prints a per-task table of the test error: the mean and
+the spread (min-max) over seeds, and the papers' protocol, the single seed
+with the lowest validation error ("best of N on validation"); then the mean
+error and the number of failed tasks (test error > 5 %) under each.
+"""
+
+import glob
+import json
+import os
+import re
+import sys
+
+import numpy as np
+
+FAILED_ABOVE = 0.05
+
+
+def load_run(seed_dir):
+  """`{split: metrics}`, epochs reached and wall seconds of one run."""
+  evals = {}
+  for split in ('train', 'valid', 'test'):
+    path = os.path.join(seed_dir, 'eval', f'{split}.json')
+    if os.path.exists(path):
+      with open(path) as f:
+        evals[split] = json.load(f)['metrics']
+  epochs = None
+  path = os.path.join(seed_dir, 'metrics.jsonl')
+  if os.path.exists(path):
+    with open(path) as f:
+      found = [json.loads(line).get('epoch') for line in f if line.strip()]
+    found = [e for e in found if e is not None]
+    epochs = max(found) if found else None
+  wall = None
+  log = os.path.join(seed_dir, 'train.log')
+  if os.path.exists(log):
+    with open(log) as f:
+      times = re.findall(r'"wall_seconds": ([0-9.]+)', f.read())
+    wall = sum(float(t) for t in times) if times else None
+  return evals, epochs, wall
+
+
+def task_errors(metrics):
+  """`{task id: error}` from a metrics dict."""
+  out = {}
+  for key, value in metrics.items():
+    m = re.fullmatch(r'error_task_(\d+)', key)
+    if m:
+      out[int(m.group(1))] = value
+  return dict(sorted(out.items()))
+
+
+def summarize(config_dir):
+  """Per-task test errors over the seeds of one config; None if no results."""
+  runs = []
+  for seed_dir in sorted(glob.glob(os.path.join(config_dir, 'seed*'))):
+    evals, epochs, wall = load_run(seed_dir)
+    if 'test' in evals:
+      runs.append((os.path.basename(seed_dir), evals, epochs, wall))
+  if not runs:
+    return None
+  tasks = sorted(task_errors(runs[0][1]['test']))
+  test = np.array([[task_errors(r[1]['test'])[t] for t in tasks]
+                   for r in runs])
+  valid = [r[1].get('valid', {}).get('error', np.inf) for r in runs]
+  best = int(np.argmin(valid))
+  return {
+      'tasks': tasks, 'seeds': [r[0] for r in runs], 'test': test,
+      'best': best, 'epochs': [r[2] for r in runs],
+      'wall': [r[3] for r in runs],
+  }
+
+
+def _pct(x):
+  return f'{100 * x:.1f}'
+
+
+def print_table(name, s):
+  test, best = s['test'], s['best']
+  mean, lo, hi = test.mean(0), test.min(0), test.max(0)
+  print(f'### {name}: {len(s["seeds"])} seed(s) ({", ".join(s["seeds"])}), '
+        f'epochs {s["epochs"]}, wall seconds '
+        f'{[None if w is None else round(w) for w in s["wall"]]}\n')
+  print('| task | test error % (mean over seeds) | min-max | '
+        f'best on validation ({s["seeds"][best]}) |')
+  print('|---|---|---|---|')
+  for j, t in enumerate(s['tasks']):
+    print(f'| {t} | {_pct(mean[j])} | {_pct(lo[j])}-{_pct(hi[j])} | '
+          f'{_pct(test[best, j])} |')
+  per_seed_mean = test.mean(1)
+  per_seed_failed = (test > FAILED_ABOVE).sum(1)
+  print(f'| **mean error** | {_pct(per_seed_mean.mean())} | '
+        f'{_pct(per_seed_mean.min())}-{_pct(per_seed_mean.max())} | '
+        f'{_pct(per_seed_mean[best])} |')
+  print(f'| **failed (> 5 %)** | {per_seed_failed.mean():.1f} | '
+        f'{per_seed_failed.min()}-{per_seed_failed.max()} | '
+        f'{per_seed_failed[best]} |\n')
+
+
+def main(argv):
+  if len(argv) < 2:
+    print(__doc__)
+    return 2
+  root = argv[1]
+  names = argv[2:] or sorted(os.listdir(root))
+  for name in names:
+    s = summarize(os.path.join(root, name))
+    if s is not None:
+      print_table(name, s)
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main(sys.argv))

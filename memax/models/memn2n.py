@@ -1,0 +1,193 @@
+"""End-To-End Memory Networks (Sukhbaatar et al. 2015), for bAbI-style QA.
+
+Shapes: `B` batch, `M` sentence slots, `L` words per sentence, `V`
+vocabulary, `d` embedding size, `K` hops. Word id 0 is padding; a slot is
+empty iff all its ids are 0. Inputs follow the bAbI contract:
+`{'story': [B, M, L], 'query': [B, L], ...}` (other keys are ignored).
+
+Parameters (embedding tables are `[V, d]`, rows are word vectors, i.e. the
+transpose of the paper's `d x V` matrices; every weight starts from
+`N(0, init_std^2)`, sec. 4.2):
+
+- `weight_tying='adjacent'` (sec. 2.2 (1)): `embeddings [K+1, V, d]` with
+  `B = A^1 = embeddings[0]`, `C^k = A^{k+1} = embeddings[k]` and the answer
+  matrix `W = C^K = embeddings[K]`; with temporal encoding
+  `temporal [K+1, temporal_size, d]`, tied the same way
+  (`T_A^k = temporal[k-1]`, `T_C^k = temporal[k]`).
+- `weight_tying='layerwise'` (sec. 2.2 (2)): one `A`, `C`, `T_A`, `T_C` for
+  all hops, a separate query embedding `B`, answer matrix `W [V, d]` and the
+  hop map `H [d, d]`: `u^{k+1} = H u^k + o^k`.
+
+The answer is `a = softmax(W u^{K+1})` (the paper's `W(o^K + u^K)` for
+adjacent tying; `W(H u^K + o^K)` for layer-wise), returned as logits.
+
+Random noise (sec. 4.2, "randomly add 10% of empty memories to the
+stories"): at train time each real memory draws a Bernoulli(`random_noise`)
+empty memory placed just after it in time. An inserted empty memory only
+shifts the temporal index (age) of that memory and every older one by one;
+it is not added as an attendable slot (the contract says empty slots never
+receive attention), so it acts through the temporal encoding only, and
+does nothing when `temporal_encoding=False`.
+"""
+
+import chex
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from memax.ops import attention
+from memax.types import Array
+
+_TYING = ('adjacent', 'layerwise')
+_ENCODING = ('position', 'bow')
+
+
+def encode_sentence(table: Array, words: Array, *, encoding: str) -> Array:
+  """Embeds one sentence `[L]` with `table [V, d]` into `[d]` (sec. 4.1).
+
+  `encoding='position'` weights each word with the position encoding of the
+  sentence's true length; `'bow'` sums the word vectors.
+  """
+  embedded = table[words]
+  weights = None
+  if encoding == 'position':
+    weights = attention.position_encoding_weights(words, table.shape[-1])
+  return attention.bag_of_words(embedded, words, weights=weights)
+
+
+def _check(name: str, value: str, allowed: tuple[str, ...]) -> None:
+  if value not in allowed:
+    raise ValueError(
+        f'config.model.{name}={value!r}; expected one of {list(allowed)}.')
+
+
+def linear_start(step: Array | None, linear_start_steps: int
+                 ) -> bool | Array:
+  """Whether attention is linear (sec. 4.2 LS): `step < linear_start_steps`.
+
+  A traced `[]` bool when `step` is given and the schedule is on; `False`
+  when `step` is None or `linear_start_steps <= 0`.
+  """
+  if step is None or linear_start_steps <= 0:
+    return False
+  return jnp.asarray(step) < linear_start_steps
+
+
+class MemN2N(nn.Module):
+  """End-To-End Memory Network (Sukhbaatar et al. 2015, sec. 2).
+
+  Attributes:
+    vocab_size: `V`, input and answer vocabulary (id 0 = padding).
+    embedding_size: `d` (sec. 4.2: 20 on bAbI).
+    num_hops: `K` (sec. 4.2: 3).
+    weight_tying: 'adjacent' or 'layerwise' (sec. 2.2).
+    encoding: 'position' (PE) or 'bow' sentence encoding (sec. 4.1).
+    temporal_encoding: add learned `T_A(i)`, `T_C(i)` by memory age
+      (sec. 4.1 TE).
+    random_noise: expected number of empty memories inserted per real memory
+      at train time (sec. 4.2 RN: 0.1); see the module docstring.
+    temporal_size: rows of the temporal tables; older memories share the
+      last row.
+    linear_start_steps: attention without softmax while
+      `step < linear_start_steps` (sec. 4.2 LS); 0 disables it.
+    init_std: standard deviation of the Gaussian initialisation (sec. 4.2).
+  """
+
+  vocab_size: int
+  embedding_size: int = 20
+  num_hops: int = 3
+  weight_tying: str = 'adjacent'
+  encoding: str = 'position'
+  temporal_encoding: bool = True
+  random_noise: float = 0.1
+  temporal_size: int = 50
+  linear_start_steps: int = 0
+  init_std: float = 0.1
+
+  @nn.compact
+  def __call__(self, inputs: dict[str, Array], *, train: bool = False,
+               step: Array | None = None) -> tuple[Array, dict[str, Array]]:
+    """Answers the query from the story.
+
+    Args:
+      inputs: `{'story': [B, M, L] int, 'query': [B, L] int, ...}`.
+      train: enables random noise (needs the 'noise' rng).
+      step: `[]` int training step for linear start, or None.
+
+    Returns:
+      `(logits [B, V], {'attention': [B, K, M]})`; during linear start the
+      attention holds the raw scores `u^T m_i` (0 on empty slots), otherwise
+      a softmax over the non-empty slots (all zero for an empty story).
+    """
+    _check('weight_tying', self.weight_tying, _TYING)
+    _check('encoding', self.encoding, _ENCODING)
+    story = jnp.asarray(inputs['story'])
+    query = jnp.asarray(inputs['query'])
+    chex.assert_rank([story, query], [3, 2])
+    chex.assert_equal_shape_prefix([story, query], 1)
+    hops, size = self.num_hops, self.embedding_size
+    vocab = self.vocab_size
+    init = nn.initializers.normal(self.init_std)
+
+    if self.weight_tying == 'adjacent':
+      tables = self.param('embeddings', init, (hops + 1, vocab, size))
+      query_table, answer = tables[0], tables[hops]
+      in_tables = [tables[k] for k in range(hops)]
+      out_tables = [tables[k + 1] for k in range(hops)]
+      hop_map = None
+      if self.temporal_encoding:
+        temporal = self.param('temporal', init,
+                              (hops + 1, self.temporal_size, size))
+        in_temporal = [temporal[k] for k in range(hops)]
+        out_temporal = [temporal[k + 1] for k in range(hops)]
+    else:
+      query_table = self.param('B', init, (vocab, size))
+      in_tables = [self.param('A', init, (vocab, size))] * hops
+      out_tables = [self.param('C', init, (vocab, size))] * hops
+      answer = self.param('W', init, (vocab, size))
+      hop_map = self.param('H', init, (size, size))
+      if self.temporal_encoding:
+        in_temporal = [self.param('T_A', init,
+                                  (self.temporal_size, size))] * hops
+        out_temporal = [self.param('T_C', init,
+                                   (self.temporal_size, size))] * hops
+
+    slot_mask = jnp.any(story != 0, axis=-1)  # [B, M]
+    gaps = jnp.zeros(slot_mask.shape, jnp.int32)
+    if train and self.temporal_encoding and self.random_noise > 0:
+      gaps = jax.random.bernoulli(
+          self.make_rng('noise'), self.random_noise, slot_mask.shape)
+    age = jax.vmap(lambda m, g: attention.memory_age(m, gaps=g))(
+        slot_mask, gaps)
+    age = jnp.minimum(age, self.temporal_size - 1)
+    linear = linear_start(step, self.linear_start_steps)
+    # Layer-wise tying encodes the story once for all hops.
+    distinct = 1 if self.weight_tying == 'layerwise' else hops
+
+    encode = lambda table, words: encode_sentence(
+        table, words, encoding=self.encoding)
+    encode_story = jax.vmap(encode, in_axes=(None, 0))  # [M, L] -> [M, d]
+
+    def example(story, query, mask, age):
+      """One example: story `[M, L]`, query `[L]`, mask and age `[M]`."""
+      memories, outputs = [], []
+      for k in range(distinct):
+        memory = encode_story(in_tables[k], story)  # m_i, [M, d]
+        output = encode_story(out_tables[k], story)  # c_i, [M, d]
+        if self.temporal_encoding:
+          memory = memory + in_temporal[k][age]
+          output = output + out_temporal[k][age]
+        memories.append(memory)
+        outputs.append(output)
+      u = encode(query_table, query)
+      weights = []
+      for k in range(hops):
+        p = attention.memory_attention(
+            memories[k % distinct], u, mask, linear=linear)
+        o = attention.memory_read(outputs[k % distinct], p)
+        u = (u if hop_map is None else hop_map @ u) + o
+        weights.append(p)
+      return answer @ u, jnp.stack(weights)
+
+    logits, weights = jax.vmap(example)(story, query, slot_mask, age)
+    return logits, {'attention': weights}

@@ -1,0 +1,272 @@
+"""The strongly supervised Memory Network (Weston, Chopra & Bordes 2015).
+
+"Memory Networks" (ICLR 2015), secs. 3.1-3.4, as used for bAbI in Weston et
+al. 2015, "Towards AI-Complete Question Answering". The four components:
+
+- I: bag-of-words features of the question and of every statement.
+- G: each statement is stored in the next slot; the story array of a batch
+  already is that memory (slots in time order, empty slots all-zero).
+- O: `k` hard lookups (`num_hops`),
+  `o_1 = argmax_i s_O(x, m_i)`, `o_2 = argmax_i s_O([x, m_o1], m_i)`, ...
+- R: `r = argmax_w s_R([x, m_o1, m_o2, ...], w)` over the vocabulary.
+
+`s(x, y) = Phi_x(x)^T U^T U Phi_y(y)` with separate `U_O` and `U_R`. The
+`3|W|`-dimensional feature map is implemented as one `[V, E]` embedding table
+per role (question words, words of supporting memories on the input side,
+words of the candidate); see `memax.ops.memnn` for why that is the same
+function. With write-time features (sec. 3.4) the O lookups compare memories
+in pairs, each pair scored older-first as in the paper's loop over memories
+in write order (`memax.ops.memnn.ordered_comparisons`), and pick the one whose
+worst comparison is best: the one that beats all others when there is one
+(`memax.ops.memnn.tournament_scores`).
+
+Training (strong supervision, sec. 3.1 eqs. 6-8 and sec. 3.4): a margin
+ranking loss on the true supporting facts (teacher forcing: hop `k` sees the
+true facts `f_1 .. f_{k-1}`) and on the answer word. The loss is returned as
+`aux['loss']`; `logits` are the R scores of every word after the model's own
+lookups, so evaluation never uses the supporting facts.
+
+Supporting facts and hops. bAbI tasks need 1 to 3 facts and the number varies
+between (and within) tasks, while the model makes `num_hops` lookups. With
+`null_memory=True` (our addition, not in the paper) a learned "no fact"
+candidate competes in every lookup: it is the target of the hops beyond an
+example's last supporting fact, and choosing it adds nothing to the input of
+the next hops and of R, so single-fact tasks are answered from `[x, m_o1]`
+exactly as they were trained. With `null_memory=False` those hops have no
+loss term (at test time they still add their argmax memory). Facts beyond
+`num_hops` are ignored (the first `num_hops`, in file order, are used).
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+import chex
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from memax.ops import memnn as memnn_ops
+from memax.types import Array
+
+
+class MemNN(nn.Module):
+  """Strongly supervised Memory Network with hard lookups.
+
+  Inputs (`memax.tasks.babi`): `'story'` `[B, M, L]` int (slot 0 oldest,
+  empty slots all-zero), `'query'` `[B, L]` int; for training also
+  `'supporting'` `[B, S]` int (slot indices in file order, -1 = none) and
+  `'answer'` `[B]` int (the answer word id).
+
+  Attributes:
+    vocab_size: `V`, words of the input and answer vocabulary (0 = padding).
+    embedding_size: `E`, rows of `U_O` and `U_R`.
+    num_hops: `k`, supporting-fact lookups (2 for bAbI; 3 for task 3).
+    margin: `gamma` of the margin ranking loss (sec. 3.1).
+    num_negatives: negatives drawn per lookup and for the answer; 0 = all
+      (every other non-empty slot / every other word).
+    time_features: the write-time pairwise scoring of sec. 3.4 (needed for
+      recency: "where is Mary" wants her latest move); False = the plain
+      argmax of eqs. 2-3.
+    null_memory: add the learned "no fact" candidate (see module docstring).
+    init_std: standard deviation of the normal initialisation.
+  """
+
+  vocab_size: int
+  embedding_size: int = 50
+  num_hops: int = 2
+  margin: float = 0.1
+  num_negatives: int = 0
+  time_features: bool = True
+  null_memory: bool = True
+  init_std: float = 0.1
+
+  @nn.compact
+  def __call__(self, inputs: Mapping[str, Array], *, train: bool = False,
+               step: Any = None) -> tuple[Array, dict[str, Array]]:
+    """Answers the questions of a batch.
+
+    Args:
+      inputs: the dict described in the class docstring.
+      train: also return the margin ranking loss as `aux['loss']`.
+      step: unused (no schedule).
+
+    Returns:
+      `logits` `[B, V]`: `s_R([x, m_o1, ...], w)` for every word `w`, and
+      `aux` with `'attention'` `[B, K, M]` (one-hot of the slot chosen by
+      each hop, zero when the "no fact" candidate is chosen), `'chosen'`
+      `[B, K]` (slot index, -1 = none), `'support_accuracy'` `[]` when
+      `'supporting'` is given, `'loss'` `[]` when `train`.
+
+    Raises:
+      ValueError: `train=True` without `'supporting'` or `'answer'` inputs,
+        or `num_hops < 1`.
+    """
+    del step
+    if self.num_hops < 1:
+      raise ValueError(f'num_hops must be >= 1, got {self.num_hops}.')
+    story = jnp.asarray(inputs['story'])
+    query = jnp.asarray(inputs['query'])
+    chex.assert_rank([story, query], [3, 2])
+    supporting = inputs.get('supporting')
+    has_support = supporting is not None
+    if train:
+      for name in ('supporting', 'answer'):
+        if inputs.get(name) is None:
+          raise ValueError(f"MemNN(train=True) needs inputs[{name!r}] for "
+                           'its margin ranking loss.')
+
+    init = nn.initializers.normal(self.init_std)
+    shape = (self.vocab_size, self.embedding_size)
+    params = dict(
+        o_query=self.param('o_query', init, shape),
+        o_support=self.param('o_support', init, shape),
+        o_memory=self.param('o_memory', init, shape),
+        r_query=self.param('r_query', init, shape),
+        r_support=self.param('r_support', init, shape),
+        r_answer=self.param('r_answer', init, shape),
+    )
+    if self.time_features:
+      params['o_time'] = self.param('o_time', init, (3, self.embedding_size))
+    if self.null_memory:
+      params['o_null'] = self.param('o_null', init, (self.embedding_size,))
+
+    batch = story.shape[0]
+    if supporting is None:
+      supporting = jnp.full((batch, self.num_hops), -1, jnp.int32)
+    supporting = _fit_hops(jnp.asarray(supporting, jnp.int32), self.num_hops)
+
+    encode = jax.vmap(lambda s, q: self._encode(params, s, q))
+    memory = encode(story, query)
+
+    chosen, attention, logits = jax.vmap(
+        lambda mem: self._infer(params, mem))(memory)
+    aux = {'attention': attention, 'chosen': chosen}
+
+    if has_support:
+      real = supporting >= 0
+      hits = jnp.sum(real & (chosen == supporting))
+      aux['support_accuracy'] = hits / jnp.maximum(jnp.sum(real), 1)
+
+    if train:
+      answer = jnp.asarray(inputs['answer'], jnp.int32)
+      chex.assert_shape(answer, (batch,))
+      if self.num_negatives > 0:
+        keys = jax.random.split(self.make_rng('noise'), batch)
+      else:
+        keys = jnp.zeros((batch,), jnp.uint32)  # unused
+      losses = jax.vmap(
+          lambda mem, sup, ans, key: self._loss(params, mem, sup, ans, key)
+      )(memory, supporting, answer, keys)
+      aux['loss'] = jnp.mean(losses)
+    return logits, aux
+
+  # ---- one example ------------------------------------------------------
+
+  def _encode(self, params: dict[str, Array], story: Array, query: Array
+              ) -> dict[str, Array]:
+    """`U Phi` of the question and of every slot in each role; candidates."""
+    bag = memnn_ops.bag_of_words
+    slots = jax.vmap(bag, in_axes=(0, None))
+    slot_valid = jnp.any(story != 0, axis=-1)                        # [M]
+    m = story.shape[0]
+    mem = dict(
+        slot_valid=slot_valid,
+        o_x=bag(query, params['o_query']),
+        r_x=bag(query, params['r_query']),
+        y=slots(story, params['o_memory']),        # candidate role of U_O
+        o_m=slots(story, params['o_support']),     # input role of U_O
+        r_m=slots(story, params['r_support']),     # input role of U_R
+        valid=slot_valid,
+        times=jnp.arange(m, dtype=jnp.int32),
+        timed=jnp.ones((m,), bool),
+    )
+    if self.null_memory:
+      # Candidate `M`: "no fact". No write time; adds nothing when chosen.
+      zero = jnp.zeros((1, self.embedding_size), mem['o_m'].dtype)
+      mem.update(
+          y=jnp.concatenate([mem['y'], params['o_null'][None]], 0),
+          o_m=jnp.concatenate([mem['o_m'], zero], 0),
+          r_m=jnp.concatenate([mem['r_m'], zero], 0),
+          valid=jnp.concatenate([slot_valid, jnp.ones((1,), bool)]),
+          times=jnp.arange(m + 1, dtype=jnp.int32),
+          timed=jnp.concatenate([mem['timed'], jnp.zeros((1,), bool)]),
+      )
+    return mem
+
+  def _hop_scores(self, params: dict[str, Array], mem: dict[str, Array],
+                  x: Array, x_time: Array) -> tuple[Array, Array | None]:
+    """Scores of every candidate for one lookup, and the pairwise matrix."""
+    if not self.time_features:
+      return memnn_ops.match_scores(x, mem['y']), None
+    pairwise = memnn_ops.pairwise_scores(
+        x, mem['y'], params['o_time'], mem['times'], x_time, mem['timed'])
+    comparisons = memnn_ops.ordered_comparisons(
+        pairwise, mem['times'], mem['timed'])
+    return memnn_ops.tournament_scores(comparisons, mem['valid']), pairwise
+
+  def _infer(self, params: dict[str, Array], mem: dict[str, Array]
+             ) -> tuple[Array, Array, Array]:
+    """The argmax chain O then R with the model's own lookups."""
+    m = mem['slot_valid'].shape[0]
+    # The question is written after every statement.
+    x, x_time, r = mem['o_x'], jnp.array(m, jnp.int32), mem['r_x']
+    chosen, attention = [], []
+    for _ in range(self.num_hops):
+      scores, _ = self._hop_scores(params, mem, x, x_time)
+      index, weights = memnn_ops.select(scores, mem['valid'])
+      x = x + weights @ mem['o_m']
+      r = r + weights @ mem['r_m']
+      is_slot = (index < m) & (jnp.sum(weights) > 0)
+      x_time = jnp.where(is_slot, index, x_time)
+      chosen.append(jnp.where(is_slot, index, -1))
+      attention.append(weights[:m])
+    logits = params['r_answer'] @ r
+    return jnp.stack(chosen), jnp.stack(attention), logits
+
+  def _loss(self, params: dict[str, Array], mem: dict[str, Array],
+            supporting: Array, answer: Array, key: Array) -> Array:
+    """Margin ranking loss of one example with teacher forcing."""
+    m = mem['slot_valid'].shape[0]
+    sampled = self.num_negatives > 0
+    keys = (jax.random.split(key, self.num_hops + 1) if sampled
+            else [None] * (self.num_hops + 1))
+    x, x_time, r = mem['o_x'], jnp.array(m, jnp.int32), mem['r_x']
+    total = jnp.zeros((), x.dtype)
+    for k in range(self.num_hops):
+      fact = supporting[k]
+      safe = jnp.clip(fact, 0, m - 1)
+      real = (fact >= 0) & (fact < m) & mem['slot_valid'][safe]
+      if self.null_memory:
+        target, counts = jnp.where(real, safe, m), jnp.array(True)
+      else:
+        target, counts = safe, real
+      scores, pairwise = self._hop_scores(params, mem, x, x_time)
+      negatives, mask = memnn_ops.sample_negatives(
+          keys[k], mem['valid'], target, num=self.num_negatives)
+      if self.time_features:
+        term = memnn_ops.pairwise_margin_loss(
+            pairwise, target, negatives, mask, margin=self.margin)
+      else:
+        term = memnn_ops.margin_ranking_loss(
+            scores, target, negatives, mask, margin=self.margin)
+      total = total + jnp.where(counts, term, 0.0)
+      use = real.astype(x.dtype)
+      x = x + use * mem['o_m'][target]
+      r = r + use * mem['r_m'][target]
+      x_time = jnp.where(real, safe, x_time)
+    words = jnp.ones((self.vocab_size,), bool)
+    negatives, mask = memnn_ops.sample_negatives(
+        keys[-1], words, answer, num=self.num_negatives)
+    answer_scores = params['r_answer'] @ r
+    return total + memnn_ops.margin_ranking_loss(
+        answer_scores, answer, negatives, mask, margin=self.margin)
+
+
+def _fit_hops(supporting: Array, num_hops: int) -> Array:
+  """`[B, S]` -> `[B, num_hops]`: the first facts, padded with -1."""
+  chex.assert_rank(supporting, 2)
+  s = supporting.shape[1]
+  if s >= num_hops:
+    return supporting[:, :num_hops]
+  pad = jnp.full((supporting.shape[0], num_hops - s), -1, supporting.dtype)
+  return jnp.concatenate([supporting, pad], axis=1)

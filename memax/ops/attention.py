@@ -1,0 +1,195 @@
+"""Attention over sentence memories: End-to-End Memory Networks (Sukhbaatar
+et al. 2015) and Key-Value Memory Networks (Miller et al. 2016).
+
+Every op works on one example: no batch axis. Batch with `jax.vmap` (over
+slots, then over the batch). Shapes use the legend of `memax.types`, plus
+`L` words per sentence, `M` sentence slots (memories) and `d` the embedding
+size. Word id 0 is padding; a slot is empty iff all its word ids are 0.
+"""
+
+import chex
+import jax
+import jax.numpy as jnp
+
+from memax.types import Array
+
+
+def position_encoding(sentence_size: int, embedding_size: int) -> Array:
+  """Position-encoding table for a fixed sentence length (MemN2N sec. 4.1).
+
+  `l[j, k] = (1 - j/J) - (k/d) (1 - 2j/J)`, with the word position
+  `j = 1..J`, the embedding dimension `k = 1..d` (both 1-based) and
+  `J = sentence_size`. A sentence is then encoded as `m = sum_j l_j * A x_j`
+  (elementwise product).
+
+  This is the table that most implementations use with `J` the *padded*
+  sentence length; then adding padding words changes the weights of the real
+  words. `position_encoding_weights` uses the true sentence length instead.
+
+  Args:
+    sentence_size: `J = L` >= 1.
+    embedding_size: `d` >= 1.
+
+  Returns:
+    `[L, d]` float32 weights.
+  """
+  if sentence_size < 1 or embedding_size < 1:
+    raise ValueError(
+        f'sentence_size and embedding_size must be >= 1, got '
+        f'{sentence_size} and {embedding_size}.')
+  j = jnp.arange(1, sentence_size + 1, dtype=jnp.float32)[:, None]
+  k = jnp.arange(1, embedding_size + 1, dtype=jnp.float32)[None, :]
+  return _pe(j, k, jnp.float32(sentence_size), embedding_size)
+
+
+def _pe(j, k, sentence_length, embedding_size):
+  d = jnp.float32(embedding_size)
+  return ((1.0 - j / sentence_length)
+          - (k / d) * (1.0 - 2.0 * j / sentence_length))
+
+
+def position_encoding_weights(words: Array, embedding_size: int) -> Array:
+  """Position encoding with the sentence's true length (MemN2N sec. 4.1).
+
+  The paper's `J` is "the number of words in the sentence". Here `J` is the
+  number of non-padding ids in `words` and `j` the 1-based rank of a word
+  among the non-padding words, so padding (anywhere) changes nothing; padding
+  rows get weight 0, and an all-padding sentence gets all-zero weights. For a
+  sentence without padding this equals `position_encoding(L, d)`.
+
+  Args:
+    words: `[L]` int word ids, 0 = padding.
+    embedding_size: `d` >= 1.
+
+  Returns:
+    `[L, d]` float32 weights `l[j, k]`.
+  """
+  chex.assert_rank(words, 1)
+  real = (words != 0).astype(jnp.float32)
+  j = jnp.cumsum(real)[:, None]  # rank among the real words
+  length = jnp.maximum(jnp.sum(real), 1.0)  # J; 1 keeps an empty one finite
+  k = jnp.arange(1, embedding_size + 1, dtype=jnp.float32)[None, :]
+  return _pe(j, k, length, embedding_size) * real[:, None]
+
+
+def bag_of_words(embeddings: Array, words: Array, *,
+                 weights: Array | None = None) -> Array:
+  """Sentence encoding `m = sum_j l_j * A x_j` (MemN2N sec. 2.1 and 4.1).
+
+  Bag of words (`weights=None`, all `l_j = 1`) or position-weighted. Padding
+  words (id 0) contribute zero whatever their embedding.
+
+  Args:
+    embeddings: `[L, d]` the embedded words `A x_j`.
+    words: `[L]` int word ids, 0 = padding.
+    weights: optional `[L, d]` per-word, per-dimension weights `l_j`, e.g.
+      from `position_encoding_weights`.
+
+  Returns:
+    `[d]` sentence vector.
+  """
+  chex.assert_rank([embeddings, words], [2, 1])
+  chex.assert_equal_shape_prefix([embeddings, words], 1)
+  if weights is not None:
+    chex.assert_equal_shape([embeddings, weights])
+    embeddings = embeddings * weights
+  real = (words != 0).astype(embeddings.dtype)
+  return real @ embeddings
+
+
+def masked_softmax(logits: Array, mask: Array) -> Array:
+  """Softmax over the unmasked slots only.
+
+  `p_i = mask_i exp(z_i) / sum_j mask_j exp(z_j)`. Masked slots get exactly
+  0; when every slot is masked the result is all zeros (not NaN), and the
+  gradient is finite too.
+
+  Args:
+    logits: `[M]` scores.
+    mask: `[M]` nonzero / True = a real slot.
+
+  Returns:
+    `[M]` weights that sum to one over the real slots (or all zero).
+  """
+  chex.assert_rank([logits, mask], [1, 1])
+  chex.assert_equal_shape([logits, mask])
+  mask = mask.astype(bool)
+  top = jnp.max(jnp.where(mask, logits, -jnp.inf))
+  top = jax.lax.stop_gradient(jnp.where(jnp.isfinite(top), top, 0.0))
+  e = jnp.where(mask, jnp.exp(jnp.where(mask, logits - top, 0.0)), 0.0)
+  total = jnp.sum(e)
+  return e / jnp.where(total > 0.0, total, 1.0)
+
+
+def memory_attention(memory_keys: Array, query: Array, mask: Array, *,
+                     linear: bool | Array = False) -> Array:
+  """Attention over memories (MemN2N eq. 1, KV-MemNN sec. 3.1 key addressing).
+
+  `p_i = softmax(u^T m_i)` over the real slots. With `linear` (MemN2N
+  sec. 4.2, linear start) the softmax is removed: `p_i = u^T m_i` on real
+  slots and 0 on masked ones.
+
+  Args:
+    memory_keys: `[M, d]` memory vectors `m_i` (or keys `A Phi_K(k_h)`).
+    query: `[d]` controller state `u` (or `q`).
+    mask: `[M]` nonzero / True = a real slot.
+    linear: Python bool or a traced `[]` bool (e.g. `step < ls_steps`).
+
+  Returns:
+    `[M]` weights; zero on masked slots.
+  """
+  chex.assert_rank([memory_keys, query, mask], [2, 1, 1])
+  chex.assert_equal_shape_suffix([memory_keys, query], 1)
+  chex.assert_equal_shape_prefix([memory_keys, mask], 1)
+  scores = memory_keys @ query
+  if isinstance(linear, bool):
+    if linear:
+      return jnp.where(mask.astype(bool), scores, 0.0)
+    return masked_softmax(scores, mask)
+  chex.assert_rank(linear, 0)
+  return jnp.where(linear, jnp.where(mask.astype(bool), scores, 0.0),
+                   masked_softmax(scores, mask))
+
+
+def memory_read(values: Array, weights: Array) -> Array:
+  """Response vector `o = sum_i p_i c_i` (MemN2N eq. 2, KV-MemNN sec. 3.1).
+
+  Args:
+    values: `[M, d]` output memories `c_i` (or values `A Phi_V(v_h)`).
+    weights: `[M]` attention `p_i`.
+
+  Returns:
+    `[d]` read vector.
+  """
+  chex.assert_rank([values, weights], [2, 1])
+  chex.assert_equal_shape_prefix([values, weights], 1)
+  return weights @ values
+
+
+def memory_age(mask: Array, *, gaps: Array | None = None) -> Array:
+  """Temporal index of each memory as its age (MemN2N sec. 4.1).
+
+  The most recent real slot has age 0, the one before it age 1, and so on:
+  `age_i = #{real j > i} + sum_{real j >= i} gaps_j`, so the index does not
+  depend on how many slots the story has, and empty slots anywhere are
+  skipped. `gaps_j` counts empty memories inserted just after memory `j` in
+  time (MemN2N sec. 4.2, random noise): each one ages memory `j` and all
+  older memories by one. Ages of empty slots are meaningless (they are
+  masked out by the caller).
+
+  Args:
+    mask: `[M]` nonzero / True = a real slot, slots in time order (oldest
+      first).
+    gaps: optional `[M]` int number of empty memories after each slot.
+
+  Returns:
+    `[M]` int32 ages (unclipped).
+  """
+  chex.assert_rank(mask, 1)
+  real = mask.astype(bool).astype(jnp.int32)
+  newer_or_self = jnp.cumsum(real[::-1])[::-1]
+  age = newer_or_self - real
+  if gaps is not None:
+    chex.assert_equal_shape([mask, gaps])
+    age = age + jnp.cumsum((real * gaps.astype(jnp.int32))[::-1])[::-1]
+  return age

@@ -1,0 +1,326 @@
+"""Tests for `memax.models.memn2n` (Sukhbaatar et al. 2015).
+
+The forward pass is checked against a NumPy reference of the paper's
+equations (float64, explicit loops) that uses the module's own parameters;
+then padding invariance, free batch / memory / sentence sizes, linear start,
+random noise and finite gradients.
+"""
+
+import functools
+
+from absl.testing import absltest
+from absl.testing import parameterized
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from memax.models import memn2n
+
+_V, _D, _K = 13, 6, 3  # vocabulary, embedding size, hops
+_M, _L = 6, 5  # memory slots, words per sentence
+
+
+# --- NumPy reference: one example, float64, from sec. 2.1-2.2 and 4.1. ---
+
+
+def np_encode(table, words, encoding):
+  """m = sum_j l_j * A x_j over the J real (left-aligned) words."""
+  d = table.shape[1]
+  J = int(np.sum(np.asarray(words) != 0))  # pylint: disable=invalid-name
+  out = np.zeros(d)
+  for j in range(1, J + 1):
+    for k in range(1, d + 1):
+      if encoding == 'position':
+        l = (1 - j / J) - (k / d) * (1 - 2 * j / J)
+      else:
+        l = 1.0
+      out[k - 1] += l * table[words[j - 1], k - 1]
+  return out
+
+
+def np_memn2n(params, story, query, *, tying, encoding, temporal,
+              temporal_size, linear=False):
+  """Logits `[V]` and attention `[K, M]` for one left-aligned example."""
+  p = {k: np.asarray(v, np.float64) for k, v in params['params'].items()}
+  if tying == 'adjacent':
+    emb = p['embeddings']
+    hops = emb.shape[0] - 1
+    a_tables = [emb[k] for k in range(hops)]  # A^k = C^{k-1}
+    c_tables = [emb[k + 1] for k in range(hops)]
+    b_table, w = emb[0], emb[hops]  # B = A^1, W^T = C^K
+    h = None
+    if temporal:
+      ta = [p['temporal'][k] for k in range(hops)]
+      tc = [p['temporal'][k + 1] for k in range(hops)]
+  else:
+    hops = _K
+    a_tables, c_tables = [p['A']] * hops, [p['C']] * hops
+    b_table, w, h = p['B'], p['W'], p['H']
+    if temporal:
+      ta, tc = [p['T_A']] * hops, [p['T_C']] * hops
+  num_slots = story.shape[0]
+  real = [i for i in range(num_slots) if np.any(story[i] != 0)]
+  n = len(real)
+  u = np_encode(b_table, query, encoding)
+  attention = np.zeros((hops, num_slots))
+  for k in range(hops):
+    m, c = {}, {}
+    for i in real:
+      m[i] = np_encode(a_tables[k], story[i], encoding)
+      c[i] = np_encode(c_tables[k], story[i], encoding)
+      if temporal:
+        age = min(n - 1 - i, temporal_size - 1)  # most recent: age 0
+        m[i] = m[i] + ta[k][age]
+        c[i] = c[i] + tc[k][age]
+    scores = {i: float(np.dot(u, m[i])) for i in real}
+    if linear:
+      probs = scores
+    elif real:
+      top = max(scores.values())
+      total = sum(np.exp(s - top) for s in scores.values())
+      probs = {i: np.exp(s - top) / total for i, s in scores.items()}
+    else:
+      probs = {}
+    o = np.zeros_like(u)
+    for i in real:
+      attention[k, i] = probs[i]
+      o += probs[i] * c[i]
+    u = (u if h is None else h @ u) + o  # u^{k+1}
+  return w @ u, attention
+
+
+def random_batch(seed, batch=3, num_slots=_M, length=_L, empty_last=True):
+  """Left-aligned stories and queries; the last story is all-empty."""
+  rng = np.random.default_rng(seed)
+  story = np.zeros((batch, num_slots, length), np.int32)
+  query = np.zeros((batch, length), np.int32)
+  for b in range(batch):
+    for i in range(rng.integers(1, num_slots + 1)):
+      words = rng.integers(1, length + 1)
+      story[b, i, :words] = rng.integers(1, _V, size=words)
+    words = rng.integers(1, length + 1)
+    query[b, :words] = rng.integers(1, _V, size=words)
+  if empty_last:
+    story[-1] = 0
+  return {'story': story, 'query': query}
+
+
+def _model(**kw):
+  kw = dict(dict(vocab_size=_V, embedding_size=_D, num_hops=_K,
+                 temporal_size=4, random_noise=0.5), **kw)
+  return memn2n.MemN2N(**kw)
+
+
+def _params(model, seed):
+  """Random N(0, 0.5^2) parameters with the module's structure.
+
+  `jax.eval_shape` gives the structure without compiling `init` for every
+  configuration; `ParametersTest` checks `init` itself.
+  """
+  shapes = jax.eval_shape(model.init, jax.random.key(0),
+                          random_batch(0, 1, 1, 1, empty_last=False))
+  rng = np.random.default_rng(seed)
+  return jax.tree.map(
+      lambda s: jnp.asarray(0.5 * rng.normal(size=s.shape), s.dtype), shapes)
+
+
+@functools.cache
+def _jitted(model):
+  return jax.jit(model.apply, static_argnames='train')
+
+
+def _apply(model, params, inputs, **kw):
+  return _jitted(model)(params, inputs, **kw)
+
+
+class ReferenceTest(parameterized.TestCase):
+
+  @parameterized.product(tying=['adjacent', 'layerwise'],
+                         encoding=['position', 'bow'])
+  def test_forward_matches_reference(self, tying, encoding):
+    model = _model(weight_tying=tying, encoding=encoding)
+    inputs = random_batch(0)
+    params = _params(model, 1)
+    logits, aux = _apply(model, params, inputs)
+    self.assertEqual(logits.shape, (3, _V))
+    self.assertEqual(aux['attention'].shape, (3, _K, _M))
+    for b in range(3):
+      expected, attention = np_memn2n(
+          params, inputs['story'][b], inputs['query'][b], tying=tying,
+          encoding=encoding, temporal=True, temporal_size=4)
+      np.testing.assert_allclose(logits[b], expected, rtol=1e-4, atol=1e-5)
+      np.testing.assert_allclose(aux['attention'][b], attention, rtol=1e-4,
+                                 atol=1e-6)
+
+  def test_without_temporal_encoding_matches_reference(self):
+    model = _model(encoding='bow', temporal_encoding=False)
+    inputs = random_batch(2)
+    params = _params(model, 3)
+    self.assertNotIn('temporal', params['params'])
+    logits, _ = _apply(model, params, inputs)
+    for b in range(3):
+      expected, _ = np_memn2n(
+          params, inputs['story'][b], inputs['query'][b], tying='adjacent',
+          encoding='bow', temporal=False, temporal_size=4)
+      np.testing.assert_allclose(logits[b], expected, rtol=1e-4, atol=1e-5)
+
+
+class ParametersTest(parameterized.TestCase):
+
+  def test_adjacent_shapes_and_init(self):
+    model = memn2n.MemN2N(vocab_size=50, embedding_size=40)
+    params = jax.jit(model.init)(jax.random.key(0), random_batch(0))
+    self.assertEqual(jax.tree.map(jnp.shape, params['params']), {
+        'embeddings': (4, 50, 40), 'temporal': (4, 50, 40)})
+    # Sec. 4.2: weights drawn from N(0, 0.1^2).
+    self.assertAlmostEqual(float(jnp.std(params['params']['embeddings'])),
+                           0.1, delta=0.005)
+    self.assertAlmostEqual(float(jnp.mean(params['params']['embeddings'])),
+                           0.0, delta=0.005)
+
+  def test_layerwise_shapes(self):
+    params = _params(_model(weight_tying='layerwise'), 0)['params']
+    self.assertEqual(jax.tree.map(jnp.shape, params), {
+        'A': (_V, _D), 'B': (_V, _D), 'C': (_V, _D), 'W': (_V, _D),
+        'H': (_D, _D), 'T_A': (4, _D), 'T_C': (4, _D)})
+
+  @parameterized.parameters(dict(weight_tying='tied'), dict(encoding='pe'))
+  def test_unknown_option_raises(self, **kw):
+    with self.assertRaisesRegex(ValueError, next(iter(kw))):
+      jax.eval_shape(_model(**kw).init, jax.random.key(0), random_batch(0))
+
+
+class PaddingTest(parameterized.TestCase):
+
+  @parameterized.parameters('adjacent', 'layerwise')
+  def test_empty_slots_and_padding_words_change_nothing(self, tying):
+    model = _model(weight_tying=tying)
+    inputs = random_batch(4)
+    params = _params(model, 5)
+    logits, aux = _apply(model, params, inputs)
+    # Three more empty slots (slot 1 is new, old slot i > 0 moves to i + 1)
+    # and two more padding words per sentence and query.
+    story = np.zeros((3, _M + 3, _L + 2), np.int32)
+    story[:, 0, :_L] = inputs['story'][:, 0]
+    story[:, 2:_M + 1, :_L] = inputs['story'][:, 1:]
+    bigger = {'story': story,
+              'query': np.pad(inputs['query'], ((0, 0), (0, 2)))}
+    logits2, aux2 = _apply(model, params, bigger)
+    np.testing.assert_allclose(logits2, logits, rtol=1e-5, atol=1e-6)
+    att, att2 = np.asarray(aux['attention']), np.asarray(aux2['attention'])
+    np.testing.assert_allclose(att2[:, :, 0], att[:, :, 0], rtol=1e-5,
+                               atol=1e-7)
+    np.testing.assert_allclose(att2[:, :, 2:_M + 1], att[:, :, 1:],
+                               rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(att2[:, :, 1], 0.0)
+    np.testing.assert_array_equal(att2[:, :, _M + 1:], 0.0)
+
+  def test_attention_sums_to_one_over_real_slots(self):
+    model = _model()
+    _, aux = _apply(model, _params(model, 7), random_batch(6))
+    sums = np.asarray(aux['attention']).sum(-1)
+    np.testing.assert_allclose(sums[:-1], 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(sums[-1], 0.0)  # the all-empty story
+
+
+class SizesTest(absltest.TestCase):
+
+  def test_same_params_for_other_batch_memory_and_sentence_sizes(self):
+    model = _model()
+    params = jax.jit(model.init)(jax.random.key(0),
+                                 random_batch(0, 1, 2, 3, empty_last=False))
+    inputs = random_batch(1, batch=3, num_slots=_M + 3, length=_L + 2)
+    logits, aux = _apply(model, params, inputs)
+    self.assertEqual(logits.shape, (3, _V))
+    self.assertEqual(aux['attention'].shape, (3, _K, _M + 3))
+    for b in range(3):
+      one = {k: v[b:b + 1] for k, v in inputs.items()}
+      single, _ = _apply(model, params, one)
+      np.testing.assert_allclose(single[0], logits[b], rtol=1e-5, atol=1e-6)
+
+
+class LinearStartTest(parameterized.TestCase):
+
+  @parameterized.parameters('adjacent', 'layerwise')
+  def test_attention_is_linear_before_the_switch(self, tying):
+    model = _model(weight_tying=tying, linear_start_steps=10)
+    inputs = random_batch(8)
+    params = _params(model, 9)
+    apply = _jitted(model)  # one program for every traced step
+    for step, linear in ((0, True), (9, True), (10, False), (11, False)):
+      logits, aux = apply(params, inputs, step=jnp.int32(step))
+      for b in range(3):
+        expected, attention = np_memn2n(
+            params, inputs['story'][b], inputs['query'][b], tying=tying,
+            encoding='position', temporal=True, temporal_size=4,
+            linear=linear)
+        np.testing.assert_allclose(logits[b], expected, rtol=1e-4,
+                                   atol=1e-4)
+        np.testing.assert_allclose(aux['attention'][b], attention,
+                                   rtol=1e-4, atol=1e-5)
+
+  def test_schedule(self):
+    self.assertIs(memn2n.linear_start(None, 10), False)
+    self.assertIs(memn2n.linear_start(jnp.int32(3), 0), False)
+    self.assertTrue(memn2n.linear_start(jnp.int32(9), 10))
+    self.assertFalse(memn2n.linear_start(jnp.int32(10), 10))
+
+
+class RandomNoiseTest(absltest.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    self.inputs = random_batch(12, empty_last=False)
+
+  def test_train_differs_from_eval_and_is_finite(self):
+    model = _model()
+    params = _params(model, 13)
+    evaluated, _ = _apply(model, params, self.inputs)
+    trained, aux = _apply(model, params, self.inputs, train=True,
+                          rngs={'noise': jax.random.key(14)})
+    again, _ = _apply(model, params, self.inputs, train=True,
+                      rngs={'noise': jax.random.key(15)})
+    self.assertTrue(np.all(np.isfinite(trained)))
+    self.assertFalse(np.allclose(trained, evaluated))
+    self.assertFalse(np.allclose(trained, again))
+    np.testing.assert_allclose(np.asarray(aux['attention']).sum(-1), 1.0,
+                               rtol=1e-5)
+
+  def test_no_effect_without_noise_or_temporal_encoding(self):
+    for kw in (dict(random_noise=0.0), dict(temporal_encoding=False)):
+      model = _model(**kw)
+      params = _params(model, 16)
+      evaluated, _ = _apply(model, params, self.inputs)
+      trained, _ = _apply(model, params, self.inputs, train=True,
+                          rngs={'noise': jax.random.key(17)})
+      np.testing.assert_allclose(trained, evaluated, rtol=1e-6)
+
+
+class GradientTest(parameterized.TestCase):
+
+  @parameterized.parameters('adjacent', 'layerwise')
+  def test_gradients_finite(self, tying):
+    model = _model(weight_tying=tying, linear_start_steps=5)
+    inputs = random_batch(18)  # includes an all-empty story
+    answers = jnp.array([1, 2, 3])
+    params = _params(model, 19)
+
+    def loss(params, step):
+      logits, _ = model.apply(params, inputs, train=True, step=step,
+                              rngs={'noise': jax.random.key(20)})
+      return -jnp.mean(jnp.take_along_axis(
+          jax.nn.log_softmax(logits), answers[:, None], axis=1))
+
+    grad_fn = jax.jit(jax.value_and_grad(loss))
+    for step in (2, 20):  # linear, then softmax attention
+      with jax.debug_nans(True):
+        value, grads = grad_fn(params, jnp.int32(step))
+      self.assertTrue(np.isfinite(value))
+      for g in jax.tree.leaves(grads):
+        self.assertTrue(np.all(np.isfinite(g)))
+        self.assertGreater(float(jnp.max(jnp.abs(g))), 0.0)
+
+
+if __name__ == '__main__':
+  jax.config.update('jax_numpy_rank_promotion', 'raise')
+  absltest.main()
