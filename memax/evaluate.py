@@ -110,7 +110,8 @@ def run(workdir: str, overrides: list[str], *, step: int | None = None,
                   .replace('[', '').replace(']', '').replace(' ', '')
                   for o in overrides)
   results = evaluate_lib.final_evaluation(
-      config, workdir, params, jax.random.key(config.seed + 1), tag=tag)
+      config, workdir, params, jax.random.key(config.seed + 1), tag=tag,
+      step=restored_step)
   logging.info('Evaluated step %d of %s: %s', restored_step, workdir,
                json.dumps(results, indent=1))
   return results

@@ -79,12 +79,46 @@ def summarize(config_dir):
   }
 
 
+def summarize_single(root, model):
+  """One model per task (`<model>_qa<k>/seed<s>`), joined into one table."""
+  per_task, epochs, wall = {}, [], []
+  seeds = set()
+  for path in sorted(glob.glob(os.path.join(root, f'{model}_qa*'))):
+    m = re.fullmatch(rf'{re.escape(model)}_qa(\d+)', os.path.basename(path))
+    if not m:
+      continue
+    s = summarize(path)
+    if s is None:
+      continue
+    per_task[int(m.group(1))] = s
+    seeds.update(s['seeds'])
+    epochs += s['epochs']
+    wall += s['wall']
+  if not per_task:
+    return None
+  tasks = sorted(per_task)
+  n = min(len(per_task[t]['seeds']) for t in tasks)
+  # [seeds, tasks]: seed i of every task (sorted seed names).
+  test = np.array([[per_task[t]['test'][i, 0] for t in tasks]
+                   for i in range(n)])
+  best_test = np.array([per_task[t]['test'][per_task[t]['best'], 0]
+                        for t in tasks])
+  return {'tasks': tasks, 'seeds': sorted(seeds)[:n], 'test': test,
+          'best_row': best_test, 'epochs': sorted(set(epochs)),
+          'wall': [round(sum(w for w in wall if w is not None))]}
+
+
 def _pct(x):
   return f'{100 * x:.1f}'
 
 
 def print_table(name, s):
-  test, best = s['test'], s['best']
+  test = s['test']
+  if 'best_row' in s:  # single-task models: best seed chosen per task.
+    test = np.concatenate([test, s['best_row'][None]], 0)
+    s = dict(s, seeds=s['seeds'] + ['best per task'], test=test,
+             best=len(test) - 1)
+  best = s['best']
   mean, lo, hi = test.mean(0), test.min(0), test.max(0)
   print(f'### {name}: {len(s["seeds"])} seed(s) ({", ".join(s["seeds"])}), '
         f'epochs {s["epochs"]}, wall seconds '
@@ -111,10 +145,17 @@ def main(argv):
     return 2
   root = argv[1]
   names = argv[2:] or sorted(os.listdir(root))
+  singles = sorted({m.group(1) for m in (re.fullmatch(r'(.+)_qa\d+', n)
+                                         for n in names) if m})
   for name in names:
-    s = summarize(os.path.join(root, name))
+    if not re.fullmatch(r'.+_qa\d+', name):
+      s = summarize(os.path.join(root, name))
+      if s is not None:
+        print_table(name, s)
+  for model in singles:
+    s = summarize_single(root, model)
     if s is not None:
-      print_table(name, s)
+      print_table(f'{model} (one model per task)', s)
   return 0
 
 

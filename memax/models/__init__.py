@@ -29,6 +29,11 @@ DIRECT: dict[str, Callable[..., nn.Module]] = {
 
 _MODEL_FIELDS = ('name', 'unroll', 'remat')
 
+# `linear_start_epochs = -1`: linear start until the validation loss stops
+# decreasing (MemN2N sec. 4.2); the trainer ends it (memax.training.
+# linear_start) by rebuilding the model with the step it ended at.
+UNTIL_PLATEAU = 2**31 - 1
+
 
 def _known_fields(cls) -> set[str]:
   return {f.name for f in dataclasses.fields(cls)} - {'parent', 'name'}
@@ -42,10 +47,12 @@ def _build_direct(name: str, fields: dict[str, Any], input_size: int | None,
   for key in list(fields):
     if key.endswith('_epochs') and key[:-len('_epochs')] + '_steps' in known:
       epochs = fields.pop(key)
-      if not isinstance(epochs, int) or epochs < 0:
+      if not isinstance(epochs, int) or epochs < -1:
         raise ValueError(f'config.model.{key} must be a non-negative '
-                         f'integer, got {epochs!r}.')
-      fields[key[:-len('_epochs')] + '_steps'] = epochs * (steps_per_epoch or 1)
+                         'integer, or -1 for "until the validation loss '
+                         f'stops decreasing", got {epochs!r}.')
+      fields[key[:-len('_epochs')] + '_steps'] = (
+          UNTIL_PLATEAU if epochs == -1 else epochs * (steps_per_epoch or 1))
   unknown = sorted(set(fields) - known)
   if unknown:
     raise ValueError(f'Unknown field(s) config.model.{unknown[0]} for model '

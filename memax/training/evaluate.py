@@ -11,6 +11,7 @@ import os
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
@@ -18,6 +19,7 @@ from memax import models
 from memax import tasks
 from memax.tasks import base as tasks_base
 from memax.tasks import dataset
+from memax.training import linear_start
 from memax.training import plots
 from memax.types import PRNGKey, PyTree
 
@@ -65,19 +67,30 @@ def _variant_tasks(task: tasks_base.Task, names) -> dict[str, Any]:
   return {n: variants[n] for n in names}
 
 
+# The step at which a model is evaluated when none is given: after every
+# schedule (e.g. MemN2N's linear start), i.e. the model's final form.
+FINAL_STEP = 2**31 - 1
+
+
 def _split_forward(model: Any, task: Any):
   @jax.jit
-  def run(params, batch):
-    logits, _ = model.apply(params, batch.inputs)
+  def run(params, batch, step):
+    logits, _ = model.apply(params, batch.inputs, step=step)
     return task.per_example(logits, batch)
   return run
 
 
 def evaluate_split(model: Any, params: PyTree, task: Any, split: str, *,
-                   batch_size: int, run=None) -> dict[str, float]:
-  """Metrics of a finite task's whole `split` (every example once)."""
+                   batch_size: int, run=None, step: int | None = None
+                   ) -> dict[str, float]:
+  """Metrics of a finite task's whole `split` (every example once).
+
+  `step` is the training step whose form of the model to evaluate (linear
+  start); None means the final form.
+  """
   run = run or _split_forward(model, task)
-  outs = [run(params, jax.device_put(batch))
+  step = jnp.asarray(FINAL_STEP if step is None else step, jnp.int32)
+  outs = [run(params, jax.device_put(batch), step)
           for batch in task.batches(split, batch_size)]
   outs = jax.device_get(outs)
   joined = {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
@@ -113,11 +126,11 @@ class Evaluator:
 
   def periodic(self, params: PyTree, step: int | None = None
                ) -> dict[str, dict[str, float]]:
-    del step  # Evaluation uses the model's final (post-schedule) form.
+    """Metrics at training step `step` (the model's form at that step)."""
     if self._finite:
       return {split: evaluate_split(self._model, params, self._task, split,
                                     batch_size=self._config.batch_size,
-                                    run=self._run)
+                                    run=self._run, step=step)
               for split in self._splits}
     return {
         name: evaluate_task(self._model, params, task,
@@ -131,7 +144,8 @@ class Evaluator:
 
 def final_evaluation(config: ml_collections.ConfigDict, workdir: str,
                      params: PyTree, key: PRNGKey, *, tag: str = '',
-                     task: Any = None) -> dict[str, dict[str, float]]:
+                     task: Any = None, step: int | None = None
+                     ) -> dict[str, dict[str, float]]:
   """Evaluates every variant, writes `eval/*.json` and `plots/*.png`.
 
   Args:
@@ -141,6 +155,8 @@ def final_evaluation(config: ml_collections.ConfigDict, workdir: str,
     key: evaluation rng.
     tag: appended to output file names (e.g. describing overrides).
     task: the already built task of `config` (built again if None).
+    step: the training step of `params` (for schedules such as linear start,
+      whose end `workdir/linear_start.json` records); None = final form.
 
   Returns:
     `{variant: {metric: value}}` including `'train'` (for finite datasets,
@@ -153,7 +169,8 @@ def final_evaluation(config: ml_collections.ConfigDict, workdir: str,
       steps_per_epoch=(task.steps_per_epoch(config.train.batch_size)
                        if dataset.is_finite(task) else None))
   if dataset.is_finite(task):
-    return _final_finite(config, workdir, params, task, model, tag)
+    model = linear_start.apply(model, workdir)
+    return _final_finite(config, workdir, params, task, model, tag, step)
   evals = config.evals
   variants = {'train': task}
   variants.update(_variant_tasks(task, evals.get('variants', 'all')))
@@ -187,7 +204,7 @@ def final_evaluation(config: ml_collections.ConfigDict, workdir: str,
   return results
 
 
-def _final_finite(config, workdir, params, task, model, tag):
+def _final_finite(config, workdir, params, task, model, tag, step):
   """Every split of a finite dataset: `eval/<split>.json` and attention plots."""
   evals = config.evals
   splits = list(task.eval_splits())
@@ -204,7 +221,7 @@ def _final_finite(config, workdir, params, task, model, tag):
   results = {}
   for split in splits:
     metrics = evaluate_split(model, params, task, split,
-                             batch_size=evals.batch_size, run=run)
+                             batch_size=evals.batch_size, run=run, step=step)
     results[split] = metrics
     record = {'split': split, 'task': config.task.to_dict(),
               'model': config.model.to_dict(), 'metrics': metrics}
@@ -214,7 +231,9 @@ def _final_finite(config, workdir, params, task, model, tag):
     split = 'test' if 'test' in splits else splits[-1]
     for index in evals.get('plot_examples', (0,)):
       batch = task.example(split, index)
-      logits, aux = model.apply(params, batch.inputs)
+      logits, aux = model.apply(
+          params, batch.inputs,
+          step=jnp.asarray(FINAL_STEP if step is None else step, jnp.int32))
       if 'attention' not in aux:
         break
       text = task.describe(batch, int(np.argmax(logits[0])))

@@ -25,6 +25,7 @@ from memax.tasks import base as tasks_base
 from memax.tasks import dataset
 from memax.training import checkpoint
 from memax.training import evaluate as evaluate_lib
+from memax.training import linear_start
 from memax.training import writers
 from memax.types import Array, PRNGKey, PyTree
 
@@ -337,11 +338,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   writer.write_hparams(dict(_flatten(config.to_dict())))
 
   tc = config.train
-  train_step = make_train_step(model, task, optimizer, tc.batch_size,
-                               l2=config.optimizer.get('l2', 0.0))
+  model = linear_start.apply(model, workdir)
+  switch = _plateau_switch(model, task, config, workdir)
+
+  def compile_for(model):
+    train_step = make_train_step(model, task, optimizer, tc.batch_size,
+                                 l2=config.optimizer.get('l2', 0.0))
+    return (make_train_chunk(train_step, tc.steps_per_call),
+            evaluate_lib.Evaluator(model, task, config.evals, eval_key))
+
+  chunk, evaluator = compile_for(model)
   data = task.data if finite else None
-  chunk = make_train_chunk(train_step, tc.steps_per_call)
-  evaluator = evaluate_lib.Evaluator(model, task, config.evals, eval_key)
 
   step = int(state.step)
   num_steps = tc.num_steps
@@ -396,6 +403,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
         logging.info('eval at step %d: %s', step, json.dumps(
             {s: {k: round(v, 4) for k, v in r.items()}
              for s, r in results.items()}))
+        if switch is not None and switch.active and switch.update(
+            step, results['valid']['loss']):
+          logging.info('Linear start ends at step %d: the validation loss '
+                       '%.4g did not decrease; softmax re-inserted.', step,
+                       results['valid']['loss'])
+          model = model.clone(linear_start_steps=step)
+          chunk, evaluator = compile_for(model)
         if _solved(tc, results):
           logging.info('Solved at step %d: eval train %s < %g; stopping.',
                        step, tc.stop_metric, tc.stop_below)
@@ -414,7 +428,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
     mngr.wait_until_finished()
 
   final = evaluate_lib.final_evaluation(config, workdir, state.params,
-                                        eval_key, task=task)
+                                        eval_key, task=task, step=step)
   for split, values in final.items():
     writer.write_scalars(step, values, split=f'final/{split}')
   writer.close()
@@ -423,6 +437,21 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   final['step'] = step
   final['wall_seconds'] = time.time() - start
   return final
+
+
+def _plateau_switch(model: Any, task: Any, config: ml_collections.ConfigDict,
+                    workdir: str) -> linear_start.PlateauSwitch | None:
+  """The linear-start switch of a model that asks for one, else None."""
+  if not linear_start.is_until_plateau(model):
+    return None
+  periodic = config.evals.get('periodic_splits', ())
+  if (not dataset.is_finite(task) or 'valid' not in task.eval_splits()
+      or 'valid' not in periodic):
+    raise ValueError(
+        'config.model.linear_start_epochs=-1 (until the validation loss stops '
+        'decreasing) needs a validation split (config.task.val_fraction > 0) '
+        "evaluated during training ('valid' in config.evals.periodic_splits).")
+  return linear_start.PlateauSwitch(workdir)
 
 
 def _check_finite(state: TrainState, workdir: str, mngr) -> None:
