@@ -76,10 +76,15 @@ class BabiTask:
     self.tasks = _parse_tasks(tasks)
     self.set_name = set_name
     path = data_dir or babi_data.default_path()
-    loaded = babi_data.load(path, self.tasks, set_name,
-                            val_fraction=val_fraction, seed=split_seed,
-                            memory_size=memory_size,
-                            allow_missing=allow_missing)
+    try:
+      loaded = babi_data.load(path, self.tasks, set_name,
+                              val_fraction=val_fraction, seed=split_seed,
+                              memory_size=memory_size,
+                              allow_missing=allow_missing)
+    except FileNotFoundError as e:
+      raise FileNotFoundError(
+          f'{e} (config.task.data_dir={data_dir!r}, config.task.set_name='
+          f'{set_name!r}, config.task.allow_missing={allow_missing})') from e
     self.loaded = loaded
     self.vocab = loaded.vocab
     self.input_size = self.output_size = len(loaded.vocab)
