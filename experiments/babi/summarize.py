@@ -113,30 +113,30 @@ def _pct(x):
 
 
 def print_table(name, s):
-  test = s['test']
-  if 'best_row' in s:  # single-task models: best seed chosen per task.
-    test = np.concatenate([test, s['best_row'][None]], 0)
-    s = dict(s, seeds=s['seeds'] + ['best per task'], test=test,
-             best=len(test) - 1)
-  best = s['best']
+  """Markdown table: mean and min-max over seeds, and the best-of-N row."""
+  test = s['test']  # [seeds, tasks]
+  if 'best_row' in s:  # one model per task: the best seed chosen per task.
+    best_row, best_label = s['best_row'], 'best seed per task on validation'
+  else:
+    best_row = test[s['best']]
+    best_label = f'best on validation ({s["seeds"][s["best"]]})'
   mean, lo, hi = test.mean(0), test.min(0), test.max(0)
   print(f'### {name}: {len(s["seeds"])} seed(s) ({", ".join(s["seeds"])}), '
         f'epochs {s["epochs"]}, wall seconds '
         f'{[None if w is None else round(w) for w in s["wall"]]}\n')
-  print('| task | test error % (mean over seeds) | min-max | '
-        f'best on validation ({s["seeds"][best]}) |')
+  print(f'| task | test error % (mean over seeds) | min-max | {best_label} |')
   print('|---|---|---|---|')
   for j, t in enumerate(s['tasks']):
     print(f'| {t} | {_pct(mean[j])} | {_pct(lo[j])}-{_pct(hi[j])} | '
-          f'{_pct(test[best, j])} |')
+          f'{_pct(best_row[j])} |')
   per_seed_mean = test.mean(1)
   per_seed_failed = (test > FAILED_ABOVE).sum(1)
   print(f'| **mean error** | {_pct(per_seed_mean.mean())} | '
         f'{_pct(per_seed_mean.min())}-{_pct(per_seed_mean.max())} | '
-        f'{_pct(per_seed_mean[best])} |')
+        f'{_pct(best_row.mean())} |')
   print(f'| **failed (> 5 %)** | {per_seed_failed.mean():.1f} | '
         f'{per_seed_failed.min()}-{per_seed_failed.max()} | '
-        f'{per_seed_failed[best]} |\n')
+        f'{(best_row > FAILED_ABOVE).sum()} |\n')
 
 
 def main(argv):
