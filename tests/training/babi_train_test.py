@@ -11,6 +11,7 @@ import tempfile
 from absl.testing import absltest
 from absl.testing import parameterized
 
+from memax import evaluate
 from memax.training import train
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
@@ -59,6 +60,12 @@ class BabiTrainTest(parameterized.TestCase):
       records = _read_jsonl(os.path.join(workdir, 'metrics.jsonl'))
       epochs = [r['epoch'] for r in records if r['split'] == 'train']
       self.assertEqual(epochs, [1.0, 2.0, 3.0])
+      # Re-evaluation from the workdir with a larger memory (not a parameter
+      # shape) reproduces the final test numbers when nothing is truncated.
+      again = evaluate.run(workdir, ['task.memory_size=60'], tag='_m60')
+      self.assertTrue(os.path.exists(
+          os.path.join(workdir, 'eval', 'test_m60.json')))
+      self.assertAlmostEqual(again['test']['error'], second['test']['error'])
 
   def test_memn2n_learns_task_1_well_above_chance(self):
     # Chance is 1/6 (six locations): an error of 5/6. The paper reaches 0.
