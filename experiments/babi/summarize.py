@@ -5,7 +5,8 @@
 Reads `RUNS_ROOT/<config>/seed<k>/` as `run.sh` writes them: `eval/test.json`
 and `eval/valid.json` (per-task errors from the final evaluation),
 `metrics.jsonl` (steps and epochs reached) and the `"wall_seconds"` that the
-launcher prints into `train.log` (summed over launches of a resumed run).
+launcher prints into `train.log` (summed over launches of a resumed run;
+`experiments/babi/results/` keeps those lines as `wall_seconds.txt`).
 
 For each config it prints a per-task table of the test error: the mean and
 the spread (min-max) over seeds, and the papers' protocol, the single seed
@@ -40,11 +41,15 @@ def load_run(seed_dir):
     found = [e for e in found if e is not None]
     epochs = max(found) if found else None
   wall = None
-  log = os.path.join(seed_dir, 'train.log')
-  if os.path.exists(log):
-    with open(log) as f:
-      times = re.findall(r'"wall_seconds": ([0-9.]+)', f.read())
-    wall = sum(float(t) for t in times) if times else None
+  # train.log in a runs directory; wall_seconds.txt (its wall-time lines)
+  # in the committed results/.
+  for name in ('train.log', 'wall_seconds.txt'):
+    log = os.path.join(seed_dir, name)
+    if os.path.exists(log):
+      with open(log) as f:
+        times = re.findall(r'"wall_seconds": ([0-9.]+)', f.read())
+      wall = sum(float(t) for t in times) if times else None
+      break
   return evals, epochs, wall
 
 
