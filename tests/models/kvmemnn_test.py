@@ -7,13 +7,13 @@ construction on a hand example, padding invariance, free batch / memory /
 sentence sizes and finite gradients.
 """
 
-import functools
 
 from absl.testing import absltest
 from absl.testing import parameterized
 import jax
 import jax.numpy as jnp
 import numpy as np
+import qa_testing
 
 from memax.models import kvmemnn
 
@@ -90,19 +90,8 @@ def np_kvmemnn(params, story, query, *, mode, encoding, temporal,
 
 
 def random_batch(seed, batch=3, num_slots=_M, length=_L, empty_last=True):
-  """Left-aligned stories and queries; the last story is all-empty."""
-  rng = np.random.default_rng(seed)
-  story = np.zeros((batch, num_slots, length), np.int32)
-  query = np.zeros((batch, length), np.int32)
-  for b in range(batch):
-    for i in range(rng.integers(1, num_slots + 1)):
-      words = rng.integers(1, length + 1)
-      story[b, i, :words] = rng.integers(1, _V, size=words)
-    words = rng.integers(1, length + 1)
-    query[b, :words] = rng.integers(1, _V, size=words)
-  if empty_last:
-    story[-1] = 0
-  return {'story': story, 'query': query}
+  return qa_testing.random_batch(seed, batch, num_slots, length, _V,
+                                 empty_last)
 
 
 def _model(**kw):
@@ -112,17 +101,10 @@ def _model(**kw):
 
 
 def _params(model, seed):
-  """Random N(0, 0.5^2) parameters with the module's structure."""
-  shapes = jax.eval_shape(model.init, jax.random.key(0),
-                          random_batch(0, 1, 1, 1, empty_last=False))
-  rng = np.random.default_rng(seed)
-  return jax.tree.map(
-      lambda s: jnp.asarray(0.5 * rng.normal(size=s.shape), s.dtype), shapes)
+  return qa_testing.random_params(model, seed, _V)
 
 
-@functools.cache
-def _jitted(model):
-  return jax.jit(model.apply, static_argnames='train')
+_jitted = qa_testing.jitted
 
 
 _CONFIGS = {
