@@ -55,6 +55,7 @@ def get_config(model: ml_collections.ConfigDict, arg: ml_collections.ConfigDict
   config.optimizer.decay_factor = 0.5
   config.optimizer.grad_clip_value = 0.0
   config.optimizer.grad_clip_norm = 40.0
+  config.optimizer.grad_clip_norm_per_param = 0.0  # each array's norm; 0 = off.
   config.optimizer.l2 = 0.0                # coefficient of 0.5 ||params||^2.
 
   config.train = ml_collections.ConfigDict()

@@ -32,6 +32,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.optimizer.eps = 1e-8
   config.optimizer.grad_clip_value = 10.0  # element-wise clip; 0 = off.
   config.optimizer.grad_clip_norm = 0.0   # global-norm clip; 0 = off.
+  config.optimizer.grad_clip_norm_per_param = 0.0  # each array's norm; 0 = off.
 
   config.train = ml_collections.ConfigDict()
   config.train.num_steps = 50_000

@@ -87,7 +87,8 @@ def make_optimizer(config: ml_collections.ConfigDict,
   Fields: `name` ('rmsprop' with momentum as in the NTM paper, 'adam',
   'sgd'), `learning_rate` (with `schedule`, see `learning_rate_schedule`),
   `momentum`, `decay` (RMSProp), `eps`, `grad_clip_value` (element-wise,
-  0 = off) and `grad_clip_norm` (global norm, 0 = off). (`l2` is a loss term,
+  0 = off), `grad_clip_norm` (global norm, 0 = off) and
+  `grad_clip_norm_per_param` (each parameter array's norm, 0 = off). (`l2` is a loss term,
   added by the train step.)
   """
   name = config.name
@@ -109,7 +110,29 @@ def make_optimizer(config: ml_collections.ConfigDict,
     chain.append(optax.clip(config.grad_clip_value))
   if config.get('grad_clip_norm', 0.0):
     chain.append(optax.clip_by_global_norm(config.grad_clip_norm))
+  if config.get('grad_clip_norm_per_param', 0.0):
+    chain.append(clip_by_norm_per_param(config.grad_clip_norm_per_param))
   return optax.chain(*chain, opt)
+
+
+def clip_by_norm_per_param(max_norm: float) -> optax.GradientTransformation:
+  """Rescales each parameter array's gradient to norm <= `max_norm`.
+
+  The per-variable clipping of TensorFlow code (`tf.clip_by_norm` on each
+  gradient), as opposed to `optax.clip_by_global_norm` over all of them.
+  """
+
+  def update_fn(updates, state, params=None):
+    del params
+
+    def clip(g):
+      norm = jnp.sqrt(jnp.sum(jnp.square(g)))
+      return g * jnp.minimum(1.0, max_norm / jnp.maximum(norm, 1e-12))
+
+    return jax.tree.map(clip, updates), state
+
+  return optax.GradientTransformation(lambda params: optax.EmptyState(),
+                                      update_fn)
 
 
 def init_state(model: Any, task: tasks_base.Task,

@@ -1,0 +1,42 @@
+"""Tests for the optimiser options of `memax.training.train`."""
+
+from absl.testing import absltest
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from memax.training import train
+
+
+class ClipPerParamTest(absltest.TestCase):
+
+  def test_each_array_is_clipped_on_its_own(self):
+    clip = train.clip_by_norm_per_param(1.0)
+    grads = {'a': jnp.array([3.0, 4.0]), 'b': jnp.array([0.3, 0.4])}
+    out, _ = clip.update(grads, clip.init(grads))
+    np.testing.assert_allclose(out['a'], [0.6, 0.8], rtol=1e-6)  # norm 5 -> 1
+    np.testing.assert_allclose(out['b'], [0.3, 0.4], rtol=1e-6)  # kept
+    zero, _ = clip.update({'z': jnp.zeros(3)}, optax.EmptyState())
+    np.testing.assert_array_equal(zero['z'], np.zeros(3))
+
+  def test_global_clip_differs(self):
+    grads = {'a': jnp.array([3.0, 4.0]), 'b': jnp.array([0.3, 0.4])}
+    glob, _ = optax.clip_by_global_norm(1.0).update(grads, optax.EmptyState())
+    # The global clip shrinks the small array too.
+    self.assertLess(float(jnp.linalg.norm(glob['b'])), 0.2)
+
+  def test_step_schedule_halves_the_rate(self):
+    config = ml_collections.ConfigDict(dict(
+        name='sgd', learning_rate=1.0, momentum=0.0, schedule='step',
+        decay_every_epochs=2, decay_factor=0.5, grad_clip_norm_per_param=0.0))
+    schedule = train.learning_rate_schedule(config, steps_per_epoch=3)
+    self.assertEqual([float(schedule(s)) for s in (0, 5, 6, 12)],
+                     [1.0, 1.0, 0.5, 0.25])
+    config.schedule = 'cosine'
+    with self.assertRaisesRegex(ValueError, r'config\.optimizer\.schedule'):
+      train.learning_rate_schedule(config)
+
+
+if __name__ == '__main__':
+  absltest.main()
