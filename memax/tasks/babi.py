@@ -85,7 +85,6 @@ class BabiTask:
       raise FileNotFoundError(
           f'{e} (config.task.data_dir={data_dir!r}, config.task.set_name='
           f'{set_name!r}, config.task.allow_missing={allow_missing})') from e
-    self.loaded = loaded
     self.vocab = loaded.vocab
     self.input_size = self.output_size = len(loaded.vocab)
     self.max_steps = memory_size

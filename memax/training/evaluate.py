@@ -72,6 +72,25 @@ def _variant_tasks(task: tasks_base.Task, names) -> dict[str, Any]:
 FINAL_STEP = 2**31 - 1
 
 
+def build_model(config: ml_collections.ConfigDict, task: Any, *,
+                return_aux: bool = False) -> Any:
+  """The model of `config` for `task`.
+
+  The task supplies the output size, its vocabulary (`input_size`) and, for
+  a finite dataset, the epoch length that `*_epochs` model fields count in.
+  """
+  steps_per_epoch = (task.steps_per_epoch(config.train.batch_size)
+                     if dataset.is_finite(task) else None)
+  return models.build(config.model, task.output_size, return_aux=return_aux,
+                      input_size=getattr(task, 'input_size', None),
+                      steps_per_epoch=steps_per_epoch)
+
+
+def _step_array(step: int | None) -> jax.Array:
+  """`step` as the int32 the models take; None means `FINAL_STEP`."""
+  return jnp.asarray(FINAL_STEP if step is None else step, jnp.int32)
+
+
 def _split_forward(model: Any, task: Any):
   @jax.jit
   def run(params, batch, step):
@@ -89,7 +108,7 @@ def evaluate_split(model: Any, params: PyTree, task: Any, split: str, *,
   start); None means the final form.
   """
   run = run or _split_forward(model, task)
-  step = jnp.asarray(FINAL_STEP if step is None else step, jnp.int32)
+  step = _step_array(step)
   outs = [run(params, jax.device_put(batch), step)
           for batch in task.batches(split, batch_size)]
   outs = jax.device_get(outs)
@@ -163,11 +182,7 @@ def final_evaluation(config: ml_collections.ConfigDict, workdir: str,
     `{split: metrics}` over every split).
   """
   task = task if task is not None else tasks.build(config.task)
-  model = models.build(
-      config.model, task.output_size, return_aux=True,
-      input_size=getattr(task, 'input_size', None),
-      steps_per_epoch=(task.steps_per_epoch(config.train.batch_size)
-                       if dataset.is_finite(task) else None))
+  model = build_model(config, task, return_aux=True)
   if dataset.is_finite(task):
     model = linear_start.apply(model, workdir)
     return _final_finite(config, workdir, params, task, model, tag, step)
@@ -231,9 +246,8 @@ def _final_finite(config, workdir, params, task, model, tag, step):
     split = 'test' if 'test' in splits else splits[-1]
     for index in evals.get('plot_examples', (0,)):
       batch = task.example(split, index)
-      logits, aux = model.apply(
-          params, batch.inputs,
-          step=jnp.asarray(FINAL_STEP if step is None else step, jnp.int32))
+      logits, aux = model.apply(params, batch.inputs,
+                                step=_step_array(step))
       if 'attention' not in aux:
         break
       text = task.describe(batch, int(np.argmax(logits[0])))

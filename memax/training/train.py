@@ -19,7 +19,6 @@ import ml_collections
 import numpy as np
 import optax
 
-from memax import models
 from memax import tasks
 from memax.tasks import base as tasks_base
 from memax.tasks import dataset
@@ -258,12 +257,7 @@ def _format_eta(seconds: float) -> str:
 def build(config: ml_collections.ConfigDict, *, return_aux: bool = False):
   """Builds `(model, task)` from a config; errors name the bad field."""
   task = tasks.build(config.task)
-  steps_per_epoch = (task.steps_per_epoch(config.train.batch_size)
-                     if dataset.is_finite(task) else None)
-  model = models.build(config.model, task.output_size, return_aux=return_aux,
-                       input_size=getattr(task, 'input_size', None),
-                       steps_per_epoch=steps_per_epoch)
-  return model, task
+  return evaluate_lib.build_model(config, task, return_aux=return_aux), task
 
 
 EPOCH_FIELDS = ('log_every', 'eval_every', 'ckpt_every')
