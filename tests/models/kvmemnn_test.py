@@ -206,25 +206,8 @@ class PaddingAndSizesTest(parameterized.TestCase):
   @parameterized.parameters('sentence_bow', 'window_position_te')
   def test_empty_slots_and_padding_words_change_nothing(self, name):
     model = _model(**_CONFIGS[name])
-    inputs = random_batch(4)
-    params = _params(model, 5)
-    logits, aux = _jitted(model)(params, inputs)
-    # Slot 1 is a new empty slot, old slot i > 0 moves to i + 1, plus two
-    # more empty slots at the end and two more padding words everywhere.
-    story = np.zeros((3, _M + 3, _L + 2), np.int32)
-    story[:, 0, :_L] = inputs['story'][:, 0]
-    story[:, 2:_M + 1, :_L] = inputs['story'][:, 1:]
-    bigger = {'story': story,
-              'query': np.pad(inputs['query'], ((0, 0), (0, 2)))}
-    logits2, aux2 = _jitted(model)(params, bigger)
-    np.testing.assert_allclose(logits2, logits, rtol=1e-5, atol=1e-6)
-    att, att2 = np.asarray(aux['attention']), np.asarray(aux2['attention'])
-    np.testing.assert_allclose(att2[:, :, 0], att[:, :, 0], rtol=1e-5,
-                               atol=1e-7)
-    np.testing.assert_allclose(att2[:, :, 2:_M + 1], att[:, :, 1:],
-                               rtol=1e-5, atol=1e-7)
-    np.testing.assert_array_equal(att2[:, :, 1], 0.0)
-    np.testing.assert_array_equal(att2[:, :, _M + 1:], 0.0)
+    qa_testing.assert_padding_invariant(_jitted(model), _params(model, 5),
+                                        random_batch(4), _M, _L)
 
   def test_same_params_for_other_batch_memory_and_sentence_sizes(self):
     model = _model(**_CONFIGS['sentence_bow'])

@@ -173,25 +173,8 @@ class PaddingTest(parameterized.TestCase):
   @parameterized.parameters('adjacent', 'layerwise')
   def test_empty_slots_and_padding_words_change_nothing(self, tying):
     model = _model(weight_tying=tying)
-    inputs = random_batch(4)
-    params = _params(model, 5)
-    logits, aux = _apply(model, params, inputs)
-    # Three more empty slots (slot 1 is new, old slot i > 0 moves to i + 1)
-    # and two more padding words per sentence and query.
-    story = np.zeros((3, _M + 3, _L + 2), np.int32)
-    story[:, 0, :_L] = inputs['story'][:, 0]
-    story[:, 2:_M + 1, :_L] = inputs['story'][:, 1:]
-    bigger = {'story': story,
-              'query': np.pad(inputs['query'], ((0, 0), (0, 2)))}
-    logits2, aux2 = _apply(model, params, bigger)
-    np.testing.assert_allclose(logits2, logits, rtol=1e-5, atol=1e-6)
-    att, att2 = np.asarray(aux['attention']), np.asarray(aux2['attention'])
-    np.testing.assert_allclose(att2[:, :, 0], att[:, :, 0], rtol=1e-5,
-                               atol=1e-7)
-    np.testing.assert_allclose(att2[:, :, 2:_M + 1], att[:, :, 1:],
-                               rtol=1e-5, atol=1e-7)
-    np.testing.assert_array_equal(att2[:, :, 1], 0.0)
-    np.testing.assert_array_equal(att2[:, :, _M + 1:], 0.0)
+    qa_testing.assert_padding_invariant(_jitted(model), _params(model, 5),
+                                        random_batch(4), _M, _L)
 
   def test_attention_sums_to_one_over_real_slots(self):
     model = _model()

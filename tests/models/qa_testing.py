@@ -42,3 +42,38 @@ def random_params(model, seed, vocab_size):
 def jitted(model):
   """`model.apply`, jitted once per (hashable) module configuration."""
   return jax.jit(model.apply, static_argnames='train')
+
+
+def assert_padding_invariant(apply, params, inputs, num_slots, length):
+  """Empty slots and padding words change neither logits nor attention.
+
+  Slot 1 becomes a new empty slot (old slot i > 0 moves to i + 1), two more
+  empty slots go at the end, and every sentence and the query get two more
+  padding words.
+
+  Args:
+    apply: `(params, inputs) -> (logits, aux)` with `aux['attention']`
+      `[B, K, M]`.
+    params: the model's parameters.
+    inputs: a batch from `random_batch` with `num_slots` slots of `length`
+      words.
+    num_slots: `M` of `inputs`.
+    length: `L` of `inputs`.
+  """
+  m, l = num_slots, length
+  logits, aux = apply(params, inputs)
+  batch = inputs['story'].shape[0]
+  story = np.zeros((batch, m + 3, l + 2), np.int32)
+  story[:, 0, :l] = inputs['story'][:, 0]
+  story[:, 2:m + 1, :l] = inputs['story'][:, 1:]
+  bigger = {'story': story,
+            'query': np.pad(inputs['query'], ((0, 0), (0, 2)))}
+  logits2, aux2 = apply(params, bigger)
+  np.testing.assert_allclose(logits2, logits, rtol=1e-5, atol=1e-6)
+  att, att2 = np.asarray(aux['attention']), np.asarray(aux2['attention'])
+  np.testing.assert_allclose(att2[:, :, 0], att[:, :, 0], rtol=1e-5,
+                             atol=1e-7)
+  np.testing.assert_allclose(att2[:, :, 2:m + 1], att[:, :, 1:],
+                             rtol=1e-5, atol=1e-7)
+  np.testing.assert_array_equal(att2[:, :, 1], 0.0)
+  np.testing.assert_array_equal(att2[:, :, m + 1:], 0.0)
