@@ -29,9 +29,12 @@ def task(tasks: int, set_name: str) -> ml_collections.ConfigDict:
   return c
 
 
-def parse(arg: str | None) -> ml_collections.ConfigDict:
-  """`tasks=<0..20>,set=<en|en-10k>,runlocal`; tasks=0 means joint."""
-  return common.parse_arg(arg, tasks=1, set='en', runlocal=False)
+def parse(arg: str | None, **extra) -> ml_collections.ConfigDict:
+  """`tasks=<0..20>,set=<en|en-10k>,runlocal`; tasks=0 means joint.
+
+  `extra`: further arguments a model config accepts, with their defaults.
+  """
+  return common.parse_arg(arg, tasks=1, set='en', runlocal=False, **extra)
 
 
 def get_config(model: ml_collections.ConfigDict, arg: ml_collections.ConfigDict
@@ -52,6 +55,7 @@ def get_config(model: ml_collections.ConfigDict, arg: ml_collections.ConfigDict
   config.optimizer.eps = 1e-8
   config.optimizer.schedule = 'step'       # 'constant' or 'step'.
   config.optimizer.decay_every_epochs = 25
+  config.optimizer.decay_start_epochs = 0  # hold the rate until this epoch.
   config.optimizer.decay_factor = 0.5
   config.optimizer.grad_clip_value = 0.0
   config.optimizer.grad_clip_norm = 40.0

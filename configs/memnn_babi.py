@@ -34,6 +34,9 @@ def model() -> ml_collections.ConfigDict:
   c.num_negatives = 0              # 0 = every other slot / word.
   c.time_features = True           # sec. 3.4 write-time features.
   c.null_memory = True             # a learned "no fact" candidate.
+  c.ngram_sizes = ()               # NG: hashed bags of n-grams, e.g. (2, 3).
+  c.ngram_buckets = 8192           # NG hash buckets per role.
+  c.hidden_size = 0                # NL: tanh layer of the matching network.
   c.init_std = 0.1
   return c
 

@@ -59,6 +59,20 @@ class ConfigsTest(parameterized.TestCase):
     self.assertEqual((single.task.tasks, single.task.set_name), (7, 'en-10k'))
     self.assertTrue(module.get_config('tasks=0,set=en-10k').task.allow_missing)
 
+  def test_memn2n_code_protocol(self):
+    module = _load('memn2n_babi')
+    for tasks, ls, epochs in ((0, 30, 90), (4, 20, 120)):
+      config = module.get_config(f'tasks={tasks},protocol=code')
+      self.assertEqual(config.model.encoding, 'position_centered')
+      self.assertEqual(config.model.linear_start_epochs, ls)
+      self.assertEqual(config.optimizer.decay_start_epochs, ls)
+      self.assertEqual(config.train.num_epochs, epochs)
+    paper = module.get_config('tasks=0')
+    self.assertEqual((paper.model.linear_start_epochs, paper.train.num_epochs),
+                     (-1, 60))
+    with self.assertRaisesRegex(ValueError, 'protocol'):
+      module.get_config('protocol=matlab')
+
   def test_parse_arg(self):
     arg = common.parse_arg('model=lstm,runlocal', model='ntm', task='copy',
                            runlocal=False)

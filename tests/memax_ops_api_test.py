@@ -36,6 +36,8 @@ _API = {
         attention, ('sentence_size', 'embedding_size'), ()),
     'position_encoding_weights': (
         attention, ('words', 'embedding_size'), ()),
+    'centered_position_encoding_weights': (
+        attention, ('words', 'embedding_size'), ()),
     'bag_of_words': (attention, ('embeddings', 'words'), ('weights',)),
     'masked_softmax': (attention, ('logits', 'mask'), ()),
     'memory_attention': (

@@ -39,19 +39,25 @@ from memax.ops import attention
 from memax.types import Array
 
 _TYING = ('adjacent', 'layerwise')
-_ENCODING = ('position', 'bow')
+_ENCODING = ('position', 'position_centered', 'bow')
 
 
 def encode_sentence(table: Array, words: Array, *, encoding: str) -> Array:
   """Embeds one sentence `[L]` with `table [V, d]` into `[d]` (sec. 4.1).
 
   `encoding='position'` weights each word with the position encoding of the
-  sentence's true length; `'bow'` sums the word vectors.
+  sentence's true length; `'position_centered'` with the variant of the
+  authors' released code (centred on 1, about twice the paper's weights;
+  `memax.ops.centered_position_encoding_weights`); `'bow'` sums the word
+  vectors.
   """
   embedded = table[words]
   weights = None
   if encoding == 'position':
     weights = attention.position_encoding_weights(words, table.shape[-1])
+  elif encoding == 'position_centered':
+    weights = attention.centered_position_encoding_weights(
+        words, table.shape[-1])
   return attention.bag_of_words(embedded, words, weights=weights)
 
 
@@ -81,7 +87,8 @@ class MemN2N(nn.Module):
     embedding_size: `d` (sec. 4.2: 20 on bAbI).
     num_hops: `K` (sec. 4.2: 3).
     weight_tying: 'adjacent' or 'layerwise' (sec. 2.2).
-    encoding: 'position' (PE) or 'bow' sentence encoding (sec. 4.1).
+    encoding: 'position' (PE, sec. 4.1), 'position_centered' (the PE of the
+      authors' code) or 'bow' sentence encoding.
     temporal_encoding: add learned `T_A(i)`, `T_C(i)` by memory age
       (sec. 4.1 TE).
     random_noise: expected number of empty memories inserted per real memory

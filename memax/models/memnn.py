@@ -35,6 +35,25 @@ the next hops and of R, so single-fact tasks are answered from `[x, m_o1]`
 exactly as they were trained. With `null_memory=False` those hops have no
 loss term (at test time they still add their argmax memory). Facts beyond
 `num_hops` are ignored (the first `num_hops`, in file order, are used).
+
+Extensions of Weston et al. 2015 ("Towards AI-Complete Question Answering",
+sec. 5), behind the published strongly supervised results:
+
+- NG (`ngram_sizes`): a bag of n-grams besides the bag of words in every
+  feature map `Phi` ("a bag of 3-grams", so that word order counts). The
+  n-grams are hashed into `ngram_buckets` rows of one extra table per role
+  (`memax.ops.memnn.ngram_ids`) rather than looked up in a dictionary.
+- NL (`hidden_size`): "a classical 2-layer neural network with tanh
+  nonlinearity in the matching function". Our reading: the input side's
+  embedding `u = U Phi_x([x, m_o1, ...])` passes through
+  `g(u) = W_2 tanh(W_1 u + b)` before the dot product with the candidate's
+  `U Phi_y(y)` (separate networks for O and R). This lets yes/no and
+  counting answers depend on how the question and the facts combine.
+- AM (adaptive memories): the lookups stop when a "stop" memory is chosen.
+  `null_memory` plays that role: once chosen, later hops add nothing. The
+  second half of AM, answers of several words generated one by one (tasks 8
+  and 19), is not needed here because each answer, lists included, is one
+  token of the vocabulary (`memax.data.babi`).
 """
 
 from collections.abc import Mapping
@@ -68,6 +87,11 @@ class MemNN(nn.Module):
       recency: "where is Mary" wants her latest move); False = the plain
       argmax of eqs. 2-3.
     null_memory: add the learned "no fact" candidate (see module docstring).
+    ngram_sizes: the n-gram extension (NG, see module docstring): n-gram
+      lengths whose hashed bags are added to every bag of words; () = off.
+    ngram_buckets: hash buckets of the n-gram tables (one per role).
+    hidden_size: the nonlinear extension (NL): width of the tanh layer of
+      the two-layer matching network; 0 = the linear `U^T U` scoring.
     init_std: standard deviation of the normal initialisation.
   """
 
@@ -78,6 +102,9 @@ class MemNN(nn.Module):
   num_negatives: int = 0
   time_features: bool = True
   null_memory: bool = True
+  ngram_sizes: tuple[int, ...] = ()
+  ngram_buckets: int = 8192
+  hidden_size: int = 0
   init_std: float = 0.1
 
   @nn.compact
@@ -104,6 +131,12 @@ class MemNN(nn.Module):
     del step
     if self.num_hops < 1:
       raise ValueError(f'num_hops must be >= 1, got {self.num_hops}.')
+    if any(n < 1 for n in self.ngram_sizes) or self.ngram_buckets < 1:
+      raise ValueError('ngram_sizes must be positive lengths and '
+                       f'ngram_buckets >= 1, got {self.ngram_sizes} and '
+                       f'{self.ngram_buckets}.')
+    if self.hidden_size < 0:
+      raise ValueError(f'hidden_size must be >= 0, got {self.hidden_size}.')
     story = jnp.asarray(inputs['story'])
     query = jnp.asarray(inputs['query'])
     chex.assert_rank([story, query], [3, 2])
@@ -125,6 +158,19 @@ class MemNN(nn.Module):
         r_support=self.param('r_support', init, shape),
         r_answer=self.param('r_answer', init, shape),
     )
+    if self.ngram_sizes:
+      for role in _ROLES:
+        params[role + '_ngram'] = self.param(
+            role + '_ngram', init,
+            (self.ngram_buckets + 1, self.embedding_size))
+    if self.hidden_size:
+      dense = nn.initializers.lecun_normal()
+      e, h = self.embedding_size, self.hidden_size
+      for side in ('o', 'r'):
+        params[side + '_hidden'] = self.param(side + '_hidden', dense, (e, h))
+        params[side + '_hidden_bias'] = self.param(
+            side + '_hidden_bias', nn.initializers.zeros, (h,))
+        params[side + '_output'] = self.param(side + '_output', dense, (h, e))
     if self.time_features:
       params['o_time'] = self.param('o_time', init, (3, self.embedding_size))
     if self.null_memory:
@@ -162,20 +208,45 @@ class MemNN(nn.Module):
 
   # ---- one example ------------------------------------------------------
 
+  def _phi(self, params: dict[str, Array], words: Array, role: str) -> Array:
+    """`U Phi_role(words)`: the bag of words, plus the bags of n-grams."""
+    out = memnn_ops.bag_of_words(words, params[role])
+    for n in self.ngram_sizes:
+      ids = memnn_ops.ngram_ids(words, n, self.ngram_buckets)
+      if ids.shape[0]:
+        out = out + memnn_ops.bag_of_words(ids, params[role + '_ngram'])
+    return out
+
+  def _match_input(self, params: dict[str, Array], u: Array, side: str
+                   ) -> Array:
+    """The input side of the matching function: `u`, or NL's `g(u)`.
+
+    NL: `g(u) = W_2 tanh(W_1 u + b)`, so `s(x, y) = g(U Phi_x(x))^T U Phi_y(y)`
+    is a two-layer tanh network of the input's features against the
+    candidate's embedding.
+    """
+    if not self.hidden_size:
+      return u
+    hidden = jnp.tanh(u @ params[side + '_hidden']
+                      + params[side + '_hidden_bias'])
+    return hidden @ params[side + '_output']
+
   def _encode(self, params: dict[str, Array], story: Array, query: Array
               ) -> dict[str, Array]:
     """`U Phi` of the question and of every slot in each role; candidates."""
-    bag = memnn_ops.bag_of_words
+    def bag(words, role):
+      return self._phi(params, words, role)
+
     slots = jax.vmap(bag, in_axes=(0, None))
     slot_valid = jnp.any(story != 0, axis=-1)                        # [M]
     m = story.shape[0]
     mem = dict(
         slot_valid=slot_valid,
-        o_x=bag(query, params['o_query']),
-        r_x=bag(query, params['r_query']),
-        y=slots(story, params['o_memory']),        # candidate role of U_O
-        o_m=slots(story, params['o_support']),     # input role of U_O
-        r_m=slots(story, params['r_support']),     # input role of U_R
+        o_x=bag(query, 'o_query'),
+        r_x=bag(query, 'r_query'),
+        y=slots(story, 'o_memory'),        # candidate role of U_O
+        o_m=slots(story, 'o_support'),     # input role of U_O
+        r_m=slots(story, 'r_support'),     # input role of U_R
         valid=slot_valid,
         times=jnp.arange(m, dtype=jnp.int32),
         timed=jnp.ones((m,), bool),
@@ -196,6 +267,7 @@ class MemNN(nn.Module):
   def _hop_scores(self, params: dict[str, Array], mem: dict[str, Array],
                   x: Array, x_time: Array) -> tuple[Array, Array | None]:
     """Scores of every candidate for one lookup, and the pairwise matrix."""
+    x = self._match_input(params, x, 'o')
     if not self.time_features:
       return memnn_ops.match_scores(x, mem['y']), None
     pairwise = memnn_ops.pairwise_scores(
@@ -220,7 +292,7 @@ class MemNN(nn.Module):
       x_time = jnp.where(is_slot, index, x_time)
       chosen.append(jnp.where(is_slot, index, -1))
       attention.append(weights[:m])
-    logits = params['r_answer'] @ r
+    logits = params['r_answer'] @ self._match_input(params, r, 'r')
     return jnp.stack(chosen), jnp.stack(attention), logits
 
   def _loss(self, params: dict[str, Array], mem: dict[str, Array],
@@ -257,9 +329,14 @@ class MemNN(nn.Module):
     words = jnp.ones((self.vocab_size,), bool)
     negatives, mask = memnn_ops.sample_negatives(
         keys[-1], words, answer, num=self.num_negatives)
-    answer_scores = params['r_answer'] @ r
+    answer_scores = params['r_answer'] @ self._match_input(params, r, 'r')
     return total + memnn_ops.margin_ranking_loss(
         answer_scores, answer, negatives, mask, margin=self.margin)
+
+
+# The embedding roles of `U_O` and `U_R` that read sentences (and so get
+# n-gram tables); `r_answer` embeds single answer words.
+_ROLES = ('o_query', 'o_support', 'o_memory', 'r_query', 'r_support')
 
 
 def _fit_hops(supporting: Array, num_hops: int) -> Array:

@@ -12,6 +12,7 @@ from memax.ops.addressing import interpolate
 from memax.ops.addressing import oneplus
 from memax.ops.addressing import sharpen
 from memax.ops.attention import bag_of_words
+from memax.ops.attention import centered_position_encoding_weights
 from memax.ops.attention import masked_softmax
 from memax.ops.attention import memory_age
 from memax.ops.attention import memory_attention
@@ -25,6 +26,7 @@ from memax.ops.memory import write
 __all__ = (
     'address',
     'bag_of_words',
+    'centered_position_encoding_weights',
     'circular_shift',
     'content_weights',
     'cosine_similarity',

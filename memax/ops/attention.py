@@ -64,12 +64,50 @@ def position_encoding_weights(words: Array, embedding_size: int) -> Array:
   Returns:
     `[L, d]` float32 weights `l[j, k]`.
   """
+  return _true_length_weights(words, embedding_size, _pe)
+
+
+def _true_length_weights(words: Array, embedding_size: int, formula
+                         ) -> Array:
+  """`formula(j, k, J, d)` at each real word's rank `j`; 0 for padding."""
   chex.assert_rank(words, 1)
   real = (words != 0).astype(jnp.float32)
   j = jnp.cumsum(real)[:, None]  # rank among the real words
   length = jnp.maximum(jnp.sum(real), 1.0)  # J; 1 keeps an empty one finite
   k = jnp.arange(1, embedding_size + 1, dtype=jnp.float32)[None, :]
-  return _pe(j, k, length, embedding_size) * real[:, None]
+  return formula(j, k, length, embedding_size) * real[:, None]
+
+
+def _centered_pe(j, k, sentence_length, embedding_size):
+  d = jnp.float32(embedding_size)
+  return 1.0 + 4.0 * (k - (d + 1) / 2) * (j - (sentence_length + 1) / 2) / (
+      d * sentence_length)
+
+
+def centered_position_encoding_weights(words: Array, embedding_size: int
+                                       ) -> Array:
+  """The position encoding of the MemN2N authors' released code.
+
+  The Matlab and Lua code released with Sukhbaatar et al. 2015 (facebook/MemNN)
+  weights word `j` of `J` in embedding dimension `k` of `d` (1-based) by
+
+      l[j, k] = 1 + 4 (k - (d + 1)/2) (j - (J + 1)/2) / (d J),
+
+  which is centred on 1 where the paper's formula (`position_encoding`) is
+  centred on 1/2: to first order it is twice the paper's `l[j, k]`, so
+  sentence embeddings start twice as large. That code takes `J` as the
+  padded length; here, as in `position_encoding_weights`, `J` is the
+  sentence's true length and padding gets weight 0, so padding changes
+  nothing.
+
+  Args:
+    words: `[L]` int word ids, 0 = padding.
+    embedding_size: `d` >= 1.
+
+  Returns:
+    `[L, d]` float32 weights `l[j, k]`.
+  """
+  return _true_length_weights(words, embedding_size, _centered_pe)
 
 
 def bag_of_words(embeddings: Array, words: Array, *,

@@ -53,6 +53,50 @@ def bag_of_words(words: Array, table: Array) -> Array:
   return present @ table[words]
 
 
+
+NGRAM_MULTIPLIER = 0x01000193  # the 32-bit FNV prime.
+NGRAM_MIXER = 0x9E3779B1       # Knuth's multiplicative-hash constant.
+
+
+def ngram_ids(words: Array, n: int, buckets: int) -> Array:
+  """Hashed ids of the `n`-grams of one sentence, for a bag of n-grams.
+
+  The n-gram extension (NG) of Weston et al. 2015 ("Towards AI-Complete
+  Question Answering", sec. 5) adds a bag of n-grams to the bag of words, so
+  that word order can count. Instead of a dictionary of n-grams, each
+  n-gram `(w_1, ..., w_n)` is hashed into `buckets` rows (so the table size
+  does not depend on the data):
+
+      h_0 = n,  h_i = (h_{i-1} * 16777619) xor w_i   (mod 2^32),
+      id  = ((h_n * 2654435761) mod 2^32) mod buckets + 1.
+
+  Windows that contain padding (word id 0) get id 0, so `bag_of_words` over
+  the ids skips them and trailing padding changes nothing.
+
+  Args:
+    words: `[L]` int word ids, 0 = padding.
+    n: n-gram length, >= 1.
+    buckets: number of hash buckets, >= 1 (ids run from 1 to `buckets`).
+
+  Returns:
+    `[max(L - n + 1, 0)]` int32 ids in `[0, buckets]`, 0 = no n-gram.
+  """
+  chex.assert_rank(words, 1)
+  if n < 1 or buckets < 1:
+    raise ValueError(f'ngram_ids needs n >= 1 and buckets >= 1, got n={n}, '
+                     f'buckets={buckets}.')
+  count = max(words.shape[0] - n + 1, 0)
+  if count == 0:
+    return jnp.zeros((0,), jnp.int32)
+  windows = jnp.stack([words[i:i + count] for i in range(n)], axis=-1)
+  h = jnp.full((count,), n, jnp.uint32)
+  for i in range(n):
+    h = (h * jnp.uint32(NGRAM_MULTIPLIER)) ^ windows[:, i].astype(jnp.uint32)
+  h = h * jnp.uint32(NGRAM_MIXER)
+  ids = (h % jnp.uint32(buckets)).astype(jnp.int32) + 1
+  return jnp.where(jnp.all(windows != 0, axis=-1), ids, 0)
+
+
 def match_scores(query: Array, candidates: Array) -> Array:
   """`s(x, y_i) = (U Phi_x(x)) . (U Phi_y(y_i))` for every candidate (eq. 4).
 

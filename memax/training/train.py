@@ -57,9 +57,11 @@ def learning_rate_schedule(config: ml_collections.ConfigDict,
   """The learning rate of `config.optimizer`, constant or stepped.
 
   `schedule='step'` multiplies the rate by `decay_factor` every
-  `decay_every_epochs` epochs (MemN2N, sec. 4.2: halved every 25 epochs); an
-  epoch is `steps_per_epoch` train steps (1 for synthetic tasks, so the field
-  then counts steps).
+  `decay_every_epochs` epochs (MemN2N, sec. 4.2: halved every 25 epochs),
+  counted from `decay_start_epochs` (default 0; the rate is held until then,
+  e.g. through a fixed-length linear start, as in the MemN2N authors' code);
+  an epoch is `steps_per_epoch` train steps (1 for synthetic tasks, so the
+  fields then count steps).
   """
   lr = config.learning_rate
   if not lr > 0:
@@ -74,9 +76,14 @@ def learning_rate_schedule(config: ml_collections.ConfigDict,
   if not isinstance(every, int) or every < 1:
     raise ValueError('config.optimizer.decay_every_epochs must be a positive '
                      f'integer with schedule="step", got {every!r}.')
+  start = config.get('decay_start_epochs', 0)
+  if not isinstance(start, int) or start < 0:
+    raise ValueError('config.optimizer.decay_start_epochs must be a '
+                     f'non-negative integer, got {start!r}.')
   return optax.exponential_decay(
       lr, transition_steps=every * steps_per_epoch,
-      decay_rate=config.get('decay_factor', 0.5), staircase=True)
+      decay_rate=config.get('decay_factor', 0.5), staircase=True,
+      transition_begin=start * steps_per_epoch)
 
 
 def make_optimizer(config: ml_collections.ConfigDict,

@@ -32,6 +32,8 @@ def np_encode(table, words, encoding):
     for k in range(1, d + 1):
       if encoding == 'position':
         l = (1 - j / J) - (k / d) * (1 - 2 * j / J)
+      elif encoding == 'position_centered':  # the authors' code
+        l = 1 + 4 * (k - (d + 1) / 2) * (j - (J + 1) / 2) / (d * J)
       else:
         l = 1.0
       out[k - 1] += l * table[words[j - 1], k - 1]
@@ -114,7 +116,7 @@ def _apply(model, params, inputs, **kw):
 class ReferenceTest(parameterized.TestCase):
 
   @parameterized.product(tying=['adjacent', 'layerwise'],
-                         encoding=['position', 'bow'])
+                         encoding=['position', 'position_centered', 'bow'])
   def test_forward_matches_reference(self, tying, encoding):
     model = _model(weight_tying=tying, encoding=encoding)
     inputs = random_batch(0)

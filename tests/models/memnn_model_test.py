@@ -80,17 +80,49 @@ def np_bow(words, table):
   return out
 
 
+def np_ngram_id(gram, buckets):
+  """The hash of `memax.ops.memnn.ngram_ids`, in Python integers."""
+  h = len(gram)
+  for w in gram:
+    h = ((h * 16777619) % 2**32) ^ int(w)
+  return ((h * 2654435761) % 2**32) % buckets + 1
+
+
+def np_phi(words, params, role, ngram_sizes=(), buckets=0):
+  """Bag of words plus the bags of hashed n-grams (NG) of one role."""
+  out = np_bow(words, params[role])
+  for n in ngram_sizes:
+    for i in range(len(words) - n + 1):
+      gram = words[i:i + n]
+      if all(w != 0 for w in gram):
+        out = out + params[role + '_ngram'][np_ngram_id(gram, buckets)]
+  return out
+
+
 class NpMemNN:
   """The paper's O and R modules, one example at a time, with explicit loops."""
 
-  def __init__(self, params, num_hops, margin, time_features, null_memory):
+  def __init__(self, params, num_hops, margin, time_features, null_memory,
+               ngram_sizes=(), ngram_buckets=0):
     self.p = {k: np.asarray(v, np.float64) for k, v in params.items()}
     self.num_hops, self.margin = num_hops, margin
     self.time_features, self.null_memory = time_features, null_memory
+    self.ngram_sizes, self.buckets = ngram_sizes, ngram_buckets
+
+  def phi(self, words, role):
+    return np_phi(words, self.p, role, self.ngram_sizes, self.buckets)
+
+  def g(self, u, side):
+    """NL: W_2 tanh(W_1 u + b) on the input side; identity without it."""
+    if side + '_hidden' not in self.p:
+      return u
+    hidden = np.tanh(u @ self.p[side + '_hidden']
+                     + self.p[side + '_hidden_bias'])
+    return hidden @ self.p[side + '_output']
 
   def _candidates(self, story):
     m = len(story)
-    cands = [np_bow(s, self.p['o_memory']) for s in story]
+    cands = [self.phi(s, 'o_memory') for s in story]
     valid = [bool(np.any(s != 0)) for s in story]
     timed = [True] * m
     if self.null_memory:
@@ -101,6 +133,7 @@ class NpMemNN:
 
   def _pairwise(self, x, x_time, cands, timed):
     """Sec. 3.4: P[i, j] = x . (U y_i - U y_j + sum_k f_k u_k)."""
+    x = self.g(x, 'o')
     n = len(cands)
     p = np.zeros((n, n))
     for i in range(n):
@@ -116,6 +149,7 @@ class NpMemNN:
   def _scores(self, x, x_time, cands, valid, timed):
     n = len(cands)
     if not self.time_features:
+      x = self.g(x, 'o')
       return [x @ c if valid[i] else -np.inf for i, c in enumerate(cands)]
     p = self._pairwise(x, x_time, cands, timed)
     scores = []
@@ -140,19 +174,20 @@ class NpMemNN:
     m = len(story)
     cands, valid, _ = self._candidates(story)
     timed = [True] * m + ([False] if self.null_memory else [])
-    x, x_time = np_bow(query, self.p['o_query']), m
-    r = np_bow(query, self.p['r_query'])
+    x, x_time = self.phi(query, 'o_query'), m
+    r = self.phi(query, 'r_query')
     chosen = []
     for _ in range(self.num_hops):
       scores = self._scores(x, x_time, cands, valid, timed)
       c = int(np.argmax(scores))
       if c < m and valid[c]:
-        x = x + np_bow(story[c], self.p['o_support'])
-        r = r + np_bow(story[c], self.p['r_support'])
+        x = x + self.phi(story[c], 'o_support')
+        r = r + self.phi(story[c], 'r_support')
         x_time = c
         chosen.append(c)
       else:
         chosen.append(-1)
+    r = self.g(r, 'r')
     logits = np.array([r @ self.p['r_answer'][w]
                        for w in range(len(self.p['r_answer']))])
     return logits, chosen
@@ -161,8 +196,8 @@ class NpMemNN:
     """Eqs. 6-8 / sec. 3.4 with every negative, teacher forcing."""
     m, g = len(story), self.margin
     cands, valid, timed = self._candidates(story)
-    x, x_time = np_bow(query, self.p['o_query']), m
-    r = np_bow(query, self.p['r_query'])
+    x, x_time = self.phi(query, 'o_query'), m
+    r = self.phi(query, 'r_query')
     total = 0.0
     for k in range(self.num_hops):
       f = supporting[k] if k < len(supporting) else -1
@@ -178,11 +213,13 @@ class NpMemNN:
       else:
         for j in range(len(cands)):
           if valid[j] and j != t:
-            total += max(0.0, g - x @ cands[t] + x @ cands[j])
+            gx = self.g(x, 'o')
+            total += max(0.0, g - gx @ cands[t] + gx @ cands[j])
       if real:
-        x = x + np_bow(story[f], self.p['o_support'])
-        r = r + np_bow(story[f], self.p['r_support'])
+        x = x + self.phi(story[f], 'o_support')
+        r = r + self.phi(story[f], 'r_support')
         x_time = f
+    r = self.g(r, 'r')
     scores = [r @ row for row in self.p['r_answer']]
     for w in range(len(scores)):
       if w != answer:
@@ -199,7 +236,21 @@ _CONFIGS = (
          null_memory=True, num_hops=2),
     dict(testcase_name='plain_k1', time_features=False, null_memory=False,
          num_hops=1),
+    # NG and NL (Weston et al. 2015, sec. 5); few buckets, so that hashed
+    # n-grams share rows.
+    dict(testcase_name='ngrams_nl_time_null_k2', time_features=True,
+         null_memory=True, num_hops=2, ngram_sizes=(2, 3), ngram_buckets=5,
+         hidden_size=4),
+    dict(testcase_name='ngrams_nl_plain_k2', time_features=False,
+         null_memory=False, num_hops=2, ngram_sizes=(3,), ngram_buckets=64,
+         hidden_size=3),
 )
+
+
+def _reference(params, kw, margin=0.1):
+  return NpMemNN(params['params'], kw['num_hops'], margin,
+                 kw['time_features'], kw['null_memory'],
+                 kw.get('ngram_sizes', ()), kw.get('ngram_buckets', 0))
 
 
 def _loss_fn(model, inputs):
@@ -225,8 +276,7 @@ class ReferenceTest(parameterized.TestCase):
     inputs = random_inputs(0)
     params = model.init(jax.random.key(1), inputs)
     logits, aux = jax.jit(model.apply)(params, inputs)
-    ref = NpMemNN(params['params'], kw['num_hops'], 0.1,
-                  kw['time_features'], kw['null_memory'])
+    ref = _reference(params, kw)
     for b in range(inputs['story'].shape[0]):
       expected, chosen = ref.forward(inputs['story'][b], inputs['query'][b])
       np.testing.assert_array_equal(aux['chosen'][b], chosen)
@@ -245,8 +295,7 @@ class ReferenceTest(parameterized.TestCase):
     params = model.init(jax.random.key(3), inputs)
     _, aux = jax.jit(lambda p, i: model.apply(p, i, train=True))(
         params, inputs)
-    ref = NpMemNN(params['params'], kw['num_hops'], 0.1,
-                  kw['time_features'], kw['null_memory'])
+    ref = _reference(params, kw)
     expected = np.mean([
         ref.loss(inputs['story'][b], inputs['query'][b],
                  inputs['supporting'][b], inputs['answer'][b])
@@ -255,10 +304,14 @@ class ReferenceTest(parameterized.TestCase):
     np.testing.assert_allclose(aux['loss'], expected, rtol=1e-4)
 
 
+_EXTENSIONS = dict(ngram_sizes=(2, 3), ngram_buckets=7, hidden_size=4)
+
+
 class InterfaceTest(parameterized.TestCase):
 
-  def test_padding_changes_nothing(self):
-    model = _model(init_std=1.0)
+  @parameterized.named_parameters(('plain', {}), ('ng_nl', _EXTENSIONS))
+  def test_padding_changes_nothing(self, extensions):
+    model = _model(init_std=1.0, **extensions)
     inputs = random_inputs(4)
     params = model.init(jax.random.key(5), inputs)
     apply = jax.jit(model.apply, static_argnames='train')
@@ -277,8 +330,9 @@ class InterfaceTest(parameterized.TestCase):
     np.testing.assert_allclose(ploss_aux['loss'], loss_aux['loss'],
                                rtol=1e-5)
 
-  def test_params_do_not_depend_on_batch_memory_or_length(self):
-    model = _model()
+  @parameterized.named_parameters(('plain', {}), ('ng_nl', _EXTENSIONS))
+  def test_params_do_not_depend_on_batch_memory_or_length(self, extensions):
+    model = _model(**extensions)
     small = model.init(jax.random.key(0), random_inputs(0, 1, 2, 3, (2,)))
     large = jax.eval_shape(model.init, jax.random.key(0),
                            random_inputs(0, 5, 20, 9))
@@ -291,8 +345,9 @@ class InterfaceTest(parameterized.TestCase):
       self.assertEqual(aux['attention'].shape, (b, 2, m))
       self.assertEqual(aux['chosen'].shape, (b, 2))
 
-  def test_empty_memory_attends_nowhere_and_stays_finite(self):
-    model = _model(null_memory=False)
+  @parameterized.named_parameters(('plain', {}), ('ng_nl', _EXTENSIONS))
+  def test_empty_memory_attends_nowhere_and_stays_finite(self, extensions):
+    model = _model(null_memory=False, **extensions)
     inputs = random_inputs(6, filled=(0,))
     params = model.init(jax.random.key(0), inputs)
     with jax.debug_nans(True):
@@ -321,6 +376,37 @@ class InterfaceTest(parameterized.TestCase):
     self.assertEqual(logits.shape, (3, _V))
     self.assertNotIn('loss', aux)
     self.assertNotIn('support_accuracy', aux)
+
+  def test_bad_extension_settings_raise(self):
+    inputs = random_inputs(8)
+    for kw, field in ((dict(ngram_sizes=(0,)), 'ngram_sizes'),
+                      (dict(ngram_sizes=(2,), ngram_buckets=0), 'ngram_buckets'),
+                      (dict(hidden_size=-1), 'hidden_size')):
+      with self.assertRaisesRegex(ValueError, field):
+        _model(**kw).init(jax.random.key(0), inputs)
+
+  def test_nl_gradients_match_finite_differences(self):
+    # The margin loss is piecewise linear in the embeddings but smooth in the
+    # tanh layer's weights away from hinge kinks; a central difference with a
+    # small step checks the NL backward pass.
+    model = _model(init_std=0.5, **_EXTENSIONS)
+    inputs = random_inputs(3)
+    params = model.init(jax.random.key(4), inputs)
+    fn = jax.jit(lambda p: _loss_fn(model, inputs)(p)[0])
+    grads = jax.grad(fn)(params)['params']
+    eps = 1e-2
+    for name in ('r_hidden', 'o_hidden', 'r_output'):
+      direction = np.asarray(
+          jax.random.normal(jax.random.key(7), grads[name].shape))
+      def shifted(sign, name=name, direction=direction):
+        p = jax.tree.map(lambda a: a, params)
+        p['params'][name] = params['params'][name] + sign * eps * direction
+        return float(fn(p))
+      numeric = (shifted(1) - shifted(-1)) / (2 * eps)
+      analytic = float(np.sum(np.asarray(grads[name]) * direction))
+      self.assertGreater(abs(numeric), 1e-2, name)  # a real check
+      np.testing.assert_allclose(analytic, numeric, rtol=5e-2, atol=5e-3,
+                                 err_msg=name)
 
   def test_train_without_labels_raises(self):
     model = _model()

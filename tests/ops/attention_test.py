@@ -230,6 +230,47 @@ class PositionEncodingTest(parameterized.TestCase):
       attention.position_encoding_weights(jnp.ones((2, 3), jnp.int32), 4)
 
 
+def np_centered_position_encoding(words, d):
+  """The authors' code: 1 + 4 (k - (d+1)/2) (j - (J+1)/2) / (d J), J real."""
+  real = [i for i, w in enumerate(words) if w != 0]
+  big_j = len(real)
+  out = np.zeros((len(words), d))
+  for rank, i in enumerate(real):
+    j = rank + 1
+    for k in range(1, d + 1):
+      out[i, k - 1] = 1 + 4 * (k - (d + 1) / 2) * (j - (big_j + 1) / 2) / (
+          d * big_j)
+  return out
+
+
+class CenteredPositionEncodingTest(parameterized.TestCase):
+
+  @parameterized.parameters(1, 4, 20)
+  def test_matches_reference_with_padding(self, d):
+    words = np.array([5, 3, 0, 8, 1, 0, 0])
+    out = jax.jit(attention.centered_position_encoding_weights,
+                  static_argnums=1)(jnp.asarray(words), d)
+    np.testing.assert_allclose(out, np_centered_position_encoding(words, d),
+                               rtol=1e-6, atol=1e-6)
+
+  def test_about_twice_the_papers_weights(self):
+    # Centred on 1 (the paper's formula is centred on about 1/2): the mean
+    # weight of a sentence is exactly 1, against 1/2 + O(1/J d).
+    words = jnp.arange(1, 8)
+    centered = attention.centered_position_encoding_weights(words, 20)
+    paper = attention.position_encoding_weights(words, 20)
+    np.testing.assert_allclose(float(jnp.mean(centered)), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(float(jnp.mean(paper)), 0.5, atol=0.01)
+
+  def test_single_word_and_all_padding(self):
+    np.testing.assert_allclose(
+        attention.centered_position_encoding_weights(jnp.array([4, 0]), 3),
+        [[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]])
+    np.testing.assert_array_equal(
+        attention.centered_position_encoding_weights(
+            jnp.zeros(4, jnp.int32), 3), np.zeros((4, 3)))
+
+
 class BagOfWordsTest(absltest.TestCase):
 
   def test_hand_computed(self):

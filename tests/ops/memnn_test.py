@@ -165,6 +165,61 @@ class ScoreTest(parameterized.TestCase):
       memnn.match_scores(jnp.ones((3,)), jnp.ones((4, 2)))
 
 
+def np_ngram_ids(words, n, buckets):
+  """The hash of `ngram_ids` in Python integers; 0 for windows with padding."""
+  out = []
+  for i in range(len(words) - n + 1):
+    gram = [int(w) for w in words[i:i + n]]
+    if 0 in gram:
+      out.append(0)
+      continue
+    h = n
+    for w in gram:
+      h = ((h * 16777619) % 2**32) ^ w
+    out.append(((h * 2654435761) % 2**32) % buckets + 1)
+  return out
+
+
+class NgramTest(parameterized.TestCase):
+
+  @parameterized.parameters((1, 10), (2, 97), (3, 8192), (3, 1))
+  def test_matches_reference(self, n, buckets):
+    rng = np.random.default_rng(n)
+    words = rng.integers(1, 400, size=9)
+    words[6:] = 0
+    out = jax.jit(memnn.ngram_ids, static_argnums=(1, 2))(
+        jnp.asarray(words, jnp.int32), n, buckets)
+    expected = np_ngram_ids(words, n, buckets)
+    np.testing.assert_array_equal(out, expected)
+    self.assertTrue(np.all((np.asarray(out) >= 0) & (out <= buckets)))
+    self.assertEqual(int(np.sum(np.asarray(out) > 0)), max(6 - n + 1, 0))
+
+  def test_order_counts_and_padding_adds_nothing(self):
+    a = memnn.ngram_ids(jnp.array([5, 6, 7]), 2, 1 << 20)
+    b = memnn.ngram_ids(jnp.array([6, 5, 7]), 2, 1 << 20)
+    self.assertNotEqual(set(np.asarray(a).tolist()),
+                        set(np.asarray(b).tolist()))
+    table = jnp.asarray(np.random.default_rng(0).normal(size=(98, 4)))
+    words = jnp.array([3, 9, 4, 8])
+    bag = memnn.bag_of_words(memnn.ngram_ids(words, 3, 97), table)
+    padded = jnp.pad(words, (0, 5))
+    np.testing.assert_allclose(
+        memnn.bag_of_words(memnn.ngram_ids(padded, 3, 97), table), bag)
+
+  def test_short_sentences_and_bad_arguments(self):
+    self.assertEqual(memnn.ngram_ids(jnp.array([1, 2]), 3, 5).shape, (0,))
+    with self.assertRaisesRegex(ValueError, 'n >= 1'):
+      memnn.ngram_ids(jnp.array([1, 2]), 0, 5)
+    with self.assertRaisesRegex(ValueError, 'buckets'):
+      memnn.ngram_ids(jnp.array([1, 2]), 2, 0)
+
+  def test_vmaps_over_sentences(self):
+    words = np.random.default_rng(1).integers(0, 50, size=(_B, 6))
+    out = jax.vmap(lambda w: memnn.ngram_ids(w, 2, 31))(jnp.asarray(words))
+    for i in range(_B):
+      np.testing.assert_array_equal(out[i], np_ngram_ids(words[i], 2, 31))
+
+
 class TimeFeaturesTest(parameterized.TestCase):
 
   def test_hand_computed(self):

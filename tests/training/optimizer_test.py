@@ -33,6 +33,15 @@ class ClipPerParamTest(absltest.TestCase):
     schedule = train.learning_rate_schedule(config, steps_per_epoch=3)
     self.assertEqual([float(schedule(s)) for s in (0, 5, 6, 12)],
                      [1.0, 1.0, 0.5, 0.25])
+    # Held until decay_start_epochs, then halved every 2 epochs from there.
+    config.decay_start_epochs = 3
+    schedule = train.learning_rate_schedule(config, steps_per_epoch=3)
+    self.assertEqual([float(schedule(s)) for s in (0, 8, 9, 14, 15, 21)],
+                     [1.0, 1.0, 1.0, 1.0, 0.5, 0.25])
+    config.decay_start_epochs = -1
+    with self.assertRaisesRegex(ValueError, 'decay_start_epochs'):
+      train.learning_rate_schedule(config)
+    config.decay_start_epochs = 0
     config.schedule = 'cosine'
     with self.assertRaisesRegex(ValueError, r'config\.optimizer\.schedule'):
       train.learning_rate_schedule(config)
