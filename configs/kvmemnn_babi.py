@@ -30,7 +30,7 @@ def model() -> ml_collections.ConfigDict:
   c.num_hops = 3
   c.memory_mode = 'sentence'       # 'sentence' (key = value) or 'window'.
   c.window_size = 3                # odd; window mode only.
-  c.encoding = 'bow'               # 'bow' or 'position'.
+  c.encoding = 'bow'               # 'bow', 'position', 'position_centered'.
   c.temporal_encoding = True       # as the TensorFlow code (its TK, TV).
   c.init_std = 0.1
   return c

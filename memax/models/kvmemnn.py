@@ -40,7 +40,7 @@ from memax.ops import attention
 from memax.types import Array
 
 _MODES = ('sentence', 'window')
-_ENCODING = ('position', 'bow')
+_ENCODING = attention.ENCODINGS
 
 
 def window_memories(story: Array, *, window_size: int
@@ -85,7 +85,9 @@ class KVMemNN(nn.Module):
     num_hops: `K`.
     memory_mode: 'sentence' or 'window' (sec. 3.2).
     window_size: odd window width for `memory_mode='window'`.
-    encoding: 'bow' or 'position' (MemN2N's position encoding).
+    encoding: 'bow', 'position' (MemN2N's position encoding) or
+      'position_centered' (the PE of the MemN2N authors' code, which the
+      TensorFlow KV-MemNN code's "bow" reader applies).
     init_std: standard deviation of the Gaussian initialisation.
     temporal_encoding: add learned temporal vectors to keys and values.
     temporal_size: rows of the temporal tables; older memories share the
@@ -143,9 +145,7 @@ class KVMemNN(nn.Module):
       window_memories(story[0], window_size=self.window_size)  # validates
 
     def feature(words):  # A Phi(words): [n] ids -> [F]
-      weights = None
-      if self.encoding == 'position':
-        weights = attention.position_encoding_weights(words, size)
+      weights = attention.encoding_weights(words, size, self.encoding)
       return attention.bag_of_words(
           embedding[words], words, weights=weights) @ projection
 

@@ -39,7 +39,7 @@ from memax.ops import attention
 from memax.types import Array
 
 _TYING = ('adjacent', 'layerwise')
-_ENCODING = ('position', 'position_centered', 'bow')
+_ENCODING = attention.ENCODINGS
 
 
 def encode_sentence(table: Array, words: Array, *, encoding: str) -> Array:
@@ -52,12 +52,7 @@ def encode_sentence(table: Array, words: Array, *, encoding: str) -> Array:
   vectors.
   """
   embedded = table[words]
-  weights = None
-  if encoding == 'position':
-    weights = attention.position_encoding_weights(words, table.shape[-1])
-  elif encoding == 'position_centered':
-    weights = attention.centered_position_encoding_weights(
-        words, table.shape[-1])
+  weights = attention.encoding_weights(words, table.shape[-1], encoding)
   return attention.bag_of_words(embedded, words, weights=weights)
 
 

@@ -110,6 +110,28 @@ def centered_position_encoding_weights(words: Array, embedding_size: int
   return _true_length_weights(words, embedding_size, _centered_pe)
 
 
+ENCODINGS = ('bow', 'position', 'position_centered')
+
+
+def encoding_weights(words: Array, embedding_size: int, encoding: str
+                     ) -> Array | None:
+  """The word weights of a sentence encoding, by name (None for 'bow').
+
+  `'position'`: `position_encoding_weights` (the paper's PE);
+  `'position_centered'`: `centered_position_encoding_weights` (the PE of the
+  authors' code, also the "bow" reader of the TensorFlow KV-MemNN code);
+  `'bow'`: no weights, a plain sum.
+  """
+  if encoding == 'bow':
+    return None
+  if encoding == 'position':
+    return position_encoding_weights(words, embedding_size)
+  if encoding == 'position_centered':
+    return centered_position_encoding_weights(words, embedding_size)
+  raise ValueError(f'Unknown encoding {encoding!r}; expected one of '
+                   f'{ENCODINGS}.')
+
+
 def bag_of_words(embeddings: Array, words: Array, *,
                  weights: Array | None = None) -> Array:
   """Sentence encoding `m = sum_j l_j * A x_j` (MemN2N sec. 2.1 and 4.1).

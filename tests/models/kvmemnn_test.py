@@ -37,11 +37,8 @@ def np_feature(p, words, encoding):
   out = np.zeros(d)
   for j, w in enumerate(real, start=1):
     for k in range(1, d + 1):
-      if encoding == 'position':
-        l = (1 - j / J) - (k / d) * (1 - 2 * j / J)
-      else:
-        l = 1.0
-      out[k - 1] += l * table[w, k - 1]
+      out[k - 1] += qa_testing.np_word_weight(j, k, J, d, encoding) * table[
+          w, k - 1]
   return out @ p['projection']
 
 
@@ -116,6 +113,9 @@ _CONFIGS = {
                        temporal_encoding=False),
     'window_position_te': dict(memory_mode='window', encoding='position',
                                temporal_encoding=True),
+    'sentence_centered_te': dict(memory_mode='sentence',
+                                 encoding='position_centered',
+                                 temporal_encoding=True),
 }
 
 

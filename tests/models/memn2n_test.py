@@ -30,12 +30,7 @@ def np_encode(table, words, encoding):
   out = np.zeros(d)
   for j in range(1, J + 1):
     for k in range(1, d + 1):
-      if encoding == 'position':
-        l = (1 - j / J) - (k / d) * (1 - 2 * j / J)
-      elif encoding == 'position_centered':  # the authors' code
-        l = 1 + 4 * (k - (d + 1) / 2) * (j - (J + 1) / 2) / (d * J)
-      else:
-        l = 1.0
+      l = qa_testing.np_word_weight(j, k, J, d, encoding)
       out[k - 1] += l * table[words[j - 1], k - 1]
   return out
 

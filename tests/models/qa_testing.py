@@ -7,6 +7,21 @@ import jax.numpy as jnp
 import numpy as np
 
 
+def np_word_weight(j, k, length, d, encoding):
+  """Weight of word j of J in dimension k of d (1-based), from the papers.
+
+  'position': MemN2N sec. 4.1, `(1 - j/J) - (k/d)(1 - 2j/J)`;
+  'position_centered': the authors' code, `1 + 4 (k - (d+1)/2)(j - (J+1)/2)
+  / (d J)`; 'bow': 1.
+  """
+  if encoding == 'position':
+    return (1 - j / length) - (k / d) * (1 - 2 * j / length)
+  if encoding == 'position_centered':
+    return 1 + 4 * (k - (d + 1) / 2) * (j - (length + 1) / 2) / (d * length)
+  assert encoding == 'bow', encoding
+  return 1.0
+
+
 def random_batch(seed, batch, num_slots, length, vocab_size,
                  empty_last=True):
   """Left-aligned stories and queries; the last story is all-empty."""

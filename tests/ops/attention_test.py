@@ -262,6 +262,18 @@ class CenteredPositionEncodingTest(parameterized.TestCase):
     np.testing.assert_allclose(float(jnp.mean(centered)), 1.0, rtol=1e-6)
     np.testing.assert_allclose(float(jnp.mean(paper)), 0.5, atol=0.01)
 
+  def test_encoding_weights_by_name(self):
+    words = jnp.array([4, 2, 7, 0])
+    self.assertIsNone(attention.encoding_weights(words, 3, 'bow'))
+    np.testing.assert_array_equal(
+        attention.encoding_weights(words, 3, 'position'),
+        attention.position_encoding_weights(words, 3))
+    np.testing.assert_array_equal(
+        attention.encoding_weights(words, 3, 'position_centered'),
+        attention.centered_position_encoding_weights(words, 3))
+    with self.assertRaisesRegex(ValueError, 'position_centered'):
+      attention.encoding_weights(words, 3, 'pe')
+
   def test_single_word_and_all_padding(self):
     np.testing.assert_allclose(
         attention.centered_position_encoding_weights(jnp.array([4, 0]), 3),
