@@ -73,6 +73,22 @@ class ConfigsTest(parameterized.TestCase):
     with self.assertRaisesRegex(ValueError, 'protocol'):
       module.get_config('protocol=matlab')
 
+  def test_memnn_extensions(self):
+    module = _load('memnn_babi')
+    plain = module.get_config('tasks=7')
+    self.assertEqual((plain.model.num_hops, plain.model.ngram_sizes,
+                      plain.model.hidden_size), (2, (), 0))
+    self.assertEqual(module.get_config('tasks=16').model.num_hops, 3)
+    full = module.get_config('tasks=7,ext=am+ng+nl')
+    self.assertEqual((full.model.num_hops, full.model.ngram_sizes,
+                      full.model.hidden_size), (8, (2, 3), 100))
+    self.assertEqual(module.get_config('tasks=0,ext=am').model.num_hops, 8)
+    self.assertEqual(module.get_config('tasks=1,ext=am').model.num_hops, 2)
+    with self.assertRaisesRegex(ValueError, 'ext='):
+      module.get_config('ext=am+xx')
+    model, _ = train.build(module.get_config('runlocal,ext=am+ng+nl'))
+    self.assertEqual(model.hidden_size, 100)
+
   def test_parse_arg(self):
     arg = common.parse_arg('model=lstm,runlocal', model='ntm', task='copy',
                            runlocal=False)

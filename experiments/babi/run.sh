@@ -1,36 +1,57 @@
 #!/usr/bin/env bash
 # Trains the bAbI runs of experiments/babi/README.md.
 # Usage: experiments/babi/run.sh RUNS_ROOT QUEUE [SEEDS]
-#   QUEUE: memn2n_joint   MemN2N 3 hops PE LS RN, joint 1k (configs/memn2n_babi.py:tasks=0)
-#          kvmemnn_joint  KV-MemNN BoW, joint 1k (configs/kvmemnn_babi.py:tasks=0)
-#          memnn_joint    strongly supervised MemNN, joint 1k (configs/memnn_babi.py:tasks=0)
-#          memn2n_single  MemN2N, one model per task, 1k (tasks 1..20)
-#          memnn_single   MemNN, one model per task, 1k (tasks 1..20)
+#   QUEUE: memn2n_joint        MemN2N 3 hops PE LS RN, joint 1k, the paper's text
+#                              (configs/memn2n_babi.py:tasks=0)
+#          memn2n_code_joint   the same, the authors' code protocol
+#                              (configs/memn2n_babi.py:tasks=0,protocol=code)
+#          kvmemnn_joint       KV-MemNN BoW, joint 1k (configs/kvmemnn_babi.py:tasks=0)
+#          kvmemnn_pec_joint   KV-MemNN, centred-PE reader (the TensorFlow code's "bow")
+#          memnn_joint         strongly supervised MemNN, joint 1k (configs/memnn_babi.py:tasks=0)
+#          memn2n_single       MemN2N, one model per task, 1k (tasks 1..20)
+#          memn2n_code_single  the same, the authors' code protocol
+#          memnn_single        MemNN, one model per task, 1k (tasks 1..20)
+#          memnn_ngnl_single   MemNN with the n-gram and nonlinear extensions
 #   SEEDS: default "0 1 2 3 4 5 6 7 8 9" for joint, "0" for single.
 # Each run resumes from its checkpoints when re-launched; a finished run
-# (eval/test.json present) is skipped.
+# (eval/test.json present) is skipped. Runs go to RUNS_ROOT/<name>/seed<s>,
+# where <name> is the queue name with _joint kept and _single replaced by
+# _qa<t>.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 root=${1:?RUNS_ROOT}
 queue=${2:?QUEUE}
 py=${PYTHON:-.venv/bin/python}
-run() {  # name config_arg seed
-  local name=$1 arg=$2 seed=$3 dir="$root/$1/seed$3"
-  local config=${name%_joint}; config=${config%_qa*}
+run() {  # name config config_arg seed [overrides...]
+  local name=$1 config=$2 arg=$3 seed=$4 dir="$root/$1/seed$4"
+  shift 4
   if [[ -f "$dir/eval/test.json" ]]; then return; fi
   mkdir -p "$dir"
   echo "$(date -u +%FT%TZ) start $name seed $seed" >> "$root/queue.log"
   "$py" -m memax.main --config="configs/${config}_babi.py:$arg" \
-      --workdir="$dir" --config.seed="$seed" >> "$dir/train.log" 2>&1
+      --workdir="$dir" --config.seed="$seed" "$@" >> "$dir/train.log" 2>&1
   echo "$(date -u +%FT%TZ) end $name seed $seed rc=$?" >> "$root/queue.log"
 }
+extra=()   # config arguments and overrides of the queue
 case $queue in
-  memn2n_joint|kvmemnn_joint|memnn_joint)
-    for s in ${3:-0 1 2 3 4 5 6 7 8 9}; do run "$queue" tasks=0 "$s"; done ;;
-  memn2n_single|memnn_single)
-    model=${queue%_single}
-    for s in ${3:-0}; do
-      for t in $(seq 1 20); do run "${model}_qa$t" "tasks=$t" "$s"; done
-    done ;;
+  memn2n_joint|kvmemnn_joint|memnn_joint) config=${queue%_joint}; arg=tasks=0 ;;
+  memn2n_code_joint) config=memn2n; arg=tasks=0,protocol=code ;;
+  kvmemnn_pec_joint) config=kvmemnn; arg=tasks=0
+    extra=(--config.model.encoding=position_centered) ;;
+  memn2n_single|memnn_single) config=${queue%_single}; arg= ;;
+  memn2n_code_single) config=memn2n; arg=protocol=code, ;;
+  memnn_ngnl_single) config=memnn; arg=
+    extra=("--config.model.ngram_sizes=(2,3)" --config.model.hidden_size=100) ;;
   *) echo "unknown queue $queue" >&2; exit 2 ;;
 esac
+if [[ $queue == *_joint ]]; then
+  for s in ${3:-0 1 2 3 4 5 6 7 8 9}; do
+    run "$queue" "$config" "$arg" "$s" "${extra[@]}"
+  done
+else
+  for s in ${3:-0}; do
+    for t in $(seq 1 20); do
+      run "${queue%_single}_qa$t" "$config" "${arg}tasks=$t" "$s" "${extra[@]}"
+    done
+  done
+fi

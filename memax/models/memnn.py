@@ -92,6 +92,8 @@ class MemNN(nn.Module):
     ngram_buckets: hash buckets of the n-gram tables (one per role).
     hidden_size: the nonlinear extension (NL): width of the tanh layer of
       the two-layer matching network; 0 = the linear `U^T U` scoring.
+    nonlinear_lookups: with NL, use it in the O lookups as well as in R
+      (False: NL in R only, the lookups stay linear).
     init_std: standard deviation of the normal initialisation.
   """
 
@@ -105,6 +107,7 @@ class MemNN(nn.Module):
   ngram_sizes: tuple[int, ...] = ()
   ngram_buckets: int = 8192
   hidden_size: int = 0
+  nonlinear_lookups: bool = True
   init_std: float = 0.1
 
   @nn.compact
@@ -166,7 +169,7 @@ class MemNN(nn.Module):
     if self.hidden_size:
       dense = nn.initializers.lecun_normal()
       e, h = self.embedding_size, self.hidden_size
-      for side in ('o', 'r'):
+      for side in self._nonlinear_sides():
         params[side + '_hidden'] = self.param(side + '_hidden', dense, (e, h))
         params[side + '_hidden_bias'] = self.param(
             side + '_hidden_bias', nn.initializers.zeros, (h,))
@@ -217,6 +220,11 @@ class MemNN(nn.Module):
         out = out + memnn_ops.bag_of_words(ids, params[role + '_ngram'])
     return out
 
+  def _nonlinear_sides(self) -> tuple[str, ...]:
+    if not self.hidden_size:
+      return ()
+    return ('o', 'r') if self.nonlinear_lookups else ('r',)
+
   def _match_input(self, params: dict[str, Array], u: Array, side: str
                    ) -> Array:
     """The input side of the matching function: `u`, or NL's `g(u)`.
@@ -225,7 +233,7 @@ class MemNN(nn.Module):
     is a two-layer tanh network of the input's features against the
     candidate's embedding.
     """
-    if not self.hidden_size:
+    if side not in self._nonlinear_sides():
       return u
     hidden = jnp.tanh(u @ params[side + '_hidden']
                       + params[side + '_hidden_bias'])

@@ -244,6 +244,9 @@ _CONFIGS = (
     dict(testcase_name='ngrams_nl_plain_k2', time_features=False,
          null_memory=False, num_hops=2, ngram_sizes=(3,), ngram_buckets=64,
          hidden_size=3),
+    dict(testcase_name='nl_answer_only', time_features=True,
+         null_memory=True, num_hops=2, hidden_size=4,
+         nonlinear_lookups=False),
 )
 
 
