@@ -11,7 +11,9 @@
 #          memn2n_single       MemN2N, one model per task, 1k (tasks 1..20)
 #          memn2n_code_single  the same, the authors' code protocol
 #          memnn_single        MemNN, one model per task, 1k (tasks 1..20)
-#          memnn_ngnl_single   MemNN with the n-gram and nonlinear extensions
+#          memnn_ngnl_single   MemNN, n-gram and nonlinear features in O and R (ablation)
+#          memnn_amngnl_single MemNN with the AM, NG and NL extensions (ext=am+ng+nl)
+#          memnn_amngnl_joint  the same, joint
 #   SEEDS: default "0 1 2 3 4 5 6 7 8 9" for joint, "0" for single.
 # Each run resumes from its checkpoints when re-launched; a finished run
 # (eval/test.json present) is skipped. Runs go to RUNS_ROOT/<name>/seed<s>,
@@ -42,6 +44,8 @@ case $queue in
   memn2n_code_single) config=memn2n; arg=protocol=code, ;;
   memnn_ngnl_single) config=memnn; arg=
     extra=("--config.model.ngram_sizes=(2,3)" --config.model.hidden_size=100) ;;
+  memnn_amngnl_single) config=memnn; arg=ext=am+ng+nl, ;;
+  memnn_amngnl_joint) config=memnn; arg=tasks=0,ext=am+ng+nl ;;
   *) echo "unknown queue $queue" >&2; exit 2 ;;
 esac
 if [[ $queue == *_joint ]]; then

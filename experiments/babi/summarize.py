@@ -1,6 +1,6 @@
 """Prints the bAbI result tables of experiments/babi/README.md.
 
-  python experiments/babi/summarize.py RUNS_ROOT [CONFIG ...]
+  python experiments/babi/summarize.py RUNS_ROOT [CONFIG ...] [pick:A+B ...]
 
 Reads `RUNS_ROOT/<config>/seed<k>/` as `run.sh` writes them: `eval/test.json`
 and `eval/valid.json` (per-task errors from the final evaluation),
@@ -12,6 +12,10 @@ For each config it prints a per-task table of the test error: the mean and
 the spread (min-max) over seeds, and the papers' protocol, the single seed
 with the lowest validation error ("best of N on validation"); then the mean
 error and the number of failed tasks (test error > 5 %) under each.
+
+`pick:A+B` joins one-model-per-task configs `A_qa<t>`, `B_qa<t>`, ...: for
+each task, the run (any config, any seed) with the lowest validation error
+of that task, i.e. a per-task choice of variant made on validation.
 """
 
 import glob
@@ -113,6 +117,37 @@ def summarize_single(root, model):
           'wall': [round(sum(w for w in wall if w is not None))]}
 
 
+def summarize_pick(root, models):
+  """Per task, the run of any of `models` with the lowest validation error."""
+  rows = []
+  for t in range(1, 21):
+    best = None
+    for model in models:
+      for seed_dir in sorted(glob.glob(
+          os.path.join(root, f'{model}_qa{t}', 'seed*'))):
+        evals, _, _ = load_run(seed_dir)
+        if 'test' not in evals or 'valid' not in evals:
+          continue
+        key = (evals['valid']['error'], models.index(model))
+        if best is None or key < best[0]:
+          best = (key, model, os.path.basename(seed_dir),
+                  evals['test']['error'])
+    if best is not None:
+      rows.append((t, best[1], best[2], best[3]))
+  return rows
+
+
+def print_pick(models, rows):
+  print(f'### pick per task on validation among {" / ".join(models)}\n')
+  print('| task | chosen | test error % |')
+  print('|---|---|---|')
+  for t, model, seed, err in rows:
+    print(f'| {t} | {model} {seed} | {_pct(err)} |')
+  errors = np.array([r[3] for r in rows])
+  print(f'| **mean error** ({len(rows)} tasks) | | {_pct(errors.mean())} |')
+  print(f'| **failed (> 5 %)** | | {(errors > FAILED_ABOVE).sum()} |\n')
+
+
 def _pct(x):
   return f'{100 * x:.1f}'
 
@@ -149,7 +184,10 @@ def main(argv):
     print(__doc__)
     return 2
   root = argv[1]
-  names = argv[2:] or sorted(os.listdir(root))
+  picks = [a[len('pick:'):].split('+') for a in argv[2:]
+           if a.startswith('pick:')]
+  names = [a for a in argv[2:] if not a.startswith('pick:')]
+  names = names or ([] if picks else sorted(os.listdir(root)))
   singles = sorted({m.group(1) for m in (re.fullmatch(r'(.+)_qa\d+', n)
                                          for n in names) if m})
   for name in names:
@@ -161,6 +199,8 @@ def main(argv):
     s = summarize_single(root, model)
     if s is not None:
       print_table(f'{model} (one model per task)', s)
+  for models in picks:
+    print_pick(models, summarize_pick(root, models))
   return 0
 
 

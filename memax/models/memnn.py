@@ -92,8 +92,9 @@ class MemNN(nn.Module):
     ngram_buckets: hash buckets of the n-gram tables (one per role).
     hidden_size: the nonlinear extension (NL): width of the tanh layer of
       the two-layer matching network; 0 = the linear `U^T U` scoring.
-    nonlinear_lookups: with NL, use it in the O lookups as well as in R
-      (False: NL in R only, the lookups stay linear).
+    extend_lookups: apply NG and NL to the O lookups as well as to R
+      (False: only R, the answer, gets them; the lookups keep the plain
+      bag-of-words scoring).
     init_std: standard deviation of the normal initialisation.
   """
 
@@ -107,7 +108,7 @@ class MemNN(nn.Module):
   ngram_sizes: tuple[int, ...] = ()
   ngram_buckets: int = 8192
   hidden_size: int = 0
-  nonlinear_lookups: bool = True
+  extend_lookups: bool = True
   init_std: float = 0.1
 
   @nn.compact
@@ -162,7 +163,7 @@ class MemNN(nn.Module):
         r_answer=self.param('r_answer', init, shape),
     )
     if self.ngram_sizes:
-      for role in _ROLES:
+      for role in self._ngram_roles():
         params[role + '_ngram'] = self.param(
             role + '_ngram', init,
             (self.ngram_buckets + 1, self.embedding_size))
@@ -214,16 +215,23 @@ class MemNN(nn.Module):
   def _phi(self, params: dict[str, Array], words: Array, role: str) -> Array:
     """`U Phi_role(words)`: the bag of words, plus the bags of n-grams."""
     out = memnn_ops.bag_of_words(words, params[role])
+    if role not in self._ngram_roles():
+      return out
     for n in self.ngram_sizes:
       ids = memnn_ops.ngram_ids(words, n, self.ngram_buckets)
       if ids.shape[0]:
         out = out + memnn_ops.bag_of_words(ids, params[role + '_ngram'])
     return out
 
+  def _ngram_roles(self) -> tuple[str, ...]:
+    if not self.ngram_sizes:
+      return ()
+    return _ROLES if self.extend_lookups else _R_ROLES
+
   def _nonlinear_sides(self) -> tuple[str, ...]:
     if not self.hidden_size:
       return ()
-    return ('o', 'r') if self.nonlinear_lookups else ('r',)
+    return ('o', 'r') if self.extend_lookups else ('r',)
 
   def _match_input(self, params: dict[str, Array], u: Array, side: str
                    ) -> Array:
@@ -345,6 +353,7 @@ class MemNN(nn.Module):
 # The embedding roles of `U_O` and `U_R` that read sentences (and so get
 # n-gram tables); `r_answer` embeds single answer words.
 _ROLES = ('o_query', 'o_support', 'o_memory', 'r_query', 'r_support')
+_R_ROLES = ('r_query', 'r_support')
 
 
 def _fit_hops(supporting: Array, num_hops: int) -> Array:

@@ -91,6 +91,8 @@ def np_ngram_id(gram, buckets):
 def np_phi(words, params, role, ngram_sizes=(), buckets=0):
   """Bag of words plus the bags of hashed n-grams (NG) of one role."""
   out = np_bow(words, params[role])
+  if role + '_ngram' not in params:  # no NG for this role
+    return out
   for n in ngram_sizes:
     for i in range(len(words) - n + 1):
       gram = words[i:i + n]
@@ -244,9 +246,9 @@ _CONFIGS = (
     dict(testcase_name='ngrams_nl_plain_k2', time_features=False,
          null_memory=False, num_hops=2, ngram_sizes=(3,), ngram_buckets=64,
          hidden_size=3),
-    dict(testcase_name='nl_answer_only', time_features=True,
-         null_memory=True, num_hops=2, hidden_size=4,
-         nonlinear_lookups=False),
+    dict(testcase_name='ng_nl_answer_only', time_features=True,
+         null_memory=True, num_hops=2, ngram_sizes=(2,), ngram_buckets=9,
+         hidden_size=4, extend_lookups=False),
 )
 
 
@@ -379,6 +381,26 @@ class InterfaceTest(parameterized.TestCase):
     self.assertEqual(logits.shape, (3, _V))
     self.assertNotIn('loss', aux)
     self.assertNotIn('support_accuracy', aux)
+
+  def test_extensions_only_in_r_leave_the_lookups_plain(self):
+    inputs = random_inputs(8)
+    names = set(_model(extend_lookups=False, **_EXTENSIONS).init(
+        jax.random.key(0), inputs)['params'])
+    self.assertEqual({n for n in names if 'ngram' in n or 'hidden' in n
+                      or 'output' in n},
+                     {'r_query_ngram', 'r_support_ngram', 'r_hidden',
+                      'r_hidden_bias', 'r_output'})
+    # The lookups then choose exactly as the plain model with the same
+    # shared parameters.
+    plain = _model()
+    extended = _model(extend_lookups=False, **_EXTENSIONS)
+    params = extended.init(jax.random.key(1), inputs)
+    shared = {'params': {k: v for k, v in params['params'].items()
+                         if k in plain.init(jax.random.key(1), inputs)
+                         ['params']}}
+    _, aux = jax.jit(extended.apply)(params, inputs)
+    _, plain_aux = jax.jit(plain.apply)(shared, inputs)
+    np.testing.assert_array_equal(aux['chosen'], plain_aux['chosen'])
 
   def test_bad_extension_settings_raise(self):
     inputs = random_inputs(8)
