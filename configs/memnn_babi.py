@@ -8,7 +8,7 @@ joint training (their questions have three facts); a learned "no fact"
 candidate serves questions with fewer facts than lookups.
 
 `ext=<am+ng+nl, any subset>` adds the extensions of Weston et al. 2015
-("Towards AI-Complete Question Answering", sec. 5) behind the published
+("Towards AI-Complete Question Answering") behind the published
 6.7 % mean error (`memax.models.memnn`):
 - `am`, adaptive memories: as many lookups as the task's questions have
   supporting facts (8 for the counting and list tasks 7 and 8, and joint),

@@ -5,15 +5,20 @@
 #                              (configs/memn2n_babi.py:tasks=0)
 #          memn2n_code_joint   the same, the authors' code protocol
 #                              (configs/memn2n_babi.py:tasks=0,protocol=code)
-#          kvmemnn_joint       KV-MemNN BoW, joint 1k (configs/kvmemnn_babi.py:tasks=0)
-#          kvmemnn_pec_joint   KV-MemNN, centred-PE reader (the TensorFlow code's "bow")
+#          kvmemnn_joint       KV-MemNN, the TensorFlow code's "bow" reader (centred PE),
+#                              joint 1k (configs/kvmemnn_babi.py:tasks=0)
+#          kvmemnn_bow_joint   KV-MemNN, plain bag of words (--config.model.encoding=bow)
 #          memnn_joint         strongly supervised MemNN, joint 1k (configs/memnn_babi.py:tasks=0)
 #          memn2n_single       MemN2N, one model per task, 1k (tasks 1..20)
 #          memn2n_code_single  the same, the authors' code protocol
+#          memn2n_codels_joint, memn2n_codels_single
+#                              ablation: the code's linear-start schedule with the
+#                              paper's position encoding
 #          memnn_single        MemNN, one model per task, 1k (tasks 1..20)
 #          memnn_ngnl_single   MemNN, n-gram and nonlinear features in O and R (ablation)
 #          memnn_amngnl_single MemNN with the AM, NG and NL extensions (ext=am+ng+nl)
 #          memnn_amngnl_joint  the same, joint
+#          memnn_amngnlx_single  the same with NG and NL in the lookups too
 #   SEEDS: default "0 1 2 3 4 5 6 7 8 9" for joint, "0" for single.
 # Each run resumes from its checkpoints when re-launched; a finished run
 # (eval/test.json present) is skipped. Runs go to RUNS_ROOT/<name>/seed<s>,
@@ -38,14 +43,22 @@ extra=()   # config arguments and overrides of the queue
 case $queue in
   memn2n_joint|kvmemnn_joint|memnn_joint) config=${queue%_joint}; arg=tasks=0 ;;
   memn2n_code_joint) config=memn2n; arg=tasks=0,protocol=code ;;
-  kvmemnn_pec_joint) config=kvmemnn; arg=tasks=0
-    extra=(--config.model.encoding=position_centered) ;;
+  kvmemnn_bow_joint) config=kvmemnn; arg=tasks=0
+    extra=(--config.model.encoding=bow) ;;
+  memn2n_codels_joint) config=memn2n; arg=tasks=0
+    extra=(--config.model.linear_start_epochs=30 --config.train.num_epochs=90
+           --config.optimizer.decay_start_epochs=30) ;;
+  memn2n_codels_single) config=memn2n; arg=
+    extra=(--config.model.linear_start_epochs=20 --config.train.num_epochs=120
+           --config.optimizer.decay_start_epochs=20) ;;
   memn2n_single|memnn_single) config=${queue%_single}; arg= ;;
   memn2n_code_single) config=memn2n; arg=protocol=code, ;;
   memnn_ngnl_single) config=memnn; arg=
     extra=("--config.model.ngram_sizes=(2,3)" --config.model.hidden_size=100) ;;
   memnn_amngnl_single) config=memnn; arg=ext=am+ng+nl, ;;
   memnn_amngnl_joint) config=memnn; arg=tasks=0,ext=am+ng+nl ;;
+  memnn_amngnlx_single) config=memnn; arg=ext=am+ng+nl,
+    extra=(--config.model.extend_lookups=True) ;;
   *) echo "unknown queue $queue" >&2; exit 2 ;;
 esac
 if [[ $queue == *_joint ]]; then

@@ -37,23 +37,26 @@ loss term (at test time they still add their argmax memory). Facts beyond
 `num_hops` are ignored (the first `num_hops`, in file order, are used).
 
 Extensions of Weston et al. 2015 ("Towards AI-Complete Question Answering",
-sec. 5), behind the published strongly supervised results:
+the MemNN baselines), behind the published strongly supervised results:
 
-- NG (`ngram_sizes`): a bag of n-grams besides the bag of words in every
-  feature map `Phi` ("a bag of 3-grams", so that word order counts). The
+- NG (`ngram_sizes`): a bag of n-grams (the paper uses 3-grams) besides the
+  bag of words in the feature maps `Phi`, so that word order can count. The
   n-grams are hashed into `ngram_buckets` rows of one extra table per role
   (`memax.ops.memnn.ngram_ids`) rather than looked up in a dictionary.
-- NL (`hidden_size`): "a classical 2-layer neural network with tanh
-  nonlinearity in the matching function". Our reading: the input side's
-  embedding `u = U Phi_x([x, m_o1, ...])` passes through
-  `g(u) = W_2 tanh(W_1 u + b)` before the dot product with the candidate's
-  `U Phi_y(y)` (separate networks for O and R). This lets yes/no and
-  counting answers depend on how the question and the facts combine.
+- NL (`hidden_size`): a two-layer tanh network in the matching function.
+  Our reading: the input side's embedding `u = U Phi_x([x, m_o1, ...])`
+  passes through `g(u) = W_2 tanh(W_1 u + b)` before the dot product with
+  the candidate's `U Phi_y(y)` (separate networks for O and R). This lets
+  yes/no and counting answers depend on how the question and the facts
+  combine.
+- `extend_lookups=False` applies NG and NL to R only (the answer), leaving
+  the O lookups with the plain scoring.
 - AM (adaptive memories): the lookups stop when a "stop" memory is chosen.
-  `null_memory` plays that role: once chosen, later hops add nothing. The
-  second half of AM, answers of several words generated one by one (tasks 8
-  and 19), is not needed here because each answer, lists included, is one
-  token of the vocabulary (`memax.data.babi`).
+  `null_memory` plays that role: once chosen, later hops add nothing, so
+  `num_hops` only bounds the number of facts. The second half of AM,
+  answers of several words generated one by one (tasks 8 and 19), is not
+  needed here because each answer, lists included, is one token of the
+  vocabulary (`memax.data.babi`).
 """
 
 from collections.abc import Mapping

@@ -62,7 +62,7 @@ def ngram_ids(words: Array, n: int, buckets: int) -> Array:
   """Hashed ids of the `n`-grams of one sentence, for a bag of n-grams.
 
   The n-gram extension (NG) of Weston et al. 2015 ("Towards AI-Complete
-  Question Answering", sec. 5) adds a bag of n-grams to the bag of words, so
+  Question Answering") adds a bag of n-grams to the bag of words, so
   that word order can count. Instead of a dictionary of n-grams, each
   n-gram `(w_1, ..., w_n)` is hashed into `buckets` rows (so the table size
   does not depend on the data):

@@ -238,7 +238,7 @@ _CONFIGS = (
          null_memory=True, num_hops=2),
     dict(testcase_name='plain_k1', time_features=False, null_memory=False,
          num_hops=1),
-    # NG and NL (Weston et al. 2015, sec. 5); few buckets, so that hashed
+    # NG and NL (Weston et al. 2015); few buckets, so that hashed
     # n-grams share rows.
     dict(testcase_name='ngrams_nl_time_null_k2', time_features=True,
          null_memory=True, num_hops=2, ngram_sizes=(2, 3), ngram_buckets=5,
