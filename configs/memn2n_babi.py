@@ -58,7 +58,10 @@ PROTOCOLS = ('paper', 'code')
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  """`arg`: `tasks=<1..20|0 joint>,set=<en|en-10k>,protocol=<paper|code>,runlocal`."""
+  """`arg`: `tasks=<1..20|0 joint>,set=<en|en-10k>,protocol=<paper|code>`.
+
+  Also `runlocal` (tiny sizes for smoke tests).
+  """
   arg = babi.parse(arg, protocol='paper')
   if arg.protocol not in PROTOCOLS:
     raise ValueError(f'Unknown config argument protocol={arg.protocol!r}; '

@@ -18,7 +18,8 @@
 #          memnn_ngnl_single   MemNN, n-gram and nonlinear features in O and R (ablation)
 #          memnn_amngnl_single MemNN with the AM, NG and NL extensions (ext=am+ng+nl)
 #          memnn_amngnl_joint  the same, joint
-#          memnn_amngnlx_single  the same with NG and NL in the lookups too
+#          memnn_amngnlr_single, memnn_amngnlr_joint
+#                              the same with NG and NL in R only (extend_lookups=False)
 #   SEEDS: default "0 1 2 3 4 5 6 7 8 9" for joint, "0" for single.
 # Each run resumes from its checkpoints when re-launched; a finished run
 # (eval/test.json present) is skipped. Runs go to RUNS_ROOT/<name>/seed<s>,
@@ -57,8 +58,10 @@ case $queue in
     extra=("--config.model.ngram_sizes=(2,3)" --config.model.hidden_size=100) ;;
   memnn_amngnl_single) config=memnn; arg=ext=am+ng+nl, ;;
   memnn_amngnl_joint) config=memnn; arg=tasks=0,ext=am+ng+nl ;;
-  memnn_amngnlx_single) config=memnn; arg=ext=am+ng+nl,
-    extra=(--config.model.extend_lookups=True) ;;
+  memnn_amngnlr_single) config=memnn; arg=ext=am+ng+nl,
+    extra=(--config.model.extend_lookups=False) ;;
+  memnn_amngnlr_joint) config=memnn; arg=tasks=0,ext=am+ng+nl
+    extra=(--config.model.extend_lookups=False) ;;
   *) echo "unknown queue $queue" >&2; exit 2 ;;
 esac
 if [[ $queue == *_joint ]]; then

@@ -405,7 +405,8 @@ class InterfaceTest(parameterized.TestCase):
   def test_bad_extension_settings_raise(self):
     inputs = random_inputs(8)
     for kw, field in ((dict(ngram_sizes=(0,)), 'ngram_sizes'),
-                      (dict(ngram_sizes=(2,), ngram_buckets=0), 'ngram_buckets'),
+                      (dict(ngram_sizes=(2,), ngram_buckets=0),
+                       'ngram_buckets'),
                       (dict(hidden_size=-1), 'hidden_size')):
       with self.assertRaisesRegex(ValueError, field):
         _model(**kw).init(jax.random.key(0), inputs)
