@@ -165,11 +165,9 @@ class MemNN(nn.Module):
         r_support=self.param('r_support', init, shape),
         r_answer=self.param('r_answer', init, shape),
     )
-    if self.ngram_sizes:
-      for role in self._ngram_roles():
-        params[role + '_ngram'] = self.param(
-            role + '_ngram', init,
-            (self.ngram_buckets + 1, self.embedding_size))
+    for role in self._ngram_roles():
+      params[role + '_ngram'] = self.param(
+          role + '_ngram', init, (self.ngram_buckets + 1, self.embedding_size))
     if self.hidden_size:
       dense = nn.initializers.lecun_normal()
       e, h = self.embedding_size, self.hidden_size
@@ -221,9 +219,8 @@ class MemNN(nn.Module):
     if role not in self._ngram_roles():
       return out
     for n in self.ngram_sizes:
-      ids = memnn_ops.ngram_ids(words, n, self.ngram_buckets)
-      if ids.shape[0]:
-        out = out + memnn_ops.bag_of_words(ids, params[role + '_ngram'])
+      ids = memnn_ops.ngram_ids(words, n, self.ngram_buckets)  # may be empty
+      out = out + memnn_ops.bag_of_words(ids, params[role + '_ngram'])
     return out
 
   def _ngram_roles(self) -> tuple[str, ...]:

@@ -53,7 +53,6 @@ def bag_of_words(words: Array, table: Array) -> Array:
   return present @ table[words]
 
 
-
 NGRAM_MULTIPLIER = 0x01000193  # the 32-bit FNV prime.
 NGRAM_MIXER = 0x9E3779B1       # Knuth's multiplicative-hash constant.
 
@@ -86,8 +85,6 @@ def ngram_ids(words: Array, n: int, buckets: int) -> Array:
     raise ValueError(f'ngram_ids needs n >= 1 and buckets >= 1, got n={n}, '
                      f'buckets={buckets}.')
   count = max(words.shape[0] - n + 1, 0)
-  if count == 0:
-    return jnp.zeros((0,), jnp.int32)
   windows = jnp.stack([words[i:i + count] for i in range(n)], axis=-1)
   h = jnp.full((count,), n, jnp.uint32)
   for i in range(n):

@@ -94,8 +94,8 @@ def make_optimizer(config: ml_collections.ConfigDict,
   'sgd'), `learning_rate` (with `schedule`, see `learning_rate_schedule`),
   `momentum`, `decay` (RMSProp), `eps`, `grad_clip_value` (element-wise,
   0 = off), `grad_clip_norm` (global norm, 0 = off) and
-  `grad_clip_norm_per_param` (each parameter array's norm, 0 = off). (`l2` is a loss term,
-  added by the train step.)
+  `grad_clip_norm_per_param` (each parameter array's norm, 0 = off). (`l2`
+  is a loss term, added by the train step.)
   """
   name = config.name
   lr = learning_rate_schedule(config, steps_per_epoch)
