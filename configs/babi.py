@@ -60,6 +60,8 @@ def get_config(model: ml_collections.ConfigDict, arg: ml_collections.ConfigDict
   config.optimizer.grad_clip_value = 0.0
   config.optimizer.grad_clip_norm = 40.0
   config.optimizer.grad_clip_norm_per_param = 0.0  # each array's norm; 0 = off.
+  config.optimizer.grad_clip_stacked = ''  # e.g. 'embeddings+temporal': per
+                                           # leading index, clipped together.
   config.optimizer.l2 = 0.0                # coefficient of 0.5 ||params||^2.
 
   config.train = ml_collections.ConfigDict()
@@ -67,6 +69,7 @@ def get_config(model: ml_collections.ConfigDict, arg: ml_collections.ConfigDict
   config.train.num_steps = 1               # unused while num_epochs > 0.
   config.train.batch_size = 32
   config.train.steps_per_call = 1          # set to one epoch by num_epochs.
+  config.train.num_devices = 1             # data-parallel over devices.
   config.train.log_every = 1
   config.train.eval_every = 1
   config.train.ckpt_every = 1

@@ -20,6 +20,7 @@ def ntm() -> ml_collections.ConfigDict:
   c.clip_value = 20.0            # clip interface pre-activations; 0 = off.
   c.eps = 1e-6                   # numerical floor of the addressing ops.
   c.unroll = 1                   # scan steps per loop iteration (speed only).
+  c.remat = False                # recompute steps in the backward pass.
   return c
 
 
@@ -31,6 +32,7 @@ def lstm() -> ml_collections.ConfigDict:
   c.num_layers = 1               # stacked layers (the paper: 3 x 256).
   c.forget_bias = 1.0            # added to the forget gate.
   c.unroll = 1                   # scan steps per loop iteration (speed only).
+  c.remat = False                # recompute steps in the backward pass.
   return c
 
 

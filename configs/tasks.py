@@ -10,6 +10,8 @@ def copy() -> ml_collections.ConfigDict:
   c.min_length = 1               # training lengths: uniform in [min, max].
   c.max_length = 20
   c.eval_lengths = (20, 40, 80, 120)  # evaluation variants.
+  c.length_per_batch = False     # one length per batch (pytorch-ntm); the
+                                 # model then skips the padded steps.
   return c
 
 

@@ -38,6 +38,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.train.num_steps = 50_000
   config.train.batch_size = 1
   config.train.steps_per_call = 50        # train steps per jitted call.
+  config.train.num_devices = 1            # data-parallel over this many
+                                          # devices (CPU: host devices).
   config.train.log_every = 1000
   config.train.eval_every = 2000
   config.train.ckpt_every = 2000

@@ -35,6 +35,7 @@ class _QuietLibraries(py_logging.Filter):
 def main(argv):
   del argv
   logging.get_absl_handler().addFilter(_QuietLibraries())
+  train.use_cpu_devices(_CONFIG.value.train.get('num_devices', 1))
   logging.info('JAX devices: %s', jax.devices())
   results = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
   summary = {k: v for k, v in results.items() if k != 'last_train_log'}

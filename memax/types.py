@@ -22,8 +22,11 @@ class Batch(NamedTuple):
     inputs: `[B, T, D]` for sequence tasks; dataset-specific for QA.
     targets: `[B, T, O]` or `[B]` class ids.
     mask: `[B, T]` (or `[B]`): positions that count in the loss and metrics.
+    num_steps: optional `[]` int: steps from this index on are padding for
+      every sequence of the batch, so a sequence model may skip them.
   """
 
   inputs: Array
   targets: Array
   mask: Array
+  num_steps: Array | None = None

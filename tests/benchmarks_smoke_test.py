@@ -50,6 +50,21 @@ class BenchmarksSmokeTest(parameterized.TestCase):
     self.assertGreater(rec['max_steps'], 0)
     self.assertGreater(rec['num_params'], 0)
 
+  def test_tuned_setting(self):
+    self.assertEqual(run.tuned_overrides('ntm', 'copy', 1), {})
+    self.assertEqual(run.tuned_overrides('lstm', 'copy', 32),
+                     {'task.length_per_batch': True})
+    ntm = run.tuned_overrides('ntm', 'copy', 32)
+    self.assertTrue(ntm['model.remat'])
+    # Two devices only where JAX has them (this test process has one).
+    self.assertEqual(ntm.get('train.num_devices', 1),
+                     min(2, len(run.jax.devices())))
+    rec = run.measure('ntm', 'copy', 2, repeats=1, steps_per_call=2,
+                      runlocal=True, setting='tuned')
+    self.assertEqual(rec['setting'], 'tuned')
+    self.assertTrue(rec['overrides']['task.length_per_batch'])
+    self.assertGreater(rec['sequences_per_s'], 0)
+
   def test_ratio_and_reference(self):
     ntm = dict(kind='measurement', model='ntm', task='copy', batch_size=1,
                ms_per_step=40.0, sequences_per_s=25.0, max_steps=42)

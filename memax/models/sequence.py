@@ -9,12 +9,21 @@ from typing import Any
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 
 from memax.types import Array
 
 
 def _step(cell: nn.Module, carry: Any, x: Array) -> tuple[Any, Any]:
   return cell(carry, x)
+
+
+def _step_or_skip(cell: nn.Module, carry: Any, xs: tuple[Array, Array],
+                  skipped: Any) -> tuple[Any, Any]:
+  """One step if `active`, else the carry unchanged and `skipped` outputs."""
+  x, active = xs
+  return nn.cond(active, lambda mdl, c, x: mdl(c, x),
+                 lambda mdl, c, x: (c, skipped), cell, carry, x)
 
 
 class SequenceModel(nn.Module):
@@ -38,12 +47,20 @@ class SequenceModel(nn.Module):
   remat: bool = False
 
   @nn.compact
-  def __call__(self, inputs: Array, *, train: bool = False, step: Any = None
+  def __call__(self, inputs: Array, *, train: bool = False, step: Any = None,
+               num_steps: Array | None = None
                ) -> tuple[Array, dict[str, Array]]:
     """Returns logits `[B, T, O]` and aux outputs `{name: [B, T, ...]}`.
 
     A 'carry' rng stream, if given, seeds random initial states. `train` and
     `step` are part of the model interface; the recurrent cells ignore them.
+
+    `num_steps`, a `[]` int >= 1, says that the steps from that index on are
+    padding for the whole batch: they are skipped (`lax.cond`; the carry
+    passes through, features and aux are zero), so a batch costs about its
+    own length rather than `T`. This pays at large batches (most with
+    `remat`, which then stores only the carry of a skipped step); at batch 1
+    the conditional costs more than the step it skips.
     """
     del train, step
     rng = (self.make_rng('carry') if self.has_rng('carry')
@@ -51,10 +68,25 @@ class SequenceModel(nn.Module):
     carry = self.cell.initialize_carry(rng, inputs[:, 0].shape)
     if hasattr(self.cell, 'learned_init'):
       carry = self.cell.learned_init(carry)
-    step = nn.remat(_step) if self.remat else _step
-    scan = nn.scan(step, variable_broadcast='params',
-                   split_rngs={'params': False}, in_axes=1, out_axes=1,
-                   unroll=self.unroll)
-    _, (features, aux) = scan(self.cell, carry, inputs)
+    if num_steps is None:
+      step = nn.remat(_step) if self.remat else _step
+      scan = nn.scan(step, variable_broadcast='params',
+                     split_rngs={'params': False}, in_axes=1, out_axes=1,
+                     unroll=self.unroll)
+      _, (features, aux) = scan(self.cell, carry, inputs)
+    else:
+      # The first step runs outside the loop: its outputs give the skipped
+      # steps' (zero) outputs their structure.
+      carry, first = self.cell(carry, inputs[:, 0])
+      skipped = jax.tree.map(jnp.zeros_like, first)
+      step = nn.remat(_step_or_skip) if self.remat else _step_or_skip
+      scan = nn.scan(step, variable_broadcast='params',
+                     split_rngs={'params': False},
+                     in_axes=((1, 0), nn.broadcast), out_axes=1,
+                     unroll=self.unroll)
+      active = jnp.arange(1, inputs.shape[1]) < num_steps
+      _, rest = scan(self.cell, carry, (inputs[:, 1:], active), skipped)
+      features, aux = jax.tree.map(
+          lambda a, b: jnp.concatenate([a[:, None], b], axis=1), first, rest)
     logits = nn.Dense(self.output_size, name='readout')(features)
     return logits, aux

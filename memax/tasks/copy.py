@@ -24,12 +24,16 @@ class Copy:
     min_length: shortest sequence in the training distribution (1).
     max_length: longest sequence in the training distribution (20).
     eval_lengths: lengths of the evaluation variants (20, 40, 80, 120).
+    length_per_batch: draw one length for the whole batch (as pytorch-ntm
+      does) instead of one per sequence; the batch then records its
+      `num_steps` = 2L + 1, and the sequence model skips the padding.
   """
 
   num_bits: int = 8
   min_length: int = 1
   max_length: int = 20
   eval_lengths: tuple[int, ...] = (20, 40, 80, 120)
+  length_per_batch: bool = False
   name: str = 'copy'
 
   def __post_init__(self):
@@ -53,8 +57,10 @@ class Copy:
 
   def sample(self, rng: PRNGKey, batch_size: int) -> Batch:
     length_rng, bits_rng = jax.random.split(rng)
-    lengths = jax.random.randint(length_rng, (batch_size, 1), self.min_length,
-                                 self.max_length + 1)
+    lengths = jax.random.randint(
+        length_rng, (1 if self.length_per_batch else batch_size, 1),
+        self.min_length, self.max_length + 1)
+    lengths = jnp.broadcast_to(lengths, (batch_size, 1))
     bits = base.random_bits(bits_rng,
                             (batch_size, self.max_length, self.num_bits))
     t = jnp.arange(self.max_steps)[None, :]  # [1, T]
@@ -68,6 +74,9 @@ class Copy:
     targets = jnp.take_along_axis(bits, out_index[..., None], axis=1)
     mask = ((t > lengths) & (t <= 2 * lengths)).astype(jnp.float32)
     targets = targets * mask[..., None]
+    if self.length_per_batch:
+      return Batch(inputs=inputs, targets=targets, mask=mask,
+                   num_steps=2 * lengths[0, 0] + 1)
     return Batch(inputs=inputs, targets=targets, mask=mask)
 
   loss = staticmethod(base.bit_loss)

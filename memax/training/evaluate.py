@@ -49,7 +49,8 @@ def evaluate_task(model: Any, params: PyTree, task: tasks_base.Task, key:
     totals.append(metrics)
     if return_example and example is None:
       example = jax.device_get(jax.tree.map(
-          lambda x: x[0], (batch, jax.nn.sigmoid(logits), aux)))
+          lambda x: x[0] if np.ndim(x) else x,
+          (batch, jax.nn.sigmoid(logits), aux)))
   totals = jax.device_get(totals)
   means = {k: float(np.mean([m[k] for m in totals])) for k in totals[0]}
   return (means, example) if return_example else means

@@ -28,6 +28,8 @@ from memax.training import linear_start
 from memax.training import writers
 from memax.types import Array, PRNGKey, PyTree
 
+BATCH_AXIS = 'batch'
+
 
 class TrainState(NamedTuple):
   """Everything that changes during training; a checkpoint saves all of it.
@@ -94,8 +96,9 @@ def make_optimizer(config: ml_collections.ConfigDict,
   'sgd'), `learning_rate` (with `schedule`, see `learning_rate_schedule`),
   `momentum`, `decay` (RMSProp), `eps`, `grad_clip_value` (element-wise,
   0 = off), `grad_clip_norm` (global norm, 0 = off) and
-  `grad_clip_norm_per_param` (each parameter array's norm, 0 = off). (`l2`
-  is a loss term, added by the train step.)
+  `grad_clip_norm_per_param` (each parameter array's norm, 0 = off; with
+  `grad_clip_stacked`, see `clip_by_norm_per_param`). (`l2` is a loss term,
+  added by the train step.)
   """
   name = config.name
   lr = learning_rate_schedule(config, steps_per_epoch)
@@ -117,25 +120,58 @@ def make_optimizer(config: ml_collections.ConfigDict,
   if config.get('grad_clip_norm', 0.0):
     chain.append(optax.clip_by_global_norm(config.grad_clip_norm))
   if config.get('grad_clip_norm_per_param', 0.0):
-    chain.append(clip_by_norm_per_param(config.grad_clip_norm_per_param))
+    stacked = tuple(n for n in config.get('grad_clip_stacked', '').split('+')
+                    if n)
+    chain.append(clip_by_norm_per_param(config.grad_clip_norm_per_param,
+                                        stacked=stacked))
+  elif config.get('grad_clip_stacked', ''):
+    raise ValueError('config.optimizer.grad_clip_stacked='
+                     f'{config.grad_clip_stacked!r} needs '
+                     'config.optimizer.grad_clip_norm_per_param > 0.')
   return optax.chain(*chain, opt)
 
 
-def clip_by_norm_per_param(max_norm: float) -> optax.GradientTransformation:
+def clip_by_norm_per_param(max_norm: float, *, stacked: tuple[str, ...] = ()
+                           ) -> optax.GradientTransformation:
   """Rescales each parameter array's gradient to norm <= `max_norm`.
 
   The per-variable clipping of TensorFlow code (`tf.clip_by_norm` on each
-  gradient), as opposed to `optax.clip_by_global_norm` over all of them.
+  gradient) and of the MemN2N authors' Matlab code (each weight matrix on
+  its own), as opposed to `optax.clip_by_global_norm` over all of them.
+
+  `stacked` names parameters (by their last path key, e.g. `('embeddings',
+  'temporal')`) that hold one matrix per index of their leading axis and
+  share that axis: matrix `i` of all of them is clipped as one, i.e. the
+  norm of the concatenation of their slices `i`. This is the authors'
+  MemN2N, whose hop `i` has one look-up table holding both the word rows
+  (`embeddings[i]`) and the time-word rows (`temporal[i]`).
   """
+
+  def scale(sq_norm):
+    return jnp.minimum(1.0, max_norm / jnp.maximum(jnp.sqrt(sq_norm), 1e-12))
 
   def update_fn(updates, state, params=None):
     del params
-
-    def clip(g):
-      norm = jnp.sqrt(jnp.sum(jnp.square(g)))
-      return g * jnp.minimum(1.0, max_norm / jnp.maximum(norm, 1e-12))
-
-    return jax.tree.map(clip, updates), state
+    leaves, treedef = jax.tree_util.tree_flatten_with_path(updates)
+    names = [getattr(path[-1], 'key', getattr(path[-1], 'name', None))
+             if path else None for path, _ in leaves]
+    group = [i for i, n in enumerate(names) if n in stacked]
+    out = [g * scale(jnp.sum(jnp.square(g))) for _, g in leaves]
+    if group:
+      sizes = {leaves[i][1].shape[0] if leaves[i][1].ndim else None
+               for i in group}
+      if len(sizes) != 1 or None in sizes:
+        raise ValueError(
+            f'config.optimizer.grad_clip_stacked: the parameters {stacked} '
+            'must share their leading (stack) axis, got shapes '
+            f'{[leaves[i][1].shape for i in group]}.')
+      sq = sum(jnp.sum(jnp.square(leaves[i][1]),
+                       axis=tuple(range(1, leaves[i][1].ndim)))
+               for i in group)  # [S]
+      for i in group:
+        g = leaves[i][1]
+        out[i] = g * scale(sq).reshape((-1,) + (1,) * (g.ndim - 1))
+    return jax.tree_util.tree_unflatten(treedef, out), state
 
   return optax.GradientTransformation(lambda params: optax.EmptyState(),
                                       update_fn)
@@ -161,7 +197,8 @@ def init_state(model: Any, task: tasks_base.Task,
 
 def make_train_step(model: Any, task: tasks_base.Task,
                     optimizer: optax.GradientTransformation,
-                    batch_size: int, *, l2: float = 0.0
+                    batch_size: int, *, l2: float = 0.0,
+                    batch_sharding: Any = None
                     ) -> Callable[..., tuple[TrainState, dict[str, Array]]]:
   """Returns the pure `train_step(state, key, data=None) -> (state, metrics)`.
 
@@ -175,7 +212,9 @@ def make_train_step(model: Any, task: tasks_base.Task,
   trained on that instead of the task's loss. `l2` adds
   `l2 * 0.5 * ||params||^2` to the loss (TensorFlow's `l2_loss` convention). A non-finite loss or
   gradient leaves the state unchanged and records the step in
-  `first_nonfinite_step`.
+  `first_nonfinite_step`. `batch_sharding` (from `data_parallel`) splits
+  the sampled batch over devices along its leading axis; the step is the
+  same function of its inputs with or without it.
   """
   from_data = dataset.is_finite(task)
 
@@ -187,11 +226,17 @@ def make_train_step(model: Any, task: tasks_base.Task,
                                state.step, batch_size)
     else:
       batch = task.sample(data_key, batch_size)
+    if batch_sharding is not None:
+      batch = jax.tree.map(
+          lambda x: (jax.lax.with_sharding_constraint(x, batch_sharding)
+                     if jnp.ndim(x) else x), batch)
     rngs = {'carry': carry_key, 'noise': jax.random.fold_in(carry_key, 1)}
 
     def loss_fn(params):
+      extra = ({} if getattr(batch, 'num_steps', None) is None
+               else {'num_steps': batch.num_steps})
       logits, aux = model.apply(params, batch.inputs, train=True,
-                                step=state.step, rngs=rngs)
+                                step=state.step, rngs=rngs, **extra)
       if isinstance(aux, dict) and 'loss' in aux:
         loss = aux['loss']
       else:
@@ -237,6 +282,57 @@ def make_train_chunk(train_step: Callable, num_steps: int) -> Callable:
     return state, jax.tree.map(lambda m: jnp.mean(m, axis=0), metrics)
 
   return jax.jit(chunk, donate_argnums=0)
+
+
+def use_cpu_devices(num_devices: int) -> None:
+  """Makes the CPU backend expose `num_devices` host devices.
+
+  Data parallelism on a CPU (`config.train.num_devices > 1`) needs this
+  before JAX first touches a device (the launcher calls it).
+  """
+  if num_devices <= 1 or jax.config.jax_platforms not in (None, '', 'cpu'):
+    return
+  try:
+    jax.config.update('jax_num_cpu_devices', num_devices)
+  except RuntimeError as e:  # the backend already exists.
+    if len(jax.devices()) < num_devices:
+      raise ValueError(
+          f'config.train.num_devices={num_devices} but JAX already started '
+          f'with {len(jax.devices())} device(s); call '
+          'memax.training.train.use_cpu_devices before using JAX.') from e
+
+
+def data_parallel(num_devices: int, batch_size: int
+                  ) -> tuple[Any, Any]:
+  """Shardings `(replicated, batch)` to split batches over devices.
+
+  `(None, None)` for one device. Otherwise the parameters and optimiser
+  state are replicated over the first `num_devices` devices, each of which
+  takes `batch_size / num_devices` examples; XLA sums the gradients.
+
+  Raises:
+    ValueError: naming `config.train.num_devices` when there are fewer
+      devices, or when it does not divide `config.train.batch_size`.
+  """
+  if not isinstance(num_devices, int) or num_devices < 1:
+    raise ValueError('config.train.num_devices must be a positive integer, '
+                     f'got {num_devices!r}.')
+  if num_devices == 1:
+    return None, None
+  devices = jax.devices()
+  if len(devices) < num_devices:
+    raise ValueError(
+        f'config.train.num_devices={num_devices} but JAX has '
+        f'{len(devices)} device(s): {devices}. On a CPU, launch through '
+        'memax.main (or call memax.training.train.use_cpu_devices first).')
+  if batch_size % num_devices:
+    raise ValueError(
+        f'config.train.num_devices={num_devices} must divide '
+        f'config.train.batch_size={batch_size}.')
+  mesh = jax.sharding.Mesh(np.array(devices[:num_devices]), (BATCH_AXIS,))
+  spec = jax.sharding.PartitionSpec
+  return (jax.sharding.NamedSharding(mesh, spec()),
+          jax.sharding.NamedSharding(mesh, spec(BATCH_AXIS)))
 
 
 def _check_train_config(config: ml_collections.ConfigDict) -> None:
@@ -357,6 +453,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   if mngr.latest_step() is not None:
     state = checkpoint.restore(mngr, state)
     logging.info('Resumed from %s at step %d.', workdir, int(state.step))
+  replicated, batch_sharding = data_parallel(
+      config.train.get('num_devices', 1), config.train.batch_size)
   writer = writers.MetricWriter(workdir,
                                 tensorboard=config.get('tensorboard', True))
   writer.write_hparams(dict(_flatten(config.to_dict())))
@@ -367,12 +465,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
 
   def compile_for(model):
     train_step = make_train_step(model, task, optimizer, tc.batch_size,
-                                 l2=config.optimizer.get('l2', 0.0))
+                                 l2=config.optimizer.get('l2', 0.0),
+                                 batch_sharding=batch_sharding)
     return (make_train_chunk(train_step, tc.steps_per_call),
             evaluate_lib.Evaluator(model, task, config.evals, eval_key))
 
   chunk, evaluator = compile_for(model)
   data = task.data if finite else None
+  if replicated is not None:
+    state, train_key, data = jax.device_put((state, train_key, data),
+                                            replicated)
 
   step = int(state.step)
   num_steps = tc.num_steps

@@ -40,6 +40,37 @@ class SequenceModelTest(parameterized.TestCase):
       np.testing.assert_allclose(logits[:, t], expected, rtol=1e-5,
                                  atol=1e-5)
 
+  @parameterized.product(name=['ntm', 'lstm'], remat=[False, True])
+  def test_skipping_padded_steps_changes_nothing_before_num_steps(
+      self, name, remat):
+    model = models.build(_config(name, remat=remat), output_size=3,
+                         return_aux=name == 'ntm')
+    xs = jax.random.normal(jax.random.key(0), (2, 9, 4))
+    params = model.init(jax.random.key(1), xs)
+    n = 5
+    apply = jax.jit(lambda p, **kw: model.apply(p, xs, **kw))
+    full, full_aux = apply(params)
+    skip, skip_aux = apply(params, num_steps=jnp.int32(n))
+    np.testing.assert_allclose(skip[:, :n], full[:, :n], rtol=1e-5,
+                               atol=1e-6)
+    # Skipped steps have zero features: the logits are the readout bias.
+    bias = params['params']['readout']['bias']
+    np.testing.assert_allclose(skip[:, n:], np.broadcast_to(bias, (2, 4, 3)),
+                               atol=1e-7)
+    for key in full_aux:
+      np.testing.assert_allclose(skip_aux[key][:, :n], full_aux[key][:, :n],
+                                 rtol=1e-5, atol=1e-6)
+      np.testing.assert_array_equal(skip_aux[key][:, n:], 0.0)
+
+    def loss(p, **kw):
+      return jnp.sum(jnp.square(model.apply(p, xs, **kw)[0][:, :n]))
+
+    g_full = jax.jit(jax.grad(loss))(params)
+    g_skip = jax.jit(jax.grad(lambda p: loss(p, num_steps=jnp.int32(n))))(
+        params)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(
+        a, b, rtol=1e-4, atol=1e-6), g_skip, g_full)
+
   def test_params_do_not_depend_on_batch_length_or_memory(self):
     model = models.build(_config('ntm'), output_size=3)
     params = model.init(jax.random.key(1), jnp.zeros((1, 3, 4)))

@@ -49,7 +49,7 @@ class AssociativeRecallTest(parameterized.TestCase):
     self.assertEqual(associative_recall.AssociativeRecall().max_steps, 32)
 
   def test_target_is_item_after_query(self):
-    inputs, targets, mask = self.batch
+    inputs, targets, mask = self.batch[:3]
     for b in range(_BATCH):
       items, query, start = _parse(inputs[b])
       num_items = len(items)

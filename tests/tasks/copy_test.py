@@ -72,7 +72,7 @@ class CopyTest(parameterized.TestCase):
     self.assertEqual(self.task.output_size, 4)
 
   def test_targets_match_numpy_reconstruction(self):
-    inputs, targets, mask = self.batch
+    inputs, targets, mask = self.batch[:3]
     for b in range(_BATCH):
       delimiter = np.flatnonzero(inputs[b, :, -1])
       self.assertLen(delimiter, 1)
@@ -89,6 +89,25 @@ class CopyTest(parameterized.TestCase):
   def test_lengths_vary_and_cover_range(self):
     lengths = self.batch.mask.sum(-1)
     np.testing.assert_array_equal(np.unique(lengths), np.arange(1, 7))
+
+  def test_one_length_per_batch(self):
+    task = copy.Copy(num_bits=4, min_length=1, max_length=6,
+                     length_per_batch=True)
+    self.assertIsNone(self.batch.num_steps)
+    seen = set()
+    for seed in range(12):
+      batch = jax.jit(task.sample, static_argnums=1)(jax.random.key(seed), 8)
+      lengths = np.asarray(batch.mask.sum(-1))
+      self.assertLen(set(lengths.tolist()), 1)  # one length per batch
+      length = int(lengths[0])
+      seen.add(length)
+      self.assertEqual(int(batch.num_steps), 2 * length + 1)
+      np.testing.assert_array_equal(batch.mask[:, 2 * length + 1:], 0.0)
+      np.testing.assert_array_equal(batch.inputs[:, 2 * length + 1:], 0.0)
+      np.testing.assert_array_equal(
+          batch.targets[:, length + 1:2 * length + 1],
+          batch.inputs[:, :length, :-1])
+    self.assertGreater(len(seen), 3)
 
   def test_deterministic_for_a_key(self):
     again = self.sample(jax.random.key(0), _BATCH)

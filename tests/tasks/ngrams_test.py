@@ -60,7 +60,7 @@ class DynamicNGramsTest(parameterized.TestCase):
     cls.batch = jax.tree.map(np.asarray, sample(jax.random.key(0), _BATCH))
 
   def test_shapes_and_shift(self):
-    inputs, targets, mask = self.batch
+    inputs, targets, mask = self.batch[:3]
     self.assertEqual(self.task.max_steps, 199)
     self.assertEqual(inputs.shape, (_BATCH, 199, 1))
     self.assertEqual(targets.shape, (_BATCH, 199, 1))

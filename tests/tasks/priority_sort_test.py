@@ -31,7 +31,7 @@ class PrioritySortTest(parameterized.TestCase):
     self.assertEqual(self.task.output_size, 8)
 
   def test_targets_are_inputs_sorted_by_priority(self):
-    inputs, targets, mask = self.batch
+    inputs, targets, mask = self.batch[:3]
     for b in range(_BATCH):
       vectors, priority = inputs[b, :20, :8], inputs[b, :20, 8]
       order = np.argsort(-priority, kind='stable')[:16]

@@ -44,7 +44,7 @@ class RepeatCopyTest(parameterized.TestCase):
     self.assertEqual(repeat_copy.RepeatCopy().max_steps, 113)
 
   def test_targets_match_numpy_reconstruction(self):
-    inputs, targets, mask = self.batch
+    inputs, targets, mask = self.batch[:3]
     t = self.task.max_steps
     for b in range(_BATCH):
       length, repeats = _decode(inputs[b], self.task.repeat_normaliser)

@@ -20,6 +20,29 @@ class ClipPerParamTest(absltest.TestCase):
     zero, _ = clip.update({'z': jnp.zeros(3)}, optax.EmptyState())
     np.testing.assert_array_equal(zero['z'], np.zeros(3))
 
+  def test_stacked_params_are_clipped_per_slice_together(self):
+    clip = train.clip_by_norm_per_param(1.0, stacked=('emb', 'tmp'))
+    grads = {'m': {'emb': jnp.array([[[3.0]], [[0.3]]]),   # [2, 1, 1]
+                   'tmp': jnp.array([[4.0, 0.0], [0.4, 0.0]])},  # [2, 2]
+             'w': jnp.array([[0.0, 2.0]])}
+    out, _ = clip.update(grads, clip.init(grads))
+    # Slice 0 of emb and tmp together has norm 5 -> 1; slice 1 norm 0.5 kept.
+    np.testing.assert_allclose(out['m']['emb'][:, 0, 0], [0.6, 0.3],
+                               rtol=1e-6)
+    np.testing.assert_allclose(out['m']['tmp'], [[0.8, 0.0], [0.4, 0.0]],
+                               rtol=1e-6)
+    np.testing.assert_allclose(out['w'], [[0.0, 1.0]], rtol=1e-6)
+    bad = {'emb': jnp.ones((2, 3)), 'tmp': jnp.ones((3, 3))}
+    with self.assertRaisesRegex(ValueError, 'grad_clip_stacked'):
+      clip.update(bad, optax.EmptyState())
+
+  def test_stacked_needs_the_per_param_clip(self):
+    config = ml_collections.ConfigDict(dict(
+        name='sgd', learning_rate=1.0, momentum=0.0, schedule='constant',
+        grad_clip_norm_per_param=0.0, grad_clip_stacked='embeddings'))
+    with self.assertRaisesRegex(ValueError, 'grad_clip_norm_per_param'):
+      train.make_optimizer(config)
+
   def test_global_clip_differs(self):
     grads = {'a': jnp.array([3.0, 4.0]), 'b': jnp.array([0.3, 0.4])}
     glob, _ = optax.clip_by_global_norm(1.0).update(grads, optax.EmptyState())

@@ -125,6 +125,8 @@ class TrainAndEvaluateTest(TempDirMixin, parameterized.TestCase):
       ('task.name', 'kopy', 'config.task.name'),
       ('model.name', 'ntmm', 'config.model.name'),
       ('optimizer.name', 'lion', 'config.optimizer.name'),
+      ('train.num_devices', 0, 'config.train.num_devices'),
+      ('train.num_devices', 64, 'config.train.num_devices'),
   )
   def test_bad_config_names_the_field(self, field, value, message):
     config = _config()
@@ -132,6 +134,62 @@ class TrainAndEvaluateTest(TempDirMixin, parameterized.TestCase):
     config[section][leaf] = value
     with self.assertRaisesRegex(ValueError, message.replace('.', r'\.')):
       train.train_and_evaluate(config, self.tmpdir())
+
+
+# Trains the same tiny NTM with one device and, data-parallel, with two CPU
+# host devices; prints the largest parameter difference. In a subprocess:
+# the host device count is fixed when JAX starts.
+_DATA_PARALLEL_SCRIPT = '''
+import sys, tempfile
+import jax
+import numpy as np
+from memax.training import train
+train.use_cpu_devices(2)
+from configs import train as train_config
+final = []
+for devices in (1, 2):
+  config = train_config.get_config('model=ntm,task=copy,runlocal')
+  config.train.batch_size = 4
+  config.train.num_steps = 4
+  config.train.num_devices = devices
+  config.task.length_per_batch = True
+  config.model.remat = devices == 2
+  config.evals.plot = False
+  config.tensorboard = False
+  with tempfile.TemporaryDirectory() as workdir:
+    train.train_and_evaluate(config, workdir)
+    model, task = train.build(config)
+    from memax.training import checkpoint
+    state = train.init_state(model, task, train.make_optimizer(
+        config.optimizer), jax.random.key(0))
+    state = checkpoint.restore(checkpoint.manager(workdir, read_only=True),
+                               state)
+    final.append(state)
+print(len(jax.devices()), int(final[1].step), max(
+    float(np.max(np.abs(a - b))) for a, b in zip(
+        jax.tree.leaves(final[0].params), jax.tree.leaves(final[1].params))))
+'''
+
+
+class DataParallelTest(absltest.TestCase):
+
+  def test_two_devices_train_as_one(self):
+    import subprocess  # pylint: disable=g-import-not-at-top
+    import sys  # pylint: disable=g-import-not-at-top
+    root = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+    proc = subprocess.run([sys.executable, '-c', _DATA_PARALLEL_SCRIPT],
+                          cwd=root, capture_output=True, text=True,
+                          timeout=600, check=False)
+    self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
+    devices, step, diff = proc.stdout.split()[-3:]
+    self.assertEqual((int(devices), int(step)), (2, 4))
+    self.assertLess(float(diff), 1e-5)
+
+  def test_shardings(self):
+    self.assertEqual(train.data_parallel(1, 7), (None, None))
+    with self.assertRaisesRegex(ValueError, 'config.train.num_devices'):
+      train.data_parallel(len(jax.devices()) + 1, 64)
 
 
 class TrainStepTest(absltest.TestCase):
