@@ -12,7 +12,12 @@ with the environment, as one JSON file).
 
   python benchmarks/babi.py                      # joint 1k, 5 epochs each
   python benchmarks/babi.py --repeats=3 --models=memn2n,kvmemnn
+  python benchmarks/babi.py --models=memnn,memnn:ext=am+ng+nl
   python benchmarks/babi.py --quick              # task 1 only, 1 repeat
+
+A model is a config name, optionally followed by `:` and more config
+arguments (`memn2n:protocol=code` runs `configs/memn2n_babi.py:tasks=0,
+protocol=code`).
 """
 
 import argparse
@@ -34,6 +39,8 @@ from benchmarks import run as bench_run  # pylint: disable=g-import-not-at-top
 from memax.training import train as train_lib  # pylint: disable=g-import-not-at-top
 
 MODELS = ('memn2n', 'kvmemnn', 'memnn')
+DEFAULT_MODELS = ('memn2n', 'memn2n:protocol=code', 'kvmemnn', 'memnn',
+                  'memnn:ext=am+ng+nl')
 
 
 def load_config(model: str, arg: str):
@@ -47,9 +54,10 @@ def load_config(model: str, arg: str):
 class _EpochBench:
   """One model's compiled epoch call and its donated state."""
 
-  def __init__(self, model: str, arg: str):
-    self.model_name = model
-    config = load_config(model, arg)
+  def __init__(self, label: str, arg: str):
+    model, _, extra = label.partition(':')
+    self.label, self.model_name, self.variant = label, model, extra
+    config = load_config(model, ','.join(a for a in (arg, extra) if a))
     net, task = train_lib.build(config)
     config = train_lib.resolve_epochs(config, task)
     self.config, self.task = config, task
@@ -89,6 +97,8 @@ class _EpochBench:
     return {
         'kind': 'measurement',
         'model': self.model_name,
+        'variant': self.variant,
+        'label': self.label,
         'tasks': list(self.task.tasks),
         'set_name': self.task.set_name,
         'batch_size': batch,
@@ -121,24 +131,27 @@ def measure(models: list[str], arg: str, repeats: int) -> list[dict]:
   records = [b.record() for b in benches]
   base = records[0]
   for rec in records[1:]:
-    records.append({'kind': 'ratio', 'model': rec['model'],
-                    'over': base['model'],
+    records.append({'kind': 'ratio', 'model': rec['label'],
+                    'over': base['label'],
                     'epoch_time_ratio': rec['epoch_s'] / base['epoch_s']})
   return records
 
 
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-  parser.add_argument('--models', default=','.join(MODELS))
+  parser.add_argument('--models', default=','.join(DEFAULT_MODELS),
+                      help='comma-separated config names, each optionally '
+                      'with :more=args')
   parser.add_argument('--repeats', type=int, default=5)
   parser.add_argument('--quick', action='store_true',
                       help='task 1 only, one repeat (smoke test)')
   parser.add_argument('--out', default='')
   args = parser.parse_args(argv)
   models = [m for m in args.models.split(',') if m]
-  unknown = [m for m in models if m not in MODELS]
+  unknown = [m for m in models if m.partition(':')[0] not in MODELS]
   if unknown:
-    parser.error(f'unknown model {unknown[0]!r}; expected some of {MODELS}')
+    parser.error(f'--models: unknown model {unknown[0]!r}; expected names '
+                 f'from {MODELS}, each optionally followed by :config=args')
   arg = 'tasks=1' if args.quick else 'tasks=0'
   repeats = 1 if args.quick else args.repeats
   records = measure(models, arg, repeats)

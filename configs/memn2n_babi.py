@@ -45,6 +45,8 @@ def model() -> ml_collections.ConfigDict:
   c.num_hops = 3                   # K.
   c.weight_tying = 'adjacent'      # or 'layerwise'.
   c.encoding = 'position'          # 'position' (PE) or 'bow'.
+  c.position_length = 'sentence'   # PE's J: 'sentence' (true length) or
+                                   # 'padded' (the authors' code).
   c.temporal_encoding = True       # TE.
   c.random_noise = 0.1             # RN: fraction of empty memories (train).
   c.temporal_size = 50             # rows of the temporal tables.

@@ -17,7 +17,8 @@ class BabiBenchmarkSmokeTest(absltest.TestCase):
     with tempfile.TemporaryDirectory() as tmp:
       out = os.path.join(tmp, 'b.json')
       proc = subprocess.run(
-          [sys.executable, 'benchmarks/babi.py', '--quick', f'--out={out}'],
+          [sys.executable, 'benchmarks/babi.py', '--quick', f'--out={out}',
+           '--models=memn2n,kvmemnn,memnn:ext=am+ng+nl'],
           cwd=_ROOT, capture_output=True, text=True, timeout=600, check=True)
       lines = [json.loads(l) for l in proc.stdout.splitlines()
                if l.startswith('{')]
@@ -26,6 +27,8 @@ class BabiBenchmarkSmokeTest(absltest.TestCase):
     measured = [r for r in lines if r['kind'] == 'measurement']
     self.assertEqual([r['model'] for r in measured],
                      ['memn2n', 'kvmemnn', 'memnn'])
+    self.assertEqual(measured[2]['variant'], 'ext=am+ng+nl')
+    self.assertEqual(measured[2]['model_config']['hidden_size'], 100)
     for rec in measured:
       self.assertEqual(rec['tasks'], [1])
       self.assertEqual(rec['steps_per_epoch'], 900 // rec['batch_size'])

@@ -11,6 +11,10 @@
 #          memnn_joint         strongly supervised MemNN, joint 1k (configs/memnn_babi.py:tasks=0)
 #          memn2n_single       MemN2N, one model per task, 1k (tasks 1..20)
 #          memn2n_code_single  the same, the authors' code protocol
+#          memn2n_codeall_joint
+#                              the code protocol plus the code's per-matrix gradient
+#                              clipping (word and time rows of a hop together) and
+#                              its PE length (J = padded length + 1, the time word last)
 #          memn2n_codels_joint, memn2n_codels_single
 #                              ablation: the code's linear-start schedule with the
 #                              paper's position encoding
@@ -44,6 +48,10 @@ extra=()   # config arguments and overrides of the queue
 case $queue in
   memn2n_joint|kvmemnn_joint|memnn_joint) config=${queue%_joint}; arg=tasks=0 ;;
   memn2n_code_joint) config=memn2n; arg=tasks=0,protocol=code ;;
+  memn2n_codeall_joint) config=memn2n; arg=tasks=0,protocol=code
+    extra=(--config.model.position_length=padded --config.optimizer.grad_clip_norm=0
+           --config.optimizer.grad_clip_norm_per_param=40
+           --config.optimizer.grad_clip_stacked=embeddings+temporal) ;;
   kvmemnn_bow_joint) config=kvmemnn; arg=tasks=0
     extra=(--config.model.encoding=bow) ;;
   memn2n_codels_joint) config=memn2n; arg=tasks=0

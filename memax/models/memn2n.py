@@ -40,20 +40,42 @@ from memax.types import Array
 
 _TYING = ('adjacent', 'layerwise')
 _ENCODING = attention.ENCODINGS
+_POSITION_LENGTH = ('sentence', 'padded')
 
 
-def encode_sentence(table: Array, words: Array, *, encoding: str) -> Array:
+def encode_sentence(table: Array, words: Array, *, encoding: str,
+                    weights: Array | None = None) -> Array:
   """Embeds one sentence `[L]` with `table [V, d]` into `[d]` (sec. 4.1).
 
   `encoding='position'` weights each word with the position encoding of the
   sentence's true length; `'position_centered'` with the variant of the
   authors' released code (centred on 1, about twice the paper's weights;
   `memax.ops.centered_position_encoding_weights`); `'bow'` sums the word
-  vectors.
+  vectors. Given `weights [L, d]` (a fixed table for padded positions) are
+  used instead of the per-sentence ones.
   """
   embedded = table[words]
-  weights = attention.encoding_weights(words, table.shape[-1], encoding)
+  if weights is None:
+    weights = attention.encoding_weights(words, table.shape[-1], encoding)
   return attention.bag_of_words(embedded, words, weights=weights)
+
+
+def padded_position_weights(encoding: str, sentence_size: int,
+                            embedding_size: int, *, time_word: bool
+                            ) -> tuple[Array | None, Array | None]:
+  """The position weights of the authors' code: `J` = the padded length.
+
+  Returns `(words [L, d], time [d])`: position `j` of every sentence gets row
+  `j` of one table with `J = L`, or `J = L + 1` when a time word (temporal
+  encoding) takes the last position, whose row then weights the temporal
+  embedding (`time`, else None). `(None, None)` for 'bow'.
+  """
+  if encoding == 'bow':
+    return None, None
+  length = sentence_size + int(time_word)
+  table = attention.position_encoding(
+      length, embedding_size, centered=encoding == 'position_centered')
+  return table[:sentence_size], (table[-1] if time_word else None)
 
 
 def _check(name: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -84,6 +106,11 @@ class MemN2N(nn.Module):
     weight_tying: 'adjacent' or 'layerwise' (sec. 2.2).
     encoding: 'position' (PE, sec. 4.1), 'position_centered' (the PE of the
       authors' code) or 'bow' sentence encoding.
+    position_length: `J` of the position encoding: 'sentence' (the paper:
+      the sentence's true length, padding changes nothing) or 'padded' (the
+      authors' code: the padded length `L`, plus one for the time word,
+      whose temporal embedding is then weighted by the last row;
+      `padded_position_weights`).
     temporal_encoding: add learned `T_A(i)`, `T_C(i)` by memory age
       (sec. 4.1 TE).
     random_noise: expected number of empty memories inserted per real memory
@@ -100,6 +127,7 @@ class MemN2N(nn.Module):
   num_hops: int = 3
   weight_tying: str = 'adjacent'
   encoding: str = 'position'
+  position_length: str = 'sentence'
   temporal_encoding: bool = True
   random_noise: float = 0.1
   temporal_size: int = 50
@@ -123,6 +151,7 @@ class MemN2N(nn.Module):
     """
     _check('weight_tying', self.weight_tying, _TYING)
     _check('encoding', self.encoding, _ENCODING)
+    _check('position_length', self.position_length, _POSITION_LENGTH)
     story = jnp.asarray(inputs['story'])
     query = jnp.asarray(inputs['query'])
     chex.assert_rank([story, query], [3, 2])
@@ -166,8 +195,13 @@ class MemN2N(nn.Module):
     # Layer-wise tying encodes the story once for all hops.
     distinct = 1 if self.weight_tying == 'layerwise' else hops
 
+    word_weights, time_weights = None, None
+    if self.position_length == 'padded':
+      word_weights, time_weights = padded_position_weights(
+          self.encoding, story.shape[-1], size,
+          time_word=self.temporal_encoding)
     encode = lambda table, words: encode_sentence(
-        table, words, encoding=self.encoding)
+        table, words, encoding=self.encoding, weights=word_weights)
     encode_story = jax.vmap(encode, in_axes=(None, 0))  # [M, L] -> [M, d]
 
     def example(story, query, mask, age):
@@ -177,8 +211,11 @@ class MemN2N(nn.Module):
         memory = encode_story(in_tables[k], story)  # m_i, [M, d]
         output = encode_story(out_tables[k], story)  # c_i, [M, d]
         if self.temporal_encoding:
-          memory = memory + in_temporal[k][age]
-          output = output + out_temporal[k][age]
+          in_time, out_time = in_temporal[k][age], out_temporal[k][age]
+          if time_weights is not None:
+            in_time, out_time = in_time * time_weights, out_time * time_weights
+          memory = memory + in_time
+          output = output + out_time
         memories.append(memory)
         outputs.append(output)
       u = encode(query_table, query)

@@ -14,32 +14,43 @@ import jax.numpy as jnp
 from memax.types import Array
 
 
-def position_encoding(sentence_size: int, embedding_size: int) -> Array:
+def position_encoding(sentence_size: int, embedding_size: int, *,
+                      length: int | None = None,
+                      centered: bool = False) -> Array:
   """Position-encoding table for a fixed sentence length (MemN2N sec. 4.1).
 
   `l[j, k] = (1 - j/J) - (k/d) (1 - 2j/J)`, with the word position
   `j = 1..J`, the embedding dimension `k = 1..d` (both 1-based) and
   `J = sentence_size`. A sentence is then encoded as `m = sum_j l_j * A x_j`
-  (elementwise product).
+  (elementwise product). `centered=True` gives the formula of the authors'
+  released code instead (`centered_position_encoding_weights`).
 
   This is the table that most implementations use with `J` the *padded*
   sentence length; then adding padding words changes the weights of the real
   words. `position_encoding_weights` uses the true sentence length instead.
+  The authors' code takes `J` one longer than the padded sentence when
+  temporal encoding is on, the last position weighting the time word:
+  `position_encoding(L + 1, d)` (or rows `:L` of it with `length=L + 1`).
 
   Args:
-    sentence_size: `J = L` >= 1.
+    sentence_size: number of positions (rows) >= 1.
     embedding_size: `d` >= 1.
+    length: `J` >= `sentence_size`; defaults to `sentence_size`.
+    centered: use the code's formula, centred on 1.
 
   Returns:
-    `[L, d]` float32 weights.
+    `[sentence_size, d]` float32 weights.
   """
-  if sentence_size < 1 or embedding_size < 1:
+  length = sentence_size if length is None else length
+  if sentence_size < 1 or embedding_size < 1 or length < sentence_size:
     raise ValueError(
-        f'sentence_size and embedding_size must be >= 1, got '
-        f'{sentence_size} and {embedding_size}.')
+        f'need 1 <= sentence_size <= length and embedding_size >= 1, got '
+        f'sentence_size={sentence_size}, length={length}, '
+        f'embedding_size={embedding_size}.')
   j = jnp.arange(1, sentence_size + 1, dtype=jnp.float32)[:, None]
   k = jnp.arange(1, embedding_size + 1, dtype=jnp.float32)[None, :]
-  return _pe(j, k, jnp.float32(sentence_size), embedding_size)
+  formula = _centered_pe if centered else _pe
+  return formula(j, k, jnp.float32(length), embedding_size)
 
 
 def _pe(j, k, sentence_length, embedding_size):

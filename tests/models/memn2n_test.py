@@ -23,21 +23,36 @@ _M, _L = 6, 5  # memory slots, words per sentence
 # --- NumPy reference: one example, float64, from sec. 2.1-2.2 and 4.1. ---
 
 
-def np_encode(table, words, encoding):
-  """m = sum_j l_j * A x_j over the J real (left-aligned) words."""
+def np_encode(table, words, encoding, length=None):
+  """m = sum_j l_j * A x_j over the real (left-aligned) words.
+
+  J is the number of real words, or `length` (the authors' code: the padded
+  length, fixed for every sentence).
+  """
   d = table.shape[1]
-  J = int(np.sum(np.asarray(words) != 0))  # pylint: disable=invalid-name
+  real = int(np.sum(np.asarray(words) != 0))
+  J = real if length is None else length  # pylint: disable=invalid-name
   out = np.zeros(d)
-  for j in range(1, J + 1):
+  for j in range(1, real + 1):
     for k in range(1, d + 1):
       l = qa_testing.np_word_weight(j, k, J, d, encoding)
       out[k - 1] += l * table[words[j - 1], k - 1]
   return out
 
 
+def np_time_weight(encoding, length, d):
+  """The code's weight of the time word, at the last position J."""
+  return np.array([qa_testing.np_word_weight(length, k, length, d, encoding)
+                   for k in range(1, d + 1)])
+
+
 def np_memn2n(params, story, query, *, tying, encoding, temporal,
-              temporal_size, linear=False):
-  """Logits `[V]` and attention `[K, M]` for one left-aligned example."""
+              temporal_size, linear=False, padded=False):
+  """Logits `[V]` and attention `[K, M]` for one left-aligned example.
+
+  `padded`: the authors' code's PE, `J` = padded length (+ 1 for the time
+  word, whose embedding gets the last position's weight).
+  """
   p = {k: np.asarray(v, np.float64) for k, v in params['params'].items()}
   if tying == 'adjacent':
     emb = p['embeddings']
@@ -58,17 +73,23 @@ def np_memn2n(params, story, query, *, tying, encoding, temporal,
   num_slots = story.shape[0]
   real = [i for i in range(num_slots) if np.any(story[i] != 0)]
   n = len(real)
-  u = np_encode(b_table, query, encoding)
+  length = None
+  if padded:
+    length = story.shape[1] + int(temporal)
+    time_weight = (np_time_weight(encoding, length, b_table.shape[1])
+                   if temporal else None)
+  u = np_encode(b_table, query, encoding, length)
   attention = np.zeros((hops, num_slots))
   for k in range(hops):
     m, c = {}, {}
     for i in real:
-      m[i] = np_encode(a_tables[k], story[i], encoding)
-      c[i] = np_encode(c_tables[k], story[i], encoding)
+      m[i] = np_encode(a_tables[k], story[i], encoding, length)
+      c[i] = np_encode(c_tables[k], story[i], encoding, length)
       if temporal:
         age = min(n - 1 - i, temporal_size - 1)  # most recent: age 0
-        m[i] = m[i] + ta[k][age]
-        c[i] = c[i] + tc[k][age]
+        tw = time_weight if padded else 1.0
+        m[i] = m[i] + tw * ta[k][age]
+        c[i] = c[i] + tw * tc[k][age]
     scores = {i: float(np.dot(u, m[i])) for i in real}
     if linear:
       probs = scores
@@ -123,6 +144,27 @@ class ReferenceTest(parameterized.TestCase):
       expected, attention = np_memn2n(
           params, inputs['story'][b], inputs['query'][b], tying=tying,
           encoding=encoding, temporal=True, temporal_size=4)
+      np.testing.assert_allclose(logits[b], expected, rtol=1e-4, atol=1e-5)
+      np.testing.assert_allclose(aux['attention'][b], attention, rtol=1e-4,
+                                 atol=1e-6)
+
+  @parameterized.product(encoding=['position', 'position_centered'],
+                         temporal=[True, False])
+  def test_padded_position_length_matches_reference(self, encoding,
+                                                    temporal):
+    model = _model(encoding=encoding, position_length='padded',
+                   temporal_encoding=temporal)
+    inputs = random_batch(4)
+    params = _params(model, 5)
+    logits, aux = _apply(model, params, inputs)
+    sentence_level, _ = _apply(_model(encoding=encoding,
+                                      temporal_encoding=temporal),
+                               params, inputs)
+    self.assertFalse(np.allclose(logits, sentence_level, atol=1e-3))
+    for b in range(3):
+      expected, attention = np_memn2n(
+          params, inputs['story'][b], inputs['query'][b], tying='adjacent',
+          encoding=encoding, temporal=temporal, temporal_size=4, padded=True)
       np.testing.assert_allclose(logits[b], expected, rtol=1e-4, atol=1e-5)
       np.testing.assert_allclose(aux['attention'][b], attention, rtol=1e-4,
                                  atol=1e-6)

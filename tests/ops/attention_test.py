@@ -183,6 +183,23 @@ class PositionEncodingTest(parameterized.TestCase):
         np_position_encoding(sentence_size, embedding_size),
         rtol=1e-5, atol=1e-6)
 
+  @parameterized.parameters((3, 5, 4, False), (4, 4, 6, True),
+                            (2, 7, 3, True))
+  def test_longer_length_and_centered(self, rows, length, d, centered):
+    out = attention.position_encoding(rows, d, length=length,
+                                      centered=centered)
+    self.assertEqual(out.shape, (rows, d))
+    for j in range(1, rows + 1):
+      for k in range(1, d + 1):
+        if centered:
+          expected = 1 + 4 * (k - (d + 1) / 2) * (j - (length + 1) / 2) / (
+              d * length)
+        else:
+          expected = (1 - j / length) - (k / d) * (1 - 2 * j / length)
+        self.assertAlmostEqual(float(out[j - 1, k - 1]), expected, places=5)
+    with self.assertRaises(ValueError):
+      attention.position_encoding(5, d, length=4)
+
   def test_hand_computed(self):
     # J = 2, d = 2: l[j, k] = (1 - j/2) - (k/2)(1 - j).
     np.testing.assert_allclose(
