@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import qa_testing
 
 from memax.models import memnn
 
@@ -80,14 +81,6 @@ def np_bow(words, table):
   return out
 
 
-def np_ngram_id(gram, buckets):
-  """The hash of `memax.ops.memnn.ngram_ids`, in Python integers."""
-  h = len(gram)
-  for w in gram:
-    h = ((h * 16777619) % 2**32) ^ int(w)
-  return ((h * 2654435761) % 2**32) % buckets + 1
-
-
 def np_phi(words, params, role, ngram_sizes=(), buckets=0):
   """Bag of words plus the bags of hashed n-grams (NG) of one role."""
   out = np_bow(words, params[role])
@@ -97,7 +90,8 @@ def np_phi(words, params, role, ngram_sizes=(), buckets=0):
     for i in range(len(words) - n + 1):
       gram = words[i:i + n]
       if all(w != 0 for w in gram):
-        out = out + params[role + '_ngram'][np_ngram_id(gram, buckets)]
+        out = out + params[role + '_ngram'][qa_testing.np_ngram_id(gram,
+                                                              buckets)]
   return out
 
 

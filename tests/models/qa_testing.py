@@ -92,3 +92,11 @@ def assert_padding_invariant(apply, params, inputs, num_slots, length):
                              rtol=1e-5, atol=1e-7)
   np.testing.assert_array_equal(att2[:, :, 1], 0.0)
   np.testing.assert_array_equal(att2[:, :, m + 1:], 0.0)
+
+
+def np_ngram_id(gram, buckets):
+  """The hash of `memax.ops.memnn.ngram_ids` of one n-gram, in Python ints."""
+  h = len(gram)
+  for w in gram:
+    h = ((h * 16777619) % 2**32) ^ int(w)
+  return ((h * 2654435761) % 2**32) % buckets + 1

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from memax.ops import memnn
+from tests.models import qa_testing
 
 _B = 3  # batch
 
@@ -170,13 +171,7 @@ def np_ngram_ids(words, n, buckets):
   out = []
   for i in range(len(words) - n + 1):
     gram = [int(w) for w in words[i:i + n]]
-    if 0 in gram:
-      out.append(0)
-      continue
-    h = n
-    for w in gram:
-      h = ((h * 16777619) % 2**32) ^ w
-    out.append(((h * 2654435761) % 2**32) % buckets + 1)
+    out.append(0 if 0 in gram else qa_testing.np_ngram_id(gram, buckets))
   return out
 
 
