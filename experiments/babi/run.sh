@@ -5,6 +5,8 @@
 #                              (configs/memn2n_babi.py:tasks=0)
 #          memn2n_code_joint   the same, the authors' code protocol
 #                              (configs/memn2n_babi.py:tasks=0,protocol=code)
+#          memn2n_code10k_joint
+#                              the code protocol on en-10k (joint; 5 epochs of linear start)
 #          kvmemnn_joint       KV-MemNN, the TensorFlow code's "bow" reader (centred PE),
 #                              joint 1k (configs/kvmemnn_babi.py:tasks=0)
 #          kvmemnn_bow_joint   KV-MemNN, plain bag of words (--config.model.encoding=bow)
@@ -48,6 +50,7 @@ extra=()   # config arguments and overrides of the queue
 case $queue in
   memn2n_joint|kvmemnn_joint|memnn_joint) config=${queue%_joint}; arg=tasks=0 ;;
   memn2n_code_joint) config=memn2n; arg=tasks=0,protocol=code ;;
+  memn2n_code10k_joint) config=memn2n; arg=tasks=0,set=en-10k,protocol=code ;;
   memn2n_codeall_joint) config=memn2n; arg=tasks=0,protocol=code
     extra=(--config.model.position_length=padded --config.optimizer.grad_clip_norm=0
            --config.optimizer.grad_clip_norm_per_param=40
