@@ -33,7 +33,8 @@ _API = {
     'write': (memory, ('memory', 'weights', 'erase', 'add'), ()),
     'multi_write': (memory, ('memory', 'weights', 'erase', 'add'), ()),
     'position_encoding': (
-        attention, ('sentence_size', 'embedding_size'), ()),
+        attention, ('sentence_size', 'embedding_size'),
+        ('length', 'centered')),
     'position_encoding_weights': (
         attention, ('words', 'embedding_size'), ()),
     'centered_position_encoding_weights': (
