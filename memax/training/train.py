@@ -212,7 +212,9 @@ def make_train_step(model: Any, task: tasks_base.Task,
   trained on that instead of the task's loss. `l2` adds
   `l2 * 0.5 * ||params||^2` to the loss (TensorFlow's `l2_loss` convention). A non-finite loss or
   gradient leaves the state unchanged and records the step in
-  `first_nonfinite_step`. `batch_sharding` (from `data_parallel`) splits
+  `first_nonfinite_step`. A batch with `num_steps` (one length for the whole
+  batch) passes it to the model, which may skip the padded steps.
+  `batch_sharding` (from `data_parallel`) splits
   the sampled batch over devices along its leading axis; the step is the
   same function of its inputs with or without it.
   """
