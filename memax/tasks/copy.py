@@ -74,10 +74,9 @@ class Copy:
     targets = jnp.take_along_axis(bits, out_index[..., None], axis=1)
     mask = ((t > lengths) & (t <= 2 * lengths)).astype(jnp.float32)
     targets = targets * mask[..., None]
-    if self.length_per_batch:
-      return Batch(inputs=inputs, targets=targets, mask=mask,
-                   num_steps=2 * lengths[0, 0] + 1)
-    return Batch(inputs=inputs, targets=targets, mask=mask)
+    num_steps = 2 * lengths[0, 0] + 1 if self.length_per_batch else None
+    return Batch(inputs=inputs, targets=targets, mask=mask,
+                 num_steps=num_steps)
 
   loss = staticmethod(base.bit_loss)
   metrics = staticmethod(base.bit_metrics)

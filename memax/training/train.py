@@ -156,7 +156,8 @@ def clip_by_norm_per_param(max_norm: float, *, stacked: tuple[str, ...] = ()
     names = [getattr(path[-1], 'key', getattr(path[-1], 'name', None))
              if path else None for path, _ in leaves]
     group = [i for i, n in enumerate(names) if n in stacked]
-    out = [g * scale(jnp.sum(jnp.square(g))) for _, g in leaves]
+    out = [None if i in group else g * scale(jnp.sum(jnp.square(g)))
+           for i, (_, g) in enumerate(leaves)]
     if group:
       sizes = {leaves[i][1].shape[0] if leaves[i][1].ndim else None
                for i in group}
@@ -233,10 +234,10 @@ def make_train_step(model: Any, task: tasks_base.Task,
           lambda x: (jax.lax.with_sharding_constraint(x, batch_sharding)
                      if jnp.ndim(x) else x), batch)
     rngs = {'carry': carry_key, 'noise': jax.random.fold_in(carry_key, 1)}
+    extra = ({} if batch.num_steps is None
+             else {'num_steps': batch.num_steps})
 
     def loss_fn(params):
-      extra = ({} if getattr(batch, 'num_steps', None) is None
-               else {'num_steps': batch.num_steps})
       logits, aux = model.apply(params, batch.inputs, train=True,
                                 step=state.step, rngs=rngs, **extra)
       if isinstance(aux, dict) and 'loss' in aux:
