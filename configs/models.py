@@ -19,6 +19,7 @@ def ntm() -> ml_collections.ConfigDict:
   c.memory_init_value = 1e-6     # the constant, or the random init's std.
   c.clip_value = 20.0            # clip interface pre-activations; 0 = off.
   c.eps = 1e-6                   # numerical floor of the addressing ops.
+  c.head_order = 'write_first'   # or 'read_first' (pytorch-ntm's order).
   c.unroll = 1                   # scan steps per loop iteration (speed only).
   c.remat = False                # recompute steps in the backward pass.
   return c

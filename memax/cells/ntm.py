@@ -3,7 +3,10 @@
 One time step: the controller reads the input and the previous read vectors,
 emits an interface vector that is split into per-head parameters, the write
 heads address and write memory (erase then add), and the read heads address
-and read the updated memory. The memory size `N` and word size `W` are
+and read the updated memory (`head_order='write_first'`, the default). With
+`head_order='read_first'` every head addresses the previous memory and the
+reads return its contents before the write, the order of pytorch-ntm (its
+heads run read, then write). The memory size `N` and word size `W` are
 attributes, never parameter shapes: the same parameters run with any `N`.
 
 Implementation choices, following Collier & Beel (2018), "Implementing Neural
@@ -26,6 +29,7 @@ from memax.types import Array, PRNGKey
 CONTROLLERS = ('lstm', 'feedforward')
 ADDRESSING = ('content', 'content_and_location')
 MEMORY_INITS = ('constant', 'learned', 'random')
+HEAD_ORDERS = ('write_first', 'read_first')
 
 
 class NTMState(NamedTuple):
@@ -75,7 +79,8 @@ def _check_config(cell: 'NTMCell') -> None:
                      f'2r+1, always odd), got {cell.shift_range!r}.')
   for field, allowed in (('controller', CONTROLLERS),
                          ('addressing', ADDRESSING),
-                         ('memory_init', MEMORY_INITS)):
+                         ('memory_init', MEMORY_INITS),
+                         ('head_order', HEAD_ORDERS)):
     if getattr(cell, field) not in allowed:
       raise ValueError(f'config.model.{field} must be one of {allowed}, got '
                        f'{getattr(cell, field)!r}.')
@@ -103,6 +108,9 @@ class NTMCell(nn.RNNCellBase):
     memory_init_value: the constant, or the std of the random init.
     clip_value: clip interface pre-activations to `[-c, c]`; 0 disables.
     eps: numerical floor of the addressing ops.
+    head_order: 'write_first' (write, then read the written memory: reads
+      see this step's write) or 'read_first' (all heads address the
+      previous memory and the reads return it; pytorch-ntm's order).
     return_aux: also return the read and write weightings.
   """
 
@@ -118,6 +126,7 @@ class NTMCell(nn.RNNCellBase):
   memory_init_value: float = 1e-6
   clip_value: float = 20.0
   eps: float = 1e-6
+  head_order: str = 'write_first'
   return_aux: bool = False
   dtype: Any = jnp.float32
 
@@ -208,12 +217,22 @@ class NTMCell(nn.RNNCellBase):
     write_p = self._split_heads(raw[..., read_size:], self.num_write_heads,
                                 write=True)
 
-    write_weights = self._address(carry.memory, carry.write_weights, write_p)
-    memory = jax.vmap(ops.multi_write)(carry.memory, write_weights,
-                                       write_p.erase, write_p.add)
-    read_weights = self._address(memory, carry.read_weights, read_p)
-    read_vectors = jax.vmap(jax.vmap(ops.read, in_axes=(None, 0)))(
-        memory, read_weights)
+    if self.head_order == 'read_first':
+      read_weights = self._address(carry.memory, carry.read_weights, read_p)
+      read_vectors = jax.vmap(jax.vmap(ops.read, in_axes=(None, 0)))(
+          carry.memory, read_weights)
+      write_weights = self._address(carry.memory, carry.write_weights,
+                                    write_p)
+      memory = jax.vmap(ops.multi_write)(carry.memory, write_weights,
+                                         write_p.erase, write_p.add)
+    else:
+      write_weights = self._address(carry.memory, carry.write_weights,
+                                    write_p)
+      memory = jax.vmap(ops.multi_write)(carry.memory, write_weights,
+                                         write_p.erase, write_p.add)
+      read_weights = self._address(memory, carry.read_weights, read_p)
+      read_vectors = jax.vmap(jax.vmap(ops.read, in_axes=(None, 0)))(
+          memory, read_weights)
 
     new_carry = NTMState(controller_state, memory, read_weights,
                          write_weights, read_vectors)

@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from memax import ops
 from memax.cells import ntm
 
 
@@ -53,6 +54,47 @@ class NTMCellTest(parameterized.TestCase):
     expected = jnp.einsum('brn,bnw->brw', new.read_weights, new.memory)
     np.testing.assert_allclose(new.read_vectors, expected, rtol=1e-5,
                                atol=1e-6)
+
+  @parameterized.parameters('content', 'content_and_location')
+  def test_read_first_reads_the_previous_memory(self, addressing):
+    # Same parameters: the write is the same in both orders; read_first
+    # addresses and reads the memory as it was before the write.
+    kw = dict(num_read_heads=2, num_write_heads=2, addressing=addressing,
+              memory_init='random', memory_init_value=0.5)
+    params, carry, x = _init(_cell(**kw))
+    after, _ = _cell(**kw).apply(params, carry, x)
+    before, _ = _cell(head_order='read_first', **kw).apply(params, carry, x)
+    np.testing.assert_allclose(before.write_weights, after.write_weights,
+                               rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(before.memory, after.memory, rtol=1e-5,
+                               atol=1e-7)
+    expected = jnp.einsum('brn,bnw->brw', before.read_weights, carry.memory)
+    np.testing.assert_allclose(before.read_vectors, expected, rtol=1e-5,
+                               atol=1e-6)
+    # The read heads of write_first see the new memory instead.
+    self.assertGreater(
+        float(jnp.abs(before.read_weights - after.read_weights).max()), 1e-4)
+    # The read heads' own parameters, addressed head by head on the old
+    # memory with the pure ops, give the cell's read weights.
+    def read_heads(cell, carry, x):
+      inp = jnp.concatenate([x, carry.read_vectors.reshape(3, -1)], -1)
+      _, h = cell.core(carry.controller, inp)
+      raw = jnp.clip(cell.interface(h), -20.0, 20.0)
+      return cell._split_heads(raw[:, :2 * cell._head_size()], 2,
+                               write=False)
+    p = _cell(head_order='read_first', **kw).apply(
+        params, carry, x, method=read_heads)
+    for b in range(3):
+      for i in range(2):
+        if addressing == 'content':
+          w = ops.content_weights(carry.memory[b], p.key[b, i],
+                                  p.strength[b, i])
+        else:
+          w = ops.address(carry.memory[b], carry.read_weights[b, i],
+                          p.key[b, i], p.strength[b, i], p.gate[b, i],
+                          p.shift[b, i], p.gamma[b, i])
+        np.testing.assert_allclose(before.read_weights[b, i], w, rtol=1e-5,
+                                   atol=1e-7)
 
   def test_memory_changes_only_where_written(self):
     # With one write head whose weighting is (nearly) one-hot at t=0, the
@@ -120,9 +162,10 @@ class NTMCellTest(parameterized.TestCase):
       np.testing.assert_allclose(ys[:, t], y, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(final.memory, c.memory, rtol=1e-5, atol=1e-6)
 
-  def test_gradients_are_finite_with_extreme_interface(self):
+  @parameterized.parameters('write_first', 'read_first')
+  def test_gradients_are_finite_with_extreme_interface(self, head_order):
     # Huge inputs saturate strengths, gates and gamma (clipped at 20).
-    cell = _cell(clip_value=20.0)
+    cell = _cell(clip_value=20.0, head_order=head_order)
     params, carry, x = _init(cell)
     params = jax.tree.map(lambda p: p * 50.0, params)
 
@@ -140,7 +183,7 @@ class NTMCellTest(parameterized.TestCase):
       ('memory_size', 0), ('word_size', -1), ('controller_size', 0),
       ('num_read_heads', 0), ('num_write_heads', 0), ('shift_range', -1),
       ('controller', 'gru'), ('addressing', 'location'),
-      ('memory_init', 'zeros'))
+      ('memory_init', 'zeros'), ('head_order', 'read_last'))
   def test_bad_config_names_the_field(self, field, value):
     cell = _cell(**{field: value})
     with self.assertRaisesRegex(ValueError, f'config.model.{field}'):
