@@ -52,6 +52,7 @@ def model() -> ml_collections.ConfigDict:
   c.ngram_buckets = 8192           # NG hash buckets per role.
   c.hidden_size = 0                # NL: tanh layer of the matching network.
   c.extend_lookups = True          # NG and NL in the O lookups too (else R).
+  c.ordered_facts = False          # R: each lookup's fact, its own table.
   c.init_std = 0.1
   return c
 

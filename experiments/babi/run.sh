@@ -26,6 +26,9 @@
 #          memnn_amngnl_joint  the same, joint
 #          memnn_amngnlr_single, memnn_amngnlr_joint
 #                              the same with NG and NL in R only (extend_lookups=False)
+#          memnn_amngnlo_single, memnn_amngnlro_single
+#                              memnn_amngnl(r) with each lookup's fact embedded by its
+#                              own table in R (--config.model.ordered_facts=True)
 #   SEEDS: default "0 1 2 3 4 5 6 7 8 9" for joint, "0" for single.
 # Each run resumes from its checkpoints when re-launched; a finished run
 # (eval/test.json present) is skipped. Runs go to RUNS_ROOT/<name>/seed<s>,
@@ -73,6 +76,10 @@ case $queue in
     extra=(--config.model.extend_lookups=False) ;;
   memnn_amngnlr_joint) config=memnn; arg=tasks=0,ext=am+ng+nl
     extra=(--config.model.extend_lookups=False) ;;
+  memnn_amngnlo_single) config=memnn; arg=ext=am+ng+nl,
+    extra=(--config.model.ordered_facts=True) ;;
+  memnn_amngnlro_single) config=memnn; arg=ext=am+ng+nl,
+    extra=(--config.model.extend_lookups=False --config.model.ordered_facts=True) ;;
   *) echo "unknown queue $queue" >&2; exit 2 ;;
 esac
 if [[ $queue == *_joint ]]; then

@@ -51,6 +51,13 @@ the MemNN baselines), behind the published strongly supervised results:
   combine.
 - `extend_lookups=False` applies NG and NL to R only (the answer), leaving
   the O lookups with the plain scoring.
+- `ordered_facts` (our addition, not in either paper): R embeds the fact of
+  lookup `k` with its own table `U_R^(k)` (and n-gram table), so the answer
+  knows which lookup found which fact. The plain R sums the facts' bags,
+  which loses their order: for coreference (tasks 11 and 13) the first
+  lookup finds "After that she went to the bedroom." and the second "Mary
+  went back to the bathroom.", and the answer is the first fact's place,
+  which a sum of both bags cannot tell from the second's.
 - AM (adaptive memories): the lookups stop when a "stop" memory is chosen.
   `null_memory` plays that role: once chosen, later hops add nothing, so
   `num_hops` only bounds the number of facts. The second half of AM,
@@ -98,6 +105,8 @@ class MemNN(nn.Module):
     extend_lookups: apply NG and NL to the O lookups as well as to R
       (False: only R, the answer, gets them; the lookups keep the plain
       bag-of-words scoring).
+    ordered_facts: R embeds each lookup's fact with its own table (see the
+      module docstring); False = one table for all facts.
     init_std: standard deviation of the normal initialisation.
   """
 
@@ -112,6 +121,7 @@ class MemNN(nn.Module):
   ngram_buckets: int = 8192
   hidden_size: int = 0
   extend_lookups: bool = True
+  ordered_facts: bool = False
   init_std: float = 0.1
 
   @nn.compact
@@ -157,17 +167,21 @@ class MemNN(nn.Module):
 
     init = nn.initializers.normal(self.init_std)
     shape = (self.vocab_size, self.embedding_size)
+    # `ordered_facts`: a leading lookup axis on the tables of R's facts.
+    per_hop = (self.num_hops,) if self.ordered_facts else ()
     params = dict(
         o_query=self.param('o_query', init, shape),
         o_support=self.param('o_support', init, shape),
         o_memory=self.param('o_memory', init, shape),
         r_query=self.param('r_query', init, shape),
-        r_support=self.param('r_support', init, shape),
+        r_support=self.param('r_support', init, per_hop + shape),
         r_answer=self.param('r_answer', init, shape),
     )
     for role in self._ngram_roles():
+      lead = per_hop if role == 'r_support' else ()
       params[role + '_ngram'] = self.param(
-          role + '_ngram', init, (self.ngram_buckets + 1, self.embedding_size))
+          role + '_ngram', init,
+          lead + (self.ngram_buckets + 1, self.embedding_size))
     if self.hidden_size:
       dense = nn.initializers.lecun_normal()
       e, h = self.embedding_size, self.hidden_size
@@ -213,14 +227,21 @@ class MemNN(nn.Module):
 
   # ---- one example ------------------------------------------------------
 
-  def _phi(self, params: dict[str, Array], words: Array, role: str) -> Array:
-    """`U Phi_role(words)`: the bag of words, plus the bags of n-grams."""
-    out = memnn_ops.bag_of_words(words, params[role])
+  def _phi(self, params: dict[str, Array], words: Array, role: str,
+           hop: int | None = None) -> Array:
+    """`U Phi_role(words)`: the bag of words, plus the bags of n-grams.
+
+    `hop` picks lookup `hop`'s tables of a role with a lookup axis
+    (`ordered_facts`).
+    """
+    def table(name):
+      return params[name] if hop is None else params[name][hop]
+    out = memnn_ops.bag_of_words(words, table(role))
     if role not in self._ngram_roles():
       return out
     for n in self.ngram_sizes:
       ids = memnn_ops.ngram_ids(words, n, self.ngram_buckets)  # may be empty
-      out = out + memnn_ops.bag_of_words(ids, params[role + '_ngram'])
+      out = out + memnn_ops.bag_of_words(ids, table(role + '_ngram'))
     return out
 
   def _ngram_roles(self) -> tuple[str, ...]:
@@ -250,19 +271,26 @@ class MemNN(nn.Module):
   def _encode(self, params: dict[str, Array], story: Array, query: Array
               ) -> dict[str, Array]:
     """`U Phi` of the question and of every slot in each role; candidates."""
-    def bag(words, role):
-      return self._phi(params, words, role)
+    def bag(words, role, hop=None):
+      return self._phi(params, words, role, hop)
 
-    slots = jax.vmap(bag, in_axes=(0, None))
+    def slots(words, role, hop=None):
+      return jax.vmap(lambda sentence: bag(sentence, role, hop))(words)
+
     slot_valid = jnp.any(story != 0, axis=-1)                        # [M]
     m = story.shape[0]
+    if self.ordered_facts:  # [K, M, E]: lookup k's embedding of each slot.
+      r_m = jnp.stack([slots(story, 'r_support', k)
+                       for k in range(self.num_hops)])
+    else:
+      r_m = slots(story, 'r_support')
     mem = dict(
         slot_valid=slot_valid,
         o_x=bag(query, 'o_query'),
         r_x=bag(query, 'r_query'),
         y=slots(story, 'o_memory'),        # candidate role of U_O
         o_m=slots(story, 'o_support'),     # input role of U_O
-        r_m=slots(story, 'r_support'),     # input role of U_R
+        r_m=r_m,                           # input role of U_R
         valid=slot_valid,
         times=jnp.arange(m, dtype=jnp.int32),
         timed=jnp.ones((m,), bool),
@@ -273,7 +301,8 @@ class MemNN(nn.Module):
       mem.update(
           y=jnp.concatenate([mem['y'], params['o_null'][None]], 0),
           o_m=jnp.concatenate([mem['o_m'], zero], 0),
-          r_m=jnp.concatenate([mem['r_m'], zero], 0),
+          r_m=jnp.concatenate(
+              [r_m, jnp.zeros(r_m.shape[:-2] + zero.shape, zero.dtype)], -2),
           valid=jnp.concatenate([slot_valid, jnp.ones((1,), bool)]),
           times=jnp.arange(m + 1, dtype=jnp.int32),
           timed=jnp.concatenate([mem['timed'], jnp.zeros((1,), bool)]),
@@ -292,6 +321,10 @@ class MemNN(nn.Module):
         pairwise, mem['times'], mem['timed'])
     return memnn_ops.tournament_scores(comparisons, mem['valid']), pairwise
 
+  def _r_facts(self, mem: dict[str, Array], hop: int) -> Array:
+    """`[M(+1), E]`: R's embedding of every candidate as lookup `hop`'s fact."""
+    return mem['r_m'][hop] if self.ordered_facts else mem['r_m']
+
   def _infer(self, params: dict[str, Array], mem: dict[str, Array]
              ) -> tuple[Array, Array, Array]:
     """The argmax chain O then R with the model's own lookups."""
@@ -299,11 +332,11 @@ class MemNN(nn.Module):
     # The question is written after every statement.
     x, x_time, r = mem['o_x'], jnp.array(m, jnp.int32), mem['r_x']
     chosen, attention = [], []
-    for _ in range(self.num_hops):
+    for k in range(self.num_hops):
       scores, _ = self._hop_scores(params, mem, x, x_time)
       index, weights = memnn_ops.select(scores, mem['valid'])
       x = x + weights @ mem['o_m']
-      r = r + weights @ mem['r_m']
+      r = r + weights @ self._r_facts(mem, k)
       is_slot = (index < m) & (jnp.sum(weights) > 0)
       x_time = jnp.where(is_slot, index, x_time)
       chosen.append(jnp.where(is_slot, index, -1))
@@ -340,7 +373,7 @@ class MemNN(nn.Module):
       total = total + jnp.where(counts, term, 0.0)
       use = real.astype(x.dtype)
       x = x + use * mem['o_m'][target]
-      r = r + use * mem['r_m'][target]
+      r = r + use * self._r_facts(mem, k)[target]
       x_time = jnp.where(real, safe, x_time)
     words = jnp.ones((self.vocab_size,), bool)
     negatives, mask = memnn_ops.sample_negatives(

@@ -99,14 +99,24 @@ class NpMemNN:
   """The paper's O and R modules, one example at a time, with explicit loops."""
 
   def __init__(self, params, num_hops, margin, time_features, null_memory,
-               ngram_sizes=(), ngram_buckets=0):
+               ngram_sizes=(), ngram_buckets=0, ordered_facts=False):
     self.p = {k: np.asarray(v, np.float64) for k, v in params.items()}
     self.num_hops, self.margin = num_hops, margin
     self.time_features, self.null_memory = time_features, null_memory
     self.ngram_sizes, self.buckets = ngram_sizes, ngram_buckets
+    self.ordered_facts = ordered_facts
 
   def phi(self, words, role):
     return np_phi(words, self.p, role, self.ngram_sizes, self.buckets)
+
+  def r_fact(self, words, hop):
+    """R's bag of a fact found by lookup `hop` (its own tables if ordered)."""
+    if not self.ordered_facts:
+      return self.phi(words, 'r_support')
+    tables = {name: self.p[name][hop] for name in ('r_support',
+                                                   'r_support_ngram')
+              if name in self.p}
+    return np_phi(words, tables, 'r_support', self.ngram_sizes, self.buckets)
 
   def g(self, u, side):
     """NL: W_2 tanh(W_1 u + b) on the input side; identity without it."""
@@ -173,12 +183,12 @@ class NpMemNN:
     x, x_time = self.phi(query, 'o_query'), m
     r = self.phi(query, 'r_query')
     chosen = []
-    for _ in range(self.num_hops):
+    for k in range(self.num_hops):
       scores = self._scores(x, x_time, cands, valid, timed)
       c = int(np.argmax(scores))
       if c < m and valid[c]:
         x = x + self.phi(story[c], 'o_support')
-        r = r + self.phi(story[c], 'r_support')
+        r = r + self.r_fact(story[c], k)
         x_time = c
         chosen.append(c)
       else:
@@ -213,7 +223,7 @@ class NpMemNN:
             total += max(0.0, g - gx @ cands[t] + gx @ cands[j])
       if real:
         x = x + self.phi(story[f], 'o_support')
-        r = r + self.phi(story[f], 'r_support')
+        r = r + self.r_fact(story[f], k)
         x_time = f
     r = self.g(r, 'r')
     scores = [r @ row for row in self.p['r_answer']]
@@ -243,13 +253,20 @@ _CONFIGS = (
     dict(testcase_name='ng_nl_answer_only', time_features=True,
          null_memory=True, num_hops=2, ngram_sizes=(2,), ngram_buckets=9,
          hidden_size=4, extend_lookups=False),
+    # Each lookup's fact with its own tables in R (our addition).
+    dict(testcase_name='ordered_time_null_k3', time_features=True,
+         null_memory=True, num_hops=3, ordered_facts=True),
+    dict(testcase_name='ordered_ngrams_nl_k2', time_features=True,
+         null_memory=False, num_hops=2, ngram_sizes=(2, 3), ngram_buckets=5,
+         hidden_size=4, ordered_facts=True),
 )
 
 
 def _reference(params, kw, margin=0.1):
   return NpMemNN(params['params'], kw['num_hops'], margin,
                  kw['time_features'], kw['null_memory'],
-                 kw.get('ngram_sizes', ()), kw.get('ngram_buckets', 0))
+                 kw.get('ngram_sizes', ()), kw.get('ngram_buckets', 0),
+                 kw.get('ordered_facts', False))
 
 
 def _loss_fn(model, inputs):
