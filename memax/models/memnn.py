@@ -54,10 +54,11 @@ the MemNN baselines), behind the published strongly supervised results:
 - `ordered_facts` (our addition, not in either paper): R embeds the fact of
   lookup `k` with its own table `U_R^(k)` (and n-gram table), so the answer
   knows which lookup found which fact. The plain R sums the facts' bags,
-  which loses their order: for coreference (tasks 11 and 13) the first
-  lookup finds "After that she went to the bedroom." and the second "Mary
-  went back to the bathroom.", and the answer is the first fact's place,
-  which a sum of both bags cannot tell from the second's.
+  which loses their order: for coreference (tasks 11 and 13), "Where is
+  Mary?" has the facts "Mary went back to the bathroom." (found first, by
+  the name) and "After that she went to the bedroom." (found second), and
+  the answer is the second fact's place, which a sum of both bags cannot
+  tell from the first's.
 - AM (adaptive memories): the lookups stop when a "stop" memory is chosen.
   `null_memory` plays that role: once chosen, later hops add nothing, so
   `num_hops` only bounds the number of facts. The second half of AM,
