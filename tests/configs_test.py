@@ -81,7 +81,8 @@ class ConfigsTest(parameterized.TestCase):
     self.assertEqual(module.get_config('tasks=16').model.num_hops, 3)
     full = module.get_config('tasks=7,ext=am+ng+nl')
     self.assertEqual((full.model.num_hops, full.model.ngram_sizes,
-                      full.model.hidden_size), (8, (2, 3), 100))
+                      full.model.hidden_size, full.model.ordered_facts),
+                     (8, (2, 3), 100, True))
     self.assertEqual(module.get_config('tasks=0,ext=am').model.num_hops, 8)
     self.assertEqual(module.get_config('tasks=1,ext=am').model.num_hops, 2)
     with self.assertRaisesRegex(ValueError, 'ext='):

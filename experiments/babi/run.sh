@@ -28,7 +28,8 @@
 #                              the same with NG and NL in R only (extend_lookups=False)
 #          memnn_amngnlo_single, memnn_amngnlro_single
 #                              memnn_amngnl(r) with each lookup's fact embedded by its
-#                              own table in R (--config.model.ordered_facts=True)
+#                              own table in R (ordered_facts, the config's default now;
+#                              the other MemNN queues pass ordered_facts=False)
 #   SEEDS: default "0 1 2 3 4 5 6 7 8 9" for joint, "0" for single.
 # Each run resumes from its checkpoints when re-launched; a finished run
 # (eval/test.json present) is skipped. Runs go to RUNS_ROOT/<name>/seed<s>,
@@ -50,8 +51,12 @@ run() {  # name config config_arg seed [overrides...]
   echo "$(date -u +%FT%TZ) end $name seed $seed rc=$?" >> "$root/queue.log"
 }
 extra=()   # config arguments and overrides of the queue
+# MemNN queues whose results predate ordered_facts as the config default
+# keep the papers' R (one table for all facts), as their results record.
+papers_r=(--config.model.ordered_facts=False)
 case $queue in
-  memn2n_joint|kvmemnn_joint|memnn_joint) config=${queue%_joint}; arg=tasks=0 ;;
+  memn2n_joint|kvmemnn_joint) config=${queue%_joint}; arg=tasks=0 ;;
+  memnn_joint) config=memnn; arg=tasks=0; extra=("${papers_r[@]}") ;;
   memn2n_code_joint) config=memn2n; arg=tasks=0,protocol=code ;;
   memn2n_code10k_joint) config=memn2n; arg=tasks=0,set=en-10k,protocol=code ;;
   memn2n_codeall_joint) config=memn2n; arg=tasks=0,protocol=code
@@ -66,16 +71,18 @@ case $queue in
   memn2n_codels_single) config=memn2n; arg=
     extra=(--config.model.linear_start_epochs=20 --config.train.num_epochs=120
            --config.optimizer.decay_start_epochs=20) ;;
-  memn2n_single|memnn_single) config=${queue%_single}; arg= ;;
+  memn2n_single) config=memn2n; arg= ;;
+  memnn_single) config=memnn; arg=; extra=("${papers_r[@]}") ;;
   memn2n_code_single) config=memn2n; arg=protocol=code, ;;
   memnn_ngnl_single) config=memnn; arg=
-    extra=("--config.model.ngram_sizes=(2,3)" --config.model.hidden_size=100) ;;
-  memnn_amngnl_single) config=memnn; arg=ext=am+ng+nl, ;;
-  memnn_amngnl_joint) config=memnn; arg=tasks=0,ext=am+ng+nl ;;
+    extra=("--config.model.ngram_sizes=(2,3)" --config.model.hidden_size=100
+           "${papers_r[@]}") ;;
+  memnn_amngnl_single) config=memnn; arg=ext=am+ng+nl,; extra=("${papers_r[@]}") ;;
+  memnn_amngnl_joint) config=memnn; arg=tasks=0,ext=am+ng+nl; extra=("${papers_r[@]}") ;;
   memnn_amngnlr_single) config=memnn; arg=ext=am+ng+nl,
-    extra=(--config.model.extend_lookups=False) ;;
+    extra=(--config.model.extend_lookups=False "${papers_r[@]}") ;;
   memnn_amngnlr_joint) config=memnn; arg=tasks=0,ext=am+ng+nl
-    extra=(--config.model.extend_lookups=False) ;;
+    extra=(--config.model.extend_lookups=False "${papers_r[@]}") ;;
   memnn_amngnlo_single) config=memnn; arg=ext=am+ng+nl,
     extra=(--config.model.ordered_facts=True) ;;
   memnn_amngnlro_single) config=memnn; arg=ext=am+ng+nl,
