@@ -26,7 +26,7 @@
 #          memnn_amngnl_joint  the same, joint
 #          memnn_amngnlr_single, memnn_amngnlr_joint
 #                              the same with NG and NL in R only (extend_lookups=False)
-#          memnn_amngnlo_single, memnn_amngnlro_single
+#          memnn_amngnlo_single, memnn_amngnlro_single, memnn_amngnlo_joint
 #                              memnn_amngnl(r) with each lookup's fact embedded by its
 #                              own table in R (ordered_facts, the config's default now;
 #                              the other MemNN queues pass ordered_facts=False)
@@ -84,6 +84,8 @@ case $queue in
   memnn_amngnlr_joint) config=memnn; arg=tasks=0,ext=am+ng+nl
     extra=(--config.model.extend_lookups=False "${papers_r[@]}") ;;
   memnn_amngnlo_single) config=memnn; arg=ext=am+ng+nl,
+    extra=(--config.model.ordered_facts=True) ;;
+  memnn_amngnlo_joint) config=memnn; arg=tasks=0,ext=am+ng+nl
     extra=(--config.model.ordered_facts=True) ;;
   memnn_amngnlro_single) config=memnn; arg=ext=am+ng+nl,
     extra=(--config.model.extend_lookups=False --config.model.ordered_facts=True) ;;
