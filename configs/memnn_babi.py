@@ -11,9 +11,9 @@ R embeds the fact of each lookup with its own table (`model.ordered_facts`,
 our addition, not in the papers): the answer then knows which lookup found
 which fact, which coreference (tasks 11 and 13) needs. With one model per
 task and `ext=am+ng+nl` it took tasks 11 and 13 from 50-54 % test error to
-0.1-1.8 % (2 seeds, both variants below), and with the variant picked per
-task on validation the mean test error to 6.6 % with 4 failed tasks (the
-paper: 6.7 %, 4). `--config.model.ordered_facts=False` is the papers' R, a
+0.0-2.0 % (2-3 seeds, both variants below), and with the variant and seed
+picked per task on validation the mean test error to 6.5 % with 4 failed
+tasks (the paper: 6.7 %, 4). `--config.model.ordered_facts=False` is the papers' R, a
 sum of the facts' bags (experiments/babi/README.md).
 
 `ext=<am+ng+nl, any subset>` adds the extensions of Weston et al. 2015
