@@ -280,11 +280,11 @@ class MemNN(nn.Module):
 
     slot_valid = jnp.any(story != 0, axis=-1)                        # [M]
     m = story.shape[0]
-    if self.ordered_facts:  # [K, M, E]: lookup k's embedding of each slot.
-      r_m = jnp.stack([slots(story, 'r_support', k)
-                       for k in range(self.num_hops)])
-    else:
-      r_m = slots(story, 'r_support')
+    # `ordered_facts`: lookup k's tables embed only the fact it chose
+    # (`_r_fact`), not every slot K times; the "no fact" row is all padding.
+    words = jnp.concatenate([story, jnp.zeros_like(story[:1])], 0)
+    r_m = (jnp.zeros((m, self.embedding_size), params['r_query'].dtype)
+           if self.ordered_facts else slots(story, 'r_support'))
     mem = dict(
         slot_valid=slot_valid,
         o_x=bag(query, 'o_query'),
@@ -292,6 +292,7 @@ class MemNN(nn.Module):
         y=slots(story, 'o_memory'),        # candidate role of U_O
         o_m=slots(story, 'o_support'),     # input role of U_O
         r_m=r_m,                           # input role of U_R
+        words=words,                       # slots + the empty "no fact"
         valid=slot_valid,
         times=jnp.arange(m, dtype=jnp.int32),
         timed=jnp.ones((m,), bool),
@@ -302,8 +303,7 @@ class MemNN(nn.Module):
       mem.update(
           y=jnp.concatenate([mem['y'], params['o_null'][None]], 0),
           o_m=jnp.concatenate([mem['o_m'], zero], 0),
-          r_m=jnp.concatenate(
-              [r_m, jnp.zeros(r_m.shape[:-2] + zero.shape, zero.dtype)], -2),
+          r_m=jnp.concatenate([r_m, zero], 0),
           valid=jnp.concatenate([slot_valid, jnp.ones((1,), bool)]),
           times=jnp.arange(m + 1, dtype=jnp.int32),
           timed=jnp.concatenate([mem['timed'], jnp.zeros((1,), bool)]),
@@ -322,9 +322,12 @@ class MemNN(nn.Module):
         pairwise, mem['times'], mem['timed'])
     return memnn_ops.tournament_scores(comparisons, mem['valid']), pairwise
 
-  def _r_facts(self, mem: dict[str, Array], hop: int) -> Array:
-    """`[M(+1), E]`: R's embedding of every candidate as lookup `hop`'s fact."""
-    return mem['r_m'][hop] if self.ordered_facts else mem['r_m']
+  def _r_fact(self, params: dict[str, Array], mem: dict[str, Array],
+              hop: int, index: Array) -> Array:
+    """`[E]`: R's embedding of candidate `index` as lookup `hop`'s fact."""
+    if not self.ordered_facts:
+      return mem['r_m'][index]
+    return self._phi(params, mem['words'][index], 'r_support', hop)
 
   def _infer(self, params: dict[str, Array], mem: dict[str, Array]
              ) -> tuple[Array, Array, Array]:
@@ -337,7 +340,7 @@ class MemNN(nn.Module):
       scores, _ = self._hop_scores(params, mem, x, x_time)
       index, weights = memnn_ops.select(scores, mem['valid'])
       x = x + weights @ mem['o_m']
-      r = r + weights @ self._r_facts(mem, k)
+      r = r + jnp.sum(weights) * self._r_fact(params, mem, k, index)
       is_slot = (index < m) & (jnp.sum(weights) > 0)
       x_time = jnp.where(is_slot, index, x_time)
       chosen.append(jnp.where(is_slot, index, -1))
@@ -374,7 +377,7 @@ class MemNN(nn.Module):
       total = total + jnp.where(counts, term, 0.0)
       use = real.astype(x.dtype)
       x = x + use * mem['o_m'][target]
-      r = r + use * self._r_facts(mem, k)[target]
+      r = r + use * self._r_fact(params, mem, k, target)
       x_time = jnp.where(real, safe, x_time)
     words = jnp.ones((self.vocab_size,), bool)
     negatives, mask = memnn_ops.sample_negatives(
