@@ -217,22 +217,15 @@ class NTMCell(nn.RNNCellBase):
     write_p = self._split_heads(raw[..., read_size:], self.num_write_heads,
                                 write=True)
 
-    if self.head_order == 'read_first':
-      read_weights = self._address(carry.memory, carry.read_weights, read_p)
-      read_vectors = jax.vmap(jax.vmap(ops.read, in_axes=(None, 0)))(
-          carry.memory, read_weights)
-      write_weights = self._address(carry.memory, carry.write_weights,
-                                    write_p)
-      memory = jax.vmap(ops.multi_write)(carry.memory, write_weights,
-                                         write_p.erase, write_p.add)
-    else:
-      write_weights = self._address(carry.memory, carry.write_weights,
-                                    write_p)
-      memory = jax.vmap(ops.multi_write)(carry.memory, write_weights,
-                                         write_p.erase, write_p.add)
-      read_weights = self._address(memory, carry.read_weights, read_p)
-      read_vectors = jax.vmap(jax.vmap(ops.read, in_axes=(None, 0)))(
-          memory, read_weights)
+    write_weights = self._address(carry.memory, carry.write_weights, write_p)
+    memory = jax.vmap(ops.multi_write)(carry.memory, write_weights,
+                                       write_p.erase, write_p.add)
+    # The memory the read heads address and read: after this step's write,
+    # or (read_first) before it.
+    read_memory = carry.memory if self.head_order == 'read_first' else memory
+    read_weights = self._address(read_memory, carry.read_weights, read_p)
+    read_vectors = jax.vmap(jax.vmap(ops.read, in_axes=(None, 0)))(
+        read_memory, read_weights)
 
     new_carry = NTMState(controller_state, memory, read_weights,
                          write_weights, read_vectors)

@@ -272,38 +272,36 @@ class MemNN(nn.Module):
   def _encode(self, params: dict[str, Array], story: Array, query: Array
               ) -> dict[str, Array]:
     """`U Phi` of the question and of every slot in each role; candidates."""
-    def bag(words, role, hop=None):
-      return self._phi(params, words, role, hop)
+    def bag(words, role):
+      return self._phi(params, words, role)
 
-    def slots(words, role, hop=None):
-      return jax.vmap(lambda sentence: bag(sentence, role, hop))(words)
-
+    slots = jax.vmap(bag, in_axes=(0, None))
     slot_valid = jnp.any(story != 0, axis=-1)                        # [M]
     m = story.shape[0]
-    # `ordered_facts`: lookup k's tables embed only the fact it chose
-    # (`_r_fact`), not every slot K times; the "no fact" row is all padding.
-    words = jnp.concatenate([story, jnp.zeros_like(story[:1])], 0)
-    r_m = (jnp.zeros((m, self.embedding_size), params['r_query'].dtype)
-           if self.ordered_facts else slots(story, 'r_support'))
     mem = dict(
         slot_valid=slot_valid,
         o_x=bag(query, 'o_query'),
         r_x=bag(query, 'r_query'),
         y=slots(story, 'o_memory'),        # candidate role of U_O
         o_m=slots(story, 'o_support'),     # input role of U_O
-        r_m=r_m,                           # input role of U_R
-        words=words,                       # slots + the empty "no fact"
         valid=slot_valid,
         times=jnp.arange(m, dtype=jnp.int32),
         timed=jnp.ones((m,), bool),
     )
+    if self.ordered_facts:
+      # Lookup k's tables embed only the fact it chose (`_r_fact`), not
+      # every slot K times; row M, all padding, is the "no fact" candidate.
+      mem['words'] = jnp.concatenate([story, jnp.zeros_like(story[:1])], 0)
+    else:
+      mem['r_m'] = slots(story, 'r_support')  # input role of U_R
     if self.null_memory:
       # Candidate `M`: "no fact". No write time; adds nothing when chosen.
       zero = jnp.zeros((1, self.embedding_size), mem['o_m'].dtype)
+      if 'r_m' in mem:
+        mem['r_m'] = jnp.concatenate([mem['r_m'], zero], 0)
       mem.update(
           y=jnp.concatenate([mem['y'], params['o_null'][None]], 0),
           o_m=jnp.concatenate([mem['o_m'], zero], 0),
-          r_m=jnp.concatenate([r_m, zero], 0),
           valid=jnp.concatenate([slot_valid, jnp.ones((1,), bool)]),
           times=jnp.arange(m + 1, dtype=jnp.int32),
           timed=jnp.concatenate([mem['timed'], jnp.zeros((1,), bool)]),
