@@ -50,6 +50,8 @@ def model() -> ml_collections.ConfigDict:
   c.temporal_encoding = True       # TE.
   c.random_noise = 0.1             # RN: fraction of empty memories (train).
   c.temporal_size = 50             # rows of the temporal tables.
+  c.mask_empty_slots = True        # False: empty slots stay in the softmax
+                                   # as zero vectors (the authors' code).
   c.linear_start_epochs = -1       # LS: -1 = until the validation loss
                                    # stops decreasing; n = n epochs; 0 = off.
   c.init_std = 0.1

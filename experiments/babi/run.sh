@@ -17,6 +17,10 @@
 #                              the code protocol plus the code's per-matrix gradient
 #                              clipping (word and time rows of a hop together) and
 #                              its PE length (J = padded length + 1, the time word last)
+#          memn2n_codenull_joint
+#                              the code protocol with empty memory slots in the
+#                              softmax as zero vectors, as in the authors' code
+#                              (--config.model.mask_empty_slots=False)
 #          memn2n_codels_joint, memn2n_codels_single
 #                              ablation: the code's linear-start schedule with the
 #                              paper's position encoding
@@ -63,6 +67,8 @@ case $queue in
     extra=(--config.model.position_length=padded --config.optimizer.grad_clip_norm=0
            --config.optimizer.grad_clip_norm_per_param=40
            --config.optimizer.grad_clip_stacked=embeddings+temporal) ;;
+  memn2n_codenull_joint) config=memn2n; arg=tasks=0,protocol=code
+    extra=(--config.model.mask_empty_slots=False) ;;
   kvmemnn_bow_joint) config=kvmemnn; arg=tasks=0
     extra=(--config.model.encoding=bow) ;;
   memn2n_codels_joint) config=memn2n; arg=tasks=0

@@ -28,6 +28,16 @@ shifts the temporal index (age) of that memory and every older one by one;
 it is not added as an attendable slot (the contract says empty slots never
 receive attention), so it acts through the temporal encoding only, and
 does nothing when `temporal_encoding=False`.
+
+Empty slots: by default (`mask_empty_slots=True`) the attention is a softmax
+over the story's sentences only. With `mask_empty_slots=False` the `M - n`
+empty (padding) slots of a story of `n` sentences stay in the softmax with
+zero memory and output vectors (logit 0, nothing read), as in the authors'
+Matlab code (memories reset to the nil word, whose input embedding is zeroed
+after every update, and a softmax over all `sz` slots) and in the widely
+used TensorFlow reimplementation (domluna/memn2n: a fixed zero nil row and
+a softmax over all slots). The empty slots then act as an attention sink
+whose weight grows with the free memory, so the function depends on `M`.
 """
 
 import chex
@@ -117,6 +127,8 @@ class MemN2N(nn.Module):
       at train time (sec. 4.2 RN: 0.1); see the module docstring.
     temporal_size: rows of the temporal tables; older memories share the
       last row.
+    mask_empty_slots: softmax over the sentences only (True), or over all
+      `M` slots with empty ones as zero vectors (False; the authors' code).
     linear_start_steps: attention without softmax while
       `step < linear_start_steps` (sec. 4.2 LS); 0 disables it.
     init_std: standard deviation of the Gaussian initialisation (sec. 4.2).
@@ -131,6 +143,7 @@ class MemN2N(nn.Module):
   temporal_encoding: bool = True
   random_noise: float = 0.1
   temporal_size: int = 50
+  mask_empty_slots: bool = True
   linear_start_steps: int = 0
   init_std: float = 0.1
 
@@ -216,13 +229,17 @@ class MemN2N(nn.Module):
             in_time, out_time = in_time * time_weights, out_time * time_weights
           memory = memory + in_time
           output = output + out_time
+        if not self.mask_empty_slots:
+          memory = memory * mask[:, None]
+          output = output * mask[:, None]
         memories.append(memory)
         outputs.append(output)
       u = encode(query_table, query)
+      attend = mask if self.mask_empty_slots else jnp.ones_like(mask)
       weights = []
       for k in range(hops):
         p = attention.memory_attention(
-            memories[k % distinct], u, mask, linear=linear)
+            memories[k % distinct], u, attend, linear=linear)
         o = attention.memory_read(outputs[k % distinct], p)
         u = (u if hop_map is None else hop_map @ u) + o
         weights.append(p)

@@ -47,11 +47,13 @@ def np_time_weight(encoding, length, d):
 
 
 def np_memn2n(params, story, query, *, tying, encoding, temporal,
-              temporal_size, linear=False, padded=False):
+              temporal_size, linear=False, padded=False, mask_empty=True):
   """Logits `[V]` and attention `[K, M]` for one left-aligned example.
 
   `padded`: the authors' code's PE, `J` = padded length (+ 1 for the time
-  word, whose embedding gets the last position's weight).
+  word, whose embedding gets the last position's weight). `mask_empty=False`:
+  the authors' code's memory, where empty slots are zero vectors that stay in
+  the softmax (score 0, nothing read).
   """
   p = {k: np.asarray(v, np.float64) for k, v in params['params'].items()}
   if tying == 'adjacent':
@@ -91,18 +93,20 @@ def np_memn2n(params, story, query, *, tying, encoding, temporal,
         m[i] = m[i] + tw * ta[k][age]
         c[i] = c[i] + tw * tc[k][age]
     scores = {i: float(np.dot(u, m[i])) for i in real}
+    if not mask_empty:
+      scores.update({i: 0.0 for i in range(num_slots) if i not in real})
     if linear:
       probs = scores
-    elif real:
+    elif scores:
       top = max(scores.values())
       total = sum(np.exp(s - top) for s in scores.values())
       probs = {i: np.exp(s - top) / total for i, s in scores.items()}
     else:
       probs = {}
     o = np.zeros_like(u)
-    for i in real:
+    for i in scores:
       attention[k, i] = probs[i]
-      o += probs[i] * c[i]
+      o += probs[i] * c.get(i, 0.0)
     u = (u if h is None else h @ u) + o  # u^{k+1}
   return w @ u, attention
 
@@ -180,6 +184,40 @@ class ReferenceTest(parameterized.TestCase):
           params, inputs['story'][b], inputs['query'][b], tying='adjacent',
           encoding='bow', temporal=False, temporal_size=4)
       np.testing.assert_allclose(logits[b], expected, rtol=1e-4, atol=1e-5)
+
+
+class EmptySlotsInSoftmaxTest(parameterized.TestCase):
+  """`mask_empty_slots=False`: the authors' code's memory of zero vectors."""
+
+  @parameterized.product(tying=['adjacent', 'layerwise'], linear=[False, True])
+  def test_matches_reference(self, tying, linear):
+    model = _model(weight_tying=tying, mask_empty_slots=False,
+                   linear_start_steps=5)
+    inputs = random_batch(8)
+    params = _params(model, 9)
+    step = jnp.int32(0 if linear else 10)
+    logits, aux = _apply(model, params, inputs, step=step)
+    masked, _ = _apply(_model(weight_tying=tying, linear_start_steps=5),
+                       params, inputs, step=step)
+    # With the softmax, the empty slots take weight and change the answer;
+    # a linear start reads nothing from them either way.
+    self.assertEqual(np.allclose(logits, masked, atol=1e-5), linear)
+    for b in range(3):
+      expected, attention = np_memn2n(
+          params, inputs['story'][b], inputs['query'][b], tying=tying,
+          encoding='position', temporal=True, temporal_size=4,
+          linear=linear, mask_empty=False)
+      np.testing.assert_allclose(logits[b], expected, rtol=1e-4, atol=1e-5)
+      np.testing.assert_allclose(aux['attention'][b], attention, rtol=1e-4,
+                                 atol=1e-6)
+
+  def test_attention_sums_to_one_over_all_slots(self):
+    model = _model(mask_empty_slots=False)
+    _, aux = _apply(model, _params(model, 7), random_batch(6))
+    attention = np.asarray(aux['attention'])
+    np.testing.assert_allclose(attention.sum(-1), 1.0, rtol=1e-5)
+    # The all-empty story attends uniformly to its zero slots.
+    np.testing.assert_allclose(attention[-1], 1.0 / _M, rtol=1e-5)
 
 
 class ParametersTest(parameterized.TestCase):
