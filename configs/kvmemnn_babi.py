@@ -38,6 +38,8 @@ def model() -> ml_collections.ConfigDict:
   c.window_size = 3                # odd; window mode only.
   c.encoding = 'position_centered' # the TF code's "bow"; or 'bow', 'position'.
   c.temporal_encoding = True       # as the TensorFlow code (its TK, TV).
+  c.mask_empty_slots = True        # False: empty slots stay in the softmax
+                                   # as zero keys and values.
   c.init_std = 0.1
   return c
 

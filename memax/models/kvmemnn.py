@@ -26,6 +26,13 @@ Memory modes (sec. 3.2):
   there (within the sentence; positions outside it are padding), the value
   is the centre word. A slot is real iff its centre word is.
 
+Empty slots: by default the softmax covers the real slots only; with
+`mask_empty_slots=False` the empty (padding) slots stay in it as zero keys
+and values (logit 0, nothing read), as in the TensorFlow implementation the
+bAbI defaults follow (siyuanzhao/key-value-memory-networks: a fixed zero nil
+row and a softmax over all slots). They then act as an attention sink, and
+the function depends on `M`.
+
 Optional temporal encoding adds learned `T_K[age]`, `T_V[age]` (`[F]`, in
 feature space) to keys and values, with MemN2N's age semantics (the most
 recent sentence has age 0; windows take their sentence's age).
@@ -104,6 +111,7 @@ class KVMemNN(nn.Module):
   init_std: float = 0.1
   temporal_encoding: bool = False
   temporal_size: int = 50
+  mask_empty_slots: bool = True
 
   @nn.compact
   def __call__(self, inputs: dict[str, Array], *, train: bool = False,
@@ -167,6 +175,10 @@ class KVMemNN(nn.Module):
       if self.temporal_encoding:
         keys = keys + key_temporal[age]
         values = values + value_temporal[age]
+      if not self.mask_empty_slots:
+        keys = keys * mask[:, None]
+        values = values * mask[:, None]
+        mask = jnp.ones_like(mask)
       q = feature(query)
       weights = []
       for j in range(self.num_hops):

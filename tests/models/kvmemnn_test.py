@@ -43,8 +43,12 @@ def np_feature(p, words, encoding):
 
 
 def np_kvmemnn(params, story, query, *, mode, encoding, temporal,
-               window_size=3, temporal_size=4):
-  """Logits `[V]`, per-slot attention `[K, slots]` for one example."""
+               window_size=3, temporal_size=4, mask_empty=True):
+  """Logits `[V]`, per-slot attention `[K, slots]` for one example.
+
+  `mask_empty=False`: empty slots stay in the softmax as zero keys and
+  values (the TensorFlow implementation's memory).
+  """
   p = {k: np.asarray(v, np.float64) for k, v in params['params'].items()}
   num_sentences, length = story.shape
   nonempty = [i for i in range(num_sentences) if np.any(story[i] != 0)]
@@ -71,6 +75,12 @@ def np_kvmemnn(params, story, query, *, mode, encoding, temporal,
     keys.append(key)
     values.append(value)
   real = [h for h, slot in enumerate(slots) if slot[2]]
+  if not mask_empty:
+    for h, slot in enumerate(slots):
+      if not slot[2]:
+        keys[h] = np.zeros_like(keys[h])
+        values[h] = np.zeros_like(values[h])
+    real = list(range(len(slots)))
   q = np_feature(p, query, encoding)
   attention = np.zeros((_K, len(slots)))
   for j in range(_K):
@@ -149,6 +159,33 @@ class ReferenceTest(parameterized.TestCase):
     sums = np.asarray(aux['attention']).sum(-1)
     np.testing.assert_allclose(sums[:-1], 1.0, rtol=1e-5)
     np.testing.assert_array_equal(sums[-1], 0.0)  # the all-empty story
+
+
+class EmptySlotsInSoftmaxTest(parameterized.TestCase):
+  """`mask_empty_slots=False`: empty slots as zero keys and values."""
+
+  @parameterized.named_parameters(*((name, name) for name in _CONFIGS))
+  def test_matches_reference(self, name):
+    config = _CONFIGS[name]
+    model = _model(mask_empty_slots=False, **config)
+    inputs = random_batch(2)
+    params = _params(model, 3)
+    logits, aux = _jitted(model)(params, inputs)
+    masked, _ = _jitted(_model(**config))(params, inputs)
+    self.assertFalse(np.allclose(logits, masked, atol=1e-3))
+    window = config['memory_mode'] == 'window'
+    for b in range(3):
+      expected, attention = np_kvmemnn(
+          params, inputs['story'][b], inputs['query'][b],
+          mode=config['memory_mode'], encoding=config['encoding'],
+          temporal=config['temporal_encoding'], mask_empty=False)
+      np.testing.assert_allclose(logits[b], expected, rtol=1e-4, atol=1e-5)
+      np.testing.assert_allclose(
+          aux['window_attention' if window else 'attention'][b], attention,
+          rtol=1e-4, atol=1e-6)
+    # Every story's attention, the all-empty one's too, sums to one.
+    np.testing.assert_allclose(np.asarray(aux['attention']).sum(-1), 1.0,
+                               rtol=1e-5)
 
 
 class WindowMemoriesTest(parameterized.TestCase):
