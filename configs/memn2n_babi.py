@@ -18,8 +18,10 @@ position encoding `1 + 4 (k - (d+1)/2) (j - (J+1)/2) / (d J)`, centred on 1
 rather than 1/2 (`model.encoding = 'position_centered'`), and a linear
 start of a fixed 20 epochs (30 joint) at 0.005, followed by the full
 schedule (100 epochs halved every 25; joint 60 halved every 15), again
-from 0.005 (`optimizer.decay_start_epochs`). Settings quoted from that code's
-configuration files.
+from 0.005 (`optimizer.decay_start_epochs`), and its memory: the empty slots
+of a story stay in the attention softmax as zero vectors
+(`model.mask_empty_slots = False`). Settings quoted from that code's
+configuration and model files.
 
 Commands:
   python -m memax.main --config=configs/memn2n_babi.py:tasks=1 \
@@ -78,10 +80,12 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.train.num_epochs = 20 if ten_k else 60
     config.optimizer.decay_every_epochs = 5 if ten_k else 15
   if arg.protocol == 'code':
-    # The authors' released code: its position encoding, and a fixed linear
-    # start (20 epochs; 30 joint) at a constant rate, after which the whole
-    # schedule above runs from its start.
+    # The authors' released code: its position encoding, its memory of
+    # zero vectors in the empty slots, and a fixed linear start (20 epochs;
+    # 30 joint) at a constant rate, after which the whole schedule above runs
+    # from its start.
     config.model.encoding = 'position_centered'
+    config.model.mask_empty_slots = False
     if arg.tasks == 0:
       ls = 5 if ten_k else 30      # 10k: our choice (the code has 1k only).
     else:

@@ -64,12 +64,14 @@ class ConfigsTest(parameterized.TestCase):
     for tasks, ls, epochs in ((0, 30, 90), (4, 20, 120)):
       config = module.get_config(f'tasks={tasks},protocol=code')
       self.assertEqual(config.model.encoding, 'position_centered')
+      self.assertFalse(config.model.mask_empty_slots)
       self.assertEqual(config.model.linear_start_epochs, ls)
       self.assertEqual(config.optimizer.decay_start_epochs, ls)
       self.assertEqual(config.train.num_epochs, epochs)
     paper = module.get_config('tasks=0')
     self.assertEqual((paper.model.linear_start_epochs, paper.train.num_epochs),
                      (-1, 60))
+    self.assertTrue(paper.model.mask_empty_slots)
     with self.assertRaisesRegex(ValueError, 'protocol'):
       module.get_config('protocol=matlab')
 

@@ -10,6 +10,8 @@
 #          kvmemnn_joint       KV-MemNN, the TensorFlow code's "bow" reader (centred PE),
 #                              joint 1k (configs/kvmemnn_babi.py:tasks=0)
 #          kvmemnn_bow_joint   KV-MemNN, plain bag of words (--config.model.encoding=bow)
+#          kvmemnn_null_joint  KV-MemNN with empty slots in the softmax as zero keys
+#                              and values (--config.model.mask_empty_slots=False)
 #          memnn_joint         strongly supervised MemNN, joint 1k (configs/memnn_babi.py:tasks=0)
 #          memn2n_single       MemN2N, one model per task, 1k (tasks 1..20)
 #          memn2n_code_single  the same, the authors' code protocol
@@ -17,10 +19,12 @@
 #                              the code protocol plus the code's per-matrix gradient
 #                              clipping (word and time rows of a hop together) and
 #                              its PE length (J = padded length + 1, the time word last)
-#          memn2n_codenull_joint
+#          memn2n_codenull_joint, memn2n_codenull_single
 #                              the code protocol with empty memory slots in the
 #                              softmax as zero vectors, as in the authors' code
-#                              (--config.model.mask_empty_slots=False)
+#                              (protocol=code's default since session 6; the
+#                              other memn2n_code* queues pass
+#                              mask_empty_slots=True, as their results record)
 #          memn2n_codels_joint, memn2n_codels_single
 #                              ablation: the code's linear-start schedule with the
 #                              paper's position encoding
@@ -58,16 +62,21 @@ extra=()   # config arguments and overrides of the queue
 # MemNN queues whose results predate ordered_facts as the config default
 # keep the papers' R (one table for all facts), as their results record.
 papers_r=(--config.model.ordered_facts=False)
+# MemN2N code-protocol queues whose results predate its empty slots in the
+# softmax (session 6) keep them masked, as their results record.
+masked=(--config.model.mask_empty_slots=True)
 case $queue in
   memn2n_joint|kvmemnn_joint) config=${queue%_joint}; arg=tasks=0 ;;
   memnn_joint) config=memnn; arg=tasks=0; extra=("${papers_r[@]}") ;;
-  memn2n_code_joint) config=memn2n; arg=tasks=0,protocol=code ;;
-  memn2n_code10k_joint) config=memn2n; arg=tasks=0,set=en-10k,protocol=code ;;
+  memn2n_code_joint) config=memn2n; arg=tasks=0,protocol=code; extra=("${masked[@]}") ;;
+  memn2n_code10k_joint) config=memn2n; arg=tasks=0,set=en-10k,protocol=code
+    extra=("${masked[@]}") ;;
   memn2n_codeall_joint) config=memn2n; arg=tasks=0,protocol=code
-    extra=(--config.model.position_length=padded --config.optimizer.grad_clip_norm=0
+    extra=("${masked[@]}" --config.model.position_length=padded --config.optimizer.grad_clip_norm=0
            --config.optimizer.grad_clip_norm_per_param=40
            --config.optimizer.grad_clip_stacked=embeddings+temporal) ;;
-  memn2n_codenull_joint) config=memn2n; arg=tasks=0,protocol=code
+  memn2n_codenull_joint) config=memn2n; arg=tasks=0,protocol=code ;;
+  kvmemnn_null_joint) config=kvmemnn; arg=tasks=0
     extra=(--config.model.mask_empty_slots=False) ;;
   kvmemnn_bow_joint) config=kvmemnn; arg=tasks=0
     extra=(--config.model.encoding=bow) ;;
@@ -79,7 +88,8 @@ case $queue in
            --config.optimizer.decay_start_epochs=20) ;;
   memn2n_single) config=memn2n; arg= ;;
   memnn_single) config=memnn; arg=; extra=("${papers_r[@]}") ;;
-  memn2n_code_single) config=memn2n; arg=protocol=code, ;;
+  memn2n_code_single) config=memn2n; arg=protocol=code,; extra=("${masked[@]}") ;;
+  memn2n_codenull_single) config=memn2n; arg=protocol=code, ;;
   memnn_ngnl_single) config=memnn; arg=
     extra=("--config.model.ngram_sizes=(2,3)" --config.model.hidden_size=100
            "${papers_r[@]}") ;;
