@@ -11,7 +11,8 @@
 #                              joint 1k (configs/kvmemnn_babi.py:tasks=0)
 #          kvmemnn_bow_joint   KV-MemNN, plain bag of words (--config.model.encoding=bow)
 #          kvmemnn_null_joint  KV-MemNN with empty slots in the softmax as zero keys
-#                              and values (--config.model.mask_empty_slots=False)
+#                              and values (the config's default since session 6;
+#                              kvmemnn_joint and kvmemnn_bow_joint mask them)
 #          memnn_joint         strongly supervised MemNN, joint 1k (configs/memnn_babi.py:tasks=0)
 #          memn2n_single       MemN2N, one model per task, 1k (tasks 1..20)
 #          memn2n_code_single  the same, the authors' code protocol
@@ -62,11 +63,12 @@ extra=()   # config arguments and overrides of the queue
 # MemNN queues whose results predate ordered_facts as the config default
 # keep the papers' R (one table for all facts), as their results record.
 papers_r=(--config.model.ordered_facts=False)
-# MemN2N code-protocol queues whose results predate its empty slots in the
-# softmax (session 6) keep them masked, as their results record.
+# MemN2N code-protocol and KV-MemNN queues whose results predate empty slots
+# in the softmax (session 6) keep them masked, as their results record.
 masked=(--config.model.mask_empty_slots=True)
 case $queue in
-  memn2n_joint|kvmemnn_joint) config=${queue%_joint}; arg=tasks=0 ;;
+  memn2n_joint) config=memn2n; arg=tasks=0 ;;
+  kvmemnn_joint) config=kvmemnn; arg=tasks=0; extra=("${masked[@]}") ;;
   memnn_joint) config=memnn; arg=tasks=0; extra=("${papers_r[@]}") ;;
   memn2n_code_joint) config=memn2n; arg=tasks=0,protocol=code; extra=("${masked[@]}") ;;
   memn2n_code10k_joint) config=memn2n; arg=tasks=0,set=en-10k,protocol=code
@@ -79,7 +81,7 @@ case $queue in
   kvmemnn_null_joint) config=kvmemnn; arg=tasks=0
     extra=(--config.model.mask_empty_slots=False) ;;
   kvmemnn_bow_joint) config=kvmemnn; arg=tasks=0
-    extra=(--config.model.encoding=bow) ;;
+    extra=("${masked[@]}" --config.model.encoding=bow) ;;
   memn2n_codels_joint) config=memn2n; arg=tasks=0
     extra=(--config.model.linear_start_epochs=30 --config.train.num_epochs=90
            --config.optimizer.decay_start_epochs=30) ;;
