@@ -59,11 +59,6 @@ class ConfigsTest(parameterized.TestCase):
     self.assertEqual((single.task.tasks, single.task.set_name), (7, 'en-10k'))
     self.assertTrue(module.get_config('tasks=0,set=en-10k').task.allow_missing)
 
-  def test_kvmemnn_keeps_empty_slots_in_the_softmax(self):
-    # As the TensorFlow implementation whose defaults the config follows.
-    config = _load('kvmemnn_babi').get_config('tasks=0')
-    self.assertFalse(config.model.mask_empty_slots)
-
   def test_memn2n_code_protocol(self):
     module = _load('memn2n_babi')
     for tasks, ls, epochs in ((0, 30, 90), (4, 20, 120)):

@@ -11,8 +11,8 @@
 #                              joint 1k (configs/kvmemnn_babi.py:tasks=0)
 #          kvmemnn_bow_joint   KV-MemNN, plain bag of words (--config.model.encoding=bow)
 #          kvmemnn_null_joint  KV-MemNN with empty slots in the softmax as zero keys
-#                              and values (the config's default since session 6;
-#                              kvmemnn_joint and kvmemnn_bow_joint mask them)
+#                              and values, as the TensorFlow code
+#                              (--config.model.mask_empty_slots=False)
 #          memnn_joint         strongly supervised MemNN, joint 1k (configs/memnn_babi.py:tasks=0)
 #          memn2n_single       MemN2N, one model per task, 1k (tasks 1..20)
 #          memn2n_code_single  the same, the authors' code protocol
