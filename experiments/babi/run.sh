@@ -20,7 +20,7 @@
 #                              the code protocol plus the code's per-matrix gradient
 #                              clipping (word and time rows of a hop together) and
 #                              its PE length (J = padded length + 1, the time word last)
-#          memn2n_codenull_joint, memn2n_codenull_single
+#          memn2n_codenull_joint, memn2n_codenull_single, memn2n_codenull10k_joint
 #                              the code protocol with empty memory slots in the
 #                              softmax as zero vectors, as in the authors' code
 #                              (protocol=code's default since session 6; the
@@ -78,6 +78,7 @@ case $queue in
            --config.optimizer.grad_clip_norm_per_param=40
            --config.optimizer.grad_clip_stacked=embeddings+temporal) ;;
   memn2n_codenull_joint) config=memn2n; arg=tasks=0,protocol=code ;;
+  memn2n_codenull10k_joint) config=memn2n; arg=tasks=0,set=en-10k,protocol=code ;;
   kvmemnn_null_joint) config=kvmemnn; arg=tasks=0
     extra=(--config.model.mask_empty_slots=False) ;;
   kvmemnn_bow_joint) config=kvmemnn; arg=tasks=0
