@@ -63,12 +63,11 @@ extra=()   # config arguments and overrides of the queue
 # MemNN queues whose results predate ordered_facts as the config default
 # keep the papers' R (one table for all facts), as their results record.
 papers_r=(--config.model.ordered_facts=False)
-# MemN2N code-protocol and KV-MemNN queues whose results predate empty slots
-# in the softmax (session 6) keep them masked, as their results record.
+# MemN2N code-protocol queues whose results predate its empty slots in the
+# softmax (session 6) keep them masked, as their results record.
 masked=(--config.model.mask_empty_slots=True)
 case $queue in
-  memn2n_joint) config=memn2n; arg=tasks=0 ;;
-  kvmemnn_joint) config=kvmemnn; arg=tasks=0; extra=("${masked[@]}") ;;
+  memn2n_joint|kvmemnn_joint) config=${queue%_joint}; arg=tasks=0 ;;
   memnn_joint) config=memnn; arg=tasks=0; extra=("${papers_r[@]}") ;;
   memn2n_code_joint) config=memn2n; arg=tasks=0,protocol=code; extra=("${masked[@]}") ;;
   memn2n_code10k_joint) config=memn2n; arg=tasks=0,set=en-10k,protocol=code
@@ -82,7 +81,7 @@ case $queue in
   kvmemnn_null_joint) config=kvmemnn; arg=tasks=0
     extra=(--config.model.mask_empty_slots=False) ;;
   kvmemnn_bow_joint) config=kvmemnn; arg=tasks=0
-    extra=("${masked[@]}" --config.model.encoding=bow) ;;
+    extra=(--config.model.encoding=bow) ;;
   memn2n_codels_joint) config=memn2n; arg=tasks=0
     extra=(--config.model.linear_start_epochs=30 --config.train.num_epochs=90
            --config.optimizer.decay_start_epochs=30) ;;

@@ -25,9 +25,9 @@ Random noise (sec. 4.2, "randomly add 10% of empty memories to the
 stories"): at train time each real memory draws a Bernoulli(`random_noise`)
 empty memory placed just after it in time. An inserted empty memory only
 shifts the temporal index (age) of that memory and every older one by one;
-it is not added as an attendable slot (the contract says empty slots never
-receive attention), so it acts through the temporal encoding only, and
-does nothing when `temporal_encoding=False`.
+it is not added as an attendable slot (by default empty slots never
+receive attention; see below), so it acts through the temporal encoding
+only, and does nothing when `temporal_encoding=False`.
 
 Empty slots: by default (`mask_empty_slots=True`) the attention is a softmax
 over the story's sentences only. With `mask_empty_slots=False` the `M - n`
