@@ -40,6 +40,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.train.steps_per_call = 50        # train steps per jitted call.
   config.train.num_devices = 1            # data-parallel over this many
                                           # devices (CPU: host devices).
+  config.train.length_buckets = 0         # > 0, with task.length_per_batch:
+                                          # compute each batch only to the
+                                          # end of its length bucket.
   config.train.log_every = 1000
   config.train.eval_every = 2000
   config.train.ckpt_every = 2000

@@ -3,6 +3,7 @@
 import importlib.util
 import math
 import os
+from unittest import mock
 
 from absl.testing import absltest
 from absl.testing import parameterized
@@ -51,16 +52,21 @@ class BenchmarksSmokeTest(parameterized.TestCase):
     self.assertGreater(rec['num_params'], 0)
 
   def test_tuned_setting(self):
-    self.assertEqual(run.tuned_overrides('ntm', 'copy', 1), {})
-    self.assertEqual(run.tuned_overrides('lstm', 'copy', 32),
-                     {'task.length_per_batch': True})
+    self.assertEqual(run.tuned_overrides('ntm', 'associative_recall', 1), {})
+    copy = {'task.length_per_batch': True,
+            'train.length_buckets': run.TUNED_BUCKETS}
+    self.assertEqual(run.tuned_overrides('ntm', 'copy', 1), copy)
+    self.assertEqual(run.tuned_overrides('lstm', 'copy', 32), copy)
+    self.assertEqual(run.tuned_overrides('lstm', 'ngrams', 32), {})
     ntm = run.tuned_overrides('ntm', 'copy', 32)
     self.assertTrue(ntm['model.remat'])
     # Two devices only where JAX has them (this test process has one).
     self.assertEqual(ntm.get('train.num_devices', 1),
                      min(2, len(run.jax.devices())))
-    rec = run.measure('ntm', 'copy', 2, repeats=1, steps_per_call=2,
-                      runlocal=True, setting='tuned')
+    with mock.patch.object(run, 'TUNED_BUCKETS', 2):  # compiles 2 branches.
+      rec = run.measure('ntm', 'copy', 2, repeats=1, steps_per_call=2,
+                        runlocal=True, setting='tuned')
+    self.assertEqual(rec['overrides']['train.length_buckets'], 2)
     self.assertEqual(rec['setting'], 'tuned')
     self.assertTrue(rec['overrides']['task.length_per_batch'])
     self.assertGreater(rec['sequences_per_s'], 0)

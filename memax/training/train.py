@@ -26,7 +26,7 @@ from memax.training import checkpoint
 from memax.training import evaluate as evaluate_lib
 from memax.training import linear_start
 from memax.training import writers
-from memax.types import Array, PRNGKey, PyTree
+from memax.types import Array, Batch, PRNGKey, PyTree
 
 BATCH_AXIS = 'batch'
 
@@ -199,7 +199,7 @@ def init_state(model: Any, task: tasks_base.Task,
 def make_train_step(model: Any, task: tasks_base.Task,
                     optimizer: optax.GradientTransformation,
                     batch_size: int, *, l2: float = 0.0,
-                    batch_sharding: Any = None
+                    batch_sharding: Any = None, length_buckets: int = 0
                     ) -> Callable[..., tuple[TrainState, dict[str, Array]]]:
   """Returns the pure `train_step(state, key, data=None) -> (state, metrics)`.
 
@@ -218,7 +218,22 @@ def make_train_step(model: Any, task: tasks_base.Task,
   `batch_sharding` (from `data_parallel`) splits
   the sampled batch over devices along its leading axis; the step is the
   same function of its inputs with or without it.
+
+  `length_buckets` > 0 (for batches with `num_steps`) splits the padded
+  length `T` into that many buckets (`bucket_edges`) and computes the
+  forward and backward pass only up to the end of the batch's bucket: one
+  `lax.switch` over whole gradient computations, each a scan of its own
+  static length. The steps cut off are padding for every sequence (a causal
+  model's earlier outputs do not depend on them, and the mask excludes
+  them), so loss, gradients and metrics are those of the full batch; the
+  logits past the cut are zero. Unlike the model's per-step skipping
+  (`num_steps` passed to the model, which this then does not do) it needs no
+  conditional inside the scan and no `remat`, at the cost of compiling one
+  gradient per bucket.
   """
+  if not isinstance(length_buckets, int) or length_buckets < 0:
+    raise ValueError('config.train.length_buckets must be a non-negative '
+                     f'integer, got {length_buckets!r}.')
   from_data = dataset.is_finite(task)
 
   def train_step(state: TrainState, key: PRNGKey, data: Any = None
@@ -234,10 +249,11 @@ def make_train_step(model: Any, task: tasks_base.Task,
           lambda x: (jax.lax.with_sharding_constraint(x, batch_sharding)
                      if jnp.ndim(x) else x), batch)
     rngs = {'carry': carry_key, 'noise': jax.random.fold_in(carry_key, 1)}
-    extra = ({} if batch.num_steps is None
+    bucketed = bool(length_buckets) and batch.num_steps is not None
+    extra = ({} if batch.num_steps is None or bucketed
              else {'num_steps': batch.num_steps})
 
-    def loss_fn(params):
+    def loss_fn(params, batch):
       logits, aux = model.apply(params, batch.inputs, train=True,
                                 step=state.step, rngs=rngs, **extra)
       if isinstance(aux, dict) and 'loss' in aux:
@@ -250,8 +266,12 @@ def make_train_step(model: Any, task: tasks_base.Task,
         loss = loss + l2 * 0.5 * penalty
       return loss, logits
 
-    (loss, logits), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-        state.params)
+    grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+    if bucketed:
+      (loss, logits), grads = _bucketed(grad_fn, state.params, batch,
+                                        length_buckets)
+    else:
+      (loss, logits), grads = grad_fn(state.params, batch)
     grad_norm = optax.tree.norm(grads)
     finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
@@ -269,6 +289,39 @@ def make_train_step(model: Any, task: tasks_base.Task,
     return new_state, metrics
 
   return train_step
+
+
+def bucket_edges(max_steps: int, num_buckets: int) -> tuple[int, ...]:
+  """Upper ends of `num_buckets` near-equal buckets of lengths `1..max_steps`.
+
+  Bucket `i` ends at `ceil(max_steps * (i + 1) / num_buckets)`; duplicates
+  (more buckets than lengths) are dropped. For the copy task's 41 steps, 20
+  buckets end at 3, 5, ..., 41: one per sequence length `2L + 1`.
+  """
+  n = min(num_buckets, max_steps)
+  return tuple(sorted({-(-max_steps * (i + 1) // n) for i in range(n)}))
+
+
+def _bucketed(grad_fn: Callable, params: Any, batch: Batch,
+              num_buckets: int) -> Any:
+  """`grad_fn(params, batch)` on the batch cut to the end of its bucket."""
+  max_steps = batch.inputs.shape[1]
+  edges = bucket_edges(max_steps, num_buckets)
+
+  def cut(x, t):
+    return x[:, :t] if jnp.ndim(x) >= 2 and x.shape[1] == max_steps else x
+
+  def branch(t):
+    def run(params, batch):
+      (loss, logits), grads = grad_fn(
+          params, jax.tree.map(lambda x: cut(x, t), batch))
+      pad = [(0, 0), (0, max_steps - t)] + [(0, 0)] * (logits.ndim - 2)
+      return (loss, jnp.pad(logits, pad)), grads
+    return run
+
+  index = jnp.searchsorted(jnp.asarray(edges), batch.num_steps)
+  index = jnp.clip(index, 0, len(edges) - 1)
+  return jax.lax.switch(index, [branch(t) for t in edges], params, batch)
 
 
 def make_train_chunk(train_step: Callable, num_steps: int) -> Callable:
@@ -469,7 +522,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   def compile_for(model):
     train_step = make_train_step(model, task, optimizer, tc.batch_size,
                                  l2=config.optimizer.get('l2', 0.0),
-                                 batch_sharding=batch_sharding)
+                                 batch_sharding=batch_sharding,
+                                 length_buckets=tc.get('length_buckets', 0))
     return (make_train_chunk(train_step, tc.steps_per_call),
             evaluate_lib.Evaluator(model, task, config.evals, eval_key))
 

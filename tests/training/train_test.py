@@ -127,6 +127,7 @@ class TrainAndEvaluateTest(TempDirMixin, parameterized.TestCase):
       ('optimizer.name', 'lion', 'config.optimizer.name'),
       ('train.num_devices', 0, 'config.train.num_devices'),
       ('train.num_devices', 64, 'config.train.num_devices'),
+      ('train.length_buckets', -1, 'config.train.length_buckets'),
   )
   def test_bad_config_names_the_field(self, field, value, message):
     config = _config()
@@ -137,7 +138,8 @@ class TrainAndEvaluateTest(TempDirMixin, parameterized.TestCase):
 
 
 # Trains the same tiny NTM with one device and, data-parallel, with two CPU
-# host devices; prints the largest parameter difference. In a subprocess:
+# host devices (with remat, and with length buckets); prints the largest
+# parameter difference from the one-device run. In a subprocess:
 # the host device count is fixed when JAX starts.
 _DATA_PARALLEL_SCRIPT = '''
 import sys, tempfile
@@ -147,13 +149,14 @@ from memax.training import train
 train.use_cpu_devices(2)
 from configs import train as train_config
 final = []
-for devices in (1, 2):
+for devices, buckets in ((1, 0), (2, 0), (2, 3)):
   config = train_config.get_config('model=ntm,task=copy,runlocal')
   config.train.batch_size = 4
   config.train.num_steps = 4
   config.train.num_devices = devices
+  config.train.length_buckets = buckets
   config.task.length_per_batch = True
-  config.model.remat = devices == 2
+  config.model.remat = devices == 2 and not buckets
   config.evals.plot = False
   config.tensorboard = False
   with tempfile.TemporaryDirectory() as workdir:
@@ -166,8 +169,8 @@ for devices in (1, 2):
                                state)
     final.append(state)
 print(len(jax.devices()), int(final[1].step), max(
-    float(np.max(np.abs(a - b))) for a, b in zip(
-        jax.tree.leaves(final[0].params), jax.tree.leaves(final[1].params))))
+    float(np.max(np.abs(a - b))) for other in final[1:] for a, b in zip(
+        jax.tree.leaves(final[0].params), jax.tree.leaves(other.params))))
 '''
 
 
@@ -238,6 +241,63 @@ class TrainStepTest(absltest.TestCase):
       state, _ = chunk(state, jax.random.key(1))
     after = _loss_on_fresh_batch(model, task, state.params)
     self.assertLess(after, 0.6 * before)  # 1.0 is chance level
+
+
+class LengthBucketsTest(parameterized.TestCase):
+
+  @parameterized.parameters(
+      (41, 20, tuple(range(3, 42, 2))),
+      (41, 1, (41,)),
+      (41, 3, (14, 28, 41)),
+      (5, 10, (1, 2, 3, 4, 5)),
+  )
+  def test_bucket_edges(self, max_steps, num_buckets, expected):
+    self.assertEqual(train.bucket_edges(max_steps, num_buckets), expected)
+
+  def _step_results(self, length_buckets, *, length_per_batch=True, keys=4):
+    config = _config()
+    config.task.length_per_batch = length_per_batch
+    config.task.max_length = 6  # T = 13.
+    config.train.batch_size = 3
+    model, task = train.build(config)
+    optimizer = train.make_optimizer(config.optimizer)
+    state = train.init_state(model, task, optimizer, jax.random.key(0))
+    step = jax.jit(train.make_train_step(
+        model, task, optimizer, batch_size=3, length_buckets=length_buckets))
+    out = []
+    for k in range(keys):
+      key = jax.random.key(k)
+      batch = task.sample(jax.random.split(
+          jax.random.fold_in(key, state.step))[0], 3)
+      new, metrics = step(state, key)
+      out.append((None if batch.num_steps is None else int(batch.num_steps),
+                  metrics, new.params))
+    return out
+
+  def _assert_same(self, a, b):
+    for (n_a, m_a, p_a), (n_b, m_b, p_b) in zip(a, b):
+      self.assertEqual(n_a, n_b)
+      for name in m_a:
+        np.testing.assert_allclose(m_a[name], m_b[name], rtol=2e-5,
+                                   atol=1e-6, err_msg=name)
+      for x, y in zip(jax.tree.leaves(p_a), jax.tree.leaves(p_b)):
+        np.testing.assert_allclose(x, y, rtol=2e-5, atol=1e-7)
+
+  def test_buckets_change_no_number(self):
+    # The same steps with every padded step computed (the model's per-step
+    # skipping), and with the batch cut to the end of its bucket.
+    full = self._step_results(0)
+    lengths = [n for n, _, _ in full]
+    self.assertGreater(len(set(lengths)), 1, lengths)  # several buckets hit.
+    for buckets in (3, 13):
+      self._assert_same(full, self._step_results(buckets))
+    # A step changes the parameters, so the comparison can fail.
+    self.assertFalse(np.allclose(jax.tree.leaves(full[0][2])[0],
+                                 jax.tree.leaves(full[1][2])[0]))
+
+  def test_without_num_steps_buckets_do_nothing(self):
+    self._assert_same(self._step_results(0, length_per_batch=False, keys=1),
+                      self._step_results(3, length_per_batch=False, keys=1))
 
 
 def _loss_on_fresh_batch(model, task, params):
