@@ -6,6 +6,8 @@
 #          c (the other LSTM baselines, not yet run for README.md)
 #          d (a second seed of NTM repeat copy, 150,000 steps as seed 0)
 #          e (a second seed of NTM n-grams)
+#          f (NTM priority sort with the paper's feedforward controller:
+#             512 units, 8 read and 8 write heads; 1,000,000 steps allowed)
 #   default: a then b.
 # Each run resumes from its checkpoints when re-launched.
 set -uo pipefail
@@ -14,8 +16,11 @@ root=${1:-runs}
 queue=${2:-ab}
 py=${PYTHON:-.venv/bin/python}
 run() {  # config seed [overrides...]
-  local name=$1 seed=$2 dir="$root/$1/seed$2"
-  shift 2
+  run_as "$1" "$@"
+}
+run_as() {  # run-name config seed [overrides...]: workdir RUNS/run-name/seedS
+  local dir="$root/$1/seed$3" name=$2 seed=$3
+  shift 3
   mkdir -p "$dir"
   echo "$(date -u +%FT%TZ) start $name seed $seed" >> "$root/queue.log"
   /usr/bin/time -f "%e s wall" "$py" -m memax.main --config="configs/$name.py" \
@@ -43,4 +48,10 @@ if [[ $queue == *d* ]]; then
 fi
 if [[ $queue == *e* ]]; then
   run ntm_ngrams 1
+fi
+if [[ $queue == *f* ]]; then
+  run_as ntm_priority_sort_ff ntm_priority_sort 0 \
+      --config.model.controller=feedforward \
+      --config.model.controller_size=512 --config.model.num_read_heads=8 \
+      --config.model.num_write_heads=8 --config.train.num_steps=1000000
 fi

@@ -229,7 +229,8 @@ def make_train_step(model: Any, task: tasks_base.Task,
   logits past the cut are zero. Unlike the model's per-step skipping
   (`num_steps` passed to the model, which this then does not do) it needs no
   conditional inside the scan and no `remat`, at the cost of compiling one
-  gradient per bucket.
+  gradient per bucket. Under `jax.vmap` (e.g. over seeds) the bucket index
+  is batched and `lax.switch` then computes every branch: leave it off there.
   """
   if not isinstance(length_buckets, int) or length_buckets < 0:
     raise ValueError('config.train.length_buckets must be a non-negative '
