@@ -158,10 +158,8 @@ class _Bench:
     if replicated is not None:
       state, self.key = jax.device_put((state, self.key), replicated)
     chunk = train_lib.make_train_chunk(
-        train_lib.make_train_step(net, self.task, optimizer, batch_size,
-                                  batch_sharding=batch_sharding,
-                                  length_buckets=self.config.train.get(
-                                      'length_buckets', 0)),
+        train_lib.make_train_step_for(self.config, net, self.task, optimizer,
+                                      batch_sharding=batch_sharding),
         steps_per_call)
 
     # compile_s: lowering + XLA compilation + the first execution.

@@ -292,6 +292,18 @@ def make_train_step(model: Any, task: tasks_base.Task,
   return train_step
 
 
+def make_train_step_for(config: ml_collections.ConfigDict, model: Any,
+                        task: tasks_base.Task,
+                        optimizer: optax.GradientTransformation, *,
+                        batch_sharding: Any = None) -> Callable:
+  """`make_train_step` with the options that `config` sets (batch size, l2,
+  length buckets), as both training and the benchmarks build it."""
+  return make_train_step(model, task, optimizer, config.train.batch_size,
+                         l2=config.optimizer.get('l2', 0.0),
+                         batch_sharding=batch_sharding,
+                         length_buckets=config.train.get('length_buckets', 0))
+
+
 def bucket_edges(max_steps: int, num_buckets: int) -> tuple[int, ...]:
   """Upper ends of `num_buckets` near-equal buckets of lengths `1..max_steps`.
 
@@ -521,10 +533,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   switch = _plateau_switch(model, task, config, workdir)
 
   def compile_for(model):
-    train_step = make_train_step(model, task, optimizer, tc.batch_size,
-                                 l2=config.optimizer.get('l2', 0.0),
-                                 batch_sharding=batch_sharding,
-                                 length_buckets=tc.get('length_buckets', 0))
+    train_step = make_train_step_for(config, model, task, optimizer,
+                                     batch_sharding=batch_sharding)
     return (make_train_chunk(train_step, tc.steps_per_call),
             evaluate_lib.Evaluator(model, task, config.evals, eval_key))
 
