@@ -8,7 +8,9 @@ def ntm() -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   c.name = 'ntm'
   c.controller = 'lstm'          # 'lstm' or 'feedforward'.
-  c.controller_size = 100        # controller units C.
+  c.controller_size = 100        # controller units C (per layer).
+  c.controller_layers = 1        # stacked controller layers (paper: 2 for
+                                 # priority sort's LSTM controller).
   c.memory_size = 128            # slots N; can change at evaluation time.
   c.word_size = 20               # word size W.
   c.num_read_heads = 1           # R.

@@ -36,7 +36,8 @@ class NTMState(NamedTuple):
   """Carry of `NTMCell`.
 
   Attributes:
-    controller: `LSTMState` of `[B, C]` arrays, or `()` for feed-forward.
+    controller: `LSTMState` of `[B, C]` arrays (a tuple of them, one per
+      layer, when `controller_layers > 1`), or `()` for feed-forward.
     memory: `[B, N, W]`.
     read_weights: `[B, R, N]`.
     write_weights: `[B, H, N]`.
@@ -68,8 +69,8 @@ class HeadParams(NamedTuple):
 
 def _check_config(cell: 'NTMCell') -> None:
   """Raises ValueError naming the config field of a bad attribute."""
-  for field in ('controller_size', 'memory_size', 'word_size',
-                'num_read_heads', 'num_write_heads'):
+  for field in ('controller_size', 'controller_layers', 'memory_size',
+                'word_size', 'num_read_heads', 'num_write_heads'):
     value = getattr(cell, field)
     if not isinstance(value, int) or value < 1:
       raise ValueError(f'config.model.{field} must be a positive integer, '
@@ -95,7 +96,10 @@ class NTMCell(nn.RNNCellBase):
 
   Attributes:
     controller: 'lstm' or 'feedforward'.
-    controller_size: `C`, controller units.
+    controller_size: `C`, controller units (per layer).
+    controller_layers: stacked controller layers, each fed by the one below;
+      the interface and the output `y` read the top layer (the NTM paper's
+      priority-sort controller is an LSTM of "2 x 100").
     memory_size: `N`, memory slots (free to change between train and eval).
     word_size: `W`, memory word size.
     num_read_heads: `R`.
@@ -116,6 +120,7 @@ class NTMCell(nn.RNNCellBase):
 
   controller: str = 'lstm'
   controller_size: int = 100
+  controller_layers: int = 1
   memory_size: int = 128
   word_size: int = 20
   num_read_heads: int = 1
@@ -132,10 +137,14 @@ class NTMCell(nn.RNNCellBase):
 
   def setup(self):
     _check_config(self)
-    if self.controller == 'lstm':
-      self.core = FusedLSTMCell(self.controller_size, dtype=self.dtype)
-    else:
-      self.core = nn.Dense(self.controller_size, dtype=self.dtype)
+    def layer():
+      if self.controller == 'lstm':
+        return FusedLSTMCell(self.controller_size, dtype=self.dtype)
+      return nn.Dense(self.controller_size, dtype=self.dtype)
+    # `core` is the first layer (the only one by default), `upper_<i>` the
+    # layers above it.
+    self.core = layer()
+    self.upper = [layer() for _ in range(self.controller_layers - 1)]
     self.interface = nn.Dense(self._interface_size(), dtype=self.dtype)
     if self.memory_init == 'learned':
       self.memory_bias = self.param(
@@ -199,15 +208,28 @@ class NTMCell(nn.RNNCellBase):
 
   # ---- the step -------------------------------------------------------------
 
+  def _controller(self, state: Any, x: Array) -> tuple[Any, Array]:
+    """The controller layers on `x [B, D]` -> (new state, top output)."""
+    layers = [self.core] + list(self.upper)
+    if self.controller == 'feedforward':
+      h = x
+      for layer in layers:
+        h = jnp.tanh(layer(h))
+      return (), h
+    if self.controller_layers == 1:
+      return self.core(state, x)
+    new_state, h = [], x
+    for layer, layer_state in zip(layers, state):
+      layer_state, h = layer(layer_state, h)
+      new_state.append(layer_state)
+    return tuple(new_state), h
+
   def __call__(self, carry: NTMState, x: Array
                ) -> tuple[NTMState, tuple[Array, dict[str, Array]]]:
     batch_shape = x.shape[:-1]
     controller_in = jnp.concatenate(
         [x, carry.read_vectors.reshape(batch_shape + (-1,))], axis=-1)
-    if self.controller == 'lstm':
-      controller_state, h = self.core(carry.controller, controller_in)
-    else:
-      controller_state, h = (), jnp.tanh(self.core(controller_in))
+    controller_state, h = self._controller(carry.controller, controller_in)
     raw = self.interface(h)
     if self.clip_value:
       raw = jnp.clip(raw, -self.clip_value, self.clip_value)
@@ -263,6 +285,8 @@ class NTMCell(nn.RNNCellBase):
     if self.controller == 'lstm':
       zeros = jnp.zeros(batch_shape + (self.controller_size,), self.dtype)
       controller = LSTMState(zeros, zeros)
+      if self.controller_layers > 1:
+        controller = (controller,) * self.controller_layers
     else:
       controller = ()
     return NTMState(

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from memax import ops
+from memax.cells import lstm
 from memax.cells import ntm
 
 
@@ -162,6 +163,41 @@ class NTMCellTest(parameterized.TestCase):
       np.testing.assert_allclose(ys[:, t], y, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(final.memory, c.memory, rtol=1e-5, atol=1e-6)
 
+  @parameterized.parameters('lstm', 'feedforward')
+  def test_stacked_controller_is_its_layers_composed(self, controller):
+    # Two controller layers: the second reads the first's output, and the
+    # cell's output starts with the top layer's output.
+    cell = _cell(controller=controller, controller_layers=2)
+    params, carry, x = _init(cell)
+    new, (y, _) = cell.apply(params, carry, x)
+    p = params['params']
+    self.assertEqual(set(p), {'core', 'upper_0', 'interface'})
+    inp = jnp.concatenate([x, carry.read_vectors.reshape(3, -1)], -1)
+    if controller == 'lstm':
+      self.assertLen(carry.controller, 2)
+      layer = lstm.FusedLSTMCell(12)
+      s0, h0 = layer.apply({'params': p['core']}, carry.controller[0], inp)
+      s1, h1 = layer.apply({'params': p['upper_0']}, carry.controller[1], h0)
+      for got, want in zip(jax.tree.leaves(new.controller),
+                           jax.tree.leaves((s0, s1))):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    else:
+      self.assertEqual(carry.controller, ())
+      dense = nn.Dense(12)
+      h0 = jnp.tanh(dense.apply({'params': p['core']}, inp))
+      h1 = jnp.tanh(dense.apply({'params': p['upper_0']}, h0))
+    np.testing.assert_allclose(y[:, :12], h1, rtol=1e-5, atol=1e-6)
+    # The upper layer maps C to C: its parameter count is fixed by C alone.
+    upper = sum(a.size for a in jax.tree.leaves(p['upper_0']))
+    gates = 4 if controller == 'lstm' else 1
+    self.assertEqual(upper, gates * 12 * (12 + (12 if gates == 4 else 0))
+                     + gates * 12)
+    # One layer has no `upper` parameters and a single-state carry.
+    one, one_carry, _ = _init(_cell(controller=controller))
+    self.assertEqual(set(one['params']), {'core', 'interface'})
+    if controller == 'lstm':
+      self.assertIsInstance(one_carry.controller, lstm.LSTMState)
+
   @parameterized.parameters('write_first', 'read_first')
   def test_gradients_are_finite_with_extreme_interface(self, head_order):
     # Huge inputs saturate strengths, gates and gamma (clipped at 20).
@@ -181,6 +217,7 @@ class NTMCellTest(parameterized.TestCase):
 
   @parameterized.parameters(
       ('memory_size', 0), ('word_size', -1), ('controller_size', 0),
+      ('controller_layers', 0),
       ('num_read_heads', 0), ('num_write_heads', 0), ('shift_range', -1),
       ('controller', 'gru'), ('addressing', 'location'),
       ('memory_init', 'zeros'), ('head_order', 'read_last'))
