@@ -2,7 +2,9 @@
 
 20 8-bit vectors with priorities in [-1, 1]; the target is the 16 with the
 highest priority, sorted. The paper's LSTM-controlled NTM used 5 heads and a
-learning rate of 3e-5; here 5 read and 5 write heads.
+learning rate of 3e-5; here 5 read and 5 write heads. Its controller was
+"2 x 100"; this config keeps one layer of 100 (our earlier runs), and
+`--config.model.controller_layers=2` gives the paper's size.
 
 Command:
   python -m memax.main --config=configs/ntm_priority_sort.py --workdir=runs/ntm_priority_sort

@@ -8,6 +8,8 @@
 #          e (a second seed of NTM n-grams)
 #          f (NTM priority sort with the paper's feedforward controller:
 #             512 units, 8 read and 8 write heads; 1,000,000 steps allowed)
+#          g (NTM priority sort with the paper's LSTM controller size, 2 x 100)
+#          h (as f, with learning rate 1e-4 instead of the paper's 3e-5)
 #   default: a then b.
 # Each run resumes from its checkpoints when re-launched.
 set -uo pipefail
@@ -54,4 +56,15 @@ if [[ $queue == *f* ]]; then
       --config.model.controller=feedforward \
       --config.model.controller_size=512 --config.model.num_read_heads=8 \
       --config.model.num_write_heads=8 --config.train.num_steps=1000000
+fi
+if [[ $queue == *g* ]]; then
+  run_as ntm_priority_sort_2x100 ntm_priority_sort 0 \
+      --config.model.controller_layers=2 --config.train.num_steps=1000000
+fi
+if [[ $queue == *h* ]]; then
+  run_as ntm_priority_sort_ff_lr1e-4 ntm_priority_sort 0 \
+      --config.model.controller=feedforward \
+      --config.model.controller_size=512 --config.model.num_read_heads=8 \
+      --config.model.num_write_heads=8 --config.optimizer.learning_rate=1e-4 \
+      --config.train.num_steps=1000000
 fi
