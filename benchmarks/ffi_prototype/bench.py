@@ -27,21 +27,9 @@ import ntm_ffi  # pylint: disable=g-import-not-at-top
 import run  # pylint: disable=g-import-not-at-top  (benchmarks/run.py)
 
 
-def _controller(cell, carry, x):
-  """`NTMCell.__call__` up to the clipped interface vector."""
-  batch_shape = x.shape[:-1]
-  inputs = jnp.concatenate(
-      [x, carry.read_vectors.reshape(batch_shape + (-1,))], axis=-1)
-  controller_state, h = cell.core(carry.controller, inputs)
-  raw = cell.interface(h)
-  if cell.clip_value:
-    raw = jnp.clip(raw, -cell.clip_value, cell.clip_value)
-  return controller_state, h, raw
-
-
 def cpp_call(self, carry, x):
   """`NTMCell.__call__` for 1 + 1 heads with the C++ memory step."""
-  controller_state, h, raw = _controller(self, carry, x)
+  controller_state, h, raw = self.controller_step(carry, x)
   read_size = self.num_read_heads * self._head_size()
   rp = self._split_heads(raw[..., :read_size], 1, write=False)
   wp = self._split_heads(raw[..., read_size:], 1, write=True)
@@ -57,7 +45,7 @@ def cpp_call(self, carry, x):
 
 def cpp_raw_call(self, carry, x):
   """The same with the interface activations inside the kernels too."""
-  controller_state, h, raw = _controller(self, carry, x)
+  controller_state, h, raw = self.controller_step(carry, x)
   memory, ww, rw, rv = ntm_ffi.ntm_step_raw(
       carry.memory, carry.write_weights[:, 0], carry.read_weights[:, 0], raw)
   carry = ntm_lib.NTMState(controller_state, memory, rw[:, None],

@@ -224,8 +224,15 @@ class NTMCell(nn.RNNCellBase):
       new_state.append(layer_state)
     return tuple(new_state), h
 
-  def __call__(self, carry: NTMState, x: Array
-               ) -> tuple[NTMState, tuple[Array, dict[str, Array]]]:
+  def controller_step(self, carry: NTMState, x: Array
+                      ) -> tuple[Any, Array, Array]:
+    """The controller on `x [B, D]` and the previous reads.
+
+    Returns:
+      `(controller_state, h [B, C], raw [B, interface])`: the new controller
+      state, its top output, and the interface vector before the heads'
+      activations (clipped to `[-clip_value, clip_value]`).
+    """
     batch_shape = x.shape[:-1]
     controller_in = jnp.concatenate(
         [x, carry.read_vectors.reshape(batch_shape + (-1,))], axis=-1)
@@ -233,6 +240,12 @@ class NTMCell(nn.RNNCellBase):
     raw = self.interface(h)
     if self.clip_value:
       raw = jnp.clip(raw, -self.clip_value, self.clip_value)
+    return controller_state, h, raw
+
+  def __call__(self, carry: NTMState, x: Array
+               ) -> tuple[NTMState, tuple[Array, dict[str, Array]]]:
+    batch_shape = x.shape[:-1]
+    controller_state, h, raw = self.controller_step(carry, x)
     read_size = self.num_read_heads * self._head_size()
     read_p = self._split_heads(raw[..., :read_size], self.num_read_heads,
                                write=False)

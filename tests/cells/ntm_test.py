@@ -78,9 +78,7 @@ class NTMCellTest(parameterized.TestCase):
     # The read heads' own parameters, addressed head by head on the old
     # memory with the pure ops, give the cell's read weights.
     def read_heads(cell, carry, x):
-      inp = jnp.concatenate([x, carry.read_vectors.reshape(3, -1)], -1)
-      _, h = cell.core(carry.controller, inp)
-      raw = jnp.clip(cell.interface(h), -20.0, 20.0)
+      _, _, raw = cell.controller_step(carry, x)
       return cell._split_heads(raw[:, :2 * cell._head_size()], 2,
                                write=False)
     p = _cell(head_order='read_first', **kw).apply(
@@ -189,9 +187,9 @@ class NTMCellTest(parameterized.TestCase):
     np.testing.assert_allclose(y[:, :12], h1, rtol=1e-5, atol=1e-6)
     # The upper layer maps C to C: its parameter count is fixed by C alone.
     upper = sum(a.size for a in jax.tree.leaves(p['upper_0']))
-    gates = 4 if controller == 'lstm' else 1
-    self.assertEqual(upper, gates * 12 * (12 + (12 if gates == 4 else 0))
-                     + gates * 12)
+    expected = {'lstm': 4 * 12 * (12 + 12) + 4 * 12,  # gates over [h_below, h]
+                'feedforward': 12 * 12 + 12}[controller]
+    self.assertEqual(upper, expected)
     # One layer has no `upper` parameters and a single-state carry.
     one, one_carry, _ = _init(_cell(controller=controller))
     self.assertEqual(set(one['params']), {'core', 'interface'})
