@@ -1,6 +1,6 @@
 """Shared bAbI experiment settings (Weston et al. 2015 data, v1.2).
 
-`get_config(model, tasks, set_name, runlocal)` builds the common part; the
+`get_config(model, arg)` builds the common part (`arg` from `parse`); the
 model configs (`memn2n_babi.py`, `kvmemnn_babi.py`, `memnn_babi.py`) set the
 model and its paper's training schedule. Not launched directly.
 
@@ -25,16 +25,33 @@ def task(tasks: int, set_name: str) -> ml_collections.ConfigDict:
   c.val_fraction = 0.1           # held out of train, per task (MemN2N 4.2).
   c.split_seed = 0               # the held-out split (not the model seed).
   c.allow_missing = False        # en-10k: skip task 3's missing train file.
+  c.strict_counts = True         # fail on a file without the release's
+                                 # question count (1000; 10k train: 10000);
+                                 # False: warn and train on it.
   c.loss_reduction = 'sum'       # 'sum' over the batch, as the papers.
   return c
 
 
-def parse(arg: str | None, **extra) -> ml_collections.ConfigDict:
+def parse(arg: str | None, *, tasks: int = 1,
+          **extra) -> ml_collections.ConfigDict:
   """`tasks=<0..20>,set=<en|en-10k>,runlocal`; tasks=0 means joint.
 
-  `extra`: further arguments a model config accepts, with their defaults.
+  `runlocal` without `tasks=` takes task 1 (a smoke test); a value written in
+  `arg` is always kept.
+
+  Args:
+    arg: the config argument string.
+    tasks: the default of `tasks`.
+    **extra: further arguments a model config accepts, with their defaults.
+
+  Returns:
+    The parsed arguments.
   """
-  return common.parse_arg(arg, tasks=1, set='en', runlocal=False, **extra)
+  parsed = common.parse_arg(arg, tasks=tasks, set='en', runlocal=False,
+                            **extra)
+  if parsed.runlocal and 'tasks' not in common.given(arg):
+    parsed.tasks = 1
+  return parsed
 
 
 def get_config(model: ml_collections.ConfigDict, arg: ml_collections.ConfigDict
@@ -92,10 +109,17 @@ def get_config(model: ml_collections.ConfigDict, arg: ml_collections.ConfigDict
 
 
 def runlocal(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-  """Tiny settings for smoke tests: 2 epochs of task 1, small sizes."""
-  config.task.tasks = 1
-  config.task.set_name = 'en'
-  config.task.allow_missing = False
+  """Tiny settings for smoke tests: 2 epochs, small sizes.
+
+  Only sizes and steps: the task, set and whatever else the config argument
+  chose are kept (`parse` picks task 1 when `runlocal` comes without `tasks`).
+
+  Args:
+    config: a bAbI config from `get_config`.
+
+  Returns:
+    `config`, changed in place.
+  """
   config.train.num_epochs = 2
   config.train.batch_size = 64
   config.train.eval_every_epochs = 1

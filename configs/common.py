@@ -29,3 +29,9 @@ def parse_arg(arg: str | None, **defaults) -> ml_collections.ConfigDict:
     else:
       result[key] = value
   return result
+
+
+def given(arg: str | None) -> frozenset[str]:
+  """The keys written in the argument string, e.g. {'tasks', 'runlocal'}."""
+  return frozenset(item.partition('=')[0].strip()
+                   for item in filter(None, (arg or '').split(',')))

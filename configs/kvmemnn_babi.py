@@ -49,8 +49,11 @@ def model() -> ml_collections.ConfigDict:
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  """`arg`: `tasks=<0 joint|1..20>,set=<en|en-10k>,runlocal` (default joint)."""
-  arg = babi.parse(arg if arg else 'tasks=0')
+  """`arg`: `tasks=<0 joint|1..20>,set=<en|en-10k>,runlocal` (default joint).
+
+  `runlocal` alone trains task 1.
+  """
+  arg = babi.parse(arg, tasks=0)
   config = babi.get_config(model(), arg)
   config.optimizer.name = 'adam'
   config.optimizer.learning_rate = 0.001

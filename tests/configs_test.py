@@ -59,6 +59,49 @@ class ConfigsTest(parameterized.TestCase):
     self.assertEqual((single.task.tasks, single.task.set_name), (7, 'en-10k'))
     self.assertTrue(module.get_config('tasks=0,set=en-10k').task.allow_missing)
 
+  @parameterized.parameters(
+      ('memn2n_babi', 'protocol=code'), ('kvmemnn_babi', ''),
+      ('memnn_babi', 'ext=am+ng+nl'))
+  def test_babi_runlocal_keeps_every_given_argument(self, name, extra):
+    module = _load(name)
+    small = module.get_config('runlocal')
+    self.assertEqual((small.task.tasks, small.task.set_name), (1, 'en'))
+    self.assertEqual(small.train.num_epochs, 2)
+    self.assertLess(small.model.embedding_size,
+                    module.get_config('tasks=1').model.embedding_size)
+    shrunk = ('embedding_size', 'feature_size')  # the sizes runlocal sets.
+    for arg in ('tasks=5', 'tasks=1,set=en-10k', 'tasks=0,set=en-10k',
+                'tasks=3,set=en-10k', f'tasks=7,{extra}'):
+      full = module.get_config(arg)
+      local = module.get_config(arg + ',runlocal')
+      # The task as the argument chose it: ids, set, allow_missing, ...
+      self.assertEqual(local.task.to_dict(), full.task.to_dict(), msg=arg)
+      self.assertEqual(
+          {k: v for k, v in local.model.items() if k not in shrunk},
+          {k: v for k, v in full.model.items() if k not in shrunk}, msg=arg)
+      self.assertEqual(local.train.num_epochs, 2)
+    self.assertEqual(module.get_config('tasks=5,runlocal').task.tasks, 5)
+    # Without tasks=, runlocal takes task 1 (kvmemnn_babi's default is joint).
+    ten_k = module.get_config('set=en-10k,runlocal').task
+    self.assertEqual((ten_k.tasks, ten_k.set_name), (1, 'en-10k'))
+    self.assertEqual(ten_k.allow_missing,
+                     module.get_config('tasks=1,set=en-10k').task.allow_missing)
+    self.assertTrue(
+        module.get_config('tasks=3,set=en-10k,runlocal').task.allow_missing)
+
+  def test_kvmemnn_babi_is_joint_unless_tasks_is_given(self):
+    module = _load('kvmemnn_babi')
+    self.assertEqual(module.get_config().task.tasks, 0)
+    self.assertEqual(module.get_config('set=en-10k').task.tasks, 0)
+    self.assertEqual(module.get_config('runlocal').task.tasks, 1)
+    self.assertEqual(module.get_config('tasks=0,runlocal').task.tasks, 0)
+
+  def test_train_runlocal_keeps_model_and_task(self):
+    train_config = _load('train')
+    config = train_config.get_config('model=lstm,task=ngrams,runlocal')
+    self.assertEqual((config.model.name, config.task.name), ('lstm', 'ngrams'))
+    self.assertEqual(config.train.num_steps, 4)
+
   def test_memn2n_code_protocol(self):
     module = _load('memn2n_babi')
     for tasks, ls, epochs in ((0, 30, 90), (4, 20, 120)):

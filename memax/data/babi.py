@@ -11,6 +11,9 @@ an ID of 1 starts a new story. A statement line holds one sentence. A question
 line is `ID question?<TAB>answer<TAB>supporting ids`, where the supporting ids
 are the line IDs of the statements that answer it. A question sees every
 statement of its story written before it (questions are not statements).
+Every file of the release holds a known number of questions (`QUESTIONS`);
+`read` rejects a file with another count, such as one cut short
+(`strict_counts=False` warns instead).
 
 Tokens: lowercase words; '.', '?' and ',' are split off and dropped. An answer
 is one token even when it is a list ('n,s', 'apple,football').
@@ -35,6 +38,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 import zlib
 
+from absl import logging
 import numpy as np
 
 # Task id -> file stem in the official release.
@@ -64,6 +68,11 @@ ALL_TASKS: tuple[int, ...] = tuple(range(1, 21))
 SETS: tuple[str, ...] = ('en', 'en-10k')
 SPLITS: tuple[str, ...] = ('train', 'test')
 RELEASE = 'tasks_1-20_v1-2'
+# Questions in each file of the official v1.2 release, by (set, split).
+QUESTIONS: Mapping[tuple[str, str], int] = {
+    ('en', 'train'): 1000, ('en', 'test'): 1000,
+    ('en-10k', 'train'): 10000, ('en-10k', 'test'): 1000,
+}
 ENV_VAR = 'MEMAX_BABI_DIR'
 
 PAD = '<pad>'
@@ -79,6 +88,14 @@ _LAYOUT_HELP = (
 
 class BabiFormatError(ValueError):
   """A bAbI file or archive is malformed, truncated or corrupt."""
+
+
+class BabiCountError(BabiFormatError):
+  """A bAbI file does not hold its official number of questions.
+
+  Raised by `read` and `load` with `strict_counts=True`; pass
+  `strict_counts=False` to load such a file with a warning.
+  """
 
 
 @dataclasses.dataclass(frozen=True)
@@ -251,8 +268,11 @@ def _parse(text: str, *, task: int, display: str, source: str,
   """`parse` with separate names for errors and sources and a token cache."""
 
   def fail(lineno: int, line: str, what: str) -> BabiFormatError:
-    return BabiFormatError(f'{display}, line {lineno}: {what} (line: '
-                           f'{line!r}).')
+    msg = f'{display}, line {lineno}: {what} (line: {line!r}).'
+    if lineno == len(lines) and text and not text.endswith('\n'):
+      msg += (' It is the last line and the file does not end with a '
+              'newline: the file may be truncated.')
+    return BabiFormatError(msg)
 
   def tokens(lineno: int, line: str, sentence: str) -> tuple[str, ...]:
     toks = cache.get(sentence)
@@ -434,10 +454,33 @@ def _missing_message(name: str, where: str, set_name: str) -> str:
   return msg
 
 
+def _count_problem(display: str, text: str, found: int, set_name: str,
+                   split: str) -> str | None:
+  """Why a parsed file is not a complete official file; None if it is."""
+  expected = QUESTIONS[set_name, split]
+  problems = []
+  if found != expected:
+    problems.append(f'has {found} questions, expected {expected} (every '
+                    f'{split} file of the v1.2 {set_name!r} set has '
+                    f'{expected})')
+  if text and not text.endswith('\n'):
+    problems.append('does not end with a newline (the v1.2 files do), so its '
+                    'last line may be cut')
+  if not problems:
+    return None
+  return (f'bAbI file {display} ' + ' and '.join(problems) +
+          ': it is truncated or not the official file.')
+
+
 def read(path: str | os.PathLike | None = None,
          tasks: int | Sequence[int] = ALL_TASKS,
-         set_name: str = 'en', *, allow_missing: bool = False) -> RawData:
+         set_name: str = 'en', *, allow_missing: bool = False,
+         strict_counts: bool = True) -> RawData:
   """Reads and parses the train and test files of some bAbI tasks.
+
+  Each file must hold the official release's number of questions
+  (`QUESTIONS`: 1,000 per file, 10,000 in an en-10k train file) and end with
+  a newline, so that a file cut short is not trained on silently.
 
   Args:
     path: the archive `tasks_1-20_v1-2.tar.gz`, the folder `tasks_1-20_v1-2`,
@@ -446,12 +489,16 @@ def read(path: str | os.PathLike | None = None,
     set_name: 'en' (1k questions per task and split) or 'en-10k'.
     allow_missing: skip a missing train file and record it in `missing`
       instead of raising (test files must be present).
+    strict_counts: raise BabiCountError for a file with another number of
+      questions or no final newline; False logs a warning and loads it.
 
   Returns:
     RawData(train, test, missing).
 
   Raises:
     FileNotFoundError: the path or a task file is missing.
+    BabiCountError: with `strict_counts`, a file that is not complete, naming
+      it (its member inside an archive), the questions found and expected.
     BabiFormatError: a malformed file or a corrupt archive.
     ValueError: an unknown task id or set name.
   """
@@ -473,6 +520,7 @@ def read(path: str | os.PathLike | None = None,
                                                  set_name))
   cache: dict[str, tuple[str, ...]] = {}
   out: dict[str, list[Example]] = {s: [] for s in SPLITS}
+  problems = []
   for t in tasks:
     for split in SPLITS:
       name = task_filename(t, split)
@@ -483,8 +531,17 @@ def read(path: str | os.PathLike | None = None,
         text = data.decode('utf-8')
       except UnicodeDecodeError as e:
         raise BabiFormatError(f'{display} is not UTF-8 text ({e}).') from e
-      out[split].extend(_parse(text, task=t, display=display,
-                               source=f'{set_name}/{name}', cache=cache))
+      examples = _parse(text, task=t, display=display,
+                        source=f'{set_name}/{name}', cache=cache)
+      problem = _count_problem(display, text, len(examples), set_name, split)
+      if problem:
+        problems.append(problem)
+      out[split].extend(examples)
+  if problems and strict_counts:
+    raise BabiCountError(' '.join(problems) + ' To load anyway, pass '
+                         'strict_counts=False (a warning is logged instead).')
+  for problem in problems:
+    logging.warning('%s Loading it anyway (strict_counts=False).', problem)
   return RawData(out['train'], out['test'], tuple(missing))
 
 
@@ -772,7 +829,7 @@ def load(path: str | os.PathLike | None = None,
          tasks: int | Sequence[int] = ALL_TASKS, set_name: str = 'en', *,
          val_fraction: float = 0.1, seed: int = 0, memory_size: int = 50,
          sentence_size: int | None = None, supporting_size: int = 3,
-         allow_missing: bool = False) -> BabiData:
+         allow_missing: bool = False, strict_counts: bool = True) -> BabiData:
   """Reads, splits, builds the vocabulary and encodes bAbI tasks.
 
   Args:
@@ -786,12 +843,15 @@ def load(path: str | os.PathLike | None = None,
     supporting_size: S supporting-fact columns.
     allow_missing: skip a task whose train file is absent (recorded in
       `missing`; its test set is still loaded) instead of raising.
+    strict_counts: raise BabiCountError for a file without the official
+      number of questions (see `read`); False only logs a warning.
 
   Returns:
     A BabiData.
   """
   tasks = check_tasks(tasks)
-  raw = read(path, tasks, set_name, allow_missing=allow_missing)
+  raw = read(path, tasks, set_name, allow_missing=allow_missing,
+             strict_counts=strict_counts)
   train, val = train_val_split(raw.train, val_fraction, seed)
   vocab = Vocab.build(train, val, raw.test)
   width = _check_size('sentence_size', sentence_size,

@@ -109,7 +109,8 @@ class MemaxBabi(tfds.core.GeneratorBasedBuilder):
 
   def __init__(self, *, babi_path: str | os.PathLike | None = None,
                download: bool = False, val_fraction: float = 0.1,
-               seed: int = 0, allow_missing: bool = False, **kwargs):
+               seed: int = 0, allow_missing: bool = False,
+               strict_counts: bool = True, **kwargs):
     """Builder.
 
     Args:
@@ -120,6 +121,8 @@ class MemaxBabi(tfds.core.GeneratorBasedBuilder):
       seed: seed of the validation split.
       allow_missing: skip a missing train file (en-10k task 3 in the shared
         copy) instead of failing; the test split keeps the task.
+      strict_counts: fail on a file without the release's number of
+        questions (e.g. cut short); False logs a warning (`babi.read`).
       **kwargs: for tfds.core.GeneratorBasedBuilder (config, data_dir,
         file_format, ...).
     """
@@ -128,6 +131,7 @@ class MemaxBabi(tfds.core.GeneratorBasedBuilder):
     self._val_fraction = val_fraction
     self._seed = seed
     self._allow_missing = allow_missing
+    self._strict_counts = strict_counts
     super().__init__(**kwargs)
 
   def _info(self) -> tfds.core.DatasetInfo:
@@ -165,7 +169,8 @@ class MemaxBabi(tfds.core.GeneratorBasedBuilder):
   def _split_generators(self, dl_manager):
     config = self.builder_config
     raw = babi.read(self._data_path(dl_manager), config.tasks,
-                    config.set_name, allow_missing=self._allow_missing)
+                    config.set_name, allow_missing=self._allow_missing,
+                    strict_counts=self._strict_counts)
     train, val = babi.train_val_split(raw.train, self._val_fraction,
                                       self._seed)
     return {

@@ -62,7 +62,8 @@ class BabiTask:
   def __init__(self, data_dir: str = '', set_name: str = 'en',
                tasks: Any = 1, memory_size: int = 50,
                val_fraction: float = 0.1, split_seed: int = 0,
-               allow_missing: bool = False, loss_reduction: str = 'mean'):
+               allow_missing: bool = False, loss_reduction: str = 'mean',
+               strict_counts: bool = True):
     if loss_reduction not in ('mean', 'sum'):
       raise ValueError("config.task.loss_reduction must be 'mean' or 'sum', "
                        f'got {loss_reduction!r}.')
@@ -80,11 +81,17 @@ class BabiTask:
       loaded = babi_data.load(path, self.tasks, set_name,
                               val_fraction=val_fraction, seed=split_seed,
                               memory_size=memory_size,
-                              allow_missing=allow_missing)
+                              allow_missing=allow_missing,
+                              strict_counts=strict_counts)
     except FileNotFoundError as e:
       raise FileNotFoundError(
           f'{e} (config.task.data_dir={data_dir!r}, config.task.set_name='
           f'{set_name!r}, config.task.allow_missing={allow_missing})') from e
+    except babi_data.BabiCountError as e:
+      raise babi_data.BabiCountError(
+          f'{e} In a config: --config.task.strict_counts=False '
+          f'(config.task.data_dir={data_dir!r}, config.task.set_name='
+          f'{set_name!r}).') from e
     self.vocab = loaded.vocab
     self.input_size = self.output_size = len(loaded.vocab)
     self.max_steps = memory_size

@@ -5,6 +5,7 @@ from typing import Mapping
 
 import matplotlib
 matplotlib.use('Agg')
+import matplotlib.figure  # pylint: disable=g-import-not-at-top
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np
 
@@ -54,10 +55,80 @@ def plot_example(path: str, inputs: np.ndarray, targets: np.ndarray,
   return path
 
 
+def text_color(rgba) -> str:
+  """'black' or 'white', whichever reads better on a cell of colour `rgba`.
+
+  Uses the relative luminance of the colour (WCAG 2): above 0.179 black text
+  has the higher contrast, below it white text.
+
+  Args:
+    rgba: an RGB or RGBA colour with components in [0, 1].
+
+  Returns:
+    A matplotlib colour name.
+  """
+  rgb = np.asarray(rgba, dtype=np.float64)[:3]
+  linear = np.where(rgb <= 0.03928, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+  luminance = float(np.dot([0.2126, 0.7152, 0.0722], linear))
+  return 'black' if luminance > 0.179 else 'white'
+
+
+def attention_figure(attention: np.ndarray, sentences: list[str],
+                     question: str, answer: str, prediction: str,
+                     title: str = '', *, probabilities: bool = True
+                     ) -> matplotlib.figure.Figure:
+  """The figure of `plot_attention` (not saved; close it when done)."""
+  attention = np.asarray(attention, dtype=np.float64)
+  keep = [i for i, s in enumerate(sentences) if s]
+  image = attention[:, keep].T  # [sentences, hops]
+  hops = attention.shape[0]
+  labels = [f'{i}: {sentences[i]}' for i in keep]
+  # Rows of 0.28 in, and at least the height that the two-line y label, the
+  # titles, the hop labels and the colour bar label need.
+  height = max(3.4, 1.9 + 0.28 * max(len(keep), 1))
+  fig, ax = plt.subplots(figsize=(8, height))
+  vmin = 0.0 if probabilities else min(0.0, float(image.min(initial=0.0)))
+  vmax = max(vmin + 1e-6, float(image.max(initial=0.0)))
+  im = ax.imshow(image, aspect='auto', interpolation='nearest', cmap='Blues',
+                 vmin=vmin, vmax=vmax)
+  ax.set_yticks(range(len(keep)))
+  ax.set_yticklabels(labels, fontsize=8)
+  ax.set_xticks(range(hops))
+  ax.set_xticklabels([f'hop {k + 1}' for k in range(hops)], fontsize=8)
+  ax.set_xlabel('hop', fontsize=9)
+  ax.set_ylabel('story sentence\n(memory slot)', fontsize=9)
+  for (r, c), v in np.ndenumerate(image):
+    if abs(v) >= 0.05:
+      ax.text(c, r, f'{v:.2f}', ha='center', va='center', fontsize=7,
+              color=text_color(im.cmap(im.norm(v))))
+  # As tall as the axes, however many rows.
+  bar = fig.colorbar(im, ax=ax, fraction=0.03, pad=0.02,
+                     aspect=20 * height / 3.4)
+  if probabilities:
+    bar.set_label('attention probability (softmax)', fontsize=8)
+  else:
+    bar.set_label('unnormalised attention score\n(linear start, no softmax)',
+                  fontsize=8)
+  bar.ax.tick_params(labelsize=7)
+  verdict = 'right' if answer == prediction else 'wrong'
+  heading = (f'Q: {question}?  answer: {answer}  predicted: {prediction} '
+             f'({verdict})')
+  if not probabilities:
+    heading += '\nunnormalised attention scores (linear start, no softmax)'
+  ax.set_title(heading, fontsize=9)
+  if title:
+    fig.suptitle(title, fontsize=10)
+  fig.tight_layout()
+  return fig
+
+
 def plot_attention(path: str, attention: np.ndarray, sentences: list[str],
                    question: str, answer: str, prediction: str,
-                   title: str = '') -> str:
+                   title: str = '', *, probabilities: bool = True) -> str:
   """Attention over a story's sentences, one column per hop.
+
+  Each cell holds the weight of one hop (column) on one story sentence (row);
+  its text is dark or light, whichever reads on the cell's colour.
 
   Args:
     path: output PNG path.
@@ -67,35 +138,15 @@ def plot_attention(path: str, attention: np.ndarray, sentences: list[str],
     answer: the true answer.
     prediction: the model's answer.
     title: figure title.
+    probabilities: the weights are softmax probabilities. False: they are
+      unnormalised scores (MemN2N's linear start, which drops the softmax),
+      which the title and the colour bar then say.
 
   Returns:
     `path`.
   """
-  attention = np.asarray(attention)
-  keep = [i for i, s in enumerate(sentences) if s]
-  image = attention[:, keep].T  # [sentences, hops]
-  labels = [f'{i}: {sentences[i]}' for i in keep]
-  height = 1.5 + 0.28 * max(len(keep), 1)
-  fig, ax = plt.subplots(figsize=(8, height))
-  im = ax.imshow(image, aspect='auto', interpolation='nearest', cmap='Blues',
-                 vmin=0.0, vmax=max(1e-6, float(image.max(initial=0.0))))
-  ax.set_yticks(range(len(keep)))
-  ax.set_yticklabels(labels, fontsize=8)
-  ax.set_xticks(range(attention.shape[0]))
-  ax.set_xticklabels([f'hop {k + 1}' for k in range(attention.shape[0])])
-  ax.set_xlabel('hop')
-  ax.set_ylabel('story sentence (memory slot)')
-  for (r, c), v in np.ndenumerate(image):
-    if v >= 0.05:
-      ax.text(c, r, f'{v:.2f}', ha='center', va='center', fontsize=7,
-              color='white' if v > 0.5 else 'black')
-  fig.colorbar(im, ax=ax, fraction=0.03, pad=0.02)
-  verdict = 'right' if answer == prediction else 'wrong'
-  ax.set_title(f'Q: {question}?  answer: {answer}  predicted: {prediction} '
-               f'({verdict})', fontsize=9)
-  if title:
-    fig.suptitle(title, fontsize=10)
-  fig.tight_layout()
+  fig = attention_figure(attention, sentences, question, answer, prediction,
+                         title, probabilities=probabilities)
   os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
   fig.savefig(path, dpi=90)
   plt.close(fig)

@@ -2,9 +2,11 @@
 
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 from unittest import mock
 
@@ -350,7 +352,7 @@ class ErrorTest(parameterized.TestCase):
     self._write_task1('1 Mary went home.\n2 John went out.\n'
                       '3 Where is John? \tout\t2\n1 Bob ran.\n'
                       '2 Where is Bob?\tnowhere\t\n')
-    raw = babi.read(self.tmp, 1)
+    raw = babi.read(self.tmp, 1, strict_counts=False)  # 2 questions, not 1000
     self.assertEqual([(ex.story, ex.supporting) for ex in raw.train], [
         ((('mary', 'went', 'home'), ('john', 'went', 'out')), (1,)),
         ((('bob', 'ran'),), ())])
@@ -469,6 +471,166 @@ class ErrorTest(parameterized.TestCase):
                                           'babi')))
     finally:
       os.chdir(cwd)
+
+
+def _questions(text):
+  """Question lines of a bAbI text (a question line holds a TAB)."""
+  return sum('\t' in line for line in text.split('\n'))
+
+
+def _cut(text, where):
+  """`text` cut inside a line, and that line's number.
+
+  Args:
+    text: a whole bAbI file.
+    where: 'mid_statement' (a statement in the middle of the file),
+      'line_end' (after that statement's newline),
+      'question_before_tab' (a question in the middle, before its TAB),
+      'in_answer' (a question in the middle, inside its answer) or
+      'in_supporting_ids' (the last line, inside its supporting IDs).
+  """
+  lines = text.split('\n')[:-1]
+  if where == 'in_supporting_ids':
+    i = len(lines) - 1
+    line = lines[i]
+    assert ' ' in line.rsplit('\t', 1)[1], 'needs two supporting IDs'
+    cut = len(line) - 1  # drops the last ID's digit and the newline.
+  else:
+    want_tab = where not in ('mid_statement', 'line_end')
+    i = next(i for i in range(len(lines) // 2, len(lines))
+             if ('\t' in lines[i]) == want_tab)
+    line = lines[i]
+    if where == 'mid_statement':
+      cut = len(line) // 2
+    elif where == 'line_end':
+      cut = len(line) + 1
+    else:
+      tab = line.index('\t')
+      cut = tab - 3 if where == 'question_before_tab' else tab + 2
+  start = sum(len(l) + 1 for l in lines[:i])
+  return text[:start + cut], i + 1
+
+
+def _write_release(root, set_name, task, texts, archive=False):
+  """Writes a task's files laid out as the release; returns the path to read.
+
+  Args:
+    root: an empty folder.
+    set_name: 'en' or 'en-10k'.
+    task: the task id.
+    texts: {split: file text}.
+    archive: write `tasks_1-20_v1-2.tar.gz` holding the files instead.
+
+  Returns:
+    (path to pass to babi.read, {split: the display path of that file}).
+  """
+  folder = os.path.join(root, babi.RELEASE, set_name)
+  os.makedirs(folder)
+  shown = {}
+  for split, text in texts.items():
+    name = babi.task_filename(task, split)
+    with open(os.path.join(folder, name), 'w') as f:
+      f.write(text)
+    shown[split] = os.path.join(folder, name)
+  if not archive:
+    return os.path.join(root, babi.RELEASE), shown
+  path = os.path.join(root, f'{babi.RELEASE}.tar.gz')
+  with tarfile.open(path, 'w:gz') as tar:
+    tar.add(os.path.join(root, babi.RELEASE), arcname=babi.RELEASE)
+  shutil.rmtree(os.path.join(root, babi.RELEASE))
+  for split in texts:
+    member = f'{babi.RELEASE}/{set_name}/{babi.task_filename(task, split)}'
+    shown[split] = f'{path} (member {member})'
+  return path, shown
+
+
+class CountTest(parameterized.TestCase):
+  """A file without the release's number of questions is not trained on."""
+
+  _TASK = 17  # the smallest files; its questions have two supporting IDs.
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.texts = {}
+    for split in babi.SPLITS:
+      with open(os.path.join(_EN, babi.task_filename(cls._TASK, split))) as f:
+        cls.texts[split] = f.read()
+
+  def setUp(self):
+    super().setUp()
+    self.tmp = tempfile.mkdtemp()
+    self.addCleanup(shutil.rmtree, self.tmp)
+
+  def _truncated(self, where, archive=False):
+    """A release with the train file cut; (path, display, questions)."""
+    text, _ = _cut(self.texts['train'], where)
+    path, shown = _write_release(self.tmp, 'en', self._TASK,
+                                 {'train': text, 'test': self.texts['test']},
+                                 archive=archive)
+    return path, shown['train'], _questions(text)
+
+  @parameterized.named_parameters(
+      ('folder', 'mid_statement', False),
+      ('archive', 'mid_statement', True),
+      ('at_a_line_end', 'line_end', False))
+  def test_file_cut_short_names_file_and_counts(self, where, archive):
+    path, shown, found = self._truncated(where, archive)
+    self.assertBetween(found, 1, 999)
+    for load in (babi.read, babi.load):
+      with self.assertRaises(babi.BabiCountError) as cm:
+        load(path, self._TASK)
+      message = str(cm.exception)
+      self.assertIn(shown, message)
+      self.assertIn(f'has {found} questions, expected 1000', message)
+      self.assertIn('strict_counts=False', message)
+      self.assertNotIn(babi.task_filename(self._TASK, 'test'), message)
+      self.assertIsInstance(cm.exception, babi.BabiFormatError)
+
+  def test_strict_counts_false_warns_and_loads(self):
+    path, shown, found = self._truncated('mid_statement')
+    with self.assertLogs('absl', level='WARNING') as logs:
+      raw = babi.read(path, self._TASK, strict_counts=False)
+    self.assertLen(raw.train, found)
+    self.assertLen(raw.test, 1000)
+    self.assertLen(logs.records, 1)
+    self.assertIn(shown, logs.output[0])
+    self.assertIn(f'has {found} questions, expected 1000', logs.output[0])
+    with self.assertLogs('absl', level='WARNING'):
+      data = babi.load(path, self._TASK, strict_counts=False)
+    self.assertEqual(len(data.train['answer']) + len(data.val['answer']),
+                     found)
+
+  @parameterized.parameters('question_before_tab', 'in_answer',
+                            'in_supporting_ids')
+  def test_file_cut_in_its_last_line_names_the_file(self, where):
+    # A question cut before its TAB reads as a statement (one question
+    # fewer), one cut in its answer is malformed, and one cut in its
+    # supporting IDs parses: the missing final newline gives it away.
+    path, shown, found = self._truncated(where)
+    with self.assertRaises(babi.BabiFormatError) as cm:
+      babi.read(path, self._TASK)
+    message = str(cm.exception)
+    self.assertIn(shown, message)
+    if where == 'question_before_tab':
+      self.assertIn(f'has {found} questions, expected 1000', message)
+    self.assertRegex(message, 'may be (cut|truncated)')
+
+  def test_intact_files_load_without_a_warning(self):
+    path, _ = _write_release(self.tmp, 'en', self._TASK, self.texts)
+    with mock.patch.object(babi.logging, 'warning') as warning:
+      raw = babi.read(path, self._TASK)
+    warning.assert_not_called()
+    self.assertEqual((len(raw.train), len(raw.test)), (1000, 1000))
+
+  def test_10k_set_expects_10000_train_questions(self):
+    # The 1k files in the en-10k folder: train is short, test is right.
+    path, shown = _write_release(self.tmp, 'en-10k', self._TASK, self.texts)
+    with self.assertRaisesRegex(
+        babi.BabiCountError,
+        f'^bAbI file {re.escape(shown["train"])} has 1000 questions, '
+        'expected 10000 .*strict_counts=False'):
+      babi.read(path, self._TASK, 'en-10k')
 
 
 def _tfds_missing():

@@ -1,12 +1,15 @@
 """Tests for `memax.tasks.babi`: batches, loss, and the per-task error table."""
 
 import os
+import shutil
+import tempfile
 
 from absl.testing import absltest
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from memax.data import babi as babi_data
 from memax.tasks import babi
 
 _DATA = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'shared',
@@ -121,6 +124,38 @@ class BabiTaskTest(absltest.TestCase):
       babi.BabiTask(data_dir=_DATA, loss_reduction='max')
     with self.assertRaises(FileNotFoundError):
       babi.BabiTask(data_dir='/nonexistent/babi', tasks=1)
+
+  def test_file_cut_short_fails_unless_strict_counts_is_off(self):
+    # Task 17's train file cut in the middle of a statement, in a copy of
+    # the release's layout.
+    tmp = tempfile.mkdtemp()
+    self.addCleanup(shutil.rmtree, tmp)
+    folder = os.path.join(tmp, babi_data.RELEASE, 'en')
+    os.makedirs(folder)
+    for split in babi_data.SPLITS:
+      name = babi_data.task_filename(17, split)
+      with open(os.path.join(_DATA, babi_data.RELEASE, 'en', name)) as f:
+        text = f.read()
+      if split == 'train':
+        lines = text.split('\n')
+        i = next(i for i in range(len(lines) // 2, len(lines))
+                 if '\t' not in lines[i])
+        text = '\n'.join(lines[:i] + [lines[i][:len(lines[i]) // 2]])
+        found = sum('\t' in line for line in lines[:i])
+        cut = os.path.join(folder, name)
+      with open(os.path.join(folder, name), 'w') as f:
+        f.write(text)
+    with self.assertRaises(babi_data.BabiCountError) as cm:
+      babi.BabiTask(data_dir=tmp, tasks=17)
+    message = str(cm.exception)
+    for part in (cut, f'has {found} questions, expected 1000',
+                 'config.task.strict_counts=False'):
+      self.assertIn(part, message)
+    with self.assertLogs('absl', level='WARNING') as logs:
+      task = babi.BabiTask(data_dir=tmp, tasks=17, strict_counts=False)
+    self.assertIn(cut, logs.output[0])
+    self.assertEqual(task.num_examples, found - round(0.1 * found))
+    self.assertLen(task.eval_splits()['test']['answer'], 1000)
 
 
 if __name__ == '__main__':

@@ -1,0 +1,124 @@
+"""Tests for `memax.training.plots`: the bAbI attention plot."""
+
+import os
+import tempfile
+
+from absl.testing import absltest
+from absl.testing import parameterized
+import matplotlib
+import matplotlib.colors
+import matplotlib.pyplot as plt
+import matplotlib.text
+import numpy as np
+
+from memax.training import plots
+
+_WORDS = ('mary', 'john', 'daniel', 'sandra')
+_PLACES = ('kitchen', 'garden', 'office', 'bedroom', 'hallway', 'bathroom')
+
+
+def _story(n, empty=2):
+  """`n` sentences, then `empty` empty slots."""
+  return [f'{_WORDS[i % 4]} went to the {_PLACES[i % 6]}'
+          for i in range(n)] + [''] * empty
+
+
+def _attention(n, hops=3, seed=0):
+  """`[hops, n + 2]` softmax weights over n sentences and 2 empty slots."""
+  logits = np.random.default_rng(seed).normal(size=(hops, n)) * 2.0
+  p = np.exp(logits - logits.max(-1, keepdims=True))
+  return np.concatenate([p / p.sum(-1, keepdims=True),
+                         np.zeros((hops, 2))], 1)
+
+
+def _figure(attention, sentences, **kwargs):
+  return plots.attention_figure(attention, sentences, 'where is mary',
+                                'kitchen', 'garden', **kwargs)
+
+
+def _luminance(color):
+  return float(np.dot([0.2126, 0.7152, 0.0722],
+                      matplotlib.colors.to_rgb(color)))
+
+
+class PlotAttentionTest(parameterized.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    self.addCleanup(plt.close, 'all')
+
+  def test_writes_a_png(self):
+    with tempfile.TemporaryDirectory() as tmp:
+      path = os.path.join(tmp, 'plots', 'attention.png')
+      # Positional arguments as before `probabilities` was added.
+      out = plots.plot_attention(path, _attention(3), _story(3),
+                                 'where is mary', 'kitchen', 'kitchen',
+                                 'memn2n on test example 0')
+      self.assertEqual(out, path)
+      with open(path, 'rb') as f:
+        self.assertEqual(f.read(8), b'\x89PNG\r\n\x1a\n')
+      plots.plot_attention(path, _attention(3), _story(3), 'where is mary',
+                           'kitchen', 'garden', probabilities=False)
+      self.assertGreater(os.path.getsize(path), 0)
+
+  @parameterized.parameters((1, True), (2, True), (3, False), (12, True))
+  def test_labels_lie_inside_the_figure(self, n, probabilities):
+    fig = _figure(_attention(n), _story(n), title='memn2n on test example 0',
+                  probabilities=probabilities)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax, bar = fig.axes
+    box = fig.bbox
+    for text in (ax.yaxis.label, ax.xaxis.label, ax.title, bar.yaxis.label,
+                 fig._suptitle):  # pylint: disable=protected-access
+      extent = text.get_window_extent(renderer)
+      self.assertTrue(text.get_text())
+      self.assertGreaterEqual(extent.x0, box.x0, msg=text.get_text())
+      self.assertGreaterEqual(extent.y0, box.y0, msg=text.get_text())
+      self.assertLessEqual(extent.x1, box.x1, msg=text.get_text())
+      self.assertLessEqual(extent.y1, box.y1, msg=text.get_text())
+
+  def test_cell_text_colour_follows_the_cell_colour(self):
+    # Scores up to 10: 0.6 and 1.2 are pale cells (dark text), 9.0 and 10.0
+    # dark cells (light text), whatever their value against 0.5.
+    scores = np.array([[10.0, 0.6, 1.2, 9.0]])
+    fig = _figure(scores, _story(4, empty=0), probabilities=False)
+    ax = fig.axes[0]
+    image = ax.images[0]
+    colors = {t.get_text(): t.get_color() for t in ax.texts}
+    self.assertLen(colors, 4)
+    for value in scores[0]:
+      cell = _luminance(image.cmap(image.norm(value)))
+      text = _luminance(colors[f'{value:.2f}'])
+      if cell > 0.5:
+        self.assertLess(text, 0.5, msg=value)
+      else:
+        self.assertGreater(text, 0.5, msg=value)
+      self.assertGreater(abs(cell - text), 0.4, msg=value)
+    self.assertGreater(_luminance(image.cmap(image.norm(0.6))), 0.5)
+    self.assertLess(_luminance(image.cmap(image.norm(10.0))), 0.5)
+
+  def test_text_color(self):
+    self.assertEqual(plots.text_color((1.0, 1.0, 1.0, 1.0)), 'black')
+    self.assertEqual(plots.text_color((0.03, 0.19, 0.42)), 'white')
+
+  @parameterized.parameters(True, False)
+  def test_says_whether_cells_are_probabilities(self, probabilities):
+    fig = _figure(_attention(5) * 3.14, _story(5),
+                  probabilities=probabilities)
+    texts = ' '.join(t.get_text()
+                     for t in fig.findobj(matplotlib.text.Text)).lower()
+    bar = fig.axes[1].get_ylabel().lower()
+    title = fig.axes[0].get_title().lower()
+    if probabilities:
+      self.assertIn('probability', bar)
+      self.assertNotIn('unnormalised', texts)
+    else:
+      for where in (bar, title):
+        self.assertIn('unnormalised attention score', where)
+        self.assertIn('linear start, no softmax', where)
+      self.assertNotIn('probability', bar)
+
+
+if __name__ == '__main__':
+  absltest.main()
