@@ -96,6 +96,14 @@ def get_config(model: ml_collections.ConfigDict, arg: ml_collections.ConfigDict
   config.train.max_checkpoints = 2
   config.train.stop_metric = ''
   config.train.stop_below = 0.0
+  # The best checkpoint by '<split>/<metric>' of the periodic evaluation is
+  # kept in checkpoint_best/; 'auto' is valid/error for datasets, else
+  # train/<stop_metric> or train/cost_bits; 'off' keeps none.
+  config.train.best_metric = 'auto'
+  config.train.best_mode = 'min'          # 'min' or 'max' is best.
+  # Stop when a step's loss exceeds this times the larger of the first loss
+  # and the running median of the losses; 0 turns the check off.
+  config.train.divergence_factor = 100.0
 
   config.evals = ml_collections.ConfigDict()
   config.evals.batch_size = 500
@@ -105,6 +113,10 @@ def get_config(model: ml_collections.ConfigDict, arg: ml_collections.ConfigDict
   config.evals.plot_examples = (0, 1)      # test questions to plot.
 
   config.tensorboard = True
+  # The launchers' persistent XLA compilation cache: 'auto' (the
+  # MEMAX_COMPILATION_CACHE variable, else ~/.cache/memax/jax), a
+  # directory, or 'off'.
+  config.compilation_cache = 'auto'
   return config
 
 

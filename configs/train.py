@@ -49,6 +49,14 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.train.max_checkpoints = 3
   config.train.stop_metric = ''           # e.g. 'bit_errors': stop early...
   config.train.stop_below = 0.0           # ...when eval on train dist. < this.
+  # The best checkpoint by '<split>/<metric>' of the periodic evaluation is
+  # kept in checkpoint_best/; 'auto' is valid/error for datasets, else
+  # train/<stop_metric> or train/cost_bits; 'off' keeps none.
+  config.train.best_metric = 'auto'
+  config.train.best_mode = 'min'          # 'min' or 'max' is best.
+  # Stop when a step's loss exceeds this times the larger of the first loss
+  # and the running median of the losses; 0 turns the check off.
+  config.train.divergence_factor = 100.0
 
   config.evals = ml_collections.ConfigDict()
   config.evals.num_batches = 4
@@ -58,6 +66,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.evals.plot = True
 
   config.tensorboard = True
+  # The launchers' persistent XLA compilation cache: 'auto' (the
+  # MEMAX_COMPILATION_CACHE variable, else ~/.cache/memax/jax), a
+  # directory, or 'off'.
+  config.compilation_cache = 'auto'
 
   if arg.runlocal:
     runlocal(config)

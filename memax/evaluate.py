@@ -2,16 +2,26 @@
 
   python -m memax.evaluate --workdir=runs/ntm_copy \
       --set=task.eval_lengths=[120,160] --set=model.memory_size=256
+  python -m memax.evaluate --workdir=runs/ntm_ar --step=8000
+  python -m memax.evaluate --workdir=runs/ntm_ar --best
 
-Writes `eval/<variant><tag>.json` and `plots/<variant><tag>.png` in the
-workdir. Overrides (`--set field=value`) change any config field, such as the
-sequence length, the number of items or the memory size; the parameters are
-the trained ones.
+Overrides (`--set field=value`) change any config field that is not a
+parameter shape, such as the sequence length, the number of items or the
+memory size; the parameters are the trained ones. Each evaluation writes its
+own folder, `evaluations/step<N>[_<overrides>][_seed<S>]/`, with one JSON
+(recording the checkpoint step, the overrides and the evaluation seed) and
+one plot per variant; training's own `eval/` and `plots/` are never
+touched, nor is anything else in the workdir. With no overrides, the last
+step and the default seed, the numbers are those of training's final
+evaluation. Every evaluation variant of the task is evaluated (with its
+overrides, e.g. new lengths), unless `--set=evals.variants=a,b` picks some.
 """
 
 import ast
 import json
 import os
+import re
+from typing import Any
 
 from absl import app
 from absl import flags
@@ -19,28 +29,42 @@ from absl import logging
 import jax
 import ml_collections
 
+from memax import cli
+from memax import tasks
+from memax.tasks import dataset
 from memax.training import checkpoint
 from memax.training import evaluate as evaluate_lib
 from memax.training import train
+from memax.training import workdir as workdir_lib
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'A training workdir.')
 _SET = flags.DEFINE_multi_string(
     'set', [], 'Config override `field=value`, e.g. model.memory_size=256.')
-_STEP = flags.DEFINE_integer('step', None, 'Checkpoint step (default: latest).')
-_TAG = flags.DEFINE_string('tag', None, 'Suffix of the output file names '
-                           '(default: derived from the overrides).')
+_STEP = flags.DEFINE_integer(
+    'step', None, 'Checkpoint step (default: the newest readable one).')
+_BEST = flags.DEFINE_bool(
+    'best', False, 'Evaluate the best checkpoint (checkpoint_best/) that '
+    'training kept by its evaluation metric.')
+_SEED = flags.DEFINE_integer(
+    'seed', None, 'Evaluation seed (default: the run\'s config.seed, which '
+    'reproduces training\'s final evaluation).')
+_TAG = flags.DEFINE_string('tag', None, 'Name of the output folder under '
+                           'evaluations/ (default: from the step, the '
+                           'overrides and the seed).')
 flags.mark_flag_as_required('workdir')
+
+EVALUATIONS = 'evaluations'
 
 
 def load_config(workdir: str) -> ml_collections.ConfigDict:
   """Reads `workdir/config.json`; a clear error if it is missing."""
-  path = os.path.join(workdir, 'config.json')
-  if not os.path.exists(path):
+  config = workdir_lib.load_config(workdir)
+  if config is None:
     raise FileNotFoundError(
-        f'{path} not found: --workdir must be a directory written by '
-        '`python -m memax.main` (it holds config.json and checkpoints/).')
-  with open(path) as f:
-    return ml_collections.ConfigDict(json.load(f))
+        f'{os.path.join(workdir, "config.json")} not found: --workdir must be '
+        'a directory written by `python -m memax.main` (it holds config.json '
+        'and checkpoints/).')
+  return config
 
 
 def apply_overrides(config: ml_collections.ConfigDict,
@@ -78,48 +102,171 @@ def apply_overrides(config: ml_collections.ConfigDict,
   return config
 
 
+def _abstract(config: ml_collections.ConfigDict,
+              task: Any = None) -> train.TrainState:
+  task = task if task is not None else tasks.build(config.task)
+  model = evaluate_lib.build_model(config, task)
+  spe = (task.steps_per_epoch(config.train.batch_size)
+         if dataset.is_finite(task) else 1)
+  return train.abstract_state(model, task,
+                              train.make_optimizer(config.optimizer, spe))
+
+
+def _is_param(name: str) -> bool:
+  return name.startswith('params.')
+
+
 def load_params(config: ml_collections.ConfigDict, workdir: str,
-                step: int | None = None):
-  """Restores the trained parameters of `workdir` (latest or `step`)."""
-  if checkpoint.latest_step(workdir) is None:
+                step: int | None = None, *, best: bool = False,
+                evaluated: ml_collections.ConfigDict | None = None,
+                task: Any = None, evaluated_task: Any = None):
+  """Restores the trained parameters of `workdir`.
+
+  Args:
+    config: the run's config (its `config.json`).
+    workdir: the run's directory.
+    step: a checkpoint step; None is the newest checkpoint that can be read
+      (newer unreadable ones are reported and skipped, never changed).
+    best: restore the best checkpoint (`checkpoint_best/`) instead.
+    evaluated: the config the parameters will be used with (overrides
+      applied); a parameter shape it changes is an error naming the field.
+    task: the task of `config`, if already built.
+    evaluated_task: the task of `evaluated`, if already built.
+
+  Returns:
+    `(params, step)`.
+  """
+  subdir = checkpoint.BEST_DIR if best else 'checkpoints'
+  steps = checkpoint.all_steps(workdir, subdir)
+  if not steps:
+    what = ('No best checkpoint' if best else 'No checkpoint')
     raise FileNotFoundError(
-        f'No checkpoint in {os.path.join(workdir, "checkpoints")}: train '
-        'first with `python -m memax.main --workdir=...`.')
-  model, task = train.build(config)
-  optimizer = train.make_optimizer(config.optimizer)
-  # Only the structure is needed to restore: trace, don't compile or run.
-  abstract = jax.eval_shape(
-      lambda: train.init_state(model, task, optimizer, jax.random.key(0)))
-  mngr = checkpoint.manager(workdir, read_only=True)
-  if step is not None and step not in mngr.all_steps():
-    raise FileNotFoundError(f'No checkpoint for step {step} in {workdir}; '
-                            f'available: {mngr.all_steps()}.')
-  state = checkpoint.restore(mngr, abstract, step)
-  return state.params, int(state.step)
+        f'{what} in {os.path.join(workdir, subdir)}: train first with '
+        '`python -m memax.main --workdir=...`'
+        + (' (the best is kept when config.train.best_metric is set).'
+           if best else '.'))
+  abstract = _abstract(config, task)
+  mngr = checkpoint.manager(workdir, read_only=True, subdir=subdir)
+  try:
+    if step is not None:
+      if step not in steps:
+        raise FileNotFoundError(
+            f'No checkpoint for step {step} in {mngr.directory}; available: '
+            f'{steps}.')
+      try:
+        state = checkpoint.restore(mngr, abstract, step)
+      except Exception as e:  # pylint: disable=broad-except
+        readable = _readable(mngr, abstract, [s for s in steps if s != step])
+        raise FileNotFoundError(
+            f'Checkpoint {step} in {mngr.directory} cannot be read '
+            f'({checkpoint._reason(e)}). Readable steps: {readable}.'  # pylint: disable=protected-access
+        ) from None
+    else:
+      state, step, skipped = checkpoint.restore_newest(mngr, abstract,
+                                                       steps=steps)
+      for bad in skipped:
+        logging.warning('Checkpoint %d in %s could not be read (%s); '
+                        'evaluating step %d instead.', bad.step,
+                        mngr.directory, bad.reason, step)
+    if evaluated is not None:
+      _check_param_shapes(mngr, step, config, evaluated, evaluated_task)
+  finally:
+    mngr.close()
+  return state.params, int(step)
+
+
+def _readable(mngr, abstract, steps: list[int]) -> list[int]:
+  out = []
+  for s in steps:
+    try:
+      checkpoint.restore(mngr, abstract, s)
+      out.append(s)
+    except Exception:  # pylint: disable=broad-except
+      pass
+  return out
+
+
+def _check_param_shapes(mngr, step: int, trained: ml_collections.ConfigDict,
+                        evaluated: ml_collections.ConfigDict,
+                        task: Any = None) -> None:
+  stored = {k: v for k, v in checkpoint.stored_shapes(mngr, step).items()
+            if _is_param(k)}
+  expected = {k: v for k, v in checkpoint.flat_shapes(
+      _abstract(evaluated, task)).items() if _is_param(k)}
+  differences = checkpoint.shape_differences(stored, expected)
+  if not differences:
+    return
+  fields = train.shape_changing_fields(trained, evaluated, _is_param)
+  what = (train.describe_fields(fields, trained, evaluated) if fields
+          else 'The overrides')
+  raise ValueError(
+      f'{what} would change the shapes of the trained parameters '
+      f'({"; ".join(differences)}). Evaluation can change sizes that are not '
+      'parameter shapes (the memory size, sequence lengths, numbers of '
+      'items), not a parameter\'s shape.')
+
+
+def _slug(text: str) -> str:
+  return re.sub(r'[^A-Za-z0-9.+-]+', '-', text).strip('-')
+
+
+def _output_dir(workdir: str, name: str) -> str:
+  """`evaluations/<name>`, or `<name>-2`, ... if it exists: never reused."""
+  root = os.path.join(workdir, EVALUATIONS)
+  path = os.path.join(root, name)
+  n = 1
+  while os.path.exists(path):
+    n += 1
+    path = os.path.join(root, f'{name}-{n}')
+  return path
 
 
 def run(workdir: str, overrides: list[str], *, step: int | None = None,
+        best: bool = False, seed: int | None = None,
         tag: str | None = None) -> dict:
-  """Evaluates every variant of the run's task under `overrides`."""
+  """Evaluates every variant of the run's task under `overrides`.
+
+  Returns `{variant: {metric: value}}`, plus `'checkpoint_step'` and
+  `'output_dir'` (where the JSON files and plots went).
+  """
+  if step is not None and best:
+    raise ValueError('Give --step or --best, not both.')
   trained = load_config(workdir)
-  config = apply_overrides(trained, overrides)
-  params, restored_step = load_params(trained, workdir, step)
-  if tag is None:
-    tag = ''.join('_' + o.replace('=', '-').replace('.', '-')
-                  .replace(',', '-').replace('(', '').replace(')', '')
-                  .replace('[', '').replace(']', '').replace(' ', '')
-                  for o in overrides)
+  # Every variant of the (overridden) task, unless the overrides pick some:
+  # training's own subset may not exist at other lengths.
+  chosen = [o for o in overrides if o.startswith('evals.variants=')]
+  config = apply_overrides(trained, ['evals.variants=all'] + chosen
+                           + [o for o in overrides if o not in chosen]
+                           if 'variants' in trained.evals else overrides)
+  task = tasks.build(config.task)
+  evaluate_lib.check_evals(config.evals, task)
+  same_task = config.task.to_dict() == trained.task.to_dict()
+  params, restored_step = load_params(
+      trained, workdir, step, best=best, evaluated=config,
+      task=task if same_task else None, evaluated_task=task)
+  eval_seed = config.seed if seed is None else seed
+  name = tag or '_'.join(
+      [f'{"best" if best else "step"}{restored_step}']
+      + [_slug(o) for o in overrides]
+      + ([f'seed{eval_seed}'] if seed is not None else []))
+  out_dir = _output_dir(workdir, name)
+  # The same key as training's final evaluation for the same seed.
+  key = jax.random.split(jax.random.key(eval_seed), 3)[2]
   results = evaluate_lib.final_evaluation(
-      config, workdir, params, jax.random.key(config.seed + 1), tag=tag,
-      step=restored_step)
-  logging.info('Evaluated step %d of %s: %s', restored_step, workdir,
-               json.dumps(results, indent=1))
-  return results
+      config, workdir, params, key, task=task, step=restored_step,
+      out_dir=out_dir,
+      record={'checkpoint_step': restored_step, 'eval_seed': eval_seed,
+              'overrides': list(overrides), 'best': best})
+  logging.info('Evaluated step %d of %s into %s.', restored_step, workdir,
+               out_dir)
+  return dict(results, checkpoint_step=restored_step, output_dir=out_dir)
 
 
 def main(argv):
   del argv
-  results = run(_WORKDIR.value, _SET.value, step=_STEP.value, tag=_TAG.value)
+  cli.start()
+  results = run(_WORKDIR.value, _SET.value, step=_STEP.value,
+                best=_BEST.value, seed=_SEED.value, tag=_TAG.value)
   print(json.dumps(results, indent=1))
 
 

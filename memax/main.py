@@ -6,7 +6,6 @@
 """
 
 import json
-import logging as py_logging
 
 from absl import app
 from absl import flags
@@ -14,6 +13,7 @@ from absl import logging
 import jax
 from ml_collections import config_flags
 
+from memax import cli
 from memax.training import train
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -24,17 +24,9 @@ _WORKDIR = flags.DEFINE_string(
 flags.mark_flags_as_required(['config', 'workdir'])
 
 
-class _QuietLibraries(py_logging.Filter):
-  """Drops the INFO chatter of orbax and absl-logging libraries."""
-
-  def filter(self, record: py_logging.LogRecord) -> bool:
-    noisy = ('orbax' in record.pathname or 'etils' in record.pathname)
-    return record.levelno >= py_logging.WARNING or not noisy
-
-
 def main(argv):
   del argv
-  logging.get_absl_handler().addFilter(_QuietLibraries())
+  cli.start(_CONFIG.value.get('compilation_cache', 'auto'))
   train.use_cpu_devices(_CONFIG.value.train.get('num_devices', 1))
   logging.info('JAX devices: %s', jax.devices())
   results = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)

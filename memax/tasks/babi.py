@@ -202,6 +202,11 @@ class BabiTask:
             'loss': xent, 'task': batch.inputs['task'],
             'prediction': jnp.argmax(logits, -1), 'mask': batch.mask}
 
+  def metric_names(self) -> tuple[str, ...]:
+    """The names `summarize` returns for a split of these tasks."""
+    return (('error', 'num_examples', 'loss', 'mean_task_error',
+             'failed_tasks') + tuple(f'error_task_{t}' for t in self.tasks))
+
   def summarize(self, per_example: Mapping[str, np.ndarray]
                 ) -> dict[str, float]:
     """Error overall and per bAbI task; failed tasks have error > 5 %."""

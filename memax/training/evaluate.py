@@ -56,16 +56,72 @@ def evaluate_task(model: Any, params: PyTree, task: tasks_base.Task, key:
   return (means, example) if return_example else means
 
 
-def _variant_tasks(task: tasks_base.Task, names) -> dict[str, Any]:
+def names_list(value: Any) -> list[str] | None:
+  """A list of names from a list, a tuple or a comma-separated string.
+
+  `'all'` (or None) means every name, returned as None.
+  """
+  if value is None:
+    return None
+  if isinstance(value, str):
+    if value.strip() == 'all':
+      return None
+    return [v.strip() for v in value.split(',') if v.strip()]
+  return [str(v) for v in value]
+
+
+def _variant_tasks(task: tasks_base.Task, names: Any,
+                   field: str = 'config.evals.variants') -> dict[str, Any]:
   variants = dict(task.variants())
-  if names in ('all', None):
+  names = names_list(names)
+  if names is None:
     names = list(variants)
+  # The training distribution is always evaluated; naming it is harmless.
+  names = [n for n in names if n != 'train']
   unknown = [n for n in names if n not in variants]
   if unknown:
-    raise ValueError(f'Unknown evaluation variant {unknown[0]!r} in '
-                     f'config.evals; the task {task.name!r} has '
-                     f'{sorted(variants)}.')
+    raise ValueError(f'Unknown evaluation variant {unknown[0]!r} in {field}; '
+                     f'the task {task.name!r} has {sorted(variants)} (a list, '
+                     'a comma-separated string, or "all").')
   return {n: variants[n] for n in names}
+
+
+def _splits(task: Any, names: Any, field: str) -> list[str]:
+  available = list(task.eval_splits())
+  names = names_list(names)
+  if names is None:
+    return available
+  unknown = [s for s in names if s not in available]
+  if unknown:
+    raise ValueError(f'Unknown split {unknown[0]!r} in {field}; the task has '
+                     f'{available} (a list, a comma-separated string, or '
+                     '"all").')
+  return names
+
+
+# The splits of a finite dataset; one may be empty (no validation split).
+SPLITS = ('train', 'valid', 'test')
+
+
+def check_evals(config: ml_collections.ConfigDict, task: Any) -> None:
+  """Checks `config.evals` against the task; errors name the field."""
+  for field in ('batch_size', 'num_batches'):
+    if field in config:
+      value = config[field]
+      if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f'config.evals.{field} must be a positive integer, '
+                         f'got {value!r}.')
+  if dataset.is_finite(task):
+    _splits(task, config.get('splits', 'all'), 'config.evals.splits')
+    periodic = names_list(config.get('periodic_splits', ('valid',)))
+    empty = [s for s in SPLITS if s not in task.eval_splits()]
+    if periodic:
+      _splits(task, [s for s in periodic if s not in empty],
+              'config.evals.periodic_splits')
+    return
+  _variant_tasks(task, config.get('variants', 'all'), 'config.evals.variants')
+  _variant_tasks(task, list(config.get('periodic_variants', ())),
+                 'config.evals.periodic_variants')
 
 
 # The step at which a model is evaluated when none is given: after every
@@ -134,15 +190,35 @@ class Evaluator:
     if self._finite:
       self._task = task
       available = task.eval_splits()
-      self._splits = [s for s in config.get('periodic_splits', ('valid',))
-                      if s in available]
+      periodic = names_list(config.get('periodic_splits', ('valid',)))
+      # A split that is empty here (no validation split when
+      # task.val_fraction = 0) is skipped.
+      self._splits = [s for s in (available if periodic is None
+                                  else periodic) if s in available]
       self._run = _split_forward(model, task)
       return
     self._tasks = {'train': task}
     self._tasks.update(_variant_tasks(
-        task, list(config.get('periodic_variants', ()))))
+        task, list(config.get('periodic_variants', ())),
+        'config.evals.periodic_variants'))
     self._runs = {name: _forward(model, t, config.batch_size)
                   for name, t in self._tasks.items()}
+
+  def metric_names(self, params: PyTree) -> dict[str, set[str] | None]:
+    """`{split: metric names}` of `periodic`, from shapes alone (no compile).
+
+    `params` may be abstract (`jax.ShapeDtypeStruct`s). None: not known
+    before evaluating (a finite task without `metric_names`).
+    """
+    if self._finite:
+      names = getattr(self._task, 'metric_names', None)
+      known = set(names()) if names is not None else None
+      return {split: known for split in self._splits}
+    out = {}
+    for name, run in self._runs.items():
+      metrics = jax.eval_shape(run, params, self._key)[0]
+      out[name] = set(metrics)
+    return out
 
   def periodic(self, params: PyTree, step: int | None = None
                ) -> dict[str, dict[str, float]]:
@@ -162,21 +238,40 @@ class Evaluator:
     }
 
 
+def _out_paths(workdir: str, out_dir: str | None) -> tuple[str, str]:
+  """`(json_dir, plot_dir)`: training's `eval/`, `plots/` or one folder."""
+  if out_dir is None:
+    return os.path.join(workdir, 'eval'), os.path.join(workdir, 'plots')
+  return out_dir, out_dir
+
+
+def _write_json(path: str, record: dict[str, Any]) -> None:
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  with open(path + '.tmp', 'w') as f:
+    json.dump(record, f, indent=2, sort_keys=True)
+  os.replace(path + '.tmp', path)
+
+
 def final_evaluation(config: ml_collections.ConfigDict, workdir: str,
-                     params: PyTree, key: PRNGKey, *, tag: str = '',
-                     task: Any = None, step: int | None = None
+                     params: PyTree, key: PRNGKey, *,
+                     task: Any = None, step: int | None = None,
+                     out_dir: str | None = None,
+                     record: dict[str, Any] | None = None
                      ) -> dict[str, dict[str, float]]:
-  """Evaluates every variant, writes `eval/*.json` and `plots/*.png`.
+  """Evaluates every variant; writes one JSON and one plot for each.
 
   Args:
     config: the run's config, with any evaluation overrides applied.
     workdir: the run's directory.
     params: trained parameters.
     key: evaluation rng.
-    tag: appended to output file names (e.g. describing overrides).
     task: the already built task of `config` (built again if None).
     step: the training step of `params` (for schedules such as linear start,
       whose end `workdir/linear_start.json` records); None = final form.
+    out_dir: where to write; None is training's own `eval/<variant>.json`
+      and `plots/<variant>.png`, a folder takes both (`memax.evaluate`).
+    record: fields added to every JSON (the checkpoint step, the evaluation
+      seed, the overrides).
 
   Returns:
     `{variant: {metric: value}}` including `'train'` (for finite datasets,
@@ -184,16 +279,16 @@ def final_evaluation(config: ml_collections.ConfigDict, workdir: str,
   """
   task = task if task is not None else tasks.build(config.task)
   model = build_model(config, task, return_aux=True)
+  record = dict(record or {})
+  json_dir, plot_dir = _out_paths(workdir, out_dir)
   if dataset.is_finite(task):
     model = linear_start.apply(model, workdir)
-    return _final_finite(config, workdir, params, task, model, tag, step)
+    return _final_finite(config, json_dir, plot_dir, params, task, model,
+                         step, record)
   evals = config.evals
   variants = {'train': task}
   variants.update(_variant_tasks(task, evals.get('variants', 'all')))
   results = {}
-  eval_dir = os.path.join(workdir, 'eval')
-  plot_dir = os.path.join(workdir, 'plots')
-  os.makedirs(eval_dir, exist_ok=True)
   for i, (name, variant) in enumerate(variants.items()):
     vkey = jax.random.fold_in(key, 1000 + i)
     batch_size = evals.batch_size
@@ -202,49 +297,38 @@ def final_evaluation(config: ml_collections.ConfigDict, workdir: str,
         model, params, variant, vkey, num_batches=evals.num_batches,
         batch_size=batch_size, return_example=True)
     results[name] = metrics
-    record = {
-        'variant': name, 'task': _task_fields(variant),
-        'model': config.model.to_dict(),
-        'num_sequences': evals.num_batches * batch_size, 'metrics': metrics,
-    }
-    stem = f'{name}{tag}'
-    with open(os.path.join(eval_dir, f'{stem}.json'), 'w') as f:
-      json.dump(record, f, indent=2, sort_keys=True)
+    _write_json(os.path.join(json_dir, f'{name}.json'), dict(
+        record, variant=name, task=_task_fields(variant),
+        model=config.model.to_dict(),
+        num_sequences=evals.num_batches * batch_size, metrics=metrics))
     if plot:
       batch, probs, aux = example
       plots.plot_example(
-          os.path.join(plot_dir, f'{stem}.png'), batch.inputs,
+          os.path.join(plot_dir, f'{name}.png'), batch.inputs,
           batch.targets, probs, batch.mask, aux,
           title=f'{config.model.name} on {variant.name} ({name}): '
                 + ', '.join(f'{k} {v:.3g}' for k, v in metrics.items()))
   return results
 
 
-def _final_finite(config, workdir, params, task, model, tag, step):
-  """Every split of a finite dataset: `eval/<split>.json` and attention plots."""
+def _final_finite(config, json_dir, plot_dir, params, task, model, step,
+                  record):
+  """Every split of a finite dataset: `<split>.json` and attention plots."""
   evals = config.evals
-  splits = list(task.eval_splits())
-  wanted = evals.get('splits', 'all')
-  if wanted not in ('all', None):
-    unknown = [s for s in wanted if s not in splits]
-    if unknown:
-      raise ValueError(f'Unknown split {unknown[0]!r} in config.evals.splits; '
-                       f'the task has {splits}.')
-    splits = list(wanted)
-  eval_dir = os.path.join(workdir, 'eval')
-  os.makedirs(eval_dir, exist_ok=True)
+  splits = _splits(task, evals.get('splits', 'all'), 'config.evals.splits')
   run = _split_forward(model, task)
   results = {}
   for split in splits:
     metrics = evaluate_split(model, params, task, split,
                              batch_size=evals.batch_size, run=run, step=step)
     results[split] = metrics
-    record = {'split': split, 'task': config.task.to_dict(),
-              'model': config.model.to_dict(), 'metrics': metrics}
-    with open(os.path.join(eval_dir, f'{split}{tag}.json'), 'w') as f:
-      json.dump(record, f, indent=2, sort_keys=True)
+    _write_json(os.path.join(json_dir, f'{split}.json'), dict(
+        record, split=split, task=config.task.to_dict(),
+        model=config.model.to_dict(), metrics=metrics))
   if evals.get('plot', True) and hasattr(task, 'describe'):
     split = 'test' if 'test' in splits else splits[-1]
+    linear = getattr(model, 'linear_start_steps', 0)
+    probabilities = not (linear > 0 and int(_step_array(step)) < linear)
     for index in evals.get('plot_examples', (0,)):
       batch = task.example(split, index)
       logits, aux = model.apply(params, batch.inputs,
@@ -253,9 +337,35 @@ def _final_finite(config, workdir, params, task, model, tag, step):
         break
       text = task.describe(batch, int(np.argmax(logits[0])))
       plots.plot_attention(
-          os.path.join(workdir, 'plots', f'attention_{split}_{index}{tag}.png'),
+          os.path.join(plot_dir, f'attention_{split}_{index}.png'),
           np.asarray(aux['attention'][0]), **text,
-          title=f'{config.model.name} on {split} example {index}')
+          title=f'{config.model.name} on {split} example {index}',
+          probabilities=probabilities)
+  return results
+
+
+def final_names(config: ml_collections.ConfigDict, task: Any) -> list[str]:
+  """The names of the JSON files `final_evaluation` writes."""
+  if dataset.is_finite(task):
+    return _splits(task, config.evals.get('splits', 'all'),
+                   'config.evals.splits')
+  return ['train'] + list(_variant_tasks(
+      task, config.evals.get('variants', 'all')))
+
+
+def load_final(config: ml_collections.ConfigDict, task: Any, workdir: str,
+               step: int) -> dict[str, dict[str, float]] | None:
+  """Training's final results at `step` from `eval/*.json`, if all there."""
+  results = {}
+  for name in final_names(config, task):
+    path = os.path.join(workdir, 'eval', f'{name}.json')
+    if not os.path.exists(path):
+      return None
+    with open(path) as f:
+      stored = json.load(f)
+    if stored.get('checkpoint_step') != step:
+      return None
+    results[name] = stored['metrics']
   return results
 
 

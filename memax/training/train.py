@@ -8,6 +8,7 @@ gives the same numbers as not stopping, and a population of seeds is one
 """
 
 import json
+import math
 import os
 import time
 from typing import Any, Callable, NamedTuple
@@ -25,6 +26,8 @@ from memax.tasks import dataset
 from memax.training import checkpoint
 from memax.training import evaluate as evaluate_lib
 from memax.training import linear_start
+from memax.training import guards
+from memax.training import workdir as workdir_lib
 from memax.training import writers
 from memax.types import Array, Batch, PRNGKey, PyTree
 
@@ -66,8 +69,10 @@ def learning_rate_schedule(config: ml_collections.ConfigDict,
   fields then count steps).
   """
   lr = config.learning_rate
-  if not lr > 0:
-    raise ValueError(f'config.optimizer.learning_rate must be > 0, got {lr}.')
+  if (isinstance(lr, bool) or not isinstance(lr, (int, float))
+      or not math.isfinite(lr) or lr <= 0):
+    raise ValueError('config.optimizer.learning_rate must be a finite number '
+                     f'> 0, got {lr!r}.')
   schedule = config.get('schedule', 'constant')
   if schedule == 'constant':
     return lr
@@ -78,13 +83,18 @@ def learning_rate_schedule(config: ml_collections.ConfigDict,
   if not isinstance(every, int) or every < 1:
     raise ValueError('config.optimizer.decay_every_epochs must be a positive '
                      f'integer with schedule="step", got {every!r}.')
+  factor = config.get('decay_factor', 0.5)
+  if (isinstance(factor, bool) or not isinstance(factor, (int, float))
+      or not math.isfinite(factor) or factor <= 0):
+    raise ValueError('config.optimizer.decay_factor must be a finite number '
+                     f'> 0, got {factor!r}.')
   start = config.get('decay_start_epochs', 0)
   if not isinstance(start, int) or start < 0:
     raise ValueError('config.optimizer.decay_start_epochs must be a '
                      f'non-negative integer, got {start!r}.')
   return optax.exponential_decay(
       lr, transition_steps=every * steps_per_epoch,
-      decay_rate=config.get('decay_factor', 0.5), staircase=True,
+      decay_rate=factor, staircase=True,
       transition_begin=start * steps_per_epoch)
 
 
@@ -337,18 +347,24 @@ def _bucketed(grad_fn: Callable, params: Any, batch: Batch,
   return jax.lax.switch(index, [branch(t) for t in edges], params, batch)
 
 
-def make_train_chunk(train_step: Callable, num_steps: int) -> Callable:
+def make_train_chunk(train_step: Callable, num_steps: int, *,
+                     return_losses: bool = False) -> Callable:
   """Jits `num_steps` train steps as one `lax.scan`; metrics are averaged.
 
   Returns `chunk(state, key, data=None) -> (state, metrics)`; `data` is a
-  finite task's device arrays (passed through to every step).
+  finite task's device arrays (passed through to every step). With
+  `return_losses`, `chunk` also returns the loss of every step, `[num_steps]`
+  (for the divergence guard), as a third output.
   """
 
   def chunk(state: TrainState, key: PRNGKey, data: Any = None):
     def body(s, _):
       return train_step(s, key, data)
     state, metrics = jax.lax.scan(body, state, None, length=num_steps)
-    return state, jax.tree.map(lambda m: jnp.mean(m, axis=0), metrics)
+    means = jax.tree.map(lambda m: jnp.mean(m, axis=0), metrics)
+    if return_losses:
+      return state, means, metrics['loss']
+    return state, means
 
   return jax.jit(chunk, donate_argnums=0)
 
@@ -417,6 +433,19 @@ def _check_train_config(config: ml_collections.ConfigDict) -> None:
       raise ValueError(
           f'config.train.{field} ({train[field]}) must be a multiple of '
           f'config.train.steps_per_call ({train.steps_per_call}).')
+  keep = train.get('max_checkpoints', 3)
+  if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+    raise ValueError('config.train.max_checkpoints must be a positive '
+                     f'integer, got {keep!r}.')
+  factor = train.get('divergence_factor', DIVERGENCE_FACTOR)
+  if (isinstance(factor, bool) or not isinstance(factor, (int, float))
+      or not math.isfinite(factor) or factor < 0 or 0 < factor <= 1):
+    raise ValueError('config.train.divergence_factor must be a finite number '
+                     f'> 1 (or 0 to turn the check off), got {factor!r}.')
+  mode = train.get('best_mode', 'min')
+  if mode not in ('min', 'max'):
+    raise ValueError("config.train.best_mode must be 'min' or 'max', got "
+                     f'{mode!r}.')
 
 
 def _format_eta(seconds: float) -> str:
@@ -469,27 +498,262 @@ def resolve_epochs(config: ml_collections.ConfigDict, task: Any
   return resolved
 
 
-def save_config(config: ml_collections.ConfigDict, workdir: str) -> None:
-  """Writes `workdir/config.json`, keeping an earlier one that differs."""
-  path = os.path.join(workdir, 'config.json')
-  text = config.to_json_best_effort(indent=2, sort_keys=True)
-  if os.path.exists(path):
-    with open(path) as f:
-      old = f.read()
-    if old != text:
-      # A resumed run with changed settings keeps the original on record.
-      stamp = time.strftime('%Y%m%d-%H%M%S')
-      os.replace(path, os.path.join(workdir, f'config.{stamp}.json'))
-  with open(path, 'w') as f:
-    f.write(text)
+DIVERGENCE_FACTOR = 100.0
+
+
+class Setup(NamedTuple):
+  """What a training run is built from, checked before any file is written.
+
+  Attributes:
+    config: the config that runs (epochs resolved into steps).
+    model: the flax model.
+    task: the task.
+    optimizer: the optax transformation.
+    steps_per_epoch: train steps per epoch (1 for synthetic tasks).
+    abstract_state: the `TrainState`'s shapes and dtypes (nothing computed).
+    evaluator: the periodic `Evaluator`.
+    best: `(split, metric)` that picks the best checkpoint, or None.
+  """
+
+  config: ml_collections.ConfigDict
+  model: Any
+  task: Any
+  optimizer: optax.GradientTransformation
+  steps_per_epoch: int
+  abstract_state: TrainState
+  evaluator: evaluate_lib.Evaluator
+  best: tuple[str, str] | None
+
+
+def abstract_state(model: Any, task: Any,
+                   optimizer: optax.GradientTransformation) -> TrainState:
+  """The train state's structure, traced (nothing is compiled or run)."""
+  return jax.eval_shape(
+      lambda: init_state(model, task, optimizer, jax.random.key(0)))
+
+
+def prepare(config: ml_collections.ConfigDict) -> Setup:
+  """Builds and checks everything a run needs; writes and compiles nothing.
+
+  Every check that can run before compiling runs here, so a bad field is an
+  error (naming it) within seconds, before the workdir is created.
+  """
+  model, task = build(config)
+  resolved = resolve_epochs(config, task)
+  _check_train_config(resolved)
+  finite = dataset.is_finite(task)
+  spe = task.steps_per_epoch(resolved.train.batch_size) if finite else 1
+  optimizer = make_optimizer(resolved.optimizer, spe)
+  data_parallel(resolved.train.get('num_devices', 1),
+                resolved.train.batch_size)
+  evaluate_lib.check_evals(resolved.evals, task)
+  if linear_start.is_until_plateau(model):
+    _check_plateau(task, resolved)
+  abstract = abstract_state(model, task, optimizer)  # checks the model.
+  key = jax.random.key(resolved.seed)
+  evaluator = evaluate_lib.Evaluator(model, task, resolved.evals,
+                                     jax.random.split(key, 3)[2])
+  names = evaluator.metric_names(abstract.params)
+  _check_stop_metric(resolved, names)
+  best = _best_metric(resolved, names)
+  return Setup(resolved, model, task, optimizer, spe, abstract, evaluator,
+               best)
+
+
+def _check_stop_metric(config: ml_collections.ConfigDict,
+                       names: dict[str, set[str] | None]) -> None:
+  metric = config.train.get('stop_metric', '')
+  if not metric:
+    return
+  if 'train' not in names:
+    raise ValueError(
+        f'config.train.stop_metric={metric!r} is read from the periodic '
+        "evaluation of the 'train' split, which this task does not have "
+        f'(it evaluates {sorted(names)} during training).')
+  known = names['train']
+  if known is not None and metric not in known:
+    raise ValueError(f'config.train.stop_metric={metric!r} is not a metric of '
+                     f'this task; expected one of {sorted(known)}.')
+
+
+def _best_metric(config: ml_collections.ConfigDict,
+                 names: dict[str, set[str] | None]) -> tuple[str, str] | None:
+  """`(split, metric)` named by `config.train.best_metric`, checked."""
+  spec = config.train.get('best_metric', 'auto')
+  if spec in ('', 'off', 'none', None):
+    return None
+  if spec == 'auto':
+    if not names:
+      return None
+    split = 'valid' if 'valid' in names else next(iter(names))
+    known = names[split]
+    preferred = [config.train.get('stop_metric', '') if split == 'train'
+                 else '', 'error', 'cost_bits', 'loss']
+    if known is None:
+      return split, 'error'
+    for metric in preferred:
+      if metric and metric in known:
+        return split, metric
+    return (split, sorted(known)[0]) if known else None
+  split, sep, metric = str(spec).partition('/')
+  if not sep or split not in names:
+    raise ValueError(
+        f"config.train.best_metric={spec!r} must be '<split>/<metric>' with "
+        f'a split evaluated during training ({sorted(names)}), or "auto" or '
+        '"off".')
+  known = names[split]
+  if known is not None and metric not in known:
+    raise ValueError(f'config.train.best_metric={spec!r}: {split!r} has no '
+                     f'metric {metric!r}; expected one of {sorted(known)}.')
+  return split, metric
+
+
+def _check_plateau(task: Any, config: ml_collections.ConfigDict) -> None:
+  periodic = config.evals.get('periodic_splits', ())
+  if (not dataset.is_finite(task) or 'valid' not in task.eval_splits()
+      or 'valid' not in periodic):
+    raise ValueError(
+        'config.model.linear_start_epochs=-1 (until the validation loss stops '
+        'decreasing) needs a validation split (config.task.val_fraction > 0) '
+        "evaluated during training ('valid' in config.evals.periodic_splits).")
+
+
+# ---- resuming -----------------------------------------------------------------
+
+
+def _config_shapes(config: ml_collections.ConfigDict,
+                   compare: Callable[[str], bool]) -> dict[str, tuple]:
+  model, task = build(config)
+  spe = (task.steps_per_epoch(config.train.batch_size)
+         if dataset.is_finite(task) else 1)
+  state = abstract_state(model, task, make_optimizer(config.optimizer, spe))
+  return {k: v for k, v in checkpoint.flat_shapes(state).items()
+          if compare(k)}
+
+
+def shape_changing_fields(old: ml_collections.ConfigDict,
+                          new: ml_collections.ConfigDict,
+                          compare: Callable[[str], bool] = lambda k: True
+                          ) -> list[str]:
+  """The fields of `new` that, changed alone from `old`, change shapes.
+
+  Only the state leaves `compare` selects count (e.g. only the parameters).
+  """
+  changed = [f for f in workdir_lib.changed_fields(old, new)
+             if f.split('.')[0] in ('model', 'task', 'optimizer', 'train')]
+  try:
+    base = _config_shapes(old, compare)
+  except Exception:  # pylint: disable=broad-except
+    return []  # the old config no longer builds: nothing to attribute.
+  new_values = dict(workdir_lib.flatten(new.to_dict()))
+  culprits = []
+  for field in changed:
+    if field not in new_values:
+      continue
+    trial = ml_collections.ConfigDict(old.to_dict(), type_safe=False)
+    *parents, leaf = field.split('.')
+    node = trial
+    for p in parents:
+      node = node[p]
+    node[leaf] = new_values[field]
+    try:
+      if _config_shapes(trial, compare) != base:
+        culprits.append(field)
+    except Exception:  # pylint: disable=broad-except
+      continue
+  return culprits
+
+
+def describe_fields(fields: list[str], old: ml_collections.ConfigDict,
+                    new: ml_collections.ConfigDict) -> str:
+  """`config.a.b (x in the run, y now)`, joined."""
+  a = dict(workdir_lib.flatten(old.to_dict()))
+  b = dict(workdir_lib.flatten(new.to_dict()))
+  return ', '.join(f'config.{f} ({a.get(f)!r} in the run, {b.get(f)!r} now)'
+                   for f in fields)
+
+
+def _resume(setup: Setup, config: ml_collections.ConfigDict,
+            workdir: str) -> tuple[TrainState | None, int | None]:
+  """Restores the newest readable checkpoint of `workdir`, or `(None, None)`.
+
+  A checkpoint whose shapes differ from the config's is an error naming the
+  config field that changed them; nothing in the workdir changes. Newer
+  checkpoints that cannot be read are reported and moved to
+  `checkpoints_unreadable/` (never deleted), so the run can save those
+  steps again.
+  """
+  steps = checkpoint.all_steps(workdir)
+  if not steps:
+    return None, None
+  mngr = checkpoint.manager(workdir, read_only=True)
+  try:
+    state, step, skipped = checkpoint.restore_newest(
+        mngr, setup.abstract_state, steps=steps)
+  except checkpoint.ShapeMismatch as e:
+    old = workdir_lib.load_config(workdir)
+    fields = [] if old is None else shape_changing_fields(old, config)
+    what = (describe_fields(fields, old, config) + ' changes' if fields
+            else 'The config changes')
+    raise ValueError(
+        f'Cannot resume {workdir}: {what} the shapes of the saved train '
+        f'state ({"; ".join(e.differences)}; checkpoint {e.step}). Nothing in '
+        'the workdir was changed. Resume with the values in its config.json, '
+        'or train in a new --workdir.') from None
+  except FileNotFoundError as e:
+    raise FileNotFoundError(
+        f'{e}. Nothing was changed; move the checkpoints away to train '
+        'from scratch.') from None
+  finally:
+    mngr.close()
+  for bad in skipped:
+    where = checkpoint.move_aside(workdir, bad.step)
+    logging.warning('Checkpoint %d of %s could not be read (%s); resuming '
+                    'from step %d instead. The unreadable checkpoint was '
+                    'moved to %s.', bad.step, workdir, bad.reason, step,
+                    where)
+  return state, step
+
+
+# ---- the loop -----------------------------------------------------------------
+
+
+class _Clock:
+  """Time spent training, apart from compiling, evaluating and saving."""
+
+  def __init__(self):
+    self.busy_since = None
+    self.window = 0.0
+
+  def start(self):
+    self.busy_since = time.time()
+
+  def stop(self):
+    if self.busy_since is not None:
+      self.window += time.time() - self.busy_since
+      self.busy_since = None
+
+  def take(self) -> float:
+    window, self.window = self.window, 0.0
+    return window
+
+
+def _finished_results(config: ml_collections.ConfigDict, task: Any,
+                      workdir: str, step: int) -> dict[str, Any] | None:
+  """The final evaluation already written at `step`, if complete."""
+  return evaluate_lib.load_final(config, task, workdir, step)
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict,
                        workdir: str) -> dict[str, Any]:
   """Trains from `config` in `workdir` (resuming if it holds a checkpoint).
 
-  Writes `config.json`, `metrics.jsonl`, TensorBoard events, `checkpoints/`,
-  and at the end `eval/*.json` and `plots/*.png`.
+  Every check runs before the workdir is created or changed. The workdir is
+  locked while the run lives (a second process on it is refused). Writes
+  `config.json`, `metrics.jsonl`, TensorBoard events, `checkpoints/`, the
+  best checkpoint by the evaluation metric in `checkpoint_best/`, and at the
+  end `eval/*.json` and `plots/*.png`. A re-launch of a finished run
+  returns its recorded results and changes nothing.
 
   Args:
     config: the experiment config (see `configs/train.py`).
@@ -501,52 +765,35 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
     training metrics), `'stopped_at'`, `'step'` and `'wall_seconds'`.
 
   Raises:
+    ValueError: naming a bad config field, or a config field whose change
+      would alter the shapes of the checkpointed state.
+    workdir.WorkdirLocked: another live process trains in `workdir`.
     FloatingPointError: naming the step at which the loss or gradient became
-      non-finite; the last good checkpoint stays on disk.
+      non-finite, or (`guards.Diverged`) the loss blew up; the checkpoints
+      written before stay on disk.
   """
-  os.makedirs(workdir, exist_ok=True)
-  model, task = build(config)
-  save_config(config, workdir)
-  config = resolve_epochs(config, task)
-  _check_train_config(config)
-  finite = dataset.is_finite(task)
-  steps_per_epoch = (task.steps_per_epoch(config.train.batch_size)
-                     if finite else 1)
-  optimizer = make_optimizer(config.optimizer, steps_per_epoch)
+  start = time.time()
+  if os.path.exists(workdir) and not os.path.isdir(workdir):
+    raise ValueError(f'--workdir={workdir} is a file, not a directory.')
+  setup = prepare(config)
+  with workdir_lib.lock(workdir):
+    state, step = _resume(setup, config, workdir)
+    return _run(setup, config, workdir, state, step, start)
 
+
+def _run(setup: Setup, user_config: ml_collections.ConfigDict, workdir: str,
+         state: TrainState | None, resumed_at: int | None,
+         start: float) -> dict[str, Any]:
+  config, model, task = setup.config, setup.model, setup.task
+  tc = config.train
+  finite = dataset.is_finite(task)
   key = jax.random.key(config.seed)
   init_key, train_key, eval_key = jax.random.split(key, 3)
-  state = init_state(model, task, optimizer, init_key)
-  mngr = checkpoint.manager(workdir, max_to_keep=config.train.get(
-      'max_checkpoints', 3))
-  if mngr.latest_step() is not None:
-    state = checkpoint.restore(mngr, state)
-    logging.info('Resumed from %s at step %d.', workdir, int(state.step))
-  replicated, batch_sharding = data_parallel(
-      config.train.get('num_devices', 1), config.train.batch_size)
-  writer = writers.MetricWriter(workdir,
-                                tensorboard=config.get('tensorboard', True))
-  writer.write_hparams(dict(_flatten(config.to_dict())))
+  step = resumed_at or 0
 
-  tc = config.train
-  model = linear_start.apply(model, workdir)
-  switch = _plateau_switch(model, task, config, workdir)
-
-  def compile_for(model):
-    train_step = make_train_step_for(config, model, task, optimizer,
-                                     batch_sharding=batch_sharding)
-    return (make_train_chunk(train_step, tc.steps_per_call),
-            evaluate_lib.Evaluator(model, task, config.evals, eval_key))
-
-  chunk, evaluator = compile_for(model)
-  data = task.data if finite else None
-  if replicated is not None:
-    state, train_key, data = jax.device_put((state, train_key, data),
-                                            replicated)
-
-  step = int(state.step)
   num_steps = tc.num_steps
   stopped_path = os.path.join(workdir, 'stopped.json')
+  stopped_at = None
   if os.path.exists(stopped_path):
     with open(stopped_path) as f:
       stopped = json.load(f)
@@ -556,29 +803,116 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
                    'Delete it to continue.', stopped_path, step,
                    stopped['reason'])
       num_steps = step
+      stopped_at = step
+  if resumed_at is not None and step >= num_steps:
+    done = _finished_results(config, task, workdir, step)
+    if done is not None:
+      logging.info('%s already finished at step %d; its results (eval/*.json) '
+                   'are returned unchanged. Use memax.evaluate for other '
+                   'settings.', workdir, step)
+      records = [r for r in _read_metrics(workdir) if r['split'] == 'train']
+      done.update(last_train_log=({k: v for k, v in records[-1].items()
+                                   if k not in ('step', 'split')}
+                                  if records else {}),
+                  stopped_at=stopped_at, step=step,
+                  wall_seconds=time.time() - start)
+      return done
+
+  workdir_lib.save_config(user_config, workdir)
+  history = []
+  if resumed_at is not None:
+    logging.info('Resumed from %s at step %d.', workdir, step)
+    dropped = workdir_lib.truncate_metrics(workdir, step)
+    if dropped:
+      logging.info('Dropped %d lines of metrics.jsonl logged after step %d by '
+                   'the interrupted run; those steps are logged again.',
+                   dropped, step)
+    history = [r for r in _read_metrics(workdir) if r['split'] == 'train'
+               and isinstance(r.get('loss'), (int, float))]
+  writer = writers.MetricWriter(
+      workdir, tensorboard=config.get('tensorboard', True),
+      purge_step=None if resumed_at is None else step + 1)
+  writer.write_hparams(dict(workdir_lib.flatten(config.to_dict())))
+  guard = guards.DivergenceGuard(
+      tc.get('divergence_factor', DIVERGENCE_FACTOR),
+      initial=next((r['loss'] for r in history if r['step'] == 0), None),
+      history=[r['loss'] for r in history])
+  best = checkpoint.best_record(workdir)
+  best_value = None if best is None else best.get('value')
+  mngr = checkpoint.manager(workdir, max_to_keep=tc.get('max_checkpoints', 3))
+
+  if state is None:
+    state = init_state(model, task, setup.optimizer, init_key)
+  replicated, batch_sharding = data_parallel(
+      tc.get('num_devices', 1), tc.batch_size)
+  data = task.data if finite else None
+  if replicated is not None:
+    state, train_key, data = jax.device_put((state, train_key, data),
+                                            replicated)
+  model = linear_start.apply(model, workdir)
+  switch = (linear_start.PlateauSwitch(workdir)
+            if linear_start.is_until_plateau(model) else None)
+  evaluator = setup.evaluator
+
+  def compile_for(model):
+    train_step = make_train_step_for(config, model, task, setup.optimizer,
+                                     batch_sharding=batch_sharding)
+    chunk = make_train_chunk(train_step, tc.steps_per_call,
+                             return_losses=True)
+    logging.info('Compiling the train step (%s on %s, %d steps per call)...',
+                 config.model.name, task.name, tc.steps_per_call)
+    t = time.time()
+    compiled = chunk.lower(state, train_key, data).compile()
+    logging.info('Compiled the train step in %.1f s.', time.time() - t)
+    return compiled
+
+  if step < num_steps:
+    chunk = compile_for(model)
+    if model is not setup.model:
+      evaluator = evaluate_lib.Evaluator(model, task, config.evals, eval_key)
+  clock = _Clock()
   last_train: dict[str, float] = {}
-  stopped_at = None
-  start = time.time()
-  window_start, window_step = start, step
-  accum: list[dict[str, Array]] = []
+  accum: list[Any] = []
+  window_steps = 0
+  logged_first = False
   try:
+    clock.start()
     while step < num_steps:
-      state, metrics = chunk(state, train_key, data)
+      state, metrics, losses = chunk(state, train_key, data)
+      first = step
       step += tc.steps_per_call
-      accum.append(metrics)
+      window_steps += tc.steps_per_call
+      accum.append((first, metrics, losses))
       log_now = step % tc.log_every == 0 or step >= num_steps
       save_now = step % tc.ckpt_every == 0 or step >= num_steps
-      if log_now or save_now:
-        _check_finite(state, workdir, mngr)
+      eval_now = step % tc.eval_every == 0 or step >= num_steps
+      if not (log_now or save_now or eval_now):
+        continue
+      jax.block_until_ready(state)
+      clock.stop()
+      if not logged_first:
+        logged_first = True
+        logging.info('First %d train steps done, %.1f s after the start.',
+                     tc.steps_per_call, time.time() - start)
+      accum = jax.device_get(accum)
+      _check_finite(state, workdir, mngr, tc.ckpt_every)
+      for first_step, _, chunk_losses in accum:
+        if first_step == 0:  # the untrained model's loss, on the first batch.
+          writer.write_scalars(0, dict({'loss': chunk_losses[0]},
+                                       **({'epoch': 0.0} if finite else {})))
+        problem = guard.check(first_step, chunk_losses)
+        if problem:
+          raise guards.Diverged(
+              f'{problem} Training stopped (workdir {workdir}). '
+              + _checkpoints_text(workdir, mngr, tc.ckpt_every))
       if log_now:
-        metrics = jax.device_get(accum)
+        chunks = [m for _, m, _ in accum]
         accum = []
-        last_train = {k: float(np.mean([m[k] for m in metrics]))
-                      for k in metrics[0]}
-        now = time.time()
-        rate = (step - window_step) / max(now - window_start, 1e-9)
-        window_start, window_step = now, step
-        extra = {'epoch': step / steps_per_epoch} if finite else {}
+        last_train = {k: float(np.mean([m[k] for m in chunks]))
+                      for k in chunks[0]}
+        rate = window_steps / max(clock.take(), 1e-9)
+        window_steps = 0
+        extra = {'epoch': step / setup.steps_per_epoch} if finite else {}
         writer.write_scalars(step, dict(last_train, steps_per_sec=rate,
                                         sequences_per_sec=rate * tc.batch_size,
                                         **extra))
@@ -590,20 +924,33 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
             _format_eta((num_steps - step) / max(rate, 1e-9)))
       if save_now:
         checkpoint.save(mngr, step, state)
-      if step % tc.eval_every == 0 or step >= num_steps:
+      if eval_now:
+        t = time.time()
         results = evaluator.periodic(state.params, step=step)
         for split, values in results.items():
           writer.write_scalars(step, values, split=f'eval/{split}')
-        logging.info('eval at step %d: %s', step, json.dumps(
-            {s: {k: round(v, 4) for k, v in r.items()}
-             for s, r in results.items()}))
+        logging.info('eval at step %d (%.1f s): %s', step, time.time() - t,
+                     json.dumps({s: {k: round(v, 4) for k, v in r.items()}
+                                 for s, r in results.items()}))
+        if setup.best is not None:
+          split, metric = setup.best
+          value = results[split][metric]
+          if checkpoint.is_better(value, best_value,
+                                  tc.get('best_mode', 'min')):
+            best_value = value
+            checkpoint.save_best(workdir, step, state,
+                                 metric=f'{split}/{metric}', value=value,
+                                 mode=tc.get('best_mode', 'min'))
         if switch is not None and switch.active and switch.update(
             step, results['valid']['loss']):
           logging.info('Linear start ends at step %d: the validation loss '
                        '%.4g did not decrease; softmax re-inserted.', step,
                        results['valid']['loss'])
           model = model.clone(linear_start_steps=step)
-          chunk, evaluator = compile_for(model)
+          evaluator = evaluate_lib.Evaluator(model, task, config.evals,
+                                             eval_key)
+          if step < num_steps:
+            chunk = compile_for(model)
         if _solved(tc, results):
           logging.info('Solved at step %d: eval train %s < %g; stopping.',
                        step, tc.stop_metric, tc.stop_below)
@@ -617,12 +964,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
                       f)
           break
       writer.flush()
+      clock.start()
   finally:
     writer.flush()
     mngr.wait_until_finished()
 
-  final = evaluate_lib.final_evaluation(config, workdir, state.params,
-                                        eval_key, task=task, step=step)
+  final = evaluate_lib.final_evaluation(
+      config, workdir, state.params, eval_key, task=task, step=step,
+      record={'checkpoint_step': step, 'eval_seed': config.seed})
   for split, values in final.items():
     writer.write_scalars(step, values, split=f'final/{split}')
   writer.close()
@@ -633,28 +982,30 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   return final
 
 
-def _plateau_switch(model: Any, task: Any, config: ml_collections.ConfigDict,
-                    workdir: str) -> linear_start.PlateauSwitch | None:
-  """The linear-start switch of a model that asks for one, else None."""
-  if not linear_start.is_until_plateau(model):
-    return None
-  periodic = config.evals.get('periodic_splits', ())
-  if (not dataset.is_finite(task) or 'valid' not in task.eval_splits()
-      or 'valid' not in periodic):
-    raise ValueError(
-        'config.model.linear_start_epochs=-1 (until the validation loss stops '
-        'decreasing) needs a validation split (config.task.val_fraction > 0) '
-        "evaluated during training ('valid' in config.evals.periodic_splits).")
-  return linear_start.PlateauSwitch(workdir)
+def _read_metrics(workdir: str) -> list[dict[str, Any]]:
+  if not os.path.exists(os.path.join(workdir, 'metrics.jsonl')):
+    return []
+  return writers.read_metrics(workdir)
 
 
-def _check_finite(state: TrainState, workdir: str, mngr) -> None:
+def _checkpoints_text(workdir: str, mngr, ckpt_every: int) -> str:
+  text = guards.no_checkpoint_text(mngr.latest_step(), ckpt_every)
+  best = checkpoint.best_record(workdir)
+  if best is not None:
+    text += (f' The best checkpoint by {best.get("metric")} '
+             f'({best.get("value", float("nan")):.4g}) is step '
+             f'{best["step"]}, in {checkpoint.BEST_DIR}/.')
+  return text
+
+
+def _check_finite(state: TrainState, workdir: str, mngr,
+                  ckpt_every: int) -> None:
   bad = int(state.first_nonfinite_step)
   if bad >= 0:
     raise FloatingPointError(
         f'Non-finite loss or gradient at step {bad} (workdir {workdir}); its '
-        'update was skipped and training stopped. The last good checkpoint '
-        f'is step {mngr.latest_step()}.')
+        'update was skipped and training stopped. '
+        + _checkpoints_text(workdir, mngr, ckpt_every))
 
 
 def _solved(tc: ml_collections.ConfigDict, results: dict) -> bool:
@@ -663,11 +1014,3 @@ def _solved(tc: ml_collections.ConfigDict, results: dict) -> bool:
     return False
   value = results.get('train', {}).get(metric)
   return value is not None and value < tc.stop_below
-
-
-def _flatten(d: dict, prefix: str = ''):
-  for k, v in d.items():
-    if isinstance(v, dict):
-      yield from _flatten(v, f'{prefix}{k}.')
-    else:
-      yield f'{prefix}{k}', v

@@ -20,18 +20,22 @@ def _to_float(value: Any) -> float:
 class MetricWriter:
   """Writes scalars to `workdir/metrics.jsonl` and TensorBoard event files.
 
-  Each jsonl line is `{"step": int, "split": str, name: float, ...}`. Lines
-  from a run that is resumed are appended, so a step may appear twice when
-  training was interrupted between a checkpoint and a log line.
+  Each jsonl line is `{"step": int, "split": str, name: float, ...}`, appended.
+  A run resumed from checkpoint step `S` passes `purge_step=S + 1`: the
+  trainer has already dropped the jsonl lines after `S`
+  (`workdir.truncate_metrics`), and TensorBoard hides the events at steps
+  `>= purge_step` that the interrupted run wrote, so each step shows once.
   """
 
-  def __init__(self, workdir: str, *, tensorboard: bool = True):
+  def __init__(self, workdir: str, *, tensorboard: bool = True,
+               purge_step: int | None = None):
     os.makedirs(workdir, exist_ok=True)
     self._jsonl = open(os.path.join(workdir, 'metrics.jsonl'), 'a')
     self._tb = None
     if tensorboard:
       from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
-      self._tb = SummaryWriter(logdir=os.path.join(workdir, 'tensorboard'))
+      self._tb = SummaryWriter(logdir=os.path.join(workdir, 'tensorboard'),
+                               purge_step=purge_step)
 
   def write_scalars(self, step: int, scalars: Mapping[str, Any], *,
                     split: str = 'train') -> None:

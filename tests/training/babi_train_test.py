@@ -49,7 +49,7 @@ class BabiTrainTest(parameterized.TestCase):
           os.path.join(workdir, 'plots', 'attention_test_0.png')))
       records = _read_jsonl(os.path.join(workdir, 'metrics.jsonl'))
       epochs = [r['epoch'] for r in records if r['split'] == 'train']
-      self.assertEqual(epochs, [1.0, 2.0])
+      self.assertEqual(epochs, [0.0, 1.0, 2.0])
       if name == 'memn2n_babi':  # linear start until the validation plateau.
         self.assertTrue(os.path.exists(
             os.path.join(workdir, 'linear_start.json')))
@@ -59,12 +59,12 @@ class BabiTrainTest(parameterized.TestCase):
       self.assertEqual(second['step'], 3 * spe)
       records = _read_jsonl(os.path.join(workdir, 'metrics.jsonl'))
       epochs = [r['epoch'] for r in records if r['split'] == 'train']
-      self.assertEqual(epochs, [1.0, 2.0, 3.0])
+      self.assertEqual(epochs, [0.0, 1.0, 2.0, 3.0])
       # Re-evaluation from the workdir with a larger memory (not a parameter
       # shape) reproduces the final test numbers when nothing is truncated.
-      again = evaluate.run(workdir, ['task.memory_size=60'], tag='_m60')
+      again = evaluate.run(workdir, ['task.memory_size=60'], tag='m60')
       self.assertTrue(os.path.exists(
-          os.path.join(workdir, 'eval', 'test_m60.json')))
+          os.path.join(workdir, 'evaluations', 'm60', 'test.json')))
       self.assertAlmostEqual(again['test']['error'], second['test']['error'])
 
   def test_memn2n_learns_task_1_well_above_chance(self):

@@ -8,16 +8,20 @@ import sys
 import tempfile
 
 from absl.testing import absltest
+from absl.testing import parameterized
 import numpy as np
 
 from configs import train as train_config
 from memax import evaluate
+from memax.training import checkpoint
 from memax.training import train
+from tests.training import workdir_testing
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 
 
-class EvaluateTest(absltest.TestCase):
+class EvaluateTest(parameterized.TestCase):
+  """One trained run (checkpoints at steps 2 and 4), evaluated many ways."""
 
   @classmethod
   def setUpClass(cls):
@@ -25,27 +29,62 @@ class EvaluateTest(absltest.TestCase):
     cls.workdir = tempfile.mkdtemp()
     config = train_config.get_config('model=ntm,task=copy,runlocal')
     config.evals.plot = False
-    train.train_and_evaluate(config, cls.workdir)
+    cls.trained = train.train_and_evaluate(config, cls.workdir)
 
   @classmethod
   def tearDownClass(cls):
     shutil.rmtree(cls.workdir, ignore_errors=True)
     super().tearDownClass()
 
+  def copy_of_the_run(self) -> str:
+    path = os.path.join(tempfile.mkdtemp(), 'run')
+    self.addCleanup(shutil.rmtree, os.path.dirname(path), ignore_errors=True)
+    shutil.copytree(self.workdir, path)
+    shutil.rmtree(os.path.join(path, evaluate.EVALUATIONS),
+                  ignore_errors=True)
+    return path
+
   def test_overrides_change_the_variants_and_memory(self):
     results = evaluate.run(
         self.workdir, ['model.memory_size=40', 'task.eval_lengths=[6, 30]',
                        'evals.plot=True'],
-        tag='_big')
-    self.assertEqual(set(results), {'train', 'length_6', 'length_30'})
-    path = os.path.join(self.workdir, 'eval', 'length_30_big.json')
-    with open(path) as f:
+        tag='big')
+    self.assertEqual(set(results) - {'checkpoint_step', 'output_dir'},
+                     {'train', 'length_6', 'length_30'})
+    out = os.path.join(self.workdir, 'evaluations', 'big')
+    self.assertEqual(results['output_dir'], out)
+    with open(os.path.join(out, 'length_30.json')) as f:
       record = json.load(f)
     self.assertEqual(record['model']['memory_size'], 40)
     self.assertEqual(record['task']['max_length'], 30)
+    self.assertEqual(record['checkpoint_step'], 4)
+    self.assertEqual(record['eval_seed'], 0)
+    self.assertEqual(record['overrides'][0], 'model.memory_size=40')
     self.assertTrue(np.isfinite(record['metrics']['cost_bits']))
-    self.assertTrue(os.path.exists(
-        os.path.join(self.workdir, 'plots', 'length_30_big.png')))
+    self.assertTrue(os.path.exists(os.path.join(out, 'length_30.png')))
+
+  def test_training_files_stay_byte_identical(self):
+    workdir = self.copy_of_the_run()
+    before = workdir_testing.snapshot(workdir)
+    first = evaluate.run(workdir, [])
+    again = evaluate.run(workdir, [])
+    at_2 = evaluate.run(workdir, ['evals.plot=True'], step=2)
+    self.assertEqual(workdir_testing.snapshot(workdir, skip=('evaluations',)),
+                     before)
+    # Each evaluation has its own folder; none is reused.
+    names = sorted(os.listdir(os.path.join(workdir, 'evaluations')))
+    self.assertEqual(names, ['step2_evals.plot-True', 'step4', 'step4-2'])
+    self.assertEqual(at_2['checkpoint_step'], 2)
+    # The same step twice gives the same numbers, and with the run's own
+    # seed and settings they are training's final numbers.
+    for name in ('train', 'length_4', 'length_8'):
+      self.assertEqual(first[name], again[name])
+      self.assertEqual(first[name], self.trained[name])
+    self.assertNotEqual(at_2['length_8'], first['length_8'])
+    other_seed = evaluate.run(workdir, [], seed=7)
+    self.assertNotEqual(other_seed['length_8'], first['length_8'])
+    self.assertEqual(os.path.basename(other_seed['output_dir']),
+                     'step4_seed7')
 
   def test_bad_overrides_name_the_field(self):
     with self.assertRaisesRegex(ValueError, 'model.memory_sise'):
@@ -54,6 +93,14 @@ class EvaluateTest(absltest.TestCase):
       evaluate.run(self.workdir, ['model.memory_size'])
     with self.assertRaisesRegex(ValueError, 'config.model.memory_size'):
       evaluate.run(self.workdir, ['model.memory_size=0'])
+    with self.assertRaisesRegex(ValueError, 'config.evals.variants'):
+      evaluate.run(self.workdir, ['evals.variants=length_5'])
+
+  def test_a_parameter_shape_override_names_the_field(self):
+    with self.assertRaisesRegex(
+        ValueError, r'config\.model\.word_size \(8 in the run, 32 now\).*'
+        'parameter'):
+      evaluate.run(self.workdir, ['model.word_size=32'])
 
   def test_missing_config_or_checkpoint_is_a_clear_error(self):
     empty = tempfile.mkdtemp()
@@ -63,31 +110,79 @@ class EvaluateTest(absltest.TestCase):
     shutil.copy(os.path.join(self.workdir, 'config.json'), empty)
     with self.assertRaisesRegex(FileNotFoundError, 'No checkpoint in'):
       evaluate.run(empty, [])
+    with self.assertRaisesRegex(FileNotFoundError, r'available: \[2, 4\]'):
+      evaluate.run(self.workdir, [], step=3)
+
+  @parameterized.parameters(*workdir_testing.DAMAGE)
+  def test_an_unreadable_latest_checkpoint_falls_back(self, how):
+    workdir = self.copy_of_the_run()
+    workdir_testing.damage(workdir, 4, how)
+    damaged = workdir_testing.snapshot(workdir)
+    with self.assertLogs(level='WARNING') as logs:
+      results = evaluate.run(workdir, [])
+    self.assertEqual(results['checkpoint_step'], 2)
+    self.assertIn('Checkpoint 4', '\n'.join(logs.output))
+    self.assertIn('could not be read', '\n'.join(logs.output))
+    # Nothing was deleted or moved: the damaged checkpoint is still there.
+    self.assertEqual(workdir_testing.snapshot(workdir, skip=('evaluations',)),
+                     damaged)
+    with self.assertRaisesRegex(FileNotFoundError,
+                                r'cannot be read.*Readable steps: \[2\]'):
+      evaluate.run(workdir, [], step=4)
 
 
 class LauncherTest(absltest.TestCase):
 
-  def _run(self, *args):
+  def _run(self, *args, env=None):
     return subprocess.run(
         [sys.executable, '-m', *args], cwd=_ROOT, capture_output=True,
-        text=True, timeout=600, check=False)
+        text=True, timeout=600, check=False,
+        env=dict(os.environ, **(env or {})))
 
-  def test_main_trains_from_a_config_file_with_overrides(self):
+  def test_main_then_evaluate_from_the_command_line(self):
     workdir = tempfile.mkdtemp()
     self.addCleanup(shutil.rmtree, workdir)
+    cache = os.path.join(workdir, 'cache')
     proc = self._run('memax.main', '--config=configs/ntm_copy.py:runlocal',
-                     f'--workdir={workdir}', '--config.model.memory_size=12',
-                     '--config.evals.plot=False')
+                     f'--workdir={workdir}/run',
+                     '--config.model.memory_size=12',
+                     '--config.evals.variants=length_8',
+                     '--config.evals.plot=False',
+                     env={'MEMAX_COMPILATION_CACHE': cache})
     self.assertEqual(proc.returncode, 0, proc.stderr[-2000:])
-    with open(os.path.join(workdir, 'config.json')) as f:
+    with open(os.path.join(workdir, 'run', 'config.json')) as f:
       self.assertEqual(json.load(f)['model']['memory_size'], 12)
     self.assertIn('"step": 4', proc.stdout)
+    self.assertEqual(sorted(os.listdir(os.path.join(workdir, 'run', 'eval'))),
+                     ['length_8.json', 'train.json'])
+    self.assertIn('Compiling the train step', proc.stderr)
+    self.assertRegex(proc.stderr, r'Compiled the train step in [0-9.]+ s')
+    self.assertNotEmpty(os.listdir(cache))  # the compilation cache.
+    proc = self._run('memax.evaluate', f'--workdir={workdir}/run',
+                     '--set=task.eval_lengths=[12]', env={
+                         'MEMAX_COMPILATION_CACHE': 'off'})
+    self.assertEqual(proc.returncode, 0, proc.stderr[-2000:])
+    self.assertIn('"length_12"', proc.stdout)
+    # Orbax's INFO chatter is filtered, as in memax.main.
+    noisy = [line for line in proc.stderr.splitlines()
+             if 'orbax' in line or 'checkpoint_manager' in line]
+    self.assertEqual(noisy, [])
 
   def test_a_mistyped_override_fails(self):
     proc = self._run('memax.main', '--config=configs/ntm_copy.py:runlocal',
                      '--workdir=/tmp/unused', '--config.model.memory_sise=12')
     self.assertNotEqual(proc.returncode, 0)
     self.assertIn('memory_sise', proc.stderr)
+
+
+class CheckpointLookupTest(absltest.TestCase):
+
+  def test_no_checkpoints_dir_means_no_steps(self):
+    empty = tempfile.mkdtemp()
+    self.addCleanup(shutil.rmtree, empty)
+    self.assertEqual(checkpoint.all_steps(empty), [])
+    self.assertIsNone(checkpoint.latest_step(empty))
+    self.assertIsNone(checkpoint.best_step(empty))
 
 
 if __name__ == '__main__':

@@ -57,7 +57,7 @@ class TrainAndEvaluateTest(TempDirMixin, parameterized.TestCase):
     self.assertEqual(checkpoint.latest_step(workdir), 4)
     records = writers.read_metrics(workdir)
     train_steps = [r['step'] for r in records if r['split'] == 'train']
-    self.assertEqual(train_steps, [2, 4])
+    self.assertEqual(train_steps, [0, 2, 4])  # 0: the untrained model.
     self.assertTrue(all(np.isfinite(r['loss']) for r in records
                         if r['split'] == 'train'))
     variants = set(tasks.build(_config(model, task).task).variants())
@@ -80,7 +80,7 @@ class TrainAndEvaluateTest(TempDirMixin, parameterized.TestCase):
       np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-7)
     steps = [r['step'] for r in writers.read_metrics(resumed)
              if r['split'] == 'train']
-    self.assertEqual(steps, [2, 4, 6, 8])
+    self.assertEqual(steps, [0, 2, 4, 6, 8])
 
   def test_nan_stops_with_the_step_and_keeps_the_last_checkpoint(self):
     workdir = self.tmpdir()
