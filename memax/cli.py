@@ -1,10 +1,14 @@
 """What the command-line entry points share: quiet logs and the compile cache."""
 
 import logging as py_logging
+import sys
+import traceback
+from typing import Any, Callable
 
 from absl import logging
 
 from memax.training import compile_cache
+from memax.training import workdir
 
 
 class _QuietLibraries(py_logging.Filter):
@@ -23,3 +27,22 @@ def start(compilation_cache: str | None = 'auto') -> None:
   """Quiets library logs and turns on the persistent compilation cache."""
   logging.get_absl_handler().addFilter(_QuietLibraries())
   compile_cache.enable(compilation_cache)
+
+
+# What a user can cause and fix: a bad field or file, a busy workdir, a run
+# that blew up. They are reported in one message, without a traceback.
+USER_ERRORS = (ValueError, FileNotFoundError, workdir.WorkdirLocked,
+               FloatingPointError)
+
+
+def run_or_exit(fn: Callable[..., Any], *args, **kwargs) -> Any:
+  """`fn(*args, **kwargs)`; a user error exits with its message alone.
+
+  The traceback goes to the log at DEBUG level (`--verbosity=1` shows it).
+  """
+  try:
+    return fn(*args, **kwargs)
+  except USER_ERRORS as e:
+    logging.debug('%s', traceback.format_exc())
+    print(f'memax: {type(e).__name__}: {e}', file=sys.stderr)
+    sys.exit(1)

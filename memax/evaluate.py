@@ -265,8 +265,9 @@ def run(workdir: str, overrides: list[str], *, step: int | None = None,
 def main(argv):
   del argv
   cli.start()
-  results = run(_WORKDIR.value, _SET.value, step=_STEP.value,
-                best=_BEST.value, seed=_SEED.value, tag=_TAG.value)
+  results = cli.run_or_exit(run, _WORKDIR.value, _SET.value,
+                           step=_STEP.value, best=_BEST.value,
+                           seed=_SEED.value, tag=_TAG.value)
   print(json.dumps(results, indent=1))
 
 

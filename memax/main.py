@@ -29,7 +29,8 @@ def main(argv):
   cli.start(_CONFIG.value.get('compilation_cache', 'auto'))
   train.use_cpu_devices(_CONFIG.value.train.get('num_devices', 1))
   logging.info('JAX devices: %s', jax.devices())
-  results = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  results = cli.run_or_exit(train.train_and_evaluate, _CONFIG.value,
+                           _WORKDIR.value)
   summary = {k: v for k, v in results.items() if k != 'last_train_log'}
   print(json.dumps(summary, indent=1, sort_keys=True))
   print(f'\nStopped at step {results["step"]} after '

@@ -102,7 +102,10 @@ def shape_differences(stored: dict[str, tuple], expected: dict[str, tuple],
                       limit: int = 4) -> list[str]:
   """Human-readable differences between two `flat_shapes` maps."""
   out = []
-  for name in sorted(set(stored) | set(expected)):
+  # Parameters first: the optimiser state only mirrors them.
+  names = sorted(set(stored) | set(expected),
+                 key=lambda n: (not n.startswith('params.'), n))
+  for name in names:
     a, b = stored.get(name), expected.get(name)
     if a == b:
       continue

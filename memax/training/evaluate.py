@@ -20,8 +20,22 @@ from memax import tasks
 from memax.tasks import base as tasks_base
 from memax.tasks import dataset
 from memax.training import linear_start
-from memax.training import plots
 from memax.types import PRNGKey, PyTree
+
+
+def _metric_names(task: tasks_base.Task, key: PRNGKey) -> set[str] | None:
+  """The names of `task.metrics`, traced with logits shaped as the targets.
+
+  That is the shape of the sequence tasks' logits; None when the task's
+  metrics do not take such logits (the model's outputs must be traced).
+  """
+  def metrics(key):
+    batch = task.sample(key, 1)
+    return task.metrics(jnp.zeros(batch.targets.shape, jnp.float32), batch)
+  try:
+    return set(jax.eval_shape(metrics, key))
+  except Exception:  # pylint: disable=broad-except
+    return None
 
 
 def _forward(model: Any, task: tasks_base.Task, batch_size: int):
@@ -215,9 +229,11 @@ class Evaluator:
       known = set(names()) if names is not None else None
       return {split: known for split in self._splits}
     out = {}
-    for name, run in self._runs.items():
-      metrics = jax.eval_shape(run, params, self._key)[0]
-      out[name] = set(metrics)
+    for name, task in self._tasks.items():
+      out[name] = _metric_names(task, self._key)
+      if out[name] is None:  # the model's own outputs are needed: trace it.
+        metrics = jax.eval_shape(self._runs[name], params, self._key)[0]
+        out[name] = set(metrics)
     return out
 
   def periodic(self, params: PyTree, step: int | None = None
@@ -302,6 +318,7 @@ def final_evaluation(config: ml_collections.ConfigDict, workdir: str,
         model=config.model.to_dict(),
         num_sequences=evals.num_batches * batch_size, metrics=metrics))
     if plot:
+      from memax.training import plots  # pylint: disable=g-import-not-at-top
       batch, probs, aux = example
       plots.plot_example(
           os.path.join(plot_dir, f'{name}.png'), batch.inputs,
@@ -326,6 +343,7 @@ def _final_finite(config, json_dir, plot_dir, params, task, model, step,
         record, split=split, task=config.task.to_dict(),
         model=config.model.to_dict(), metrics=metrics))
   if evals.get('plot', True) and hasattr(task, 'describe'):
+    from memax.training import plots  # pylint: disable=g-import-not-at-top
     split = 'test' if 'test' in splits else splits[-1]
     linear = getattr(model, 'linear_start_steps', 0)
     probabilities = not (linear > 0 and int(_step_array(step)) < linear)

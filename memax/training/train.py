@@ -188,11 +188,9 @@ def clip_by_norm_per_param(max_norm: float, *, stacked: tuple[str, ...] = ()
                                       update_fn)
 
 
-def init_state(model: Any, task: tasks_base.Task,
-               optimizer: optax.GradientTransformation,
-               rng: PRNGKey) -> TrainState:
-  """Initialises parameters on a one-example batch; no batch size is baked."""
-
+def init_program(model: Any, task: tasks_base.Task,
+                 optimizer: optax.GradientTransformation) -> Callable:
+  """The jitted `init(rng) -> TrainState` (see `init_state`)."""
   example = (task.example_batch(1) if dataset.is_finite(task) else None)
 
   @jax.jit
@@ -203,7 +201,14 @@ def init_state(model: Any, task: tasks_base.Task,
                       opt_state=optimizer.init(params),
                       first_nonfinite_step=jnp.full((), -1, jnp.int32))
 
-  return init(rng)
+  return init
+
+
+def init_state(model: Any, task: tasks_base.Task,
+               optimizer: optax.GradientTransformation,
+               rng: PRNGKey) -> TrainState:
+  """Initialises parameters on a one-example batch; no batch size is baked."""
+  return init_program(model, task, optimizer)(rng)
 
 
 def make_train_step(model: Any, task: tasks_base.Task,
@@ -511,6 +516,7 @@ class Setup(NamedTuple):
     optimizer: the optax transformation.
     steps_per_epoch: train steps per epoch (1 for synthetic tasks).
     abstract_state: the `TrainState`'s shapes and dtypes (nothing computed).
+    init: the traced initialisation, `init.lower().compile()(init_key)`.
     evaluator: the periodic `Evaluator`.
     best: `(split, metric)` that picks the best checkpoint, or None.
   """
@@ -521,6 +527,7 @@ class Setup(NamedTuple):
   optimizer: optax.GradientTransformation
   steps_per_epoch: int
   abstract_state: TrainState
+  init: Any
   evaluator: evaluate_lib.Evaluator
   best: tuple[str, str] | None
 
@@ -549,15 +556,17 @@ def prepare(config: ml_collections.ConfigDict) -> Setup:
   evaluate_lib.check_evals(resolved.evals, task)
   if linear_start.is_until_plateau(model):
     _check_plateau(task, resolved)
-  abstract = abstract_state(model, task, optimizer)  # checks the model.
-  key = jax.random.key(resolved.seed)
-  evaluator = evaluate_lib.Evaluator(model, task, resolved.evals,
-                                     jax.random.split(key, 3)[2])
+  init_key, _, eval_key = jax.random.split(jax.random.key(resolved.seed), 3)
+  # Tracing checks the model's fields; the trace is compiled only if the
+  # run starts from scratch.
+  init = init_program(model, task, optimizer).trace(init_key)
+  abstract = init.out_info
+  evaluator = evaluate_lib.Evaluator(model, task, resolved.evals, eval_key)
   names = evaluator.metric_names(abstract.params)
   _check_stop_metric(resolved, names)
   best = _best_metric(resolved, names)
-  return Setup(resolved, model, task, optimizer, spe, abstract, evaluator,
-               best)
+  return Setup(resolved, model, task, optimizer, spe, abstract, init,
+               evaluator, best)
 
 
 def _check_stop_metric(config: ml_collections.ConfigDict,
@@ -842,7 +851,7 @@ def _run(setup: Setup, user_config: ml_collections.ConfigDict, workdir: str,
   mngr = checkpoint.manager(workdir, max_to_keep=tc.get('max_checkpoints', 3))
 
   if state is None:
-    state = init_state(model, task, setup.optimizer, init_key)
+    state = setup.init.lower().compile()(init_key)
   replicated, batch_sharding = data_parallel(
       tc.get('num_devices', 1), tc.batch_size)
   data = task.data if finite else None
@@ -883,6 +892,14 @@ def _run(setup: Setup, user_config: ml_collections.ConfigDict, workdir: str,
       step += tc.steps_per_call
       window_steps += tc.steps_per_call
       accum.append((first, metrics, losses))
+      if not logged_first:
+        jax.block_until_ready(state)
+        logged_first = True
+        age = _process_age()
+        logging.info('First %d train steps done, %.1f s after the launch%s.',
+                     tc.steps_per_call, time.time() - start,
+                     '' if age is None else f' ({age:.1f} s after the '
+                     'process started)')
       log_now = step % tc.log_every == 0 or step >= num_steps
       save_now = step % tc.ckpt_every == 0 or step >= num_steps
       eval_now = step % tc.eval_every == 0 or step >= num_steps
@@ -890,10 +907,6 @@ def _run(setup: Setup, user_config: ml_collections.ConfigDict, workdir: str,
         continue
       jax.block_until_ready(state)
       clock.stop()
-      if not logged_first:
-        logged_first = True
-        logging.info('First %d train steps done, %.1f s after the start.',
-                     tc.steps_per_call, time.time() - start)
       accum = jax.device_get(accum)
       _check_finite(state, workdir, mngr, tc.ckpt_every)
       for first_step, _, chunk_losses in accum:
@@ -980,6 +993,19 @@ def _run(setup: Setup, user_config: ml_collections.ConfigDict, workdir: str,
   final['step'] = step
   final['wall_seconds'] = time.time() - start
   return final
+
+
+def _process_age() -> float | None:
+  """Seconds since this process started (Linux), or None."""
+  try:
+    with open('/proc/self/stat') as f:
+      ticks = int(f.read().rsplit(')', 1)[1].split()[19])
+    with open('/proc/stat') as f:
+      boot = next(int(line.split()[1]) for line in f
+                  if line.startswith('btime'))
+    return time.time() - (boot + ticks / os.sysconf('SC_CLK_TCK'))
+  except (OSError, ValueError, IndexError, StopIteration):
+    return None
 
 
 def _read_metrics(workdir: str) -> list[dict[str, Any]]:
