@@ -10,12 +10,18 @@ import, set-up and compile times.
 
   .venv/bin/python benchmarks/startup.py --repeats=3
   .venv/bin/python benchmarks/startup.py --configs=configs/ntm_copy.py
+
+`--peer='<command>'` also times another program launched the same way, in
+turn with memax's launches (one of each per repeat), up to the first line
+on its stdout or stderr that contains `FIRST_STEP_DONE` (a harness around a
+peer implementation prints it after its first training step).
 """
 
 import json
 import os
 import platform
 import re
+import shlex
 import shutil
 import signal
 import statistics
@@ -32,6 +38,8 @@ _CONFIGS = flags.DEFINE_list(
     'Launcher configs to time.')
 _REPEATS = flags.DEFINE_integer('repeats', 3, 'Cold + warm pairs per config.')
 _TIMEOUT = flags.DEFINE_float('timeout', 300.0, 'Seconds per launch.')
+_PEER = flags.DEFINE_string(
+    'peer', '', 'A command to time beside memax, to its FIRST_STEP_DONE line.')
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _FIRST = re.compile(r'First (\d+) train steps done')
@@ -69,9 +77,27 @@ def launch(config: str, workdir: str, cache: str) -> dict:
   return out
 
 
+def launch_peer(command: str) -> float:
+  """Seconds from launching `command` to its FIRST_STEP_DONE line."""
+  start = time.perf_counter()
+  proc = subprocess.Popen(shlex.split(command), text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+  try:
+    for line in proc.stdout:
+      if 'FIRST_STEP_DONE' in line:
+        return time.perf_counter() - start
+      if time.perf_counter() - start > _TIMEOUT.value:
+        break
+  finally:
+    proc.kill()
+    proc.wait()
+  raise RuntimeError(f'{command}: no FIRST_STEP_DONE line.')
+
+
 def main(argv):
   del argv
   results = []
+  peer = []
   for config in _CONFIGS.value:
     runs = {'cold': [], 'warm': []}
     for _ in range(_REPEATS.value):
@@ -80,6 +106,8 @@ def main(argv):
         cache = os.path.join(root, 'cache')
         for kind in ('cold', 'warm'):
           runs[kind].append(launch(config, os.path.join(root, kind), cache))
+        if _PEER.value:
+          peer.append(launch_peer(_PEER.value))
       finally:
         shutil.rmtree(root, ignore_errors=True)
     row = {'config': config}
@@ -92,6 +120,11 @@ def main(argv):
       row['steps_in_first_call'] = values[0]['steps_in_first_call']
     results.append(row)
     print(json.dumps(row), flush=True)
+  if peer:
+    results.append({'peer': _PEER.value,
+                    'first_steps_s_median': round(statistics.median(peer), 2),
+                    'first_steps_s_all': [round(x, 2) for x in peer]})
+    print(json.dumps(results[-1]), flush=True)
   print(json.dumps({'machine': platform.machine(), 'cpus': os.cpu_count(),
                     'python': platform.python_version(),
                     'results': results}, indent=1))

@@ -15,6 +15,8 @@ class _QuietLibraries(py_logging.Filter):
   """Drops the INFO chatter of orbax and absl-logging libraries."""
 
   def filter(self, record: py_logging.LogRecord) -> bool:
+    if 'xla_bridge' in record.pathname and 'libtpu' in str(record.msg):
+      return False  # "Unable to initialize backend 'tpu'" on every CPU run.
     if not ('orbax' in record.pathname or 'etils' in record.pathname):
       return True
     if record.levelno >= py_logging.WARNING:

@@ -207,7 +207,7 @@ def _check_param_shapes(mngr, step: int, trained: ml_collections.ConfigDict,
 
 
 def _slug(text: str) -> str:
-  return re.sub(r'[^A-Za-z0-9.+-]+', '-', text).strip('-')
+  return re.sub(r'[^A-Za-z0-9._+-]+', '-', text).strip('-')
 
 
 def _output_dir(workdir: str, name: str) -> str:
