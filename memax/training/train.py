@@ -703,7 +703,7 @@ def _resume(setup: Setup, config: ml_collections.ConfigDict,
     old = workdir_lib.load_config(workdir)
     fields = [] if old is None else shape_changing_fields(old, config)
     what = (describe_fields(fields, old, config) + ' changes' if fields
-            else 'The config changes')
+            else 'the config changes')
     raise ValueError(
         f'Cannot resume {workdir}: {what} the shapes of the saved train '
         f'state ({"; ".join(e.differences)}; checkpoint {e.step}). Nothing in '
@@ -745,12 +745,6 @@ class _Clock:
   def take(self) -> float:
     window, self.window = self.window, 0.0
     return window
-
-
-def _finished_results(config: ml_collections.ConfigDict, task: Any,
-                      workdir: str, step: int) -> dict[str, Any] | None:
-  """The final evaluation already written at `step`, if complete."""
-  return evaluate_lib.load_final(config, task, workdir, step)
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict,
@@ -814,7 +808,7 @@ def _run(setup: Setup, user_config: ml_collections.ConfigDict, workdir: str,
       num_steps = step
       stopped_at = step
   if resumed_at is not None and step >= num_steps:
-    done = _finished_results(config, task, workdir, step)
+    done = evaluate_lib.load_final(config, task, workdir, step)
     if done is not None:
       logging.info('%s already finished at step %d; its results (eval/*.json) '
                    'are returned unchanged. Use memax.evaluate for other '

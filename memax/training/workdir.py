@@ -150,15 +150,16 @@ def truncate_metrics(workdir: str, step: int) -> int:
     if not line.strip():
       continue
     try:
-      later = json.loads(line)['step'] > step
+      drop = json.loads(line)['step'] > step
     except (ValueError, KeyError, TypeError):
-      later = False  # a line cut by a kill: kept as it is, never lost.
-      if not line.endswith('\n'):
-        later = True  # ...unless it is the torn last line, written again.
-    if not later:
+      # A torn last line (killed mid-write) goes; any other line that does
+      # not parse is kept as it is.
+      drop = not line.endswith('\n')
+    if not drop:
       keep.append(line if line.endswith('\n') else line + '\n')
-  dropped = len([l for l in lines if l.strip()]) - len(keep)
-  if dropped:
+  lines = [line for line in lines if line.strip()]
+  dropped = len(lines) - len(keep)
+  if keep != lines:  # lines dropped, or a newline to restore.
     with open(path + '.tmp', 'w') as f:
       f.writelines(keep)
     os.replace(path + '.tmp', path)

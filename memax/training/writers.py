@@ -10,6 +10,7 @@ import math
 import os
 from typing import Any, Mapping
 
+from absl import logging
 import numpy as np
 
 
@@ -68,7 +69,19 @@ class MetricWriter:
 
 
 def read_metrics(workdir: str) -> list[dict[str, Any]]:
-  """Reads `metrics.jsonl` back as a list of records."""
+  """Reads `metrics.jsonl` back as a list of records.
+
+  A line that is not JSON (torn by a kill while it was written) is skipped
+  with a warning.
+  """
   path = os.path.join(workdir, 'metrics.jsonl')
+  records = []
   with open(path) as f:
-    return [json.loads(line) for line in f if line.strip()]
+    for number, line in enumerate(f, 1):
+      if not line.strip():
+        continue
+      try:
+        records.append(json.loads(line))
+      except ValueError:
+        logging.warning('%s line %d is not JSON; skipped.', path, number)
+  return records

@@ -1,6 +1,7 @@
 """Tests of evaluation from a workdir, overrides, and the launchers."""
 
 import json
+import logging as py_logging
 import os
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ from absl.testing import parameterized
 import numpy as np
 
 from configs import train as train_config
+from memax import cli
 from memax import evaluate
 from memax.training import checkpoint
 from memax.training import train
@@ -68,12 +70,12 @@ class EvaluateTest(parameterized.TestCase):
     before = workdir_testing.snapshot(workdir)
     first = evaluate.run(workdir, [])
     again = evaluate.run(workdir, [])
-    at_2 = evaluate.run(workdir, ['evals.plot=True'], step=2)
+    at_2 = evaluate.run(workdir, ['evals.num_batches=1'], step=2)
     self.assertEqual(workdir_testing.snapshot(workdir, skip=('evaluations',)),
                      before)
     # Each evaluation has its own folder; none is reused.
     names = sorted(os.listdir(os.path.join(workdir, 'evaluations')))
-    self.assertEqual(names, ['step2_evals.plot-True', 'step4', 'step4-2'])
+    self.assertEqual(names, ['step2_evals.num_batches-1', 'step4', 'step4-2'])
     self.assertEqual(at_2['checkpoint_step'], 2)
     # The same step twice gives the same numbers, and with the run's own
     # seed and settings they are training's final numbers.
@@ -139,7 +141,7 @@ class LauncherTest(absltest.TestCase):
         text=True, timeout=600, check=False,
         env=dict(os.environ, **(env or {})))
 
-  def test_main_then_evaluate_from_the_command_line(self):
+  def test_main_from_the_command_line(self):
     workdir = tempfile.mkdtemp()
     self.addCleanup(shutil.rmtree, workdir)
     cache = os.path.join(workdir, 'cache')
@@ -158,15 +160,26 @@ class LauncherTest(absltest.TestCase):
     self.assertIn('Compiling the train step', proc.stderr)
     self.assertRegex(proc.stderr, r'Compiled the train step in [0-9.]+ s')
     self.assertNotEmpty(os.listdir(cache))  # the compilation cache.
-    proc = self._run('memax.evaluate', f'--workdir={workdir}/run',
-                     '--set=task.eval_lengths=[12]', env={
-                         'MEMAX_COMPILATION_CACHE': 'off'})
-    self.assertEqual(proc.returncode, 0, proc.stderr[-2000:])
-    self.assertIn('"length_12"', proc.stdout)
-    # Orbax's INFO chatter is filtered, as in memax.main.
-    noisy = [line for line in proc.stderr.splitlines()
-             if 'orbax' in line or 'checkpoint_manager' in line]
+    self.assertNotIn('libtpu', proc.stderr)
+    noisy = [line for line in proc.stderr.splitlines() if 'orbax' in line]
     self.assertEqual(noisy, [])
+
+  def test_the_launchers_filter_library_chatter(self):
+    keep = cli._QuietLibraries().filter  # pylint: disable=protected-access
+
+    def record(path, level, msg):
+      return py_logging.LogRecord('absl', level, path, 1, msg, None, None)
+
+    orbax = '/x/orbax/checkpoint/checkpoint_manager.py'
+    self.assertFalse(keep(record(orbax, py_logging.INFO, 'Saving step 2')))
+    self.assertFalse(keep(record(orbax, py_logging.WARNING,
+                                 'Given directory is read only=/x')))
+    self.assertTrue(keep(record(orbax, py_logging.WARNING, 'disk full')))
+    self.assertFalse(keep(record(
+        '/x/jax/_src/xla_bridge.py', py_logging.INFO,
+        "Unable to initialize backend 'tpu': Failed to open libtpu.so")))
+    self.assertTrue(keep(record('/x/memax/training/train.py',
+                                py_logging.INFO, 'step 2/4')))
 
   def test_a_mistyped_override_fails(self):
     proc = self._run('memax.main', '--config=configs/ntm_copy.py:runlocal',

@@ -33,7 +33,9 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
 
 
 def _config(num_steps=4, **train_fields):
-  config = train_config.get_config('model=ntm,task=copy,runlocal')
+  # The LSTM: what is tested here does not depend on the model, and the
+  # LSTM traces and compiles in a fraction of the NTM's time.
+  config = train_config.get_config('model=lstm,task=copy,runlocal')
   config.train.num_steps = num_steps
   config.train.update(train_fields)
   config.evals.plot = False
@@ -127,10 +129,10 @@ class ResumeTest(TempDirMixin, parameterized.TestCase):
     train.train_and_evaluate(_config(2), workdir)
     before = workdir_testing.snapshot(workdir)
     config = _config(4)
-    config.model.controller_size = 12  # 16 in the run.
+    config.model.hidden_size = 12  # 16 in the run.
     config.optimizer.learning_rate = 3e-4  # not a shape: not named.
     with self.assertRaisesRegex(
-        ValueError, r'Cannot resume .*: config\.model\.controller_size '
+        ValueError, r'Cannot resume .*: config\.model\.hidden_size '
         r'\(16 in the run, 12 now\) changes the shapes'):
       train.train_and_evaluate(config, workdir)
     self.assertEqual(workdir_testing.snapshot(workdir), before)
@@ -275,7 +277,8 @@ class ChecksBeforeWorkTest(TempDirMixin, parameterized.TestCase):
       ('train.stop_metric', 'bit_error', 'config.train.stop_metric'),
       ('train.divergence_factor', -1.0, 'config.train.divergence_factor'),
       ('train.max_checkpoints', 0, 'config.train.max_checkpoints'),
-      ('model.word_size', 0, 'word_size'),
+      ('model.hidden_size', 0, 'config.model.hidden_size'),
+      ('model.num_layers', 0, 'config.model.num_layers'),
   )
   def test_a_bad_field_fails_before_the_workdir_exists(self, field, value,
                                                        message):
@@ -310,10 +313,10 @@ class WorkdirUnitTest(TempDirMixin, absltest.TestCase):
   def test_changed_fields(self):
     a = _config()
     b = _config()
-    b.model.controller_size = 3
+    b.model.hidden_size = 3
     b.evals.variants = 'length_4'
     self.assertEqual(workdir_lib.changed_fields(a, b),
-                     ['evals.variants', 'model.controller_size'])
+                     ['evals.variants', 'model.hidden_size'])
 
   def test_save_config_keeps_the_earlier_one(self):
     workdir = self.tmpdir()
