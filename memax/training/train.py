@@ -875,7 +875,8 @@ def _run(setup: Setup, user_config: ml_collections.ConfigDict, workdir: str,
       evaluator = evaluate_lib.Evaluator(model, task, config.evals, eval_key)
   clock = _Clock()
   last_train: dict[str, float] = {}
-  accum: list[Any] = []
+  unchecked: list[Any] = []  # (first step, metrics, losses) per chunk.
+  window: list[dict[str, Any]] = []  # checked chunks' metrics, to log.
   window_steps = 0
   logged_first = False
   try:
@@ -885,7 +886,7 @@ def _run(setup: Setup, user_config: ml_collections.ConfigDict, workdir: str,
       first = step
       step += tc.steps_per_call
       window_steps += tc.steps_per_call
-      accum.append((first, metrics, losses))
+      unchecked.append((first, metrics, losses))
       if not logged_first:
         jax.block_until_ready(state)
         logged_first = True
@@ -901,9 +902,9 @@ def _run(setup: Setup, user_config: ml_collections.ConfigDict, workdir: str,
         continue
       jax.block_until_ready(state)
       clock.stop()
-      accum = jax.device_get(accum)
       _check_finite(state, workdir, mngr, tc.ckpt_every)
-      for first_step, _, chunk_losses in accum:
+      for first_step, chunk_metrics, chunk_losses in jax.device_get(unchecked):
+        window.append(chunk_metrics)
         if first_step == 0:  # the untrained model's loss, on the first batch.
           writer.write_scalars(0, dict({'loss': chunk_losses[0]},
                                        **({'epoch': 0.0} if finite else {})))
@@ -912,11 +913,11 @@ def _run(setup: Setup, user_config: ml_collections.ConfigDict, workdir: str,
           raise guards.Diverged(
               f'{problem} Training stopped (workdir {workdir}). '
               + _checkpoints_text(workdir, mngr, tc.ckpt_every))
+      unchecked = []
       if log_now:
-        chunks = [m for _, m, _ in accum]
-        accum = []
-        last_train = {k: float(np.mean([m[k] for m in chunks]))
-                      for k in chunks[0]}
+        last_train = {k: float(np.mean([m[k] for m in window]))
+                      for k in window[0]}
+        window = []
         rate = window_steps / max(clock.take(), 1e-9)
         window_steps = 0
         extra = {'epoch': step / setup.steps_per_epoch} if finite else {}

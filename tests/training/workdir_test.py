@@ -102,6 +102,13 @@ class ResumeTest(TempDirMixin, parameterized.TestCase):
     self.assertEqual(_tensorboard_steps(workdir, 'eval/train/cost_bits'),
                      [2, 4, 6, 8])
 
+  def test_saves_between_logs_log_each_step_once(self):
+    workdir = self.tmpdir()
+    train.train_and_evaluate(_config(8, ckpt_every=2, log_every=4,
+                                     eval_every=4), workdir)
+    self.assertEqual([r['step'] for r in writers.read_metrics(workdir)
+                      if r['split'] == 'train'], [0, 4, 8])
+
   def test_an_unreadable_latest_checkpoint_resumes_from_the_one_before(self):
     straight = self.tmpdir()
     train.train_and_evaluate(_config(6), straight)
