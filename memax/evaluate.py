@@ -26,12 +26,10 @@ from typing import Any
 from absl import app
 from absl import flags
 from absl import logging
-import jax
 import ml_collections
 
 from memax import cli
 from memax import tasks
-from memax.tasks import dataset
 from memax.training import checkpoint
 from memax.training import evaluate as evaluate_lib
 from memax.training import train
@@ -102,16 +100,6 @@ def apply_overrides(config: ml_collections.ConfigDict,
   return config
 
 
-def _abstract(config: ml_collections.ConfigDict,
-              task: Any = None) -> train.TrainState:
-  task = task if task is not None else tasks.build(config.task)
-  model = evaluate_lib.build_model(config, task)
-  spe = (task.steps_per_epoch(config.train.batch_size)
-         if dataset.is_finite(task) else 1)
-  return train.abstract_state(model, task,
-                              train.make_optimizer(config.optimizer, spe))
-
-
 def _is_param(name: str) -> bool:
   return name.startswith('params.')
 
@@ -145,7 +133,7 @@ def load_params(config: ml_collections.ConfigDict, workdir: str,
         '`python -m memax.main --workdir=...`'
         + (' (the best is kept when config.train.best_metric is set).'
            if best else '.'))
-  abstract = _abstract(config, task)
+  abstract = train.config_abstract_state(config, task)
   mngr = checkpoint.manager(workdir, read_only=True, subdir=subdir)
   try:
     if step is not None:
@@ -159,7 +147,7 @@ def load_params(config: ml_collections.ConfigDict, workdir: str,
         readable = _readable(mngr, abstract, [s for s in steps if s != step])
         raise FileNotFoundError(
             f'Checkpoint {step} in {mngr.directory} cannot be read '
-            f'({checkpoint._reason(e)}). Readable steps: {readable}.'  # pylint: disable=protected-access
+            f'({checkpoint.reason(e)}). Readable steps: {readable}.'
         ) from None
     else:
       state, step, skipped = checkpoint.restore_newest(mngr, abstract,
@@ -192,7 +180,7 @@ def _check_param_shapes(mngr, step: int, trained: ml_collections.ConfigDict,
   stored = {k: v for k, v in checkpoint.stored_shapes(mngr, step).items()
             if _is_param(k)}
   expected = {k: v for k, v in checkpoint.flat_shapes(
-      _abstract(evaluated, task)).items() if _is_param(k)}
+      train.config_abstract_state(evaluated, task)).items() if _is_param(k)}
   differences = checkpoint.shape_differences(stored, expected)
   if not differences:
     return
@@ -234,10 +222,11 @@ def run(workdir: str, overrides: list[str], *, step: int | None = None,
   trained = load_config(workdir)
   # Every variant of the (overridden) task, unless the overrides pick some:
   # training's own subset may not exist at other lengths.
-  chosen = [o for o in overrides if o.startswith('evals.variants=')]
-  config = apply_overrides(trained, ['evals.variants=all'] + chosen
-                           + [o for o in overrides if o not in chosen]
-                           if 'variants' in trained.evals else overrides)
+  applied = list(overrides)
+  if 'variants' in trained.evals and not any(
+      o.startswith('evals.variants=') for o in overrides):
+    applied.insert(0, 'evals.variants=all')
+  config = apply_overrides(trained, applied)
   task = tasks.build(config.task)
   evaluate_lib.check_evals(config.evals, task)
   same_task = config.task.to_dict() == trained.task.to_dict()
@@ -251,7 +240,7 @@ def run(workdir: str, overrides: list[str], *, step: int | None = None,
       + ([f'seed{eval_seed}'] if seed is not None else []))
   out_dir = _output_dir(workdir, name)
   # The same key as training's final evaluation for the same seed.
-  key = jax.random.split(jax.random.key(eval_seed), 3)[2]
+  key = train.run_keys(eval_seed)[2]
   results = evaluate_lib.final_evaluation(
       config, workdir, params, key, task=task, step=restored_step,
       out_dir=out_dir,

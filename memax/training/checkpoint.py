@@ -12,14 +12,14 @@ Besides the latest `max_to_keep` checkpoints, training keeps the best one by
 its evaluation metric in `checkpoint_best/` (`save_best`, `best_step`), so a
 run that blows up never rotates its best model out.
 
-Before anything is restored, `check_shapes` compares the checkpoint's stored
+Before anything is restored, `restore_newest` compares the checkpoint's stored
 shapes with those the current config builds, so a changed parameter shape is
 an error naming the config field, not a failure deep inside orbax.
 """
 
 import os
 import shutil
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import numpy as np
@@ -136,7 +136,8 @@ class ShapeMismatch(ValueError):
                      + '; '.join(differences))
 
 
-def _reason(error: BaseException) -> str:
+def reason(error: BaseException) -> str:
+  """A one-line, bounded description of why reading failed."""
   text = ' '.join(str(error).split())
   if len(text) > 240:
     text = text[:237] + '...'
@@ -150,8 +151,7 @@ def stored_shapes(mngr: ocp.CheckpointManager, step: int
 
 
 def restore_newest(mngr: ocp.CheckpointManager, abstract_state: Any, *,
-                   steps: list[int] | None = None,
-                   compare: Callable[[str], bool] = lambda name: True
+                   steps: list[int] | None = None
                    ) -> tuple[Any, int, list[Unreadable]]:
   """Restores the newest checkpoint that can be read, newest first.
 
@@ -159,8 +159,6 @@ def restore_newest(mngr: ocp.CheckpointManager, abstract_state: Any, *,
     mngr: the checkpoint manager.
     abstract_state: the state's structure (shapes and dtypes).
     steps: the steps to try (default every step of `mngr`), newest first.
-    compare: which stored leaves (by `flat_shapes` name) must match
-      `abstract_state` before a restore is tried.
 
   Returns:
     `(state, step, skipped)`: the restored state, its step, and the newer
@@ -172,15 +170,13 @@ def restore_newest(mngr: ocp.CheckpointManager, abstract_state: Any, *,
     FileNotFoundError: no checkpoint could be read; lists each step's reason.
   """
   steps = sorted(mngr.all_steps() if steps is None else steps, reverse=True)
-  expected = {k: v for k, v in flat_shapes(abstract_state).items()
-              if compare(k)}
+  expected = flat_shapes(abstract_state)
   skipped = []
   for step in steps:
     try:
-      stored = {k: v for k, v in stored_shapes(mngr, step).items()
-                if compare(k)}
+      stored = stored_shapes(mngr, step)
     except Exception as e:  # pylint: disable=broad-except
-      skipped.append(Unreadable(step, _reason(e)))
+      skipped.append(Unreadable(step, reason(e)))
       continue
     differences = shape_differences(stored, expected)
     if differences:
@@ -188,7 +184,7 @@ def restore_newest(mngr: ocp.CheckpointManager, abstract_state: Any, *,
     try:
       return restore(mngr, abstract_state, step), step, skipped
     except Exception as e:  # pylint: disable=broad-except
-      skipped.append(Unreadable(step, _reason(e)))
+      skipped.append(Unreadable(step, reason(e)))
   raise FileNotFoundError(
       f'No checkpoint in {mngr.directory} could be read: '
       + '; '.join(f'step {s.step}: {s.reason}' for s in skipped))

@@ -57,6 +57,12 @@ OPTIMIZERS = ('rmsprop', 'adam', 'sgd')
 SCHEDULES = ('constant', 'step')
 
 
+def _is_number(value: Any) -> bool:
+  """Whether `value` is a finite int or float (a bool is not)."""
+  return (isinstance(value, (int, float)) and not isinstance(value, bool)
+          and math.isfinite(value))
+
+
 def learning_rate_schedule(config: ml_collections.ConfigDict,
                            steps_per_epoch: int = 1) -> optax.Schedule | float:
   """The learning rate of `config.optimizer`, constant or stepped.
@@ -69,8 +75,7 @@ def learning_rate_schedule(config: ml_collections.ConfigDict,
   fields then count steps).
   """
   lr = config.learning_rate
-  if (isinstance(lr, bool) or not isinstance(lr, (int, float))
-      or not math.isfinite(lr) or lr <= 0):
+  if not _is_number(lr) or lr <= 0:
     raise ValueError('config.optimizer.learning_rate must be a finite number '
                      f'> 0, got {lr!r}.')
   schedule = config.get('schedule', 'constant')
@@ -84,8 +89,7 @@ def learning_rate_schedule(config: ml_collections.ConfigDict,
     raise ValueError('config.optimizer.decay_every_epochs must be a positive '
                      f'integer with schedule="step", got {every!r}.')
   factor = config.get('decay_factor', 0.5)
-  if (isinstance(factor, bool) or not isinstance(factor, (int, float))
-      or not math.isfinite(factor) or factor <= 0):
+  if not _is_number(factor) or factor <= 0:
     raise ValueError('config.optimizer.decay_factor must be a finite number '
                      f'> 0, got {factor!r}.')
   start = config.get('decay_start_epochs', 0)
@@ -443,8 +447,7 @@ def _check_train_config(config: ml_collections.ConfigDict) -> None:
     raise ValueError('config.train.max_checkpoints must be a positive '
                      f'integer, got {keep!r}.')
   factor = train.get('divergence_factor', DIVERGENCE_FACTOR)
-  if (isinstance(factor, bool) or not isinstance(factor, (int, float))
-      or not math.isfinite(factor) or factor < 0 or 0 < factor <= 1):
+  if not _is_number(factor) or factor < 0 or 0 < factor <= 1:
     raise ValueError('config.train.divergence_factor must be a finite number '
                      f'> 1 (or 0 to turn the check off), got {factor!r}.')
   mode = train.get('best_mode', 'min')
@@ -532,11 +535,34 @@ class Setup(NamedTuple):
   best: tuple[str, str] | None
 
 
+def run_keys(seed: int) -> tuple[PRNGKey, PRNGKey, PRNGKey]:
+  """`(init, train, eval)` keys of a run with `config.seed = seed`.
+
+  `memax.evaluate` derives its evaluation key here too, so that the run's
+  own seed reproduces training's final evaluation.
+  """
+  init_key, train_key, eval_key = jax.random.split(jax.random.key(seed), 3)
+  return init_key, train_key, eval_key
+
+
 def abstract_state(model: Any, task: Any,
                    optimizer: optax.GradientTransformation) -> TrainState:
   """The train state's structure, traced (nothing is compiled or run)."""
   return jax.eval_shape(
       lambda: init_state(model, task, optimizer, jax.random.key(0)))
+
+
+def config_abstract_state(config: ml_collections.ConfigDict,
+                          task: Any = None) -> TrainState:
+  """`abstract_state` of the model, task and optimiser `config` builds.
+
+  `task`: the task of `config.task`, if already built (bAbI reads files).
+  """
+  task = task if task is not None else tasks.build(config.task)
+  model = evaluate_lib.build_model(config, task)
+  spe = (task.steps_per_epoch(config.train.batch_size)
+         if dataset.is_finite(task) else 1)
+  return abstract_state(model, task, make_optimizer(config.optimizer, spe))
 
 
 def prepare(config: ml_collections.ConfigDict) -> Setup:
@@ -556,7 +582,7 @@ def prepare(config: ml_collections.ConfigDict) -> Setup:
   evaluate_lib.check_evals(resolved.evals, task)
   if linear_start.is_until_plateau(model):
     _check_plateau(task, resolved)
-  init_key, _, eval_key = jax.random.split(jax.random.key(resolved.seed), 3)
+  init_key, _, eval_key = run_keys(resolved.seed)
   # Tracing checks the model's fields; the trace is compiled only if the
   # run starts from scratch.
   init = init_program(model, task, optimizer).trace(init_key)
@@ -632,12 +658,8 @@ def _check_plateau(task: Any, config: ml_collections.ConfigDict) -> None:
 
 def _config_shapes(config: ml_collections.ConfigDict,
                    compare: Callable[[str], bool]) -> dict[str, tuple]:
-  model, task = build(config)
-  spe = (task.steps_per_epoch(config.train.batch_size)
-         if dataset.is_finite(task) else 1)
-  state = abstract_state(model, task, make_optimizer(config.optimizer, spe))
-  return {k: v for k, v in checkpoint.flat_shapes(state).items()
-          if compare(k)}
+  return {k: v for k, v in checkpoint.flat_shapes(
+      config_abstract_state(config)).items() if compare(k)}
 
 
 def shape_changing_fields(old: ml_collections.ConfigDict,
@@ -790,8 +812,7 @@ def _run(setup: Setup, user_config: ml_collections.ConfigDict, workdir: str,
   config, model, task = setup.config, setup.model, setup.task
   tc = config.train
   finite = dataset.is_finite(task)
-  key = jax.random.key(config.seed)
-  init_key, train_key, eval_key = jax.random.split(key, 3)
+  init_key, train_key, eval_key = run_keys(config.seed)
   step = resumed_at or 0
 
   num_steps = tc.num_steps

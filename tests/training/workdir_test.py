@@ -43,9 +43,7 @@ def _config(num_steps=4, **train_fields):
 
 
 def _state(workdir, config, subdir='checkpoints'):
-  model, task = train.build(config)
-  abstract = train.abstract_state(model, task,
-                                  train.make_optimizer(config.optimizer))
+  abstract = train.config_abstract_state(config)
   mngr = checkpoint.manager(workdir, read_only=True, subdir=subdir)
   return checkpoint.restore(mngr, abstract)
 
