@@ -204,7 +204,7 @@ def memory_attention(memory_keys: Array, query: Array, mask: Array, *,
     memory_keys: `[M, d]` memory vectors `m_i` (or keys `A Phi_K(k_h)`).
     query: `[d]` controller state `u` (or `q`).
     mask: `[M]` nonzero / True = a real slot.
-    linear: Python bool or a traced `[]` bool (e.g. `step < ls_steps`).
+    linear: Python bool or a traced `[]` bool (e.g. `step < until`).
 
   Returns:
     `[M]` weights; zero on masked slots.
@@ -212,14 +212,7 @@ def memory_attention(memory_keys: Array, query: Array, mask: Array, *,
   chex.assert_rank([memory_keys, query, mask], [2, 1, 1])
   chex.assert_equal_shape_suffix([memory_keys, query], 1)
   chex.assert_equal_shape_prefix([memory_keys, mask], 1)
-  scores = memory_keys @ query
-  if isinstance(linear, bool):
-    if linear:
-      return jnp.where(mask.astype(bool), scores, 0.0)
-    return masked_softmax(scores, mask)
-  chex.assert_rank(linear, 0)
-  return jnp.where(linear, jnp.where(mask.astype(bool), scores, 0.0),
-                   masked_softmax(scores, mask))
+  return attention_from_scores(memory_keys @ query, mask, linear=linear)
 
 
 def memory_read(values: Array, weights: Array) -> Array:
@@ -264,3 +257,113 @@ def memory_age(mask: Array, *, gaps: Array | None = None) -> Array:
     chex.assert_equal_shape([mask, gaps])
     age = age + jnp.cumsum((real * gaps.astype(jnp.int32))[::-1])[::-1]
   return age
+
+
+# --- Factored form of the sentence encodings. ---
+#
+# Every encoding's word weight factors as `l[j, k] = sum_s c[j, s] g[s, k]`
+# with `S <= 2` terms: a weight per word position (`c`, through the sentence
+# length) times a weight per embedding dimension (`g`). A sentence vector
+# `sum_j l_j * A x_j` is then `sum_s g_s * (n_s A)` with the weighted count
+# vectors `n_s[v] = sum_j c[j, s] [x_j = v]` (`weighted_counts`), and its dot
+# product with a query `u` is `sum_{j, s} c[j, s] (A (g_s * u))[x_j]`: scalar
+# look-ups and products with `[V, d]` tables instead of gathers of `[L, d]`
+# word vectors (and their scatter-add gradients).
+
+
+def encoding_factors(words: Array, embedding_size: int, encoding: str, *,
+                     length: int | None = None) -> tuple[Array, Array]:
+  """The word weights of a sentence encoding as a sum of `S` outer products.
+
+  `encoding_weights(words, d, encoding)[j, k] == sum_s c[j, s] g[s, k]`
+  (`'bow'`: `S = 1`, `c` the real-word indicator, `g = 1`; the position
+  encodings: `S = 2`). With `length` the word at position `j` (1-based,
+  padding included) is weighted with `J = length`, as
+  `position_encoding(L, d, length=length)` (the authors' padded `J`).
+  Padding words get `c = 0`.
+
+  Args:
+    words: `[L]` int word ids, 0 = padding.
+    embedding_size: `d` >= 1.
+    encoding: one of `ENCODINGS`.
+    length: None (the true length) or the fixed `J` >= `L`.
+
+  Returns:
+    `(c [L, S], g [S, d])` float32.
+  """
+  chex.assert_rank(words, 1)
+  real = (words != 0).astype(jnp.float32)
+  if length is None:
+    # The rank of each real word: a cumulative sum, as a product with a
+    # triangular matrix (exact for these small integers; XLA's CPU cumsum is
+    # a slow reduce-window).
+    size = words.shape[0]
+    j = real @ jnp.triu(jnp.ones((size, size), jnp.float32))
+    total = jnp.maximum(jnp.sum(real), 1.0)
+  else:
+    j = jnp.arange(1, words.shape[0] + 1, dtype=jnp.float32)
+    total = jnp.float32(length)
+  c, g = position_factors(j, total, embedding_size, encoding)
+  return c * real[:, None], g
+
+
+def position_factors(j: Array, length: Array, embedding_size: int,
+                     encoding: str) -> tuple[Array, Array]:
+  """`(c [..., S], g [S, d])` with `l(j, k; J) = sum_s c[s] g[s, k]`.
+
+  `'position'`: `(1 - j/J) - (k/d)(1 - 2j/J)`, i.e. `c = (1 - j/J,
+  2j/J - 1)`, `g = (1, k/d)`; `'position_centered'`:
+  `1 + 4 (k - (d+1)/2)(j - (J+1)/2)/(dJ)`, i.e. `c = (1, (j - (J+1)/2)/J)`,
+  `g = (1, 4 (k - (d+1)/2)/d)`; `'bow'`: `c = (1,)`, `g = (1,)`.
+  """
+  j = jnp.asarray(j, jnp.float32)
+  d = jnp.float32(embedding_size)
+  k = jnp.arange(1, embedding_size + 1, dtype=jnp.float32)
+  ones = jnp.ones_like(j)
+  if encoding == 'bow':
+    return ones[..., None], jnp.ones((1, embedding_size), jnp.float32)
+  if encoding == 'position':
+    c = jnp.stack([1.0 - j / length, 2.0 * j / length - 1.0], axis=-1)
+    return c, jnp.stack([jnp.ones_like(k), k / d])
+  if encoding == 'position_centered':
+    c = jnp.stack([ones, (j - (length + 1.0) / 2.0) / length], axis=-1)
+    return c, jnp.stack([jnp.ones_like(k), 4.0 * (k - (d + 1.0) / 2.0) / d])
+  raise ValueError(f'Unknown encoding {encoding!r}; expected one of '
+                   f'{ENCODINGS}.')
+
+
+def weighted_counts(ids: Array, coefficients: Array, size: int, *,
+                    mode: str = 'drop') -> Array:
+  """Weighted count vectors `n[v, s] = sum_j c[j, s] [ids_j = v]`.
+
+  Computed as a scatter-add of the `N` coefficient rows (no gradient flows
+  to `ids`; the counts are constants of a sentence's words), not as a
+  product with a one-hot `[N, V]` matrix, which costs `V` times more.
+
+  Args:
+    ids: `[N]` int ids in `[0, size)`.
+    coefficients: `[N, S]` weight of each id in each of the `S` counts.
+    size: `V`, the number of ids.
+    mode: the scatter's index mode: 'drop' ignores ids outside `[0, V)`;
+      'promise_in_bounds' skips the check (every id must be in range).
+
+  Returns:
+    `[V, S]` counts, of the dtype of `coefficients`.
+  """
+  chex.assert_rank([ids, coefficients], [1, 2])
+  chex.assert_equal_shape_prefix([ids, coefficients], 1)
+  zeros = jnp.zeros((size, coefficients.shape[1]), coefficients.dtype)
+  return zeros.at[ids].add(coefficients, mode=mode)
+
+
+def attention_from_scores(scores: Array, mask: Array, *,
+                          linear: bool | Array = False) -> Array:
+  """`memory_attention` given the scores `u^T m_i` `[M]` instead of `m_i`."""
+  chex.assert_rank([scores, mask], [1, 1])
+  if isinstance(linear, bool):
+    if linear:
+      return jnp.where(mask.astype(bool), scores, 0.0)
+    return masked_softmax(scores, mask)
+  chex.assert_rank(linear, 0)
+  return jnp.where(linear, jnp.where(mask.astype(bool), scores, 0.0),
+                   masked_softmax(scores, mask))

@@ -483,6 +483,51 @@ class DegenerateInputsTest(parameterized.TestCase):
     np.testing.assert_array_equal(out, np.zeros(3))
 
 
+class EncodingFactorsTest(parameterized.TestCase):
+  """The factored weights and counts are the weights and gathers."""
+
+  _WORDS = np.array([[3, 1, 4, 1, 5, 0, 0], [0, 2, 0, 7, 0, 0, 1],
+                     [0, 0, 0, 0, 0, 0, 0], [9, 2, 6, 5, 3, 5, 8]], np.int32)
+
+  @parameterized.parameters('position', 'position_centered', 'bow')
+  def test_factors_give_the_encoding_weights(self, encoding):
+    for words in self._WORDS:
+      c, g = attention.encoding_factors(jnp.asarray(words), 6, encoding)
+      weights = attention.encoding_weights(jnp.asarray(words), 6, encoding)
+      if weights is None:
+        weights = np.ones((len(words), 6)) * (words != 0)[:, None]
+      np.testing.assert_allclose(c @ g, weights, atol=1e-6)
+
+  @parameterized.parameters('position', 'position_centered')
+  def test_fixed_length_factors_give_the_padded_table(self, encoding):
+    words = jnp.asarray(self._WORDS[0])
+    c, g = attention.encoding_factors(words, 5, encoding, length=8)
+    table = attention.position_encoding(
+        7, 5, length=8, centered=encoding == 'position_centered')
+    np.testing.assert_allclose(c @ g, table * (self._WORDS[0] != 0)[:, None],
+                               atol=1e-6)
+
+  def test_weighted_counts_are_one_hot_sums(self):
+    ids = jnp.asarray(self._WORDS.reshape(-1))
+    coef = jax.random.normal(jax.random.key(0), (ids.shape[0], 2))
+    expected = jax.nn.one_hot(ids, 10).T @ coef
+    np.testing.assert_allclose(attention.weighted_counts(ids, coef, 10),
+                               expected, atol=1e-6)
+    np.testing.assert_allclose(
+        attention.weighted_counts(ids, coef, 10, mode='promise_in_bounds'),
+        expected, atol=1e-6)
+
+  def test_attention_from_scores_is_memory_attention(self):
+    keys = jax.random.normal(jax.random.key(1), (5, 4))
+    query = jax.random.normal(jax.random.key(2), (4,))
+    mask = jnp.array([1, 0, 1, 1, 0])
+    for linear in (False, True, jnp.bool_(True), jnp.bool_(False)):
+      np.testing.assert_allclose(
+          attention.attention_from_scores(keys @ query, mask, linear=linear),
+          attention.memory_attention(keys, query, mask, linear=linear),
+          atol=1e-6)
+
+
 if __name__ == '__main__':
   jax.config.update('jax_numpy_rank_promotion', 'raise')
   absltest.main()
