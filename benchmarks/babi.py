@@ -36,7 +36,7 @@ if _ROOT not in sys.path:
 import jax  # pylint: disable=g-import-not-at-top
 
 from benchmarks import run as bench_run  # pylint: disable=g-import-not-at-top
-from memax.training import train as train_lib  # pylint: disable=g-import-not-at-top
+from memax.training import setup  # pylint: disable=g-import-not-at-top
 
 MODELS = ('memn2n', 'kvmemnn', 'memnn')
 DEFAULT_MODELS = ('memn2n', 'memn2n:protocol=code', 'kvmemnn', 'memnn',
@@ -58,22 +58,16 @@ class _EpochBench:
     model, _, extra = label.partition(':')
     self.label, self.model_name, self.variant = label, model, extra
     config = load_config(model, ','.join(a for a in (arg, extra) if a))
-    net, task = train_lib.build(config)
-    config = train_lib.resolve_epochs(config, task)
-    self.config, self.task = config, task
-    self.steps_per_epoch = task.steps_per_epoch(config.train.batch_size)
-    optimizer = train_lib.make_optimizer(config.optimizer,
-                                         self.steps_per_epoch)
-    init_key, self.key = jax.random.split(jax.random.key(config.seed))
-    state = train_lib.init_state(net, task, optimizer, init_key)
+    # The one setup path (as memax.main trains): one call is one epoch.
+    s = setup.setup(config)
+    self.config, self.task = s.config, s.task
+    self.steps_per_epoch = s.steps_per_epoch
+    self.key, self.data = s.keys.train, s.data
+    state = s.init_state()
     self.num_params = int(sum(x.size for x in jax.tree.leaves(state.params)))
-    chunk = train_lib.make_train_chunk(
-        train_lib.make_train_step(net, task, optimizer,
-                                  config.train.batch_size,
-                                  l2=config.optimizer.get('l2', 0.0)),
-        self.steps_per_epoch)
     start = time.perf_counter()
-    self._compiled = chunk.lower(state, self.key, task.data).compile()
+    self._compiled = s.chunk(self.steps_per_epoch).lower(
+        state, self.key, self.data).compile()
     self.state = state
     self._call()
     self.compile_s = time.perf_counter() - start
@@ -83,7 +77,7 @@ class _EpochBench:
 
   def _call(self) -> float:
     start = time.perf_counter()
-    self.state, metrics = self._compiled(self.state, self.key, self.task.data)
+    self.state, metrics, _ = self._compiled(self.state, self.key, self.data)
     jax.block_until_ready((self.state, metrics))
     return time.perf_counter() - start
 

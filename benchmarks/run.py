@@ -46,7 +46,9 @@ if _ROOT not in sys.path:
 import jax  # pylint: disable=g-import-not-at-top
 
 from configs import train as train_config  # pylint: disable=g-import-not-at-top
-from memax.training import train as train_lib  # pylint: disable=g-import-not-at-top
+from memax import overrides as overrides_lib  # pylint: disable=g-import-not-at-top
+from memax.training import setup as setup_lib  # pylint: disable=g-import-not-at-top
+from memax.training import sharding  # pylint: disable=g-import-not-at-top
 
 TASKS = ('copy', 'repeat_copy', 'associative_recall', 'priority_sort',
          'ngrams')
@@ -106,19 +108,23 @@ def make_config(model: str, task: str, batch_size: int, *,
   config = train_config.get_config(f'model={model},task={task}')
   if runlocal:
     train_config.runlocal(config)
+  fields = {'train.batch_size': batch_size}
   if model == 'lstm':
     ntm = train_config.get_config(f'model=ntm,task={task}')
     if runlocal:
       train_config.runlocal(ntm)
-    config.model.hidden_size = ntm.model.controller_size
-    config.model.num_layers = 1
-  config.train.batch_size = batch_size
-  return config
+    fields.update({'model.hidden_size': ntm.model.controller_size,
+                   'model.num_layers': 1})
+  return overrides_lib.apply(config, fields)
 
 
 def tuned_overrides(model: str, task: str, batch_size: int
                     ) -> dict[str, Any]:
-  """The 'tuned' setting's config overrides (`{'section.field': value}`)."""
+  """The 'tuned' setting's config overrides (`{'a.b': value}`).
+
+  Applied with `memax.overrides.apply`, as the launcher applies
+  `--config.a.b=value`: a field that does not exist is an error naming it.
+  """
   out = {}
   if task == 'copy':
     # One length per batch (at batch 1 the same draws as one per sequence),
@@ -134,37 +140,37 @@ def tuned_overrides(model: str, task: str, batch_size: int
 
 
 class _Bench:
-  """One compiled train chunk and its donated state, ready to be timed."""
+  """One compiled train chunk and its donated state, ready to be timed.
+
+  Built through the one setup path, `memax.training.setup.setup(config)`,
+  as training builds its own: the same model, task, optimiser, train step
+  (length buckets, data parallelism) and keys.
+  """
 
   def __init__(self, model: str, task: str, batch_size: int, *,
                steps_per_call: int, runlocal: bool = False,
                warmup: int = 1, setting: str = 'default'):
     self.model_name, self.task_name = model, task
     self.batch_size, self.steps_per_call = batch_size, steps_per_call
-    self.config = make_config(model, task, batch_size, runlocal=runlocal)
     self.setting = setting
     self.overrides = (tuned_overrides(model, task, batch_size)
                       if setting == 'tuned' else {})
-    for field, value in self.overrides.items():
-      section, leaf = field.split('.')
-      self.config[section][leaf] = value
-    net, self.task = train_lib.build(self.config)
-    optimizer = train_lib.make_optimizer(self.config.optimizer)
-    init_key, self.key = jax.random.split(jax.random.key(self.config.seed))
-    state = train_lib.init_state(net, self.task, optimizer, init_key)
+    config = overrides_lib.apply(
+        make_config(model, task, batch_size, runlocal=runlocal),
+        self.overrides)
+    s = setup_lib.setup(config)
+    self.config, self.task = s.config, s.task
+    state = s.init_state()  # placed (replicated when data parallel).
     self.num_params = int(sum(x.size for x in jax.tree.leaves(state.params)))
-    replicated, batch_sharding = train_lib.data_parallel(
-        self.config.train.num_devices, batch_size)
-    if replicated is not None:
-      state, self.key = jax.device_put((state, self.key), replicated)
-    chunk = train_lib.make_train_chunk(
-        train_lib.make_train_step_for(self.config, net, self.task, optimizer,
-                                      batch_sharding=batch_sharding),
-        steps_per_call)
+    self.key, self.data = s.keys.train, s.data
+    if s.replicated is not None:
+      self.key, self.data = jax.device_put((self.key, self.data),
+                                           s.replicated)
+    chunk = s.chunk(steps_per_call)
 
     # compile_s: lowering + XLA compilation + the first execution.
     start = time.perf_counter()
-    self._compiled = chunk.lower(state, self.key).compile()
+    self._compiled = chunk.lower(state, self.key, self.data).compile()
     self.lower_compile_s = time.perf_counter() - start
     self.state = state
     self._call()
@@ -178,8 +184,9 @@ class _Bench:
   def _call(self) -> float:
     start = time.perf_counter()
     # The state is donated: the old buffers are gone after the call.
-    self.state, metrics = self._compiled(self.state, self.key)
-    jax.block_until_ready((self.state, metrics))
+    self.state, metrics, losses = self._compiled(self.state, self.key,
+                                                 self.data)
+    jax.block_until_ready((self.state, metrics, losses))
     return time.perf_counter() - start
 
   def timed_call(self) -> None:
@@ -369,7 +376,7 @@ def _emit(record: dict[str, Any]) -> None:
 def main(argv=None) -> list[dict[str, Any]]:
   args = parse_args(argv)
   if 'tuned' in args.settings:
-    train_lib.use_cpu_devices(TUNED_DEVICES)
+    sharding.use_cpu_devices(TUNED_DEVICES)
   records = []
   for task in args.tasks:
     for batch_size in args.batch_sizes:

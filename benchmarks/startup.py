@@ -33,9 +33,10 @@ import time
 from absl import app
 from absl import flags
 
-_CONFIGS = flags.DEFINE_list(
+_CONFIGS = flags.DEFINE_multi_string(
     'configs', ['configs/ntm_copy.py', 'configs/memn2n_babi.py:tasks=1'],
-    'Launcher configs to time.')
+    'Launcher configs to time (repeat the flag for several; a config '
+    'argument may hold commas).')
 _REPEATS = flags.DEFINE_integer('repeats', 3, 'Cold + warm pairs per config.')
 _TIMEOUT = flags.DEFINE_float('timeout', 300.0, 'Seconds per launch.')
 _PEER = flags.DEFINE_string(

@@ -104,6 +104,12 @@ def get_config(model: ml_collections.ConfigDict, arg: ml_collections.ConfigDict
   # Stop when a step's loss exceeds this times the larger of the first loss
   # and the running median of the losses; 0 turns the check off.
   config.train.divergence_factor = 100.0
+  # Weight of each loss term: 'task' (the task's loss) and the model's named
+  # losses (e.g. MemNN's 'margin'); a term without a weight counts once.
+  config.train.loss_weights = ml_collections.ConfigDict({'task': 1.0})
+  config.train.linear_start_epochs = 0    # MemN2N's linear start (sec. 4.2):
+                                          # n epochs, -1 = until the
+                                          # validation loss stops decreasing.
 
   config.evals = ml_collections.ConfigDict()
   config.evals.batch_size = 500
@@ -111,6 +117,15 @@ def get_config(model: ml_collections.ConfigDict, arg: ml_collections.ConfigDict
   config.evals.splits = 'all'              # 'train', 'valid', 'test'.
   config.evals.plot = True
   config.evals.plot_examples = (0, 1)      # test questions to plot.
+
+  # A population: K models trained by one compiled, vmapped step; members
+  # are the product of the seeds (e.g. '0,1,2,3' or '0:16'; '' = seed) and
+  # of each 'field=v1,v2' entry of the sweep (';'-separated), over the
+  # optimiser's hyper-parameters and train.loss_weights.*.
+  config.population = ml_collections.ConfigDict()
+  config.population.seeds = ''
+  config.population.sweep = ''
+  config.population.plot_member = 0       # whose plots the run writes.
 
   config.tensorboard = True
   # The launchers' persistent XLA compilation cache: 'auto' (the

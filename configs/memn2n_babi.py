@@ -8,7 +8,7 @@ sentences (sec. 4.2). Joint training (`tasks=0`): embedding 50, 60 epochs,
 halved every 15 (1k); 20 epochs, halved every 5 (10k).
 
 Linear start ends, as in the paper, at the first epoch whose validation loss
-is not below the best so far (`model.linear_start_epochs = -1`; a number
+is not below the best so far (`train.linear_start_epochs = -1`; a number
 instead fixes its length in epochs, 0 turns it off); the validation split is
 evaluated after every epoch for this.
 
@@ -54,8 +54,6 @@ def model() -> ml_collections.ConfigDict:
   c.temporal_size = 50             # rows of the temporal tables.
   c.mask_empty_slots = True        # False: empty slots stay in the softmax
                                    # as zero vectors (the authors' code).
-  c.linear_start_epochs = -1       # LS: -1 = until the validation loss
-                                   # stops decreasing; n = n epochs; 0 = off.
   c.init_std = 0.1
   return c
 
@@ -73,6 +71,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     raise ValueError(f'Unknown config argument protocol={arg.protocol!r}; '
                      f'expected one of {PROTOCOLS}.')
   config = babi.get_config(model(), arg)
+  config.train.linear_start_epochs = -1    # LS: -1 = until the validation
+                                           # loss stops decreasing; n = n
+                                           # epochs; 0 = off.
   config.optimizer.learning_rate = 0.005   # 0.01 without linear start.
   ten_k = arg.set == 'en-10k'
   if arg.tasks == 0:
@@ -90,7 +91,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       ls = 5 if ten_k else 30      # 10k: our choice (the code has 1k only).
     else:
       ls = 20
-    config.model.linear_start_epochs = ls
+    config.train.linear_start_epochs = ls
     config.optimizer.decay_start_epochs = ls
     config.train.num_epochs += ls
   else:

@@ -6,7 +6,7 @@ items (the paper generalises to 12).
 Command:
   python -m memax.main --config=configs/ntm_associative_recall.py --workdir=runs/ntm_associative_recall
 Evaluate (longer sequences, bigger memory) after training:
-  python -m memax.evaluate --workdir=runs/ntm_associative_recall --set=model.memory_size=256
+  python -m memax.evaluate --workdir=runs/ntm_associative_recall --config.model.memory_size=256
 Measured results: experiments/ntm_algorithmic/README.md.
 """
 

@@ -9,7 +9,7 @@ evaluation covers lengths 20, 40, 80 and 120 (1x, 2x, 4x and 6x the longest).
 Command:
   python -m memax.main --config=configs/ntm_copy.py --workdir=runs/ntm_copy
 Evaluate (longer sequences, bigger memory) after training:
-  python -m memax.evaluate --workdir=runs/ntm_copy --set=model.memory_size=256
+  python -m memax.evaluate --workdir=runs/ntm_copy --config.model.memory_size=256
 Measured results: experiments/ntm_algorithmic/README.md.
 """
 

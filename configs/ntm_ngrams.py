@@ -6,7 +6,7 @@
 Command:
   python -m memax.main --config=configs/ntm_ngrams.py --workdir=runs/ntm_ngrams
 Evaluate (longer sequences, bigger memory) after training:
-  python -m memax.evaluate --workdir=runs/ntm_ngrams --set=model.memory_size=256
+  python -m memax.evaluate --workdir=runs/ntm_ngrams --config.model.memory_size=256
 Measured results: experiments/ntm_algorithmic/README.md.
 """
 

@@ -9,7 +9,7 @@ learning rate of 3e-5; here 5 read and 5 write heads. Its controller was
 Command:
   python -m memax.main --config=configs/ntm_priority_sort.py --workdir=runs/ntm_priority_sort
 Evaluate (longer sequences, bigger memory) after training:
-  python -m memax.evaluate --workdir=runs/ntm_priority_sort --set=model.memory_size=256
+  python -m memax.evaluate --workdir=runs/ntm_priority_sort --config.model.memory_size=256
 Measured results: experiments/ntm_algorithmic/README.md.
 """
 

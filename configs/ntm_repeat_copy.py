@@ -7,7 +7,7 @@ repeats, beyond the training distribution on both axes.
 Command:
   python -m memax.main --config=configs/ntm_repeat_copy.py --workdir=runs/ntm_repeat_copy
 Evaluate (longer sequences, bigger memory) after training:
-  python -m memax.evaluate --workdir=runs/ntm_repeat_copy --set=model.memory_size=256
+  python -m memax.evaluate --workdir=runs/ntm_repeat_copy --config.model.memory_size=256
 Measured results: experiments/ntm_algorithmic/README.md.
 """
 

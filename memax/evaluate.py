@@ -1,23 +1,23 @@
 """Evaluates a trained run: rebuilds the model from its workdir.
 
   python -m memax.evaluate --workdir=runs/ntm_copy \
-      --set=task.eval_lengths=[120,160] --set=model.memory_size=256
+      --config.task.eval_lengths=120,160 --config.model.memory_size=256
   python -m memax.evaluate --workdir=runs/ntm_ar --step=8000
   python -m memax.evaluate --workdir=runs/ntm_ar --best
 
-Overrides (`--set field=value`) change any config field that is not a
-parameter shape, such as the sequence length, the number of items or the
-memory size; the parameters are the trained ones. Each evaluation writes its
+Overrides (`--config.field=value`, the launcher's syntax) change any config
+field that is not a parameter shape, such as the sequence length, the number
+of items or the memory size; the parameters are the trained ones. Each evaluation writes its
 own folder, `evaluations/step<N>[_<overrides>][_seed<S>]/`, with one JSON
 (recording the checkpoint step, the overrides and the evaluation seed) and
 one plot per variant; training's own `eval/` and `plots/` are never
 touched, nor is anything else in the workdir. With no overrides, the last
 step and the default seed, the numbers are those of training's final
 evaluation. Every evaluation variant of the task is evaluated (with its
-overrides, e.g. new lengths), unless `--set=evals.variants=a,b` picks some.
+overrides, e.g. new lengths), unless `--config.evals.variants=a,b` picks
+some.
 """
 
-import ast
 import json
 import os
 import re
@@ -29,15 +29,14 @@ from absl import logging
 import ml_collections
 
 from memax import cli
-from memax import tasks
+from memax import overrides as overrides_lib
 from memax.training import checkpoint
 from memax.training import evaluate as evaluate_lib
-from memax.training import train
+from memax.training import population
+from memax.training import setup as setup_lib
 from memax.training import workdir as workdir_lib
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'A training workdir.')
-_SET = flags.DEFINE_multi_string(
-    'set', [], 'Config override `field=value`, e.g. model.memory_size=256.')
 _STEP = flags.DEFINE_integer(
     'step', None, 'Checkpoint step (default: the newest readable one).')
 _BEST = flags.DEFINE_bool(
@@ -65,41 +64,6 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
   return config
 
 
-def apply_overrides(config: ml_collections.ConfigDict,
-                    overrides: list[str]) -> ml_collections.ConfigDict:
-  """Applies `field.path=value` overrides; values are Python literals.
-
-  Raises:
-    ValueError: naming the override that is malformed or names no field.
-  """
-  config = ml_collections.ConfigDict(config.to_dict())
-  for item in overrides:
-    path, sep, text = item.partition('=')
-    if not sep:
-      raise ValueError(f'Override {item!r} must look like field.path=value.')
-    try:
-      value = ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-      value = text
-    if isinstance(value, list):
-      value = tuple(value)
-    *parents, leaf = path.split('.')
-    node = config
-    for p in parents:
-      if p not in node:
-        raise ValueError(f'Override {item!r}: config has no field {path!r}.')
-      node = node[p]
-    if leaf not in node:
-      raise ValueError(f'Override {item!r}: config has no field {path!r}.')
-    if isinstance(node[leaf], (list, tuple)) and isinstance(value, (int,
-                                                                    float)):
-      value = (value,)
-    if isinstance(node[leaf], float) and isinstance(value, int):
-      value = float(value)
-    node[leaf] = list(value) if isinstance(node[leaf], list) else value
-  return config
-
-
 def _is_param(name: str) -> bool:
   return name.startswith('params.')
 
@@ -122,7 +86,8 @@ def load_params(config: ml_collections.ConfigDict, workdir: str,
     evaluated_task: the task of `evaluated`, if already built.
 
   Returns:
-    `(params, step)`.
+    `(state, step)`: the whole train state (its parameters, and the model's
+    form at that step, e.g. linear start).
   """
   subdir = checkpoint.BEST_DIR if best else 'checkpoints'
   steps = checkpoint.all_steps(workdir, subdir)
@@ -133,7 +98,7 @@ def load_params(config: ml_collections.ConfigDict, workdir: str,
         '`python -m memax.main --workdir=...`'
         + (' (the best is kept when config.train.best_metric is set).'
            if best else '.'))
-  abstract = train.config_abstract_state(config, task)
+  abstract = setup_lib.abstract_state(config, task)
   mngr = checkpoint.manager(workdir, read_only=True, subdir=subdir)
   try:
     if step is not None:
@@ -160,7 +125,7 @@ def load_params(config: ml_collections.ConfigDict, workdir: str,
       _check_param_shapes(mngr, step, config, evaluated, evaluated_task)
   finally:
     mngr.close()
-  return state.params, int(step)
+  return state, int(step)
 
 
 def _readable(mngr, abstract, steps: list[int]) -> list[int]:
@@ -180,12 +145,12 @@ def _check_param_shapes(mngr, step: int, trained: ml_collections.ConfigDict,
   stored = {k: v for k, v in checkpoint.stored_shapes(mngr, step).items()
             if _is_param(k)}
   expected = {k: v for k, v in checkpoint.flat_shapes(
-      train.config_abstract_state(evaluated, task)).items() if _is_param(k)}
+      setup_lib.abstract_state(evaluated, task)).items() if _is_param(k)}
   differences = checkpoint.shape_differences(stored, expected)
   if not differences:
     return
-  fields = train.shape_changing_fields(trained, evaluated, _is_param)
-  what = (train.describe_fields(fields, trained, evaluated) if fields
+  fields = setup_lib.shape_changing_fields(trained, evaluated, _is_param)
+  what = (setup_lib.describe_fields(fields, trained, evaluated) if fields
           else 'The overrides')
   raise ValueError(
       f'{what} would change the shapes of the trained parameters '
@@ -214,23 +179,33 @@ def run(workdir: str, overrides: list[str], *, step: int | None = None,
         tag: str | None = None) -> dict:
   """Evaluates every variant of the run's task under `overrides`.
 
+  `overrides`: `['a.b=value', ...]` (or `--config.a.b=value`), applied to
+  the run's `config.json` as the launcher applies them to a config file.
+
   Returns `{variant: {metric: value}}`, plus `'checkpoint_step'` and
   `'output_dir'` (where the JSON files and plots went).
   """
   if step is not None and best:
     raise ValueError('Give --step or --best, not both.')
   trained = load_config(workdir)
+  if population.is_population(trained):
+    raise ValueError(
+        f'{workdir} holds a population (config.population); memax.evaluate '
+        'reads single runs. Each member\'s final evaluation is in '
+        f'{os.path.join(workdir, "eval", "member<i>")}/.')
   # Every variant of the (overridden) task, unless the overrides pick some:
   # training's own subset may not exist at other lengths.
+  overrides = overrides_lib.describe(overrides)
   applied = list(overrides)
   if 'variants' in trained.evals and not any(
       o.startswith('evals.variants=') for o in overrides):
     applied.insert(0, 'evals.variants=all')
-  config = apply_overrides(trained, applied)
-  task = tasks.build(config.task)
-  evaluate_lib.check_evals(config.evals, task)
+  config = overrides_lib.apply(trained, applied)
+  # The one setup path: the task, its device data and every check.
+  s = setup_lib.setup(config)
+  task = s.task
   same_task = config.task.to_dict() == trained.task.to_dict()
-  params, restored_step = load_params(
+  state, restored_step = load_params(
       trained, workdir, step, best=best, evaluated=config,
       task=task if same_task else None, evaluated_task=task)
   eval_seed = config.seed if seed is None else seed
@@ -240,10 +215,11 @@ def run(workdir: str, overrides: list[str], *, step: int | None = None,
       + ([f'seed{eval_seed}'] if seed is not None else []))
   out_dir = _output_dir(workdir, name)
   # The same key as training's final evaluation for the same seed.
-  key = train.run_keys(eval_seed)[2]
+  key = setup_lib.run_keys(eval_seed).eval
+  model = setup_lib.build_model(config, task, return_aux=True)
   results = evaluate_lib.final_evaluation(
-      config, workdir, params, key, task=task, step=restored_step,
-      out_dir=out_dir,
+      s.config, workdir, state, key, task=task, model=model, data=s.data,
+      linear_start=s.linear_start, out_dir=out_dir,
       record={'checkpoint_step': restored_step, 'eval_seed': eval_seed,
               'overrides': list(overrides), 'best': best})
   logging.info('Evaluated step %d of %s into %s.', restored_step, workdir,
@@ -251,14 +227,24 @@ def run(workdir: str, overrides: list[str], *, step: int | None = None,
   return dict(results, checkpoint_step=restored_step, output_dir=out_dir)
 
 
+_OVERRIDES: list[str] = []
+
+
+def _parse_flags(argv: list[str]) -> list[str]:
+  """absl's flags, with `--config.a.b=v` overrides taken out first."""
+  rest, found = overrides_lib.split_argv(argv)
+  _OVERRIDES[:] = found
+  return flags.FLAGS(rest)
+
+
 def main(argv):
   del argv
   cli.start()
-  results = cli.run_or_exit(run, _WORKDIR.value, _SET.value,
+  results = cli.run_or_exit(run, _WORKDIR.value, list(_OVERRIDES),
                            step=_STEP.value, best=_BEST.value,
                            seed=_SEED.value, tag=_TAG.value)
   print(json.dumps(results, indent=1))
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(main, flags_parser=_parse_flags)

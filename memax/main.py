@@ -14,6 +14,7 @@ import jax
 from ml_collections import config_flags
 
 from memax import cli
+from memax.training import sharding
 from memax.training import train
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -27,18 +28,22 @@ flags.mark_flags_as_required(['config', 'workdir'])
 def main(argv):
   del argv
   cli.start(_CONFIG.value.get('compilation_cache', 'auto'))
-  train.use_cpu_devices(_CONFIG.value.train.get('num_devices', 1))
+  sharding.use_cpu_devices(_CONFIG.value.train.get('num_devices', 1))
   logging.info('JAX devices: %s', jax.devices())
   results = cli.run_or_exit(train.train_and_evaluate, _CONFIG.value,
                            _WORKDIR.value)
   summary = {k: v for k, v in results.items() if k != 'last_train_log'}
-  print(json.dumps(summary, indent=1, sort_keys=True))
+  print(json.dumps(summary, indent=1, sort_keys=True, default=str))
   print(f'\nStopped at step {results["step"]} after '
         f'{results["wall_seconds"]:.0f} s. Final evaluation:')
-  for name, metrics in results.items():
-    if isinstance(metrics, dict) and name != 'last_train_log':
-      print(f'  {name:>24}: ' + ', '.join(f'{k} {v:.4g}'
-                                          for k, v in metrics.items()))
+  for member in results.get('members', [results]):
+    if 'overrides' in member:
+      print(f'  member {member["overrides"]}:')
+    for name, metrics in member.items():
+      if isinstance(metrics, dict) and name not in ('last_train_log',
+                                                    'overrides'):
+        print(f'  {name:>24}: ' + ', '.join(f'{k} {v:.4g}'
+                                            for k, v in metrics.items()))
   print(f'Results in {_WORKDIR.value}: metrics.jsonl, eval/*.json, plots/*.png')
 
 

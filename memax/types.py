@@ -6,7 +6,7 @@ Shape legend:
   K  hops / blocks    D  input features   O  output features
 """
 
-from typing import Any, NamedTuple
+from typing import Any, Mapping, NamedTuple
 
 import jax
 
@@ -30,3 +30,22 @@ class Batch(NamedTuple):
   targets: Array
   mask: Array
   num_steps: Array | None = None
+
+
+class ModelOutput(NamedTuple):
+  """What every model returns.
+
+  Attributes:
+    logits: the task's outputs before the task's `probabilities` (a sigmoid
+      for bit sequences, a softmax for answers): `[B, T, O]` or `[B, V]`.
+    losses: named scalar objectives of the model itself (MemNN's margin
+      ranking loss, a cell's per-step loss reduced over batch and time),
+      always returned, possibly empty. The trainer minimises the weighted sum
+      of the task's loss and these (`config.train.loss_weights`).
+    aux: arrays for plots and diagnostics (read/write weights, attention),
+      `{name: [B, ...]}`; possibly empty.
+  """
+
+  logits: Array
+  losses: Mapping[str, Array] = {}
+  aux: Mapping[str, Array] = {}

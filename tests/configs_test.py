@@ -8,7 +8,7 @@ from absl.testing import absltest
 from absl.testing import parameterized
 
 from configs import common
-from memax.training import train
+from memax.training import setup
 
 _ROOT = os.path.dirname(os.path.dirname(__file__))
 _EXPERIMENTS = sorted(
@@ -39,7 +39,7 @@ class ConfigsTest(parameterized.TestCase):
     self.assertIn(f'--config=configs/{name}.py', module.__doc__)
     for arg in (None, 'runlocal'):
       config = module.get_config(arg)
-      model, task = train.build(config)
+      model, task = setup.build(config)
       if name.endswith('_babi'):  # answers are vocabulary ids.
         self.assertEqual(model.vocab_size, task.output_size)
       else:
@@ -108,11 +108,11 @@ class ConfigsTest(parameterized.TestCase):
       config = module.get_config(f'tasks={tasks},protocol=code')
       self.assertEqual(config.model.encoding, 'position_centered')
       self.assertFalse(config.model.mask_empty_slots)
-      self.assertEqual(config.model.linear_start_epochs, ls)
+      self.assertEqual(config.train.linear_start_epochs, ls)
       self.assertEqual(config.optimizer.decay_start_epochs, ls)
       self.assertEqual(config.train.num_epochs, epochs)
     paper = module.get_config('tasks=0')
-    self.assertEqual((paper.model.linear_start_epochs, paper.train.num_epochs),
+    self.assertEqual((paper.train.linear_start_epochs, paper.train.num_epochs),
                      (-1, 60))
     self.assertTrue(paper.model.mask_empty_slots)
     with self.assertRaisesRegex(ValueError, 'protocol'):
@@ -132,7 +132,7 @@ class ConfigsTest(parameterized.TestCase):
     self.assertEqual(module.get_config('tasks=1,ext=am').model.num_hops, 2)
     with self.assertRaisesRegex(ValueError, 'ext='):
       module.get_config('ext=am+xx')
-    model, _ = train.build(module.get_config('runlocal,ext=am+ng+nl'))
+    model, _ = setup.build(module.get_config('runlocal,ext=am+ng+nl'))
     self.assertEqual(model.hidden_size, 100)
 
   def test_parse_arg(self):

@@ -62,15 +62,15 @@ def main() -> None:
                  help="benchmarks/run.py's settings ('tuned': buckets, "
                  'and for the NTM remat and two devices)')
   p.add_argument('--overrides', default='',
-                 help='JSON {"section.field": value} used as the tuned '
-                 "setting's overrides for every model instead")
+                 help='JSON {"a.b": value} (memax.overrides.apply) used as '
+                 "the tuned setting's overrides for every model instead")
   args = p.parse_args()
   if args.overrides:
     overrides = json.loads(args.overrides)
     run.tuned_overrides = lambda *unused: dict(overrides)
     args.setting = 'tuned'
   if args.setting == 'tuned':
-    run.train_lib.use_cpu_devices(run.TUNED_DEVICES)
+    run.sharding.use_cpu_devices(run.TUNED_DEVICES)
   bench = lambda model: run._Bench(  # pylint: disable=protected-access
       model, 'copy', args.batch_size, steps_per_call=args.steps_per_call,
       setting=args.setting)

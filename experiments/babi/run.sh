@@ -83,10 +83,10 @@ case $queue in
   kvmemnn_bow_joint) config=kvmemnn; arg=tasks=0
     extra=(--config.model.encoding=bow) ;;
   memn2n_codels_joint) config=memn2n; arg=tasks=0
-    extra=(--config.model.linear_start_epochs=30 --config.train.num_epochs=90
+    extra=(--config.train.linear_start_epochs=30 --config.train.num_epochs=90
            --config.optimizer.decay_start_epochs=30) ;;
   memn2n_codels_single) config=memn2n; arg=
-    extra=(--config.model.linear_start_epochs=20 --config.train.num_epochs=120
+    extra=(--config.train.linear_start_epochs=20 --config.train.num_epochs=120
            --config.optimizer.decay_start_epochs=20) ;;
   memn2n_single) config=memn2n; arg= ;;
   memnn_single) config=memnn; arg=; extra=("${papers_r[@]}") ;;

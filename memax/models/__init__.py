@@ -19,8 +19,7 @@ REGISTRY: dict[str, Callable[..., nn.Module]] = {
 }
 
 # name -> a complete (non-recurrent) model over a finite dataset's inputs.
-# Its `vocab_size` comes from the task; `<x>_epochs` config fields become
-# `<x>_steps` attributes (e.g. MemN2N's linear start).
+# Its `vocab_size` comes from the task.
 DIRECT: dict[str, Callable[..., nn.Module]] = {
     'memn2n': MemN2N,
     'kvmemnn': KVMemNN,
@@ -29,30 +28,18 @@ DIRECT: dict[str, Callable[..., nn.Module]] = {
 
 _MODEL_FIELDS = ('name', 'unroll', 'remat')
 
-# `linear_start_epochs = -1`: linear start until the validation loss stops
-# decreasing (MemN2N sec. 4.2); the trainer ends it (memax.training.
-# linear_start) by rebuilding the model with the step it ended at.
-UNTIL_PLATEAU = 2**31 - 1
-
-
 def _known_fields(cls) -> set[str]:
   return {f.name for f in dataclasses.fields(cls)} - {'parent', 'name'}
 
 
-def _build_direct(name: str, fields: dict[str, Any], input_size: int | None,
-                  steps_per_epoch: int | None) -> nn.Module:
+def _build_direct(name: str, fields: dict[str, Any], input_size: int | None
+                  ) -> nn.Module:
   cls = DIRECT[name]
   known = _known_fields(cls)
   fields = {k: v for k, v in fields.items() if k != 'name'}
-  for key in list(fields):
-    if key.endswith('_epochs') and key[:-len('_epochs')] + '_steps' in known:
-      epochs = fields.pop(key)
-      if not isinstance(epochs, int) or epochs < -1:
-        raise ValueError(f'config.model.{key} must be a non-negative '
-                         'integer, or -1 for "until the validation loss '
-                         f'stops decreasing", got {epochs!r}.')
-      fields[key[:-len('_epochs')] + '_steps'] = (
-          UNTIL_PLATEAU if epochs == -1 else epochs * (steps_per_epoch or 1))
+  if 'linear_start_epochs' in fields:
+    raise ValueError('config.model.linear_start_epochs is now a training '
+                     'setting: config.train.linear_start_epochs.')
   unknown = sorted(set(fields) - known)
   if unknown:
     raise ValueError(f'Unknown field(s) config.model.{unknown[0]} for model '
@@ -64,8 +51,7 @@ def _build_direct(name: str, fields: dict[str, Any], input_size: int | None,
 
 
 def build(config: Any, output_size: int, *, return_aux: bool = False,
-          input_size: int | None = None,
-          steps_per_epoch: int | None = None) -> nn.Module:
+          input_size: int | None = None) -> nn.Module:
   """Builds the model named by `config.name`.
 
   Args:
@@ -73,8 +59,6 @@ def build(config: Any, output_size: int, *, return_aux: bool = False,
     output_size: logits per step, from the task.
     return_aux: ask the cell for auxiliary outputs (weights for plots).
     input_size: the task's input size (the vocabulary of QA datasets).
-    steps_per_epoch: train steps per epoch of a finite dataset (converts
-      `*_epochs` fields).
 
   Returns:
     A `SequenceModel` around a cell, or a direct model (MemN2N, ...).
@@ -85,7 +69,7 @@ def build(config: Any, output_size: int, *, return_aux: bool = False,
   fields = dict(config)
   name = fields.get('name')
   if name in DIRECT:
-    return _build_direct(name, fields, input_size, steps_per_epoch)
+    return _build_direct(name, fields, input_size)
   if name not in REGISTRY:
     raise ValueError(f'Unknown model config.model.name={name!r}; expected '
                      f'one of {sorted(REGISTRY) + sorted(DIRECT)}.')

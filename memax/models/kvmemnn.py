@@ -44,7 +44,7 @@ import jax
 import jax.numpy as jnp
 
 from memax.ops import attention
-from memax.types import Array
+from memax.types import Array, ModelOutput
 
 _MODES = ('sentence', 'window')
 _ENCODING = attention.ENCODINGS
@@ -101,6 +101,9 @@ class KVMemNN(nn.Module):
       last row.
   """
 
+  # Random-number streams the model draws from (the trainer provides them).
+  rng_streams = ()
+
   vocab_size: int
   embedding_size: int = 40
   feature_size: int = 50
@@ -114,21 +117,21 @@ class KVMemNN(nn.Module):
   mask_empty_slots: bool = True
 
   @nn.compact
-  def __call__(self, inputs: dict[str, Array], *, train: bool = False,
-               step: Array | None = None) -> tuple[Array, dict[str, Array]]:
+  def __call__(self, inputs: dict[str, Array], *, train: bool = False
+               ) -> ModelOutput:
     """Answers the query from the story.
 
     Args:
       inputs: `{'story': [B, M, L] int, 'query': [B, L] int, ...}`.
       train: unused (no training-only noise).
-      step: unused (no schedule).
 
     Returns:
-      `(logits [B, V], aux)`; `aux['attention']` is `[B, K, M]` per sentence
-      (in window mode the sum over the sentence's windows) and, in window
-      mode, `aux['window_attention']` is `[B, K, M*L]`.
+      `ModelOutput(logits [B, V], {}, aux)`; `aux['attention']` is
+      `[B, K, M]` per sentence (in window mode the sum over the sentence's
+      windows) and, in window mode, `aux['window_attention']` is
+      `[B, K, M*L]`.
     """
-    del train, step
+    del train
     _check('memory_mode', self.memory_mode, _MODES)
     _check('encoding', self.encoding, _ENCODING)
     story = jnp.asarray(inputs['story'])
@@ -190,7 +193,8 @@ class KVMemNN(nn.Module):
 
     logits, weights = jax.vmap(example)(story, query)
     if self.memory_mode == 'sentence':
-      return logits, {'attention': weights}
+      return ModelOutput(logits, {}, {'attention': weights})
     per_sentence = weights.reshape(
         weights.shape[:2] + (num_slots, length)).sum(-1)
-    return logits, {'attention': per_sentence, 'window_attention': weights}
+    return ModelOutput(logits, {}, {'attention': per_sentence,
+                                    'window_attention': weights})

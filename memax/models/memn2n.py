@@ -46,7 +46,7 @@ import jax
 import jax.numpy as jnp
 
 from memax.ops import attention
-from memax.types import Array
+from memax.types import Array, ModelOutput
 
 _TYING = ('adjacent', 'layerwise')
 _ENCODING = attention.ENCODINGS
@@ -94,18 +94,6 @@ def _check(name: str, value: str, allowed: tuple[str, ...]) -> None:
         f'config.model.{name}={value!r}; expected one of {list(allowed)}.')
 
 
-def linear_start(step: Array | None, linear_start_steps: int
-                 ) -> bool | Array:
-  """Whether attention is linear (sec. 4.2 LS): `step < linear_start_steps`.
-
-  A traced `[]` bool when `step` is given and the schedule is on; `False`
-  when `step` is None or `linear_start_steps <= 0`.
-  """
-  if step is None or linear_start_steps <= 0:
-    return False
-  return jnp.asarray(step) < linear_start_steps
-
-
 class MemN2N(nn.Module):
   """End-To-End Memory Network (Sukhbaatar et al. 2015, sec. 2).
 
@@ -129,10 +117,11 @@ class MemN2N(nn.Module):
       last row.
     mask_empty_slots: softmax over the sentences only (True), or over all
       `M` slots with empty ones as zero vectors (False; the authors' code).
-    linear_start_steps: attention without softmax while
-      `step < linear_start_steps` (sec. 4.2 LS); 0 disables it.
     init_std: standard deviation of the Gaussian initialisation (sec. 4.2).
   """
+
+  # Random-number streams the model draws from (the trainer provides them).
+  rng_streams = ('noise',)
 
   vocab_size: int
   embedding_size: int = 20
@@ -144,21 +133,23 @@ class MemN2N(nn.Module):
   random_noise: float = 0.1
   temporal_size: int = 50
   mask_empty_slots: bool = True
-  linear_start_steps: int = 0
   init_std: float = 0.1
 
   @nn.compact
   def __call__(self, inputs: dict[str, Array], *, train: bool = False,
-               step: Array | None = None) -> tuple[Array, dict[str, Array]]:
+               linear: bool | Array = False) -> ModelOutput:
     """Answers the query from the story.
 
     Args:
       inputs: `{'story': [B, M, L] int, 'query': [B, L] int, ...}`.
       train: enables random noise (needs the 'noise' rng).
-      step: `[]` int training step for linear start, or None.
+      linear: attention without the softmax (sec. 4.2 LS, linear start), a
+        bool or a traced `[]` bool; the trainer's `train.linear_start_epochs`
+        sets it from the step.
 
     Returns:
-      `(logits [B, V], {'attention': [B, K, M]})`; during linear start the
+      `logits [B, V]`, no losses, and `aux['attention']` `[B, K, M]`:
+      with linear attention the
       attention holds the raw scores `u^T m_i` (0 on empty slots), otherwise
       a softmax over the non-empty slots (all zero for an empty story).
     """
@@ -204,46 +195,67 @@ class MemN2N(nn.Module):
     age = jax.vmap(lambda m, g: attention.memory_age(m, gaps=g))(
         slot_mask, gaps)
     age = jnp.minimum(age, self.temporal_size - 1)
-    linear = linear_start(step, self.linear_start_steps)
     # Layer-wise tying encodes the story once for all hops.
     distinct = 1 if self.weight_tying == 'layerwise' else hops
 
-    word_weights, time_weights = None, None
+    # Score-space form (`attention.encoding_factors`): the word weights are
+    # `l[j, k] = sum_s c[j, s] g[s, k]` (S <= 2), so with the tables extended
+    # by the temporal rows (the time word of age `a` is the extra id `V + a`)
+    # a memory is `m_i = sum_{j, s} c[i, j, s] g_s * A[x_ij]`. The attention
+    # needs only `u^T m_i = sum_{j, s} c[i, j, s] keys[x_ij, s]` with
+    # `keys = A (g_s * u)` `[V', S]` (one matrix product for the batch, then
+    # scalar look-ups), and the read only `sum_i p_i c_i = sum_s g_s * (r_s C)`
+    # with the weighted counts `r [V', S]` of the story's words (a scatter-add
+    # of scalars). Same function as gathering `[M, L, d]` word vectors per
+    # table (`encode_sentence`), without those gathers or their `[V, d]`
+    # scatter-add gradients.
+    fixed = None
     if self.position_length == 'padded':
-      word_weights, time_weights = padded_position_weights(
-          self.encoding, story.shape[-1], size,
-          time_word=self.temporal_encoding)
-    encode = lambda table, words: encode_sentence(
-        table, words, encoding=self.encoding, weights=word_weights)
-    encode_story = jax.vmap(encode, in_axes=(None, 0))  # [M, L] -> [M, d]
+      fixed = story.shape[-1] + int(self.temporal_encoding)
+    _, dims = attention.position_factors(
+        jnp.float32(1.0), jnp.float32(1.0), size, self.encoding)  # g [S, d]
+    terms = dims.shape[0]
+    time_coef = jnp.zeros((terms,), jnp.float32).at[0].set(1.0)  # g_0 = 1
+    if fixed is not None and self.encoding != 'bow':
+      time_coef, _ = attention.position_factors(
+          jnp.float32(fixed), jnp.float32(fixed), size, self.encoding)
+    rows = vocab
+    if self.temporal_encoding:
+      rows = vocab + self.temporal_size
+      join = lambda t, tt: jnp.concatenate([t, tt], axis=-2)
+      in_tables = [join(t, tt) for t, tt in zip(in_tables, in_temporal)]
+      out_tables = [join(t, tt) for t, tt in zip(out_tables, out_temporal)]
+    # Word ids are in `[0, V)` (the input contract) and ages are clipped:
+    # the look-ups inside the hops skip their bounds checks.
+    in_bounds = 'promise_in_bounds'
+    factors = lambda words: attention.encoding_factors(
+        words, size, self.encoding, length=fixed)[0]  # [L, S]
 
     def example(story, query, mask, age):
       """One example: story `[M, L]`, query `[L]`, mask and age `[M]`."""
-      memories, outputs = [], []
-      for k in range(distinct):
-        memory = encode_story(in_tables[k], story)  # m_i, [M, d]
-        output = encode_story(out_tables[k], story)  # c_i, [M, d]
-        if self.temporal_encoding:
-          in_time, out_time = in_temporal[k][age], out_temporal[k][age]
-          if time_weights is not None:
-            in_time, out_time = in_time * time_weights, out_time * time_weights
-          memory = memory + in_time
-          output = output + out_time
-        if not self.mask_empty_slots:
-          memory = memory * mask[:, None]
-          output = output * mask[:, None]
-        memories.append(memory)
-        outputs.append(output)
-      u = encode(query_table, query)
+      ids, coef = story, jax.vmap(factors)(story)  # [M, L], [M, L, S]
+      if self.temporal_encoding:
+        ids = jnp.concatenate([ids, (vocab + age)[:, None]], axis=1)
+        time = mask.astype(jnp.float32)[:, None] * time_coef[None, :]
+        coef = jnp.concatenate([coef, time[:, None, :]], axis=1)
+      query_counts = attention.weighted_counts(query, factors(query), vocab)
+      u = jnp.sum(dims * (query_counts.T @ query_table), axis=0)
       attend = mask if self.mask_empty_slots else jnp.ones_like(mask)
       weights = []
       for k in range(hops):
-        p = attention.memory_attention(
-            memories[k % distinct], u, attend, linear=linear)
-        o = attention.memory_read(outputs[k % distinct], p)
+        keys = in_tables[k % distinct] @ (dims * u[None, :]).T  # [V', S]
+        # u^T m_i = sum_{j, s} c[i, j, s] keys[x_ij, s]: scalar look-ups.
+        looked_up = keys.at[ids].get(mode=in_bounds)  # [M, L(+1), S]
+        scores = jnp.sum(looked_up * coef, axis=(1, 2))
+        p = attention.attention_from_scores(scores, attend, linear=linear)
+        # sum_i p_i n_i [V', S]: a scatter-add of the weighted words.
+        read = attention.weighted_counts(
+            ids.reshape(-1), (coef * p[:, None, None]).reshape(-1, terms),
+            rows, mode=in_bounds)
+        o = jnp.sum(dims * (read.T @ out_tables[k % distinct]), axis=0)
         u = (u if hop_map is None else hop_map @ u) + o
         weights.append(p)
       return answer @ u, jnp.stack(weights)
 
     logits, weights = jax.vmap(example)(story, query, slot_mask, age)
-    return logits, {'attention': weights}
+    return ModelOutput(logits, {}, {'attention': weights})

@@ -23,7 +23,7 @@ worst comparison is best: the one that beats all others when there is one
 Training (strong supervision, sec. 3.1 eqs. 6-8 and sec. 3.4): a margin
 ranking loss on the true supporting facts (teacher forcing: hop `k` sees the
 true facts `f_1 .. f_{k-1}`) and on the answer word. The loss is returned as
-`aux['loss']`; `logits` are the R scores of every word after the model's own
+`losses['margin']` (its config gives the task's cross-entropy weight 0); `logits` are the R scores of every word after the model's own
 lookups, so evaluation never uses the supporting facts.
 
 Supporting facts and hops. bAbI tasks need 1 to 3 facts and the number varies
@@ -68,7 +68,6 @@ the MemNN baselines), behind the published strongly supervised results:
 """
 
 from collections.abc import Mapping
-from typing import Any
 
 import chex
 import flax.linen as nn
@@ -76,7 +75,7 @@ import jax
 import jax.numpy as jnp
 
 from memax.ops import memnn as memnn_ops
-from memax.types import Array
+from memax.types import Array, ModelOutput
 
 
 class MemNN(nn.Module):
@@ -111,6 +110,9 @@ class MemNN(nn.Module):
     init_std: standard deviation of the normal initialisation.
   """
 
+  # Random-number streams the model draws from (the trainer provides them).
+  rng_streams = ('noise',)
+
   vocab_size: int
   embedding_size: int = 50
   num_hops: int = 2
@@ -126,27 +128,26 @@ class MemNN(nn.Module):
   init_std: float = 0.1
 
   @nn.compact
-  def __call__(self, inputs: Mapping[str, Array], *, train: bool = False,
-               step: Any = None) -> tuple[Array, dict[str, Array]]:
+  def __call__(self, inputs: Mapping[str, Array], *, train: bool = False
+               ) -> ModelOutput:
     """Answers the questions of a batch.
 
     Args:
       inputs: the dict described in the class docstring.
-      train: also return the margin ranking loss as `aux['loss']`.
-      step: unused (no schedule).
+      train: also return the margin ranking loss as `losses['margin']`.
 
     Returns:
       `logits` `[B, V]`: `s_R([x, m_o1, ...], w)` for every word `w`, and
       `aux` with `'attention'` `[B, K, M]` (one-hot of the slot chosen by
       each hop, zero when the "no fact" candidate is chosen), `'chosen'`
       `[B, K]` (slot index, -1 = none), `'support_accuracy'` `[]` when
-      `'supporting'` is given, `'loss'` `[]` when `train`.
+      `'supporting'` is given; `losses` `{'margin': []}` when `train`
+      (else empty).
 
     Raises:
       ValueError: `train=True` without `'supporting'` or `'answer'` inputs,
         or `num_hops < 1`.
     """
-    del step
     if self.num_hops < 1:
       raise ValueError(f'num_hops must be >= 1, got {self.num_hops}.')
     if any(n < 1 for n in self.ngram_sizes) or self.ngram_buckets < 1:
@@ -223,8 +224,8 @@ class MemNN(nn.Module):
       losses = jax.vmap(
           lambda mem, sup, ans, key: self._loss(params, mem, sup, ans, key)
       )(memory, supporting, answer, keys)
-      aux['loss'] = jnp.mean(losses)
-    return logits, aux
+      return ModelOutput(logits, {'margin': jnp.mean(losses)}, aux)
+    return ModelOutput(logits, {}, aux)
 
   # ---- one example ------------------------------------------------------
 

@@ -1,8 +1,11 @@
 """A sequence model: any carry-first cell unrolled with `lax.scan`, plus a
 linear readout.
 
-The cell's output `y` is `(features [B, F], aux)`; the model maps features to
-logits `[B, T, O]` and stacks the auxiliary outputs over time.
+The cell's output `y` is `(features [B, F], aux)`, or `(features, aux,
+losses)` where `losses` maps names to per-step losses `[B]` (e.g. DAM's
+memory refreshing loss). The model maps features to logits `[B, T, O]`,
+stacks the auxiliary outputs over time and reduces each per-step loss to its
+mean over batch and time.
 """
 
 from typing import Any
@@ -11,7 +14,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from memax.types import Array
+from memax.types import Array, ModelOutput
 
 
 def _step(cell: nn.Module, carry: Any, x: Array) -> tuple[Any, Any]:
@@ -41,19 +44,21 @@ class SequenceModel(nn.Module):
       of storing them (less memory traffic, more compute).
   """
 
+  # Random-number streams the model draws from (the trainer provides them).
+  rng_streams = ('carry',)
+
   cell: nn.RNNCellBase
   output_size: int
   unroll: int = 1
   remat: bool = False
 
   @nn.compact
-  def __call__(self, inputs: Array, *, train: bool = False, step: Any = None,
-               num_steps: Array | None = None
-               ) -> tuple[Array, dict[str, Array]]:
-    """Returns logits `[B, T, O]` and aux outputs `{name: [B, T, ...]}`.
+  def __call__(self, inputs: Array, *, train: bool = False,
+               num_steps: Array | None = None) -> ModelOutput:
+    """Returns logits `[B, T, O]`, losses and aux `{name: [B, T, ...]}`.
 
-    A 'carry' rng stream, if given, seeds random initial states. `train` and
-    `step` are part of the model interface; the recurrent cells ignore them.
+    A 'carry' rng stream, if given, seeds random initial states. `train` is
+    part of the model interface; the recurrent cells ignore it.
 
     `num_steps`, a `[]` int >= 1, says that the steps from that index on are
     padding for the whole batch: they are skipped (`lax.cond`; the carry
@@ -62,7 +67,7 @@ class SequenceModel(nn.Module):
     `remat`, which then stores only the carry of a skipped step); at batch 1
     the conditional costs more than the step it skips.
     """
-    del train, step
+    del train
     rng = (self.make_rng('carry') if self.has_rng('carry')
            else jax.random.key(0))
     carry = self.cell.initialize_carry(rng, inputs[:, 0].shape)
@@ -73,7 +78,7 @@ class SequenceModel(nn.Module):
       scan = nn.scan(step, variable_broadcast='params',
                      split_rngs={'params': False}, in_axes=1, out_axes=1,
                      unroll=self.unroll)
-      _, (features, aux) = scan(self.cell, carry, inputs)
+      _, outputs = scan(self.cell, carry, inputs)
     else:
       # The first step runs outside the loop: its outputs give the skipped
       # steps' (zero) outputs their structure.
@@ -86,7 +91,10 @@ class SequenceModel(nn.Module):
                      unroll=self.unroll)
       active = jnp.arange(1, inputs.shape[1]) < num_steps
       _, rest = scan(self.cell, carry, (inputs[:, 1:], active), skipped)
-      features, aux = jax.tree.map(
+      outputs = jax.tree.map(
           lambda a, b: jnp.concatenate([a[:, None], b], axis=1), first, rest)
+    features, aux = outputs[0], outputs[1]
+    losses = ({k: jnp.mean(v) for k, v in outputs[2].items()}
+              if len(outputs) > 2 else {})
     logits = nn.Dense(self.output_size, name='readout')(features)
-    return logits, aux
+    return ModelOutput(logits, losses, aux)

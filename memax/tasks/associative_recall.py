@@ -43,7 +43,7 @@ def _check_at_least_two(value: int, field: str) -> None:
 
 
 @dataclasses.dataclass(frozen=True)
-class AssociativeRecall:
+class AssociativeRecall(base.Generator):
   """Associative recall. Input `[B, T, num_bits+2]`, target `[B, T, num_bits]`.
 
   Attributes:
@@ -83,7 +83,8 @@ class AssociativeRecall:
   def max_steps(self) -> int:
     return (self.max_items + 2) * (self.item_length + 1)
 
-  def sample(self, rng: PRNGKey, batch_size: int) -> Batch:
+  def sample(self, rng: PRNGKey, batch_size: int, data: None = None
+             ) -> Batch:
     """Samples a batch; the number of items varies per example.
 
     Args:
@@ -94,6 +95,7 @@ class AssociativeRecall:
       `Batch(inputs [B, T, num_bits+2], targets [B, T, num_bits], mask [B, T])`
       with `T = max_steps`.
     """
+    del data
     count_rng, query_rng, bits_rng = jax.random.split(rng, 3)
     l = self.item_length
     s = l + 1

@@ -15,9 +15,9 @@ from typing import Any, Iterator, Mapping
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from memax.data import babi as babi_data
+from memax.tasks import base
 from memax.tasks import dataset
 from memax.types import Array, Batch, PRNGKey, PyTree
 
@@ -53,8 +53,7 @@ class BabiTask:
     vocab: `memax.data.babi.Vocab` (id 0 is padding).
     input_size / output_size: vocabulary size `V` (answers are vocab ids).
     max_steps: memory size `M` (sentences kept per story).
-    data: the train split on the device.
-    num_examples: train examples.
+    num_examples: train examples (`device_data()` holds them).
   """
 
   name = 'babi'
@@ -104,9 +103,16 @@ class BabiTask:
     if self.num_examples == 0:
       raise ValueError(f'No training examples for tasks {self.tasks} in '
                        f'{path} ({set_name}).')
-    self.data = {k: jnp.asarray(v) for k, v in loaded.train.items()}
+    self._device_data = None
 
   # ---- training ---------------------------------------------------------
+
+  def device_data(self) -> PyTree:
+    """The train split as device arrays (made once), passed into the jit."""
+    if self._device_data is None:
+      self._device_data = {k: jnp.asarray(v)
+                           for k, v in self._splits['train'].items()}
+    return self._device_data
 
   @staticmethod
   def _to_batch(rows: Mapping[str, Any], mask: Any, *, train: bool = False
@@ -118,28 +124,28 @@ class BabiTask:
     inputs = {k: rows[k] for k in keys}
     return Batch(inputs=inputs, targets=rows['answer'], mask=mask)
 
-  def sample_from(self, data: PyTree, key: PRNGKey, step: Array,
-                  batch_size: int) -> Batch:
+  def train_batch(self, key: PRNGKey, step: Array, batch_size: int,
+                  data: PyTree) -> Batch:
     """The epoch-shuffled batch of train step `step` (pure, jittable)."""
     idx = dataset.epoch_indices(key, step, batch_size, self.num_examples)
     rows = dataset.gather(data, idx)
     return self._to_batch(rows, jnp.ones((batch_size,), jnp.float32),
                           train=True)
 
-  def sample(self, rng: PRNGKey, batch_size: int) -> Batch:
-    """Examples drawn uniformly with replacement from the train split."""
+  def sample(self, rng: PRNGKey, batch_size: int, data: PyTree = None
+             ) -> Batch:
+    """Examples drawn uniformly with replacement from the train split.
+
+    `data` is `device_data()` (host arrays of the train split if None).
+    """
+    data = self._splits['train'] if data is None else data
     idx = jax.random.randint(rng, (batch_size,), 0, self.num_examples)
-    rows = dataset.gather(self.data, idx)
+    rows = dataset.gather(data, idx)
     return self._to_batch(rows, jnp.ones((batch_size,), jnp.float32),
                           train=True)
 
   def steps_per_epoch(self, batch_size: int) -> int:
     return max(self.num_examples // batch_size, 1)
-
-  def example_batch(self, batch_size: int) -> Batch:
-    rows = {k: v[:batch_size] for k, v in self._splits['train'].items()}
-    return self._to_batch(rows, np.ones((batch_size,), np.float32),
-                          train=True)
 
   def loss(self, logits: Array, batch: Batch) -> Array:
     """Answer cross-entropy, summed or averaged over the batch.
@@ -147,22 +153,24 @@ class BabiTask:
     MemN2N (sec. 4.2: "cost is not averaged over a batch") and the TensorFlow
     KV-MemNN sum; their learning rates and clipping norms assume it.
     """
-    xent = optax.softmax_cross_entropy_with_integer_labels(
-        logits, batch.targets)
-    total = jnp.sum(xent * batch.mask)
-    if self.loss_reduction == 'sum':
-      return total
-    return total / jnp.maximum(jnp.sum(batch.mask), 1.0)
+    return base.categorical_loss(logits, batch,
+                                 reduction=self.loss_reduction)
 
-  def metrics(self, logits: Array, batch: Batch) -> dict[str, Array]:
-    wrong = (jnp.argmax(logits, -1) != batch.targets).astype(jnp.float32)
-    count = jnp.maximum(jnp.sum(batch.mask), 1.0)
-    return {'error': jnp.sum(wrong * batch.mask) / count}
+  metrics = staticmethod(base.categorical_metrics)
+
+  def probabilities(self, logits: Array) -> Array:
+    return jax.nn.softmax(logits, axis=-1)
 
   # ---- evaluation -------------------------------------------------------
 
-  def variants(self) -> dict[str, Any]:
-    return {}
+  def evals(self) -> dict[str, base.Exhaustive]:
+    """Every non-empty split, each evaluated on all its examples."""
+    return {k: base.Exhaustive(k) for k in self.eval_splits()}
+
+  @property
+  def absent_evals(self) -> tuple[str, ...]:
+    """Splits without examples here (no 'valid' when val_fraction = 0)."""
+    return tuple(k for k in self._splits if k not in self.eval_splits())
 
   def eval_splits(self) -> dict[str, dict[str, np.ndarray]]:
     return {k: v for k, v in self._splits.items() if len(v['answer'])}
@@ -196,11 +204,8 @@ class BabiTask:
     }
 
   def per_example(self, logits: Array, batch: Batch) -> dict[str, Array]:
-    xent = optax.softmax_cross_entropy_with_integer_labels(
-        logits, batch.targets)
-    return {'correct': (jnp.argmax(logits, -1) == batch.targets),
-            'loss': xent, 'task': batch.inputs['task'],
-            'prediction': jnp.argmax(logits, -1), 'mask': batch.mask}
+    return dict(base.categorical_per_example(logits, batch),
+                task=batch.inputs['task'])
 
   def metric_names(self) -> tuple[str, ...]:
     """The names `summarize` returns for a split of these tasks."""

@@ -5,43 +5,103 @@ train step, and scores a model's outputs. It never knows the model.
 """
 
 import math
-from typing import Mapping, Protocol
+from typing import Mapping, NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
 import optax
 
-from memax.types import Array, Batch, PRNGKey
+from memax.types import Array, Batch, PRNGKey, PyTree
 
 LN2 = math.log(2.0)
 
 
+class Sampled(NamedTuple):
+  """An evaluation on fresh batches drawn from `task` (e.g. copy at 120)."""
+
+  task: 'Task'
+
+
+class Exhaustive(NamedTuple):
+  """An evaluation on every example of a dataset split once (bAbI test)."""
+
+  split: str
+
+
 class Task(Protocol):
-  """What the training loop needs from a task.
+  """What the training loop and evaluation need from a task.
 
   Attributes:
     name: registry name of the task.
-    input_size: `D`, features per input step.
+    input_size: `D`, features per input step (a vocabulary for QA).
     output_size: `O`, features per output step (logits).
     max_steps: `T`, the padded sequence length of every batch.
+    num_examples: training examples of a finite dataset; None for a task
+      generated on the fly (it has no epochs).
   """
 
   name: str
   input_size: int
   output_size: int
   max_steps: int
+  num_examples: int | None
 
-  def sample(self, rng: PRNGKey, batch_size: int) -> Batch:
-    """Returns a `Batch` of `batch_size` examples; pure and jittable."""
+  def device_data(self) -> PyTree:
+    """Arrays the task samples from, passed INTO every jit (None if none)."""
+
+  def sample(self, rng: PRNGKey, batch_size: int, data: PyTree = None
+             ) -> Batch:
+    """An independent batch of `batch_size` examples; pure and jittable."""
+
+  def train_batch(self, key: PRNGKey, step: Array, batch_size: int,
+                  data: PyTree) -> Batch:
+    """The batch of train step `step` of the run keyed by `key`; pure."""
 
   def loss(self, logits: Array, batch: Batch) -> Array:
-    """Scalar training loss for `[B, T, O]` logits."""
+    """Scalar training loss."""
 
   def metrics(self, logits: Array, batch: Batch) -> dict[str, Array]:
     """Scalar metrics (means over the batch)."""
 
+  def probabilities(self, logits: Array) -> Array:
+    """The model's predicted probabilities (for metrics and plots)."""
+
+  def evals(self) -> Mapping[str, Sampled | Exhaustive]:
+    """The task's evaluations by name; 'train' is the training data."""
+
+
+def step_keys(key: PRNGKey, step: Array) -> tuple[PRNGKey, PRNGKey]:
+  """`(data, model)` keys of train step `step` of the run keyed by `key`."""
+  data_key, model_key = jax.random.split(jax.random.fold_in(key, step))
+  return data_key, model_key
+
+
+class Generator:
+  """Defaults of the task contract for tasks generated on the device.
+
+  Their batches are drawn from a key alone (`sample`); variants (e.g. longer
+  sequences) are evaluated on fresh batches; outputs are independent bits.
+  """
+
+  num_examples = None
+
+  def device_data(self) -> None:
+    return None
+
+  def train_batch(self, key: PRNGKey, step: Array, batch_size: int,
+                  data: PyTree = None) -> Batch:
+    del data
+    return self.sample(step_keys(key, step)[0], batch_size)
+
+  def probabilities(self, logits: Array) -> Array:
+    return jax.nn.sigmoid(logits)
+
   def variants(self) -> Mapping[str, 'Task']:
-    """Evaluation settings by name, e.g. `{'length_120': <copy task>}`."""
+    return {}
+
+  def evals(self) -> dict[str, Sampled]:
+    return {'train': Sampled(self),
+            **{k: Sampled(v) for k, v in self.variants().items()}}
 
 
 def bit_cost(logits: Array, batch: Batch) -> Array:
@@ -76,6 +136,43 @@ def bit_metrics(logits: Array, batch: Batch) -> dict[str, Array]:
       'cost_bits': jnp.mean(bit_cost(logits, batch)),
       'bit_errors': jnp.mean(bit_errors(logits, batch)),
   }
+
+
+def categorical_xent(logits: Array, batch: Batch) -> Array:
+  """Cross-entropy of integer class targets, `[B]` (or `[B, T]`)."""
+  return optax.softmax_cross_entropy_with_integer_labels(logits,
+                                                         batch.targets)
+
+
+def categorical_loss(logits: Array, batch: Batch, *,
+                     reduction: str = 'mean') -> Array:
+  """Masked softmax cross-entropy, summed or averaged over the batch.
+
+  Args:
+    logits: `[B, V]` (or `[B, T, V]`).
+    batch: integer `targets` `[B]` (`[B, T]`) and `mask` of the same shape.
+    reduction: 'mean' over the masked examples, or 'sum' (MemN2N sec. 4.2:
+      "cost is not averaged over a batch").
+  """
+  total = jnp.sum(categorical_xent(logits, batch) * batch.mask)
+  if reduction == 'sum':
+    return total
+  return total / jnp.maximum(jnp.sum(batch.mask), 1.0)
+
+
+def categorical_metrics(logits: Array, batch: Batch) -> dict[str, Array]:
+  """`error`: the masked fraction of wrong argmax predictions."""
+  wrong = (jnp.argmax(logits, -1) != batch.targets).astype(jnp.float32)
+  count = jnp.maximum(jnp.sum(batch.mask), 1.0)
+  return {'error': jnp.sum(wrong * batch.mask) / count}
+
+
+def categorical_per_example(logits: Array, batch: Batch) -> dict[str, Array]:
+  """Per-example `correct`, `loss`, `prediction` and `mask`, `[B]` each."""
+  prediction = jnp.argmax(logits, -1)
+  return {'correct': prediction == batch.targets,
+          'loss': categorical_xent(logits, batch),
+          'prediction': prediction, 'mask': batch.mask}
 
 
 def random_bits(rng: PRNGKey, shape: tuple[int, ...]) -> Array:

@@ -16,7 +16,7 @@ from memax.types import Batch, PRNGKey
 
 
 @dataclasses.dataclass(frozen=True)
-class Copy:
+class Copy(base.Generator):
   """Copy task. Input `[B, 2L+1, num_bits+1]`, target `[B, 2L+1, num_bits]`.
 
   Attributes:
@@ -55,7 +55,9 @@ class Copy:
   def max_steps(self) -> int:
     return 2 * self.max_length + 1
 
-  def sample(self, rng: PRNGKey, batch_size: int) -> Batch:
+  def sample(self, rng: PRNGKey, batch_size: int, data: None = None
+             ) -> Batch:
+    del data
     length_rng, bits_rng = jax.random.split(rng)
     lengths = jax.random.randint(
         length_rng, (1 if self.length_per_batch else batch_size, 1),

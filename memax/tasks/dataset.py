@@ -1,8 +1,8 @@
 """Finite datasets as tasks: epoch-shuffled batches gathered on the device.
 
 A finite task (bAbI, later Omniglot) holds its training split as a pytree of
-device arrays, `task.data`, which the trainer passes into the jitted step as an
-argument (never as a compile-time constant). Batches are gathered inside the
+device arrays, `task.device_data()`, which the trainer passes into the jitted
+step as an argument (never as a compile-time constant). Batches are gathered inside the
 jit: epoch `e` visits the examples in the order of a pseudo-random permutation
 keyed by `(key, e)`, so training is pure in `(key, step)` like the synthetic
 tasks, resumes exactly, and costs `O(B)` per step (no sort of the dataset).
@@ -13,7 +13,7 @@ every example is seen exactly once per epoch (the last `n mod B` examples of an
 epoch's order are dropped, as with `drop_remainder`).
 """
 
-from typing import Any, Iterator, Mapping, Protocol
+from typing import Iterator, Mapping, Protocol
 
 import jax
 import jax.numpy as jnp
@@ -25,29 +25,16 @@ _ROUNDS = 4
 
 
 class FiniteTask(Protocol):
-  """What the trainer needs from a finite dataset, beyond `tasks.base.Task`.
+  """What a finite dataset adds to `tasks.base.Task` for its evaluations.
 
-  Attributes:
-    data: the training split, a pytree of device arrays with a leading
-      example axis.
-    num_examples: examples in `data`.
+  Its `evals()` are `base.Exhaustive` splits; evaluation passes each split's
+  host batches into the jitted forward pass and summarizes the whole split.
   """
 
-  data: PyTree
   num_examples: int
 
-  def sample_from(self, data: PyTree, key: PRNGKey, step: Array,
-                  batch_size: int) -> Batch:
-    """The batch of train step `step`; pure and jittable."""
-
   def steps_per_epoch(self, batch_size: int) -> int:
-    """Train steps in one pass over `data`."""
-
-  def example_batch(self, batch_size: int) -> Batch:
-    """A host batch of the right structure (for initialisation)."""
-
-  def eval_splits(self) -> Mapping[str, Any]:
-    """Evaluation splits by name (e.g. 'train', 'valid', 'test')."""
+    """Train steps in one pass over the training examples."""
 
   def batches(self, split: str, batch_size: int) -> Iterator[Batch]:
     """Every example of `split` once, in fixed-size batches, masked padding."""
@@ -59,10 +46,8 @@ class FiniteTask(Protocol):
                 ) -> dict[str, float]:
     """Metrics of a whole split from the concatenated `per_example`."""
 
-
-def is_finite(task: Any) -> bool:
-  """Whether `task` is a finite dataset (has device `data` to gather from)."""
-  return getattr(task, 'data', None) is not None
+  def metric_names(self) -> tuple[str, ...]:
+    """The names `summarize` returns."""
 
 
 def _mix(x: Array, k: Array) -> Array:

@@ -86,7 +86,7 @@ def optimal_probabilities(bits: Array, *, context_size: int) -> Array:
 
 
 @dataclasses.dataclass(frozen=True)
-class DynamicNGrams:
+class DynamicNGrams(base.Generator):
   """Dynamic N-grams. Input `[B, length-1, 1]`, target `[B, length-1, 1]`.
 
   Attributes:
@@ -158,7 +158,8 @@ class DynamicNGrams:
                            (jnp.arange(self.length), uniforms))
     return bits.T.astype(jnp.float32), tables
 
-  def sample(self, rng: PRNGKey, batch_size: int) -> Batch:
+  def sample(self, rng: PRNGKey, batch_size: int, data: None = None
+             ) -> Batch:
     """Samples a batch of next-bit prediction sequences.
 
     Args:
@@ -169,6 +170,7 @@ class DynamicNGrams:
       `Batch(inputs [B, T, 1], targets [B, T, 1], mask [B, T])` with
       `T = length - 1`.
     """
+    del data
     bits, _ = self.sample_sequences(rng, batch_size)
     mask = jnp.arange(self.max_steps) >= self.context_size - 1
     return Batch(

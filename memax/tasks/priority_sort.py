@@ -29,7 +29,7 @@ from memax.types import Batch, PRNGKey
 
 
 @dataclasses.dataclass(frozen=True)
-class PrioritySort:
+class PrioritySort(base.Generator):
   """Priority sort. Input `[B, N+M+1, num_bits+2]`, target `[B, N+M+1, bits]`.
 
   Attributes:
@@ -60,7 +60,8 @@ class PrioritySort:
   def max_steps(self) -> int:
     return self.num_inputs + self.num_outputs + 1
 
-  def sample(self, rng: PRNGKey, batch_size: int) -> Batch:
+  def sample(self, rng: PRNGKey, batch_size: int, data: None = None
+             ) -> Batch:
     """Samples a batch.
 
     Args:
@@ -71,6 +72,7 @@ class PrioritySort:
       `Batch(inputs [B, T, num_bits+2], targets [B, T, num_bits], mask [B, T])`
       with `T = max_steps`.
     """
+    del data
     bits_rng, priority_rng = jax.random.split(rng)
     n, m, b = self.num_inputs, self.num_outputs, batch_size
     bits = base.random_bits(bits_rng, (b, n, self.num_bits))

@@ -36,7 +36,7 @@ from memax.types import Batch, PRNGKey
 
 
 @dataclasses.dataclass(frozen=True)
-class RepeatCopy:
+class RepeatCopy(base.Generator):
   """Repeat copy. Input `[B, T, num_bits+2]`, target `[B, T, num_bits+1]`.
 
   Attributes:
@@ -89,7 +89,8 @@ class RepeatCopy:
   def max_steps(self) -> int:
     return self.max_length * self.max_repeats + self.max_length + 3
 
-  def sample(self, rng: PRNGKey, batch_size: int) -> Batch:
+  def sample(self, rng: PRNGKey, batch_size: int, data: None = None
+             ) -> Batch:
     """Samples a batch; lengths and repeats vary per example.
 
     Args:
@@ -100,6 +101,7 @@ class RepeatCopy:
       `Batch(inputs [B, T, num_bits+2], targets [B, T, num_bits+1],
       mask [B, T])` with `T = max_steps`.
     """
+    del data
     length_rng, repeat_rng, bits_rng = jax.random.split(rng, 3)
     lengths = jax.random.randint(length_rng, (batch_size, 1), self.min_length,
                                  self.max_length + 1)  # [B, 1]

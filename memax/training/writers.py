@@ -39,15 +39,21 @@ class MetricWriter:
                                purge_step=purge_step)
 
   def write_scalars(self, step: int, scalars: Mapping[str, Any], *,
-                    split: str = 'train') -> None:
+                    split: str = 'train', member: int | None = None) -> None:
+    """One jsonl line; `member`: a population member's index (its own
+    `member` field in the line, and `member<i>/` before the TensorBoard
+    tags)."""
     values = {k: _to_float(v) for k, v in scalars.items()}
     record = {'step': int(step), 'split': split}
+    if member is not None:
+      record['member'] = int(member)
     record.update({k: (v if math.isfinite(v) else str(v))
                    for k, v in values.items()})
     self._jsonl.write(json.dumps(record) + '\n')
     if self._tb is not None:
       for name, value in values.items():
-        self._tb.add_scalar(f'{split}/{name}', value, int(step))
+        prefix = '' if member is None else f'member{member}/'
+        self._tb.add_scalar(f'{prefix}{split}/{name}', value, int(step))
 
   def write_hparams(self, hparams: Mapping[str, Any]) -> None:
     if self._tb is None:

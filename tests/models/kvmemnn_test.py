@@ -137,7 +137,9 @@ class ReferenceTest(parameterized.TestCase):
     model = _model(**config)
     inputs = random_batch(0)
     params = _params(model, 1)
-    logits, aux = _jitted(model)(params, inputs)
+    out = _jitted(model)(params, inputs)
+    logits, aux = out.logits, out.aux
+    self.assertEqual(dict(out.losses), {})  # no objective of its own
     self.assertEqual(logits.shape, (3, _V))
     self.assertEqual(aux['attention'].shape, (3, _K, _M))
     window = config['memory_mode'] == 'window'
@@ -170,8 +172,9 @@ class EmptySlotsInSoftmaxTest(parameterized.TestCase):
     model = _model(mask_empty_slots=False, **config)
     inputs = random_batch(2)
     params = _params(model, 3)
-    logits, aux = _jitted(model)(params, inputs)
-    masked, _ = _jitted(_model(**config))(params, inputs)
+    out = _jitted(model)(params, inputs)
+    logits, aux = out.logits, out.aux
+    masked = _jitted(_model(**config))(params, inputs).logits
     self.assertFalse(np.allclose(logits, masked, atol=1e-3))
     window = config['memory_mode'] == 'window'
     for b in range(3):
@@ -251,12 +254,13 @@ class PaddingAndSizesTest(parameterized.TestCase):
     params = jax.jit(model.init)(jax.random.key(0),
                                  random_batch(0, 1, 2, 3, empty_last=False))
     inputs = random_batch(1, batch=3, num_slots=_M + 3, length=_L + 2)
-    logits, aux = _jitted(model)(params, inputs)
+    out = _jitted(model)(params, inputs)
+    logits, aux = out.logits, out.aux
     self.assertEqual(logits.shape, (3, _V))
     self.assertEqual(aux['attention'].shape, (3, _K, _M + 3))
     for b in range(3):
       one = {k: v[b:b + 1] for k, v in inputs.items()}
-      single, _ = _jitted(model)(params, one)
+      single = _jitted(model)(params, one).logits
       np.testing.assert_allclose(single[0], logits[b], rtol=1e-5, atol=1e-6)
 
 
@@ -270,7 +274,7 @@ class GradientTest(parameterized.TestCase):
     params = _params(model, 7)
 
     def loss(params):
-      logits, _ = model.apply(params, inputs, train=True)
+      logits = model.apply(params, inputs, train=True).logits
       return -jnp.mean(jnp.take_along_axis(
           jax.nn.log_softmax(logits), answers[:, None], axis=1))
 

@@ -130,7 +130,10 @@ _jitted = qa_testing.jitted
 
 
 def _apply(model, params, inputs, **kw):
-  return _jitted(model)(params, inputs, **kw)
+  """`(logits, aux)` of the jitted model (its `ModelOutput` has no losses)."""
+  out = _jitted(model)(params, inputs, **kw)
+  assert not out.losses
+  return out.logits, out.aux
 
 
 class ReferenceTest(parameterized.TestCase):
@@ -191,14 +194,12 @@ class EmptySlotsInSoftmaxTest(parameterized.TestCase):
 
   @parameterized.product(tying=['adjacent', 'layerwise'], linear=[False, True])
   def test_matches_reference(self, tying, linear):
-    model = _model(weight_tying=tying, mask_empty_slots=False,
-                   linear_start_steps=5)
+    model = _model(weight_tying=tying, mask_empty_slots=False)
     inputs = random_batch(8)
     params = _params(model, 9)
-    step = jnp.int32(0 if linear else 10)
-    logits, aux = _apply(model, params, inputs, step=step)
-    masked, _ = _apply(_model(weight_tying=tying, linear_start_steps=5),
-                       params, inputs, step=step)
+    logits, aux = _apply(model, params, inputs, linear=linear)
+    masked, _ = _apply(_model(weight_tying=tying), params, inputs,
+                       linear=linear)
     # With the softmax, the empty slots take weight and change the answer;
     # a linear start reads nothing from them either way.
     self.assertEqual(np.allclose(logits, masked, atol=1e-5), linear)
@@ -280,13 +281,14 @@ class SizesTest(absltest.TestCase):
 class LinearStartTest(parameterized.TestCase):
 
   @parameterized.parameters('adjacent', 'layerwise')
-  def test_attention_is_linear_before_the_switch(self, tying):
-    model = _model(weight_tying=tying, linear_start_steps=10)
+  def test_linear_is_a_traced_switch(self, tying):
+    model = _model(weight_tying=tying)
     inputs = random_batch(8)
     params = _params(model, 9)
-    apply = _jitted(model)  # one program for every traced step
-    for step, linear in ((0, True), (9, True), (10, False), (11, False)):
-      logits, aux = apply(params, inputs, step=jnp.int32(step))
+    apply = jax.jit(model.apply)  # one program for both forms
+    for linear in (True, False):
+      out = apply(params, inputs, linear=jnp.bool_(linear))
+      logits, aux = out.logits, out.aux
       for b in range(3):
         expected, attention = np_memn2n(
             params, inputs['story'][b], inputs['query'][b], tying=tying,
@@ -296,12 +298,7 @@ class LinearStartTest(parameterized.TestCase):
                                    atol=1e-4)
         np.testing.assert_allclose(aux['attention'][b], attention,
                                    rtol=1e-4, atol=1e-5)
-
-  def test_schedule(self):
-    self.assertIs(memn2n.linear_start(None, 10), False)
-    self.assertIs(memn2n.linear_start(jnp.int32(3), 0), False)
-    self.assertTrue(memn2n.linear_start(jnp.int32(9), 10))
-    self.assertFalse(memn2n.linear_start(jnp.int32(10), 10))
+    self.assertEqual(apply._cache_size(), 1)
 
 
 class RandomNoiseTest(absltest.TestCase):
@@ -338,25 +335,150 @@ class GradientTest(parameterized.TestCase):
 
   @parameterized.parameters('adjacent', 'layerwise')
   def test_gradients_finite(self, tying):
-    model = _model(weight_tying=tying, linear_start_steps=5)
+    model = _model(weight_tying=tying)
     inputs = random_batch(18)  # includes an all-empty story
     answers = jnp.array([1, 2, 3])
     params = _params(model, 19)
 
-    def loss(params, step):
-      logits, _ = model.apply(params, inputs, train=True, step=step,
-                              rngs={'noise': jax.random.key(20)})
+    def loss(params, linear):
+      logits = model.apply(params, inputs, train=True, linear=linear,
+                           rngs={'noise': jax.random.key(20)}).logits
       return -jnp.mean(jnp.take_along_axis(
           jax.nn.log_softmax(logits), answers[:, None], axis=1))
 
     grad_fn = jax.jit(jax.value_and_grad(loss))
-    for step in (2, 20):  # linear, then softmax attention
+    for linear in (True, False):  # linear, then softmax attention
       with jax.debug_nans(True):
-        value, grads = grad_fn(params, jnp.int32(step))
+        value, grads = grad_fn(params, jnp.bool_(linear))
       self.assertTrue(np.isfinite(value))
       for g in jax.tree.leaves(grads):
         self.assertTrue(np.all(np.isfinite(g)))
         self.assertGreater(float(jnp.max(jnp.abs(g))), 0.0)
+
+
+# --- The dense (count / score-space) formulation equals the gather one. ---
+
+
+def gather_memn2n(model, params, inputs, *, linear=False):
+  """The model as gathers of `[M, L, d]` word vectors (the original form).
+
+  Same parameters and inputs as `model` (no random noise): each memory is
+  `sum_j l_j * A x_j` from `memn2n.encode_sentence`, plus `T_A(age)`.
+  Returns `(logits [B, V], attention [B, K, M])`.
+  """
+  from memax.ops import attention  # pylint: disable=g-import-not-at-top
+  p = params['params']
+  hops, size = model.num_hops, model.embedding_size
+  temporal = model.temporal_encoding
+  if model.weight_tying == 'adjacent':
+    tables = p['embeddings']
+    query_table, answer, hop_map = tables[0], tables[hops], None
+    in_tables = [tables[k] for k in range(hops)]
+    out_tables = [tables[k + 1] for k in range(hops)]
+    if temporal:
+      in_time = [p['temporal'][k] for k in range(hops)]
+      out_time = [p['temporal'][k + 1] for k in range(hops)]
+  else:
+    query_table, answer, hop_map = p['B'], p['W'], p['H']
+    in_tables, out_tables = [p['A']] * hops, [p['C']] * hops
+    if temporal:
+      in_time, out_time = [p['T_A']] * hops, [p['T_C']] * hops
+  story, query = inputs['story'], inputs['query']
+  slot_mask = jnp.any(story != 0, axis=-1)
+  age = jnp.minimum(jax.vmap(attention.memory_age)(slot_mask),
+                    model.temporal_size - 1)
+  word_weights, time_weights = None, None
+  if model.position_length == 'padded':
+    word_weights, time_weights = memn2n.padded_position_weights(
+        model.encoding, story.shape[-1], size, time_word=temporal)
+  encode = lambda table, words: memn2n.encode_sentence(
+      table, words, encoding=model.encoding, weights=word_weights)
+  encode_story = jax.vmap(encode, in_axes=(None, 0))
+
+  def example(story, query, mask, age):
+    u = encode(query_table, query)
+    attend = mask if model.mask_empty_slots else jnp.ones_like(mask)
+    weights = []
+    for k in range(hops):
+      memory = encode_story(in_tables[k], story)
+      output = encode_story(out_tables[k], story)
+      if temporal:
+        t_in, t_out = in_time[k][age], out_time[k][age]
+        if time_weights is not None:
+          t_in, t_out = t_in * time_weights, t_out * time_weights
+        memory, output = memory + t_in, output + t_out
+      if not model.mask_empty_slots:
+        memory, output = memory * mask[:, None], output * mask[:, None]
+      prob = attention.memory_attention(memory, u, attend, linear=linear)
+      u = (u if hop_map is None else hop_map @ u) + attention.memory_read(
+          output, prob)
+      weights.append(prob)
+    return answer @ u, jnp.stack(weights)
+
+  return jax.vmap(example)(story, query, slot_mask, age)
+
+
+def _logits_and_attention(out):
+  return out.logits, out.aux['attention']
+
+
+class DenseFormulationTest(parameterized.TestCase):
+  """The model's matrix-product formulation is the gather formulation."""
+
+  # (encoding, tying) x two (position_length, temporal, mask_empty_slots):
+  # each encoding and each tying meets both position lengths, temporal
+  # encoding on and off, and both empty-slot treatments.
+  @parameterized.parameters(
+      ('position', 'adjacent', (('sentence', True, True),
+                                ('padded', False, False))),
+      ('position', 'layerwise', (('padded', True, False),
+                                 ('sentence', False, True))),
+      ('position_centered', 'adjacent', (('padded', True, False),
+                                         ('sentence', False, True))),
+      ('position_centered', 'layerwise', (('sentence', True, True),
+                                          ('padded', False, False))),
+      ('bow', 'adjacent', (('sentence', True, False),
+                           ('padded', False, True))),
+      ('bow', 'layerwise', (('padded', True, True),
+                            ('sentence', False, False))),
+  )
+  def test_values_and_gradients_match_gathers(self, encoding, tying, cases):
+    for position_length, temporal, mask_empty in cases:
+      linear = temporal and tying == 'layerwise'
+      model = _model(weight_tying=tying, encoding=encoding,
+                     position_length=position_length,
+                     temporal_encoding=temporal, mask_empty_slots=mask_empty)
+      inputs = random_batch(31)
+      params = _params(model, 32)
+      kw = {'linear': True} if linear else {}
+      cotangent = jax.random.normal(jax.random.key(33), (3, _V))
+
+      def dense(params):
+        logits, att = _logits_and_attention(model.apply(params, inputs, **kw))
+        return jnp.sum(logits * cotangent), (logits, att)
+
+      def gathered(params):
+        logits, att = gather_memn2n(model, params, inputs, linear=linear)
+        return jnp.sum(logits * cotangent), (logits, att)
+
+      both = jax.jit(lambda p: (  # pylint: disable=cell-var-from-loop
+          jax.grad(dense, has_aux=True)(p),
+          jax.grad(gathered, has_aux=True)(p)))
+      (grads, (logits, att)), (ref_grads, (ref_logits, ref_att)) = both(
+          params)
+      msg = f'{position_length=} {temporal=} {mask_empty=}'
+      _assert_close(logits, ref_logits, 1e-5, msg)
+      _assert_close(att, ref_att, 1e-5, msg)
+      for name in ref_grads['params']:
+        _assert_close(grads['params'][name], ref_grads['params'][name], 1e-5,
+                      f'{name} {msg}')
+
+
+def _assert_close(actual, desired, rtol, msg):
+  """Equal up to float32 rounding, relative to the array's scale."""
+  scale = float(np.max(np.abs(desired))) or 1.0
+  np.testing.assert_allclose(actual, desired, rtol=rtol,
+                             atol=rtol * scale, err_msg=msg)
 
 
 if __name__ == '__main__':

@@ -270,11 +270,11 @@ def _reference(params, kw, margin=0.1):
 
 
 def _loss_fn(model, inputs):
-  """params -> (aux['loss'], aux), for `jax.grad(..., has_aux=True)`."""
+  """params -> (losses['margin'], aux), for `jax.grad(..., has_aux=True)`."""
 
   def fn(params):
-    _, aux = model.apply(params, inputs, train=True)
-    return aux['loss'], aux
+    out = model.apply(params, inputs, train=True)
+    return out.losses['margin'], out.aux
 
   return fn
 
@@ -291,7 +291,9 @@ class ReferenceTest(parameterized.TestCase):
     model = _model(init_std=1.0, **kw)
     inputs = random_inputs(0)
     params = model.init(jax.random.key(1), inputs)
-    logits, aux = jax.jit(model.apply)(params, inputs)
+    out = jax.jit(model.apply)(params, inputs)
+    logits, aux = out.logits, out.aux
+    self.assertEqual(dict(out.losses), {})  # no margin loss at evaluation
     ref = _reference(params, kw)
     for b in range(inputs['story'].shape[0]):
       expected, chosen = ref.forward(inputs['story'][b], inputs['query'][b])
@@ -309,7 +311,7 @@ class ReferenceTest(parameterized.TestCase):
     model = _model(init_std=0.5, **kw)
     inputs = random_inputs(2)
     params = model.init(jax.random.key(3), inputs)
-    _, aux = jax.jit(lambda p, i: model.apply(p, i, train=True))(
+    losses = jax.jit(lambda p, i: model.apply(p, i, train=True).losses)(
         params, inputs)
     ref = _reference(params, kw)
     expected = np.mean([
@@ -317,7 +319,7 @@ class ReferenceTest(parameterized.TestCase):
                  inputs['supporting'][b], inputs['answer'][b])
         for b in range(inputs['story'].shape[0])])
     self.assertGreater(expected, 0.0)
-    np.testing.assert_allclose(aux['loss'], expected, rtol=1e-4)
+    np.testing.assert_allclose(losses['margin'], expected, rtol=1e-4)
 
 
 _EXTENSIONS = dict(ngram_sizes=(2, 3), ngram_buckets=7, hidden_size=4)
@@ -331,19 +333,21 @@ class InterfaceTest(parameterized.TestCase):
     inputs = random_inputs(4)
     params = model.init(jax.random.key(5), inputs)
     apply = jax.jit(model.apply, static_argnames='train')
-    logits, aux = apply(params, inputs)
+    out = apply(params, inputs)
+    logits, aux = out.logits, out.aux
     padded = dict(inputs)
     padded['story'] = np.pad(inputs['story'], ((0, 0), (0, 5), (0, 3)))
     padded['query'] = np.pad(inputs['query'], ((0, 0), (0, 3)))
-    plogits, paux = apply(params, padded)
+    pout = apply(params, padded)
+    plogits, paux = pout.logits, pout.aux
     np.testing.assert_allclose(plogits, logits, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(paux['chosen'], aux['chosen'])
     np.testing.assert_array_equal(paux['attention'][:, :, :6],
                                   aux['attention'])
     np.testing.assert_array_equal(paux['attention'][:, :, 6:], 0.0)
-    _, loss_aux = apply(params, inputs, train=True)
-    _, ploss_aux = apply(params, padded, train=True)
-    np.testing.assert_allclose(ploss_aux['loss'], loss_aux['loss'],
+    losses = apply(params, inputs, train=True).losses
+    plosses = apply(params, padded, train=True).losses
+    np.testing.assert_allclose(plosses['margin'], losses['margin'],
                                rtol=1e-5)
 
   @parameterized.named_parameters(('plain', {}), ('ng_nl', _EXTENSIONS))
@@ -356,7 +360,8 @@ class InterfaceTest(parameterized.TestCase):
                      jax.tree.map(jnp.shape, large))
     apply = jax.jit(model.apply)
     for b, m, l in ((1, 3, 4), (7, 25, 11)):
-      logits, aux = apply(small, random_inputs(1, b, m, l, (3, m)))
+      out = apply(small, random_inputs(1, b, m, l, (3, m)))
+      logits, aux = out.logits, out.aux
       self.assertEqual(logits.shape, (b, _V))
       self.assertEqual(aux['attention'].shape, (b, 2, m))
       self.assertEqual(aux['chosen'].shape, (b, 2))
@@ -380,18 +385,18 @@ class InterfaceTest(parameterized.TestCase):
     inputs = random_inputs(7)
     params = model.init(jax.random.key(0), inputs)
     apply = jax.jit(lambda p, k: model.apply(
-        p, inputs, train=True, step=jnp.array(5), rngs={'noise': k})[1]
-                    ['loss'])
+        p, inputs, train=True, rngs={'noise': k}).losses['margin'])
     a, b = apply(params, jax.random.key(1)), apply(params, jax.random.key(1))
     c = apply(params, jax.random.key(2))
     self.assertEqual(float(a), float(b))
     self.assertNotEqual(float(a), float(c))
     # Logits at evaluation need neither rng nor labels.
     eval_inputs = {k: inputs[k] for k in ('story', 'query')}
-    logits, aux = jax.jit(model.apply)(params, eval_inputs)
-    self.assertEqual(logits.shape, (3, _V))
-    self.assertNotIn('loss', aux)
-    self.assertNotIn('support_accuracy', aux)
+    out = jax.jit(model.apply)(params, eval_inputs)
+    self.assertEqual(out.logits.shape, (3, _V))
+    self.assertEqual(dict(out.losses), {})
+    self.assertNotIn('loss', out.aux)
+    self.assertNotIn('support_accuracy', out.aux)
 
   def test_extensions_only_in_r_leave_the_lookups_plain(self):
     inputs = random_inputs(8)
@@ -409,8 +414,8 @@ class InterfaceTest(parameterized.TestCase):
     plain_names = set(plain.init(jax.random.key(1), inputs)['params'])
     shared = {'params': {k: v for k, v in params['params'].items()
                          if k in plain_names}}
-    _, aux = jax.jit(extended.apply)(params, inputs)
-    _, plain_aux = jax.jit(plain.apply)(shared, inputs)
+    aux = jax.jit(extended.apply)(params, inputs).aux
+    plain_aux = jax.jit(plain.apply)(shared, inputs).aux
     np.testing.assert_array_equal(aux['chosen'], plain_aux['chosen'])
 
   def test_bad_extension_settings_raise(self):
@@ -457,7 +462,7 @@ class InterfaceTest(parameterized.TestCase):
     model = _model()
     inputs = random_inputs(9)
     params = model.init(jax.random.key(0), inputs)
-    _, aux = jax.jit(model.apply)(params, inputs)
+    aux = jax.jit(model.apply)(params, inputs).aux
     sup = inputs['supporting'][:, :2]
     real = sup >= 0
     expected = np.sum(real & (np.asarray(aux['chosen']) == sup)) / real.sum()
@@ -477,9 +482,10 @@ class LearningTest(absltest.TestCase):
     @jax.jit
     def train_step(params, opt_state, idx):
       batch = {k: v[idx] for k, v in data.items()}
-      grads, aux = jax.grad(_loss_fn(model, batch), has_aux=True)(params)
+      (loss, _), grads = jax.value_and_grad(_loss_fn(model, batch),
+                                            has_aux=True)(params)
       updates, opt_state = opt.update(grads, opt_state, params)
-      return optax.apply_updates(params, updates), opt_state, aux['loss']
+      return optax.apply_updates(params, updates), opt_state, loss
 
     data = {k: jnp.asarray(v) for k, v in data.items()}
     opt_state = opt.init(params)
@@ -488,7 +494,8 @@ class LearningTest(absltest.TestCase):
     for idx in order:
       params, opt_state, loss = train_step(params, opt_state, idx)
       losses.append(float(loss))
-    logits, aux = jax.jit(model.apply)(params, test)
+    out = jax.jit(model.apply)(params, test)
+    logits, aux = out.logits, out.aux
     accuracy = float(np.mean(np.argmax(logits, -1) == test['answer']))
     return losses, float(aux['support_accuracy']), accuracy
 

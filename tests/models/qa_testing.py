@@ -67,8 +67,8 @@ def assert_padding_invariant(apply, params, inputs, num_slots, length):
   padding words.
 
   Args:
-    apply: `(params, inputs) -> (logits, aux)` with `aux['attention']`
-      `[B, K, M]`.
+    apply: `(params, inputs) -> memax.types.ModelOutput` with
+      `aux['attention']` `[B, K, M]`.
     params: the model's parameters.
     inputs: a batch from `random_batch` with `num_slots` slots of `length`
       words.
@@ -76,14 +76,16 @@ def assert_padding_invariant(apply, params, inputs, num_slots, length):
     length: `L` of `inputs`.
   """
   m, l = num_slots, length
-  logits, aux = apply(params, inputs)
+  out = apply(params, inputs)
+  logits, aux = out.logits, out.aux
   batch = inputs['story'].shape[0]
   story = np.zeros((batch, m + 3, l + 2), np.int32)
   story[:, 0, :l] = inputs['story'][:, 0]
   story[:, 2:m + 1, :l] = inputs['story'][:, 1:]
   bigger = {'story': story,
             'query': np.pad(inputs['query'], ((0, 0), (0, 2)))}
-  logits2, aux2 = apply(params, bigger)
+  out2 = apply(params, bigger)
+  logits2, aux2 = out2.logits, out2.aux
   np.testing.assert_allclose(logits2, logits, rtol=1e-5, atol=1e-6)
   att, att2 = np.asarray(aux['attention']), np.asarray(aux2['attention'])
   np.testing.assert_allclose(att2[:, :, 0], att[:, :, 0], rtol=1e-5,

@@ -29,7 +29,9 @@ class SequenceModelTest(parameterized.TestCase):
     model = models.build(_config(name), output_size=3)
     xs = jax.random.normal(jax.random.key(0), (2, 7, 4))
     params = model.init(jax.random.key(1), xs)
-    logits, _ = model.apply(params, xs)
+    out = model.apply(params, xs)
+    self.assertEqual(dict(out.losses), {})  # the cell has no loss of its own
+    logits = out.logits
     cell = model.cell
     carry = cell.initialize_carry(jax.random.key(0), xs[:, 0].shape)
     cell_params = {'params': params['params']['cell']}
@@ -49,8 +51,10 @@ class SequenceModelTest(parameterized.TestCase):
     params = model.init(jax.random.key(1), xs)
     n = 5
     apply = jax.jit(lambda p, **kw: model.apply(p, xs, **kw))
-    full, full_aux = apply(params)
-    skip, skip_aux = apply(params, num_steps=jnp.int32(n))
+    full_out = apply(params)
+    skip_out = apply(params, num_steps=jnp.int32(n))
+    full, full_aux = full_out.logits, full_out.aux
+    skip, skip_aux = skip_out.logits, skip_out.aux
     np.testing.assert_allclose(skip[:, :n], full[:, :n], rtol=1e-5,
                                atol=1e-6)
     # Skipped steps have zero features: the logits are the readout bias.
@@ -63,7 +67,7 @@ class SequenceModelTest(parameterized.TestCase):
       np.testing.assert_array_equal(skip_aux[key][:, n:], 0.0)
 
     def loss(p, **kw):
-      return jnp.sum(jnp.square(model.apply(p, xs, **kw)[0][:, :n]))
+      return jnp.sum(jnp.square(model.apply(p, xs, **kw).logits[:, :n]))
 
     g_full = jax.jit(jax.grad(loss))(params)
     g_skip = jax.jit(jax.grad(lambda p: loss(p, num_steps=jnp.int32(n))))(
@@ -76,7 +80,8 @@ class SequenceModelTest(parameterized.TestCase):
     params = model.init(jax.random.key(1), jnp.zeros((1, 3, 4)))
     bigger = models.build(_config('ntm', memory_size=64), output_size=3,
                           return_aux=True)
-    logits, aux = bigger.apply(params, jnp.ones((5, 30, 4)))
+    out = bigger.apply(params, jnp.ones((5, 30, 4)))
+    logits, aux = out.logits, out.aux
     self.assertEqual(logits.shape, (5, 30, 3))
     self.assertEqual(aux['write_weights'].shape, (5, 30, 1, 64))
     self.assertEqual(aux['read_weights'].shape, (5, 30, 1, 64))
@@ -85,8 +90,8 @@ class SequenceModelTest(parameterized.TestCase):
     model = models.build(_config('ntm'), output_size=3)
     xs = jax.random.normal(jax.random.key(0), (2, 9, 4))
     params = model.init(jax.random.key(1), xs)
-    a, _ = model.apply(params, xs)
-    b, _ = model.apply(params, xs.at[:, 5:].set(7.0))
+    a = model.apply(params, xs).logits
+    b = model.apply(params, xs.at[:, 5:].set(7.0)).logits
     np.testing.assert_allclose(a[:, :5], b[:, :5], rtol=1e-6)
     self.assertFalse(np.allclose(a[:, 5:], b[:, 5:]))
 
@@ -98,7 +103,7 @@ class SequenceModelTest(parameterized.TestCase):
     params = base.init(jax.random.key(1), xs)
 
     def loss(model, p):
-      return jnp.sum(model.apply(p, xs)[0] ** 2)
+      return jnp.sum(model.apply(p, xs).logits ** 2)
 
     np.testing.assert_allclose(loss(base, params), loss(other, params),
                                rtol=1e-5)
@@ -112,11 +117,13 @@ class SequenceModelTest(parameterized.TestCase):
                                  memory_init_value=1.0), output_size=3)
     xs = jnp.ones((1, 4, 4))
     params = model.init(jax.random.key(1), xs)
-    a, _ = model.apply(params, xs, rngs={'carry': jax.random.key(0)})
-    b, _ = model.apply(params, xs, rngs={'carry': jax.random.key(1)})
-    c, _ = model.apply(params, xs, rngs={'carry': jax.random.key(0)})
+    a = model.apply(params, xs, rngs={'carry': jax.random.key(0)}).logits
+    b = model.apply(params, xs, rngs={'carry': jax.random.key(1)}).logits
+    c = model.apply(params, xs, rngs={'carry': jax.random.key(0)}).logits
     np.testing.assert_array_equal(a, c)
     self.assertFalse(np.allclose(a, b))
+    # The stream the trainer provides (`step.model_rngs`).
+    self.assertEqual(model.rng_streams, ('carry',))
 
   def test_unknown_model_and_field_errors_name_the_field(self):
     with self.assertRaisesRegex(ValueError, 'config.model.name'):

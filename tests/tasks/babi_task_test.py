@@ -60,15 +60,20 @@ class BabiTaskTest(absltest.TestCase):
     self.assertLen(splits['valid']['answer'], 200)
     self.assertLen(splits['test']['answer'], 2000)
     self.assertEqual(task.input_size, len(task.vocab))
-    self.assertEqual(task.data['story'].shape[1], 20)
+    data = task.device_data()
+    self.assertEqual(data['story'].shape[1], 20)
+    self.assertLen(data['answer'], task.num_examples)
+    self.assertIsInstance(data['story'], jax.Array)  # on the device
+    self.assertIs(task.device_data(), data)  # made once
 
-  def test_sample_from_is_an_epoch_of_distinct_rows(self):
+  def test_train_batch_is_an_epoch_of_distinct_rows(self):
     task = self.task
-    f = jax.jit(lambda step: task.sample_from(task.data, jax.random.key(0),
-                                              step, 100))
+    # The data goes into the jit as an argument, as in the train step.
+    f = jax.jit(lambda step, data: task.train_batch(jax.random.key(0), step,
+                                                    100, data))
     answers, queries = [], []
     for step in range(task.steps_per_epoch(100)):
-      batch = f(step)
+      batch = f(step, task.device_data())
       self.assertEqual(batch.inputs['story'].shape[0], 100)
       queries.append(np.asarray(batch.inputs['query']))
       answers.append(np.asarray(batch.targets))
@@ -81,14 +86,32 @@ class BabiTaskTest(absltest.TestCase):
         [data['query'], data['answer'][:, None]], 1)))
     self.assertEqual(got, want)
 
+  def test_sample_draws_train_rows_from_device_or_host_data(self):
+    task = self.task
+    rng = jax.random.key(3)
+    batch = task.sample(rng, 8, task.device_data())
+    self.assertEqual(batch.inputs['story'].shape, (8, 20,
+                                                   task.sentence_size))
+    self.assertEqual(batch.targets.shape, (8,))
+    np.testing.assert_array_equal(batch.mask, 1.0)
+    # Without `data`, the host copy of the train split: the same rows.
+    host = task.sample(rng, 8)
+    jax.tree.map(np.testing.assert_array_equal, host, batch)
+    train = task.eval_splits()['train']
+    rows = set(map(tuple, np.concatenate(
+        [train['query'], train['answer'][:, None]], 1)))
+    got = np.concatenate([np.asarray(batch.inputs['query']),
+                          np.asarray(batch.targets)[:, None]], 1)
+    self.assertTrue(set(map(tuple, got)) <= rows)
+
   def test_loss_reduction(self):
     task = self.task
-    batch = task.example_batch(4)
+    batch = task.sample(jax.random.key(0), 4, task.device_data())
     logits = jnp.zeros((4, task.output_size))
     mean = float(task.loss(logits, batch))
     self.assertAlmostEqual(mean, np.log(task.output_size), places=5)
     summed = babi.BabiTask(data_dir=_DATA, tasks=1, loss_reduction='sum')
-    batch = summed.example_batch(4)
+    batch = summed.sample(jax.random.key(0), 4, summed.device_data())
     self.assertAlmostEqual(
         float(summed.loss(jnp.zeros((4, summed.output_size)), batch)),
         4 * np.log(summed.output_size), places=4)

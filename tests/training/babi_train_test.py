@@ -12,6 +12,9 @@ from absl.testing import absltest
 from absl.testing import parameterized
 
 from memax import evaluate
+from memax.training import checkpoint
+from memax.training import setup
+from memax.training import step as step_lib
 from memax.training import train
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
@@ -50,9 +53,19 @@ class BabiTrainTest(parameterized.TestCase):
       records = _read_jsonl(os.path.join(workdir, 'metrics.jsonl'))
       epochs = [r['epoch'] for r in records if r['split'] == 'train']
       self.assertEqual(epochs, [0.0, 1.0, 2.0])
-      if name == 'memn2n_babi':  # linear start until the validation plateau.
-        self.assertTrue(os.path.exists(
-            os.path.join(workdir, 'linear_start.json')))
+      # Linear start (memn2n only) is train state, in the checkpoint: until
+      # the validation plateau, or ended at the second evaluation (the first
+      # is always the best so far).
+      saved = checkpoint.restore(
+          checkpoint.manager(workdir, read_only=True),
+          setup.abstract_state(config))
+      until = int(saved.linear_start.until)
+      if name == 'memn2n_babi':
+        self.assertIn(until, (step_lib.UNTIL_PLATEAU, 2 * spe))
+      else:
+        self.assertEqual(until, 0)
+      self.assertFalse(os.path.exists(
+          os.path.join(workdir, 'linear_start.json')))
       # Resume: one more epoch continues from the checkpoint of epoch 2.
       config.train.num_epochs = 3
       second = train.train_and_evaluate(config, workdir)

@@ -8,7 +8,9 @@ import subprocess
 import sys
 import tempfile
 
+from absl import flags
 from absl.testing import absltest
+from absl.testing import flagsaver
 from absl.testing import parameterized
 import numpy as np
 
@@ -48,7 +50,7 @@ class EvaluateTest(parameterized.TestCase):
 
   def test_overrides_change_the_variants_and_memory(self):
     results = evaluate.run(
-        self.workdir, ['model.memory_size=40', 'task.eval_lengths=[6, 30]',
+        self.workdir, ['model.memory_size=40', 'task.eval_lengths=6,30',
                        'evals.plot=True'],
         tag='big')
     self.assertEqual(set(results) - {'checkpoint_step', 'output_dir'},
@@ -87,6 +89,40 @@ class EvaluateTest(parameterized.TestCase):
     self.assertNotEqual(other_seed['length_8'], first['length_8'])
     self.assertEqual(os.path.basename(other_seed['output_dir']),
                      'step4_seed7')
+
+  def test_the_command_line_takes_config_overrides(self):
+    # `python -m memax.evaluate --workdir=W --config.evals.num_batches=1
+    # --step=2 --config.evals.variants=length_8`: absl parses its flags
+    # without the overrides, which `main` passes to `run` as here.
+    self.addCleanup(evaluate._OVERRIDES.__setitem__, slice(None),  # pylint: disable=protected-access
+                    list(evaluate._OVERRIDES))  # pylint: disable=protected-access
+    workdir = self.copy_of_the_run()
+    with flagsaver.flagsaver():
+      rest = evaluate._parse_flags([  # pylint: disable=protected-access
+          'evaluate', f'--workdir={workdir}', '--config.evals.num_batches=1',
+          '--step=2', '--config.evals.variants=length_8'])
+      self.assertEqual(rest, ['evaluate'])
+      argv_workdir, step = evaluate._WORKDIR.value, evaluate._STEP.value  # pylint: disable=protected-access
+    self.assertEqual((argv_workdir, step), (workdir, 2))
+    overrides = list(evaluate._OVERRIDES)  # pylint: disable=protected-access
+    self.assertEqual(overrides, ['evals.num_batches=1',
+                                 'evals.variants=length_8'])
+    results = evaluate.run(argv_workdir, overrides, step=step)
+    self.assertEqual(set(results) - {'checkpoint_step', 'output_dir'},
+                     {'train', 'length_8'})
+    self.assertEqual(results['checkpoint_step'], 2)
+    self.assertEqual(os.path.basename(results['output_dir']),
+                     'step2_evals.num_batches-1_evals.variants-length_8')
+    with open(os.path.join(results['output_dir'], 'length_8.json')) as f:
+      record = json.load(f)
+    self.assertEqual(record['overrides'], overrides)
+    self.assertEqual(record['num_sequences'], 1 * 2)  # runlocal: batches of 2.
+    # The old `--set` flag is gone: an unknown flag, not an override.
+    with flagsaver.flagsaver():
+      with self.assertRaises(flags.UnrecognizedFlagError):
+        evaluate._parse_flags([  # pylint: disable=protected-access
+            'evaluate', f'--workdir={workdir}',
+            '--set=evals.num_batches=1'])
 
   def test_bad_overrides_name_the_field(self):
     with self.assertRaisesRegex(ValueError, 'model.memory_sise'):

@@ -14,7 +14,11 @@ import numpy as np
 from configs import train as train_config
 from memax import tasks
 from memax.tasks import copy as copy_task
+from memax.training import buckets
 from memax.training import checkpoint
+from memax.training import setup
+from memax.training import sharding
+from memax.training import step as step_lib
 from memax.training import train
 from memax.training import writers
 
@@ -27,11 +31,9 @@ def _config(model='ntm', task='copy', num_steps=4):
 
 
 def _params(workdir, config, step=None):
-  model, task = train.build(config)
-  abstract = train.init_state(model, task, train.make_optimizer(
-      config.optimizer), jax.random.key(0))
+  """The train state saved in `workdir` (the latest, or at `step`)."""
   return checkpoint.restore(checkpoint.manager(workdir, read_only=True),
-                            abstract, step)
+                            setup.abstract_state(config), step)
 
 
 class TempDirMixin:
@@ -140,13 +142,18 @@ class TrainAndEvaluateTest(TempDirMixin, parameterized.TestCase):
 # Trains the same tiny NTM with one device and, data-parallel, with two CPU
 # host devices (with remat, and with length buckets); prints the largest
 # parameter difference from the one-device run. In a subprocess:
-# the host device count is fixed when JAX starts.
+# the host device count is fixed when JAX starts. It shares the test
+# session's compilation cache (conftest.py), passed as argv[1].
 _DATA_PARALLEL_SCRIPT = '''
 import sys, tempfile
 import jax
 import numpy as np
-from memax.training import train
-train.use_cpu_devices(2)
+if len(sys.argv) > 1:
+  jax.config.update('jax_compilation_cache_dir', sys.argv[1])
+  jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.0)
+  jax.config.update('jax_persistent_cache_min_entry_size_bytes', 0)
+from memax.training import checkpoint, setup, sharding, train
+sharding.use_cpu_devices(2)
 from configs import train as train_config
 final = []
 for devices, buckets in ((1, 0), (2, 0), (2, 3)):
@@ -161,13 +168,9 @@ for devices, buckets in ((1, 0), (2, 0), (2, 3)):
   config.tensorboard = False
   with tempfile.TemporaryDirectory() as workdir:
     train.train_and_evaluate(config, workdir)
-    model, task = train.build(config)
-    from memax.training import checkpoint
-    state = train.init_state(model, task, train.make_optimizer(
-        config.optimizer), jax.random.key(0))
     state = checkpoint.restore(checkpoint.manager(workdir, read_only=True),
-                               state)
-    final.append(state)
+                               setup.abstract_state(config))
+    final.append(jax.device_get(state))  # saved replicated over 2 devices.
 print(len(jax.devices()), int(final[1].step), max(
     float(np.max(np.abs(a - b))) for other in final[1:] for a, b in zip(
         jax.tree.leaves(final[0].params), jax.tree.leaves(other.params))))
@@ -181,7 +184,9 @@ class DataParallelTest(absltest.TestCase):
     import sys  # pylint: disable=g-import-not-at-top
     root = os.path.dirname(os.path.dirname(os.path.dirname(
         os.path.abspath(__file__))))
-    proc = subprocess.run([sys.executable, '-c', _DATA_PARALLEL_SCRIPT],
+    cache = jax.config.jax_compilation_cache_dir
+    proc = subprocess.run([sys.executable, '-c', _DATA_PARALLEL_SCRIPT]
+                          + ([cache] if cache else []),
                           cwd=root, capture_output=True, text=True,
                           timeout=600, check=False)
     self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
@@ -190,20 +195,18 @@ class DataParallelTest(absltest.TestCase):
     self.assertLess(float(diff), 1e-5)
 
   def test_shardings(self):
-    self.assertEqual(train.data_parallel(1, 7), (None, None))
+    self.assertEqual(sharding.data_parallel(1, 7), (None, None))
     with self.assertRaisesRegex(ValueError, 'config.train.num_devices'):
-      train.data_parallel(len(jax.devices()) + 1, 64)
+      sharding.data_parallel(len(jax.devices()) + 1, 64)
 
 
 class TrainStepTest(absltest.TestCase):
 
-  def _setup(self):
-    config = _config()
-    model, task = train.build(config)
-    optimizer = train.make_optimizer(config.optimizer)
-    state = train.init_state(model, task, optimizer, jax.random.key(0))
-    step = train.make_train_step(model, task, optimizer, batch_size=3)
-    return state, step
+  def _setup(self, model='ntm'):
+    s = setup.setup(_config(model))
+    step = step_lib.make_train_step(s.model, s.task, s.optimizer,
+                                    batch_size=3)
+    return s.init_state(), step
 
   def test_train_step_is_pure(self):
     state, step = self._setup()
@@ -214,6 +217,15 @@ class TrainStepTest(absltest.TestCase):
     np.testing.assert_array_equal(ma['loss'], mb['loss'])
     for x, y in zip(jax.tree.leaves(a.params), jax.tree.leaves(b.params)):
       np.testing.assert_array_equal(x, y)
+    # The update moved the parameters; the step was finite.
+    self.assertFalse(all(np.array_equal(x, y) for x, y in zip(
+        jax.tree.leaves(a.params), jax.tree.leaves(state.params))))
+    self.assertEqual(int(a.first_nonfinite_step), -1)
+    self.assertFalse(bool(a.done))
+    # The metrics hold each loss term; here only the task's, weighted 1.
+    self.assertContainsSubset({'loss', 'loss_task', 'grad_norm', 'cost_bits',
+                               'bit_errors'}, set(ma))
+    np.testing.assert_allclose(ma['loss'], ma['loss_task'], rtol=1e-6)
 
   def test_train_step_vmaps_over_seeds(self):
     state, step = self._setup()
@@ -225,21 +237,38 @@ class TrainStepTest(absltest.TestCase):
     one, m0 = jax.jit(step)(state, keys[0])
     np.testing.assert_allclose(metrics['loss'][0], m0['loss'], rtol=1e-5)
 
+  def test_chunk_is_the_steps_in_a_row(self):
+    state, step = self._setup('lstm')  # the contract, not the model.
+    key = jax.random.key(3)
+    one = jax.jit(step)
+    expected, losses = state, []
+    for _ in range(3):
+      expected, m = one(expected, key)
+      losses.append(float(m['loss']))
+    chunk = step_lib.make_train_chunk(step, 3)
+    got, means, per_step = chunk(state, key, None)  # donates `state`.
+    self.assertEqual(int(got.step), 3)
+    np.testing.assert_allclose(per_step, losses, rtol=1e-5)
+    np.testing.assert_allclose(means['loss'], np.mean(losses), rtol=1e-5)
+    for x, y in zip(jax.tree.leaves(got.params),
+                    jax.tree.leaves(expected.params)):
+      np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
+
   def test_training_reduces_the_copy_loss(self):
     config = train_config.get_config('model=ntm,task=copy')
     config.task.max_length = 3
     config.model.update(controller_size=32, memory_size=16, word_size=8)
-    model, task = train.build(config)
     config.optimizer.update(name='adam', learning_rate=3e-3,
                             grad_clip_value=0.0, grad_clip_norm=10.0)
-    optimizer = train.make_optimizer(config.optimizer)
-    state = train.init_state(model, task, optimizer, jax.random.key(0))
-    chunk = train.make_train_chunk(
-        train.make_train_step(model, task, optimizer, batch_size=16), 100)
-    before = _loss_on_fresh_batch(model, task, state.params)
+    config.train.update(batch_size=16, steps_per_call=100)
+    s = setup.setup(config)
+    state = s.init_state()
+    chunk = s.chunk()
+    before = _loss_on_fresh_batch(s.model, s.task, state.params)
     for _ in range(6):
-      state, _ = chunk(state, jax.random.key(1))
-    after = _loss_on_fresh_batch(model, task, state.params)
+      state, _, _ = chunk(state, s.keys.train, s.data)
+    self.assertEqual(int(state.step), 600)
+    after = _loss_on_fresh_batch(s.model, s.task, state.params)
     self.assertLess(after, 0.6 * before)  # 1.0 is chance level
 
 
@@ -252,24 +281,23 @@ class LengthBucketsTest(parameterized.TestCase):
       (5, 10, (1, 2, 3, 4, 5)),
   )
   def test_bucket_edges(self, max_steps, num_buckets, expected):
-    self.assertEqual(train.bucket_edges(max_steps, num_buckets), expected)
+    self.assertEqual(buckets.bucket_edges(max_steps, num_buckets), expected)
 
   def _step_results(self, length_buckets, *, length_per_batch=True, keys=4):
     config = _config()
     config.task.length_per_batch = length_per_batch
     config.task.max_length = 4  # T = 9.
     config.train.batch_size = 3
-    model, task = train.build(config)
-    optimizer = train.make_optimizer(config.optimizer)
-    state = train.init_state(model, task, optimizer, jax.random.key(0))
-    step = jax.jit(train.make_train_step(
-        model, task, optimizer, batch_size=3, length_buckets=length_buckets))
+    s = setup.setup(config)
+    state = s.init_state()
+    step = jax.jit(step_lib.make_train_step(
+        s.model, s.task, s.optimizer, batch_size=3,
+        length_buckets=length_buckets))
     out = []
     for k in range(keys):
       key = jax.random.key(k)
-      batch = task.sample(jax.random.split(
-          jax.random.fold_in(key, state.step))[0], 3)
-      new, metrics = step(state, key)
+      batch = s.task.train_batch(key, state.step, 3, s.data)
+      new, metrics = step(state, key, s.data)
       out.append((None if batch.num_steps is None else int(batch.num_steps),
                   metrics, new.params))
     return out
@@ -277,6 +305,7 @@ class LengthBucketsTest(parameterized.TestCase):
   def _assert_same(self, a, b):
     for (n_a, m_a, p_a), (n_b, m_b, p_b) in zip(a, b):
       self.assertEqual(n_a, n_b)
+      self.assertEqual(set(m_a), set(m_b))
       for name in m_a:
         np.testing.assert_allclose(m_a[name], m_b[name], rtol=2e-5,
                                    atol=1e-6, err_msg=name)
@@ -289,8 +318,8 @@ class LengthBucketsTest(parameterized.TestCase):
     full = self._step_results(0)
     lengths = [n for n, _, _ in full]
     self.assertGreater(len(set(lengths)), 1, lengths)  # several buckets hit.
-    for buckets in (3, 9):  # 9: one bucket per length.
-      self._assert_same(full, self._step_results(buckets))
+    for num_buckets in (3, 9):  # 9: one bucket per length.
+      self._assert_same(full, self._step_results(num_buckets))
     # A step changes the parameters, so the comparison can fail.
     self.assertFalse(np.allclose(jax.tree.leaves(full[0][2])[0],
                                  jax.tree.leaves(full[1][2])[0]))
@@ -302,7 +331,7 @@ class LengthBucketsTest(parameterized.TestCase):
 
 def _loss_on_fresh_batch(model, task, params):
   batch = task.sample(jax.random.key(99), 256)
-  return float(task.loss(model.apply(params, batch.inputs)[0], batch))
+  return float(task.loss(model.apply(params, batch.inputs).logits, batch))
 
 if __name__ == '__main__':
   absltest.main()

@@ -23,6 +23,7 @@ from memax import tasks
 from memax.tasks import copy as copy_task
 from memax.training import checkpoint
 from memax.training import guards
+from memax.training import setup
 from memax.training import train
 from memax.training import workdir as workdir_lib
 from memax.training import writers
@@ -43,7 +44,7 @@ def _config(num_steps=4, **train_fields):
 
 
 def _state(workdir, config, subdir='checkpoints'):
-  abstract = train.config_abstract_state(config)
+  abstract = setup.abstract_state(config)
   mngr = checkpoint.manager(workdir, read_only=True, subdir=subdir)
   return checkpoint.restore(mngr, abstract)
 

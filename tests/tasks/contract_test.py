@@ -1,0 +1,221 @@
+"""The task contract of `memax.tasks.base` for every registered task.
+
+Generated tasks: `evals()` is 'train' plus one `Sampled` evaluation per
+variant, `probabilities` is the sigmoid, there is no device data, and
+`train_batch` is `sample` on the step's data key. bAbI: `evals()` are
+`Exhaustive` splits and `probabilities` is the softmax. And the categorical
+loss and metrics the QA tasks share, by hand.
+"""
+
+import os
+
+from absl.testing import absltest
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from configs import tasks as task_configs
+from memax import tasks
+from memax.tasks import babi
+from memax.tasks import base
+from memax.types import Batch
+
+_DATA = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'shared',
+                     'data', 'babi')
+
+
+def _generated(small=False):
+  """Every registered generated task, by name, from its config."""
+  out = {}
+  for name in task_configs.REGISTRY:
+    config = task_configs.get(name)
+    if small:
+      config.update(task_configs.RUNLOCAL[name])
+    out[name] = tasks.build(config)
+  return out
+
+
+class GeneratedTaskContractTest(absltest.TestCase):
+
+  def test_every_registered_task_but_babi_is_generated(self):
+    generated = {name for name, cls in tasks.REGISTRY.items()
+                 if issubclass(cls, base.Generator)}
+    self.assertEqual(generated, set(task_configs.REGISTRY))
+    self.assertEqual(set(tasks.REGISTRY) - generated, {'babi'})
+
+  def test_evals_are_train_plus_one_sampled_per_variant(self):
+    for name, task in _generated().items():
+      with self.subTest(name):
+        evals = task.evals()
+        variants = task.variants()
+        self.assertEqual(set(evals), {'train'} | set(variants))
+        for k, ev in evals.items():
+          self.assertIsInstance(ev, base.Sampled, k)
+        self.assertEqual(evals['train'].task, task)
+        for k, variant in variants.items():
+          self.assertEqual(evals[k].task, variant, k)
+        self.assertIsNone(task.num_examples)
+        self.assertIsNone(task.device_data())
+
+  def test_variants_of_copy_are_its_eval_lengths(self):
+    # A task with variants other than 'train': each becomes an evaluation.
+    evals = _generated()['copy'].evals()
+    self.assertEqual(sorted(evals), ['length_120', 'length_20', 'length_40',
+                                     'length_80', 'train'])
+    self.assertEqual(evals['length_120'].task.max_steps, 241)
+
+  def test_probabilities_are_the_sigmoid(self):
+    logits = jax.random.normal(jax.random.key(0), (2, 3, 5)) * 4.0
+    for name, task in _generated().items():
+      with self.subTest(name):
+        np.testing.assert_allclose(task.probabilities(logits),
+                                   jax.nn.sigmoid(logits), rtol=1e-6)
+
+  def test_train_batch_is_sample_on_the_step_data_key(self):
+    key, batch_size = jax.random.key(11), 3
+    for name, task in _generated(small=True).items():
+      with self.subTest(name):
+        # One program per task; `step` traced, as in the train step.
+        both = jax.jit(lambda step, task=task: (
+            task.train_batch(key, step, batch_size, task.device_data()),
+            task.sample(base.step_keys(key, step)[0], batch_size)))
+        got, want = both(jnp.int32(7))
+        self.assertEqual(jax.tree.structure(got), jax.tree.structure(want))
+        jax.tree.map(np.testing.assert_array_equal, got, want)
+        self.assertEqual(got.inputs.shape[0], batch_size)
+        # Another step, another batch.
+        other, _ = both(jnp.int32(8))
+        self.assertFalse(np.array_equal(other.inputs, got.inputs))
+
+  def test_step_keys_split_the_step_folded_key(self):
+    key = jax.random.key(5)
+    data_key, model_key = base.step_keys(key, 3)
+    want = jax.random.split(jax.random.fold_in(key, 3))
+    np.testing.assert_array_equal(jax.random.key_data(data_key),
+                                  jax.random.key_data(want[0]))
+    np.testing.assert_array_equal(jax.random.key_data(model_key),
+                                  jax.random.key_data(want[1]))
+
+
+class BabiTaskContractTest(absltest.TestCase):
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.task = babi.BabiTask(data_dir=_DATA, tasks=1, memory_size=10)
+
+  def test_evals_are_exhaustive_splits(self):
+    evals = self.task.evals()
+    self.assertEqual(set(evals), {'train', 'valid', 'test'})
+    for name, ev in evals.items():
+      self.assertIsInstance(ev, base.Exhaustive)
+      self.assertEqual(ev.split, name)
+    self.assertEqual(self.task.absent_evals, ())
+    self.assertEqual(self.task.num_examples, 900)
+
+  def test_no_valid_split_without_a_valid_fraction(self):
+    task = babi.BabiTask(data_dir=_DATA, tasks=1, memory_size=10,
+                         val_fraction=0.0)
+    self.assertEqual(task.evals(), {'train': base.Exhaustive('train'),
+                                    'test': base.Exhaustive('test')})
+    self.assertEqual(task.absent_evals, ('valid',))
+
+  def test_probabilities_are_the_softmax(self):
+    logits = jax.random.normal(jax.random.key(0),
+                               (4, self.task.output_size)) * 4.0
+    probs = self.task.probabilities(logits)
+    np.testing.assert_allclose(probs, jax.nn.softmax(logits, axis=-1),
+                               rtol=1e-6)
+    np.testing.assert_allclose(np.sum(probs, -1), 1.0, rtol=1e-5)
+
+  def test_loss_metrics_and_per_example_are_the_categorical_ones(self):
+    task = self.task
+    batch = task.sample(jax.random.key(1), 6, task.device_data())
+    batch = batch._replace(mask=jnp.array([1.0, 1.0, 1.0, 1.0, 0.0, 1.0]))
+    logits = jax.random.normal(jax.random.key(2), (6, task.output_size))
+    np.testing.assert_allclose(task.loss(logits, batch),
+                               base.categorical_loss(logits, batch),
+                               rtol=1e-6)
+    summed = babi.BabiTask(data_dir=_DATA, tasks=1, memory_size=10,
+                           loss_reduction='sum')
+    np.testing.assert_allclose(
+        summed.loss(logits, batch),
+        base.categorical_loss(logits, batch, reduction='sum'), rtol=1e-6)
+    self.assertEqual(task.metrics(logits, batch),
+                     base.categorical_metrics(logits, batch))
+    per_example = task.per_example(logits, batch)
+    shared = base.categorical_per_example(logits, batch)
+    self.assertEqual(set(per_example), set(shared) | {'task'})
+    for k, v in shared.items():
+      np.testing.assert_array_equal(per_example[k], v, err_msg=k)
+    np.testing.assert_array_equal(per_example['task'], batch.inputs['task'])
+
+
+class CategoricalTest(absltest.TestCase):
+  """`categorical_loss`, `_metrics` and `_per_example`, by hand."""
+
+  def setUp(self):
+    super().setUp()
+    # Three examples over 3 classes; the last one is padding (mask 0).
+    self.logits = jnp.array([[2.0, 0.0, 0.0],   # right (target 0)
+                             [0.0, 1.0, 3.0],   # wrong (target 1)
+                             [5.0, 0.0, 0.0]])  # wrong, but masked
+    self.batch = Batch(inputs={}, targets=jnp.array([0, 1, 2]),
+                       mask=jnp.array([1.0, 1.0, 0.0]))
+
+  def _xent(self, row, target):
+    z = np.asarray(self.logits[row], np.float64)
+    return np.log(np.sum(np.exp(z))) - z[target]
+
+  def test_loss_by_hand(self):
+    x0, x1 = self._xent(0, 0), self._xent(1, 1)
+    np.testing.assert_allclose(
+        base.categorical_loss(self.logits, self.batch), (x0 + x1) / 2,
+        rtol=1e-6)
+    np.testing.assert_allclose(
+        base.categorical_loss(self.logits, self.batch, reduction='sum'),
+        x0 + x1, rtol=1e-6)
+    np.testing.assert_allclose(
+        base.categorical_xent(self.logits, self.batch),
+        [x0, x1, self._xent(2, 2)], rtol=1e-6)
+
+  def test_all_masked_is_zero_not_nan(self):
+    batch = self.batch._replace(mask=jnp.zeros(3))
+    self.assertEqual(float(base.categorical_loss(self.logits, batch)), 0.0)
+    self.assertEqual(
+        float(base.categorical_metrics(self.logits, batch)['error']), 0.0)
+
+  def test_metrics_count_masked_errors(self):
+    metrics = base.categorical_metrics(self.logits, self.batch)
+    self.assertEqual(set(metrics), {'error'})
+    self.assertAlmostEqual(float(metrics['error']), 0.5)
+
+  def test_per_example(self):
+    out = base.categorical_per_example(self.logits, self.batch)
+    self.assertEqual(set(out), {'correct', 'loss', 'prediction', 'mask'})
+    np.testing.assert_array_equal(out['correct'], [True, False, False])
+    np.testing.assert_array_equal(out['prediction'], [0, 2, 0])
+    np.testing.assert_array_equal(out['mask'], self.batch.mask)
+    np.testing.assert_allclose(
+        out['loss'], [self._xent(r, t) for r, t in enumerate((0, 1, 2))],
+        rtol=1e-6)
+
+  def test_sequence_targets(self):
+    # `[B, T, V]` logits and `[B, T]` targets and mask.
+    logits = jnp.stack([self.logits, self.logits[::-1]])
+    targets = jnp.array([[0, 1, 2], [0, 0, 0]])
+    mask = jnp.array([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    batch = Batch(inputs={}, targets=targets, mask=mask)
+    x = lambda z, t: np.log(np.sum(np.exp(z))) - z[t]
+    want = (self._xent(0, 0) + self._xent(1, 1)
+            + x(np.asarray(self.logits[2], np.float64), 0)) / 3
+    np.testing.assert_allclose(base.categorical_loss(logits, batch), want,
+                               rtol=1e-6)
+    # Wrong: row 0 step 1; row 1 step 0 predicts 0 (logits [5, 0, 0]): right.
+    self.assertAlmostEqual(
+        float(base.categorical_metrics(logits, batch)['error']), 1 / 3,
+        places=6)
+
+
+if __name__ == '__main__':
+  absltest.main()
