@@ -1,4 +1,11 @@
-"""Smoke test of benchmarks/babi.py: the --quick run (task 1) of every model."""
+"""Smoke test of benchmarks/babi.py: the --quick run (task 1), two models.
+
+The benchmark's code is the same for every model (the train chunk that
+`memax.main` trains with); MemN2N as the base of the ratio, and MemNN with
+its extensions as a `model:args` variant. KV-MemNN, left out to save its
+compilation, trains through the same chunk, and resumes, in
+tests/training/babi_train_test.py.
+"""
 
 import json
 import os
@@ -18,17 +25,17 @@ class BabiBenchmarkSmokeTest(absltest.TestCase):
       out = os.path.join(tmp, 'b.json')
       proc = subprocess.run(
           [sys.executable, 'benchmarks/babi.py', '--quick', f'--out={out}',
-           '--models=memn2n,kvmemnn,memnn:ext=am+ng+nl'],
+           '--models=memn2n,memnn:ext=am+ng+nl'],
           cwd=_ROOT, capture_output=True, text=True, timeout=600, check=True)
       lines = [json.loads(l) for l in proc.stdout.splitlines()
                if l.startswith('{')]
       with open(out) as f:
         saved = json.load(f)
     measured = [r for r in lines if r['kind'] == 'measurement']
-    self.assertEqual([r['model'] for r in measured],
-                     ['memn2n', 'kvmemnn', 'memnn'])
-    self.assertEqual(measured[2]['variant'], 'ext=am+ng+nl')
-    self.assertEqual(measured[2]['model_config']['hidden_size'], 100)
+    self.assertEqual([r['model'] for r in measured], ['memn2n', 'memnn'])
+    self.assertEqual(measured[0]['variant'], '')
+    self.assertEqual(measured[1]['variant'], 'ext=am+ng+nl')
+    self.assertEqual(measured[1]['model_config']['hidden_size'], 100)
     for rec in measured:
       self.assertEqual(rec['tasks'], [1])
       self.assertEqual(rec['steps_per_epoch'], 900 // rec['batch_size'])
@@ -36,7 +43,8 @@ class BabiBenchmarkSmokeTest(absltest.TestCase):
       self.assertAlmostEqual(
           rec['ms_per_step'], 1e3 * rec['epoch_s'] / rec['steps_per_epoch'])
     ratios = [r for r in lines if r['kind'] == 'ratio']
-    self.assertLen(ratios, 2)
+    self.assertEqual([(r['model'], r['over']) for r in ratios],
+                     [('memnn:ext=am+ng+nl', 'memn2n')])
     self.assertEqual(saved['records'], lines)
 
 

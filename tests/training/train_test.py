@@ -1,5 +1,6 @@
 """Smoke tests of training: a few steps, outputs on disk, resume, NaN guard."""
 
+import functools
 import json
 import os
 import shutil
@@ -23,10 +24,13 @@ from memax.training import train
 from memax.training import writers
 
 
-def _config(model='ntm', task='copy', num_steps=4):
+def _config(model='ntm', task='copy', num_steps=4, *, plot=True,
+            variants='all'):
   config = train_config.get_config(f'model={model},task={task},runlocal')
   config.train.num_steps = num_steps
   config.tensorboard = True
+  config.evals.plot = plot
+  config.evals.variants = variants  # the final evaluations ('train' always).
   return config
 
 
@@ -69,13 +73,18 @@ class TrainAndEvaluateTest(TempDirMixin, parameterized.TestCase):
       self.assertEqual(json.load(f)['model']['name'], model)
 
   def test_resume_gives_the_same_numbers_as_not_stopping(self):
+    # Model-agnostic (the train state is all in the checkpoint): the LSTM,
+    # several times cheaper to compile than the NTM. The NTM resumes in
+    # evaluate_test's EvaluateTest (trained in two launches), whose
+    # evaluations of its checkpoints reproduce training's final numbers.
+    config = functools.partial(_config, 'lstm', plot=False, variants='train')
     straight = self.tmpdir()
-    train.train_and_evaluate(_config(num_steps=8), straight)
+    train.train_and_evaluate(config(num_steps=8), straight)
     resumed = self.tmpdir()
-    train.train_and_evaluate(_config(num_steps=4), resumed)
-    train.train_and_evaluate(_config(num_steps=8), resumed)
-    a = _params(straight, _config())
-    b = _params(resumed, _config())
+    train.train_and_evaluate(config(num_steps=4), resumed)
+    train.train_and_evaluate(config(num_steps=8), resumed)
+    a = _params(straight, config())
+    b = _params(resumed, config())
     self.assertEqual(int(a.step), 8)
     self.assertEqual(int(b.step), 8)
     for x, y in zip(jax.tree.leaves(a.params), jax.tree.leaves(b.params)):
@@ -85,9 +94,11 @@ class TrainAndEvaluateTest(TempDirMixin, parameterized.TestCase):
     self.assertEqual(steps, [0, 2, 4, 6, 8])
 
   def test_nan_stops_with_the_step_and_keeps_the_last_checkpoint(self):
+    # Model-agnostic (the loss is replaced wholesale): the LSTM.
+    config = functools.partial(_config, 'lstm', plot=False, variants='train')
     workdir = self.tmpdir()
-    train.train_and_evaluate(_config(num_steps=4), workdir)
-    before = _params(workdir, _config())
+    train.train_and_evaluate(config(num_steps=4), workdir)
+    before = _params(workdir, config())
 
     class NaNCopy(copy_task.Copy):
       def loss(self, logits, batch):
@@ -97,11 +108,11 @@ class TrainAndEvaluateTest(TempDirMixin, parameterized.TestCase):
     tasks.REGISTRY['copy'] = NaNCopy
     try:
       with self.assertRaisesRegex(FloatingPointError, 'at step 4'):
-        train.train_and_evaluate(_config(num_steps=8), workdir)
+        train.train_and_evaluate(config(num_steps=8), workdir)
     finally:
       tasks.REGISTRY['copy'] = original
     self.assertEqual(checkpoint.latest_step(workdir), 4)
-    after = _params(workdir, _config())
+    after = _params(workdir, config())
     for x, y in zip(jax.tree.leaves(before), jax.tree.leaves(after)):
       np.testing.assert_array_equal(x, y)
 
@@ -139,11 +150,13 @@ class TrainAndEvaluateTest(TempDirMixin, parameterized.TestCase):
       train.train_and_evaluate(config, self.tmpdir())
 
 
-# Trains the same tiny NTM with one device and, data-parallel, with two CPU
+# Trains the same tiny LSTM with one device and, data-parallel, with two CPU
 # host devices (with remat, and with length buckets); prints the largest
 # parameter difference from the one-device run. In a subprocess:
 # the host device count is fixed when JAX starts. It shares the test
-# session's compilation cache (conftest.py), passed as argv[1].
+# session's compilation cache (conftest.py), passed as argv[1]. Data
+# parallelism splits the batch whatever the model: the LSTM compiles several
+# times faster than the NTM.
 _DATA_PARALLEL_SCRIPT = '''
 import sys, tempfile
 import jax
@@ -157,7 +170,7 @@ sharding.use_cpu_devices(2)
 from configs import train as train_config
 final = []
 for devices, buckets in ((1, 0), (2, 0), (2, 3)):
-  config = train_config.get_config('model=ntm,task=copy,runlocal')
+  config = train_config.get_config('model=lstm,task=copy,runlocal')
   config.train.batch_size = 4
   config.train.num_steps = 4
   config.train.num_devices = devices
@@ -165,6 +178,7 @@ for devices, buckets in ((1, 0), (2, 0), (2, 3)):
   config.task.length_per_batch = True
   config.model.remat = devices == 2 and not buckets
   config.evals.plot = False
+  config.evals.variants = 'train'
   config.tensorboard = False
   with tempfile.TemporaryDirectory() as workdir:
     train.train_and_evaluate(config, workdir)
@@ -228,7 +242,9 @@ class TrainStepTest(absltest.TestCase):
     np.testing.assert_allclose(ma['loss'], ma['loss_task'], rtol=1e-6)
 
   def test_train_step_vmaps_over_seeds(self):
-    state, step = self._setup()
+    # jax.vmap of the whole step, whatever the model: the LSTM, cheaper to
+    # compile (the NTM's ops are vmapped in tests/ops).
+    state, step = self._setup('lstm')
     states = jax.tree.map(lambda x: jnp.stack([x, x]), state)
     keys = jax.random.split(jax.random.key(0), 2)
     new, metrics = jax.jit(jax.vmap(step))(states, keys)
@@ -283,8 +299,12 @@ class LengthBucketsTest(parameterized.TestCase):
   def test_bucket_edges(self, max_steps, num_buckets, expected):
     self.assertEqual(buckets.bucket_edges(max_steps, num_buckets), expected)
 
+  # Bucketing cuts the batch for any causal model: the LSTM, several times
+  # cheaper to compile than the NTM (13 gradients here). Per-step skipping
+  # (`num_steps`, with and without remat) is checked for the NTM and the
+  # LSTM in tests/models/sequence_test.py.
   def _step_results(self, length_buckets, *, length_per_batch=True, keys=4):
-    config = _config()
+    config = _config('lstm')
     config.task.length_per_batch = length_per_batch
     config.task.max_length = 4  # T = 9.
     config.train.batch_size = 3
