@@ -73,6 +73,8 @@ class BabiTrainTest(parameterized.TestCase):
       records = _read_jsonl(os.path.join(workdir, 'metrics.jsonl'))
       epochs = [r['epoch'] for r in records if r['split'] == 'train']
       self.assertEqual(epochs, [0.0, 1.0, 2.0, 3.0])
+      if name != 'memn2n_babi':
+        return  # the other models' padding invariance: tests/models.
       # Re-evaluation from the workdir with a larger memory (not a parameter
       # shape) reproduces the final test numbers when nothing is truncated.
       again = evaluate.run(workdir, ['task.memory_size=60'], tag='m60')
