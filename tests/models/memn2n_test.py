@@ -481,6 +481,23 @@ def _assert_close(actual, desired, rtol, msg):
                              atol=rtol * scale, err_msg=msg)
 
 
+class HelpersTest(absltest.TestCase):
+  """The row-scaling op with its own gradient, and the row dot products."""
+
+  def test_scale_rows_gradient(self):
+    values = jax.random.normal(jax.random.key(0), (5, 6))
+    p = jax.random.normal(jax.random.key(1), (5,))
+    weights = jax.random.normal(jax.random.key(2), (5, 6))
+    loss = lambda f, p: jnp.sum(jnp.sin(f(values, p)) * weights)
+    reference = lambda v, p: v * p[:, None]
+    np.testing.assert_allclose(
+        jax.grad(loss, argnums=1)(memn2n._scale_rows, p),
+        jax.grad(loss, argnums=1)(reference, p), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        jax.vmap(lambda a: memn2n._row_dots(a, weights))(values[None])[0],
+        jnp.sum(values * weights, axis=-1), rtol=1e-5, atol=1e-6)
+
+
 if __name__ == '__main__':
   jax.config.update('jax_numpy_rank_promotion', 'raise')
   absltest.main()
