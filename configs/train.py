@@ -79,6 +79,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.population.seeds = ''
   config.population.sweep = ''
   config.population.plot_member = 0       # whose plots the run writes.
+  # Members vmapped together: 0 = all in one vmap; k > 0 = k at a time
+  # under a lax.map (the same numbers; for steps already compute-bound).
+  config.population.vmap_size = 0
 
   config.tensorboard = True
   # The launchers' persistent XLA compilation cache: 'auto' (the

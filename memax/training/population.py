@@ -149,6 +149,10 @@ def check_members(configs: list[ml_collections.ConfigDict]) -> None:
       raise ValueError(f'config.population.sweep: config.optimizer.{field} is '
                        '0 (off) for some members and not others; a clip is '
                        'a code path. Give every member a positive value.')
+  size = base.population.get('vmap_size', 0)
+  if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+    raise ValueError('config.population.vmap_size must be a non-negative '
+                     f'integer (0 = every member in one vmap), got {size!r}.')
   if base.train.get('length_buckets', 0):
     raise ValueError('config.train.length_buckets > 0 cannot train a '
                      'population: under vmap every bucket of the lax.switch '

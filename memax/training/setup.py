@@ -219,7 +219,8 @@ class Setup:
     """The jitted `chunk(state, key, data) -> (state, metrics, losses)`."""
     return step_lib.make_train_chunk(
         self.train_step, steps or self.config.train.steps_per_call,
-        members=self.members is not None)
+        members=self.members is not None,
+        vmap_size=self.config.get('population', {}).get('vmap_size', 0))
 
 
 def _takes_linear(model: Any) -> bool:

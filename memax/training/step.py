@@ -201,16 +201,25 @@ def make_train_step(model: Any, task: tasks_base.Task,
 
 
 def make_train_chunk(train_step: Callable, num_steps: int, *,
-                     members: bool = False) -> Callable:
+                     members: bool = False, vmap_size: int = 0) -> Callable:
   """Jits `num_steps` train steps as one `lax.scan`; metrics are averaged.
 
   Returns `chunk(state, key, data) -> (state, metrics, losses)`: the metrics
   averaged over the steps and the loss of every step, `[num_steps]` (for the
   divergence guard). `members`: the state and the key have a leading member
-  axis (a population): one compiled `vmap` of the step; metrics are then
-  `[K]` and losses `[num_steps, K]`.
+  axis (a population): the step is `vmap`ped over the members (all at once,
+  or `vmap_size` at a time under a `lax.map` when > 0: the same numbers, for
+  models whose batched step runs slower than its members one after
+  another); metrics are then `[K]` and losses `[num_steps, K]`.
   """
-  step = jax.vmap(train_step, in_axes=(0, 0, None)) if members else train_step
+  if not members:
+    step = train_step
+  elif not vmap_size:
+    step = jax.vmap(train_step, in_axes=(0, 0, None))
+  else:
+    def step(state, key, data):
+      return jax.lax.map(lambda sk: train_step(sk[0], sk[1], data),
+                         (state, key), batch_size=vmap_size)
 
   def chunk(state: TrainState, key: PRNGKey, data: PyTree = None):
     def body(s, _):

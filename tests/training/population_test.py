@@ -122,6 +122,10 @@ class PopulationTest(absltest.TestCase):
     _, metrics, losses = s.chunk()(state, s.keys.train, s.data)
     self.assertEqual(np.shape(metrics['loss']), (4,))
     self.assertEqual(np.shape(losses), (2, 4))
+    # Two members at a time under a lax.map: the same numbers.
+    s.config.population.vmap_size = 2
+    _, grouped, _ = s.chunk()(s.init_state(), s.keys.train, s.data)
+    np.testing.assert_allclose(grouped['loss'], metrics['loss'], rtol=1e-6)
 
   def test_bad_populations_are_refused_before_any_work(self):
     workdir = os.path.join(tempfile.mkdtemp(dir=self.root.name), 'run')
@@ -135,6 +139,10 @@ class PopulationTest(absltest.TestCase):
          r'config\.train\.length_buckets'),
         (dict(population__sweep='optimizer.grad_clip_value=0,10'),
          r'grad_clip_value'),
+        (dict(population__seeds='0,1', population__vmap_size=-1),
+         r'config\.population\.vmap_size'),
+        (dict(population__sweep='optimizer.decay_factor=0.5,0.1'),
+         r'decay_factor'),
     ]:
       with self.subTest(pattern):
         with self.assertRaisesRegex(ValueError, pattern):
