@@ -1,8 +1,8 @@
 """Optimisers from `config.optimizer`, with their numbers as data.
 
-Every numeric setting (the learning rate, momentum, RMSProp's decay, eps, the
-step schedule's factor and the clipping thresholds) is an
-`optax.inject_hyperparams` hyper-parameter: it lives in the optimiser state
+Every numeric setting (the learning rate, momentum, eps, the step schedule's
+factor, the clipping thresholds, and RMSProp's decay where a population's
+members differ in it) is an `optax.inject_hyperparams` hyper-parameter: it lives in the optimiser state
 as a scalar array, so a population of models (`memax.training.population`)
 can give each member its own value under one compiled, vmapped step. What
 changes the state's structure or the code (the optimiser's name, which clips
@@ -120,8 +120,11 @@ def _transformation(learning_rate, momentum=0.0, decay=0.0, eps=0.0,
                     grad_clip_norm_per_param=0.0, *, name: str,
                     centered: bool, every: int, start: int,
                     clips: tuple[str, ...], momentum_on: bool,
-                    stacked: tuple[str, ...]) -> optax.GradientTransformation:
+                    stacked: tuple[str, ...], static_decay: float | None
+                    ) -> optax.GradientTransformation:
   """The optimiser for given hyper-parameter values (arrays or numbers)."""
+  if static_decay is not None:
+    decay = static_decay
   hyper = dict(learning_rate=learning_rate, momentum=momentum, decay=decay,
                eps=eps, decay_factor=decay_factor,
                grad_clip_value=grad_clip_value, grad_clip_norm=grad_clip_norm,
@@ -200,9 +203,17 @@ def make_optimizer(config: ml_collections.ConfigDict,
   hyper = {f: float(config.get(f, _default(f, name))) for f in fields
            if f in HYPERPARAMS[name] or f in clips
            or (f == 'decay_factor' and every)}
+  # RMSProp's decay stays a Python number unless members differ in it: optax
+  # computes `1 - decay` in double precision from a number but in float32
+  # from an array, which would change every single run's numbers.
+  static_decay = None
+  if name == 'rmsprop' and len({float(m.get('decay', _default('decay', name)))
+                                for m in all_configs}) == 1:
+    static_decay = hyper.pop('decay')
   static = dict(name=name, centered=bool(config.get('centered', False)),
                 every=every, start=start, clips=clips,
-                momentum_on=momentum_on, stacked=stacked)
+                momentum_on=momentum_on, stacked=stacked,
+                static_decay=static_decay)
 
   def factory(**values):
     return _transformation(**values, **static)
