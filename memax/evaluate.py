@@ -45,6 +45,10 @@ _BEST = flags.DEFINE_bool(
 _SEED = flags.DEFINE_integer(
     'seed', None, 'Evaluation seed (default: the run\'s config.seed, which '
     'reproduces training\'s final evaluation).')
+_MEMBER = flags.DEFINE_integer(
+    'member', None, 'In a population\'s workdir: the member to evaluate '
+    '(its seed and hyper-parameters; eval/member<i>/ holds training\'s '
+    'own final evaluation of it).')
 _TAG = flags.DEFINE_string('tag', None, 'Name of the output folder under '
                            'evaluations/ (default: from the step, the '
                            'overrides and the seed).')
@@ -71,7 +75,9 @@ def _is_param(name: str) -> bool:
 def load_params(config: ml_collections.ConfigDict, workdir: str,
                 step: int | None = None, *, best: bool = False,
                 evaluated: ml_collections.ConfigDict | None = None,
-                task: Any = None, evaluated_task: Any = None):
+                task: Any = None, evaluated_task: Any = None,
+                member: int | None = None,
+                population_config: ml_collections.ConfigDict | None = None):
   """Restores the trained parameters of `workdir`.
 
   Args:
@@ -84,6 +90,9 @@ def load_params(config: ml_collections.ConfigDict, workdir: str,
       applied); a parameter shape it changes is an error naming the field.
     task: the task of `config`, if already built.
     evaluated_task: the task of `evaluated`, if already built.
+    member: in a population's workdir, the member to restore (`config` is
+      then that member's config).
+    population_config: the population's `config.json` (with `member`).
 
   Returns:
     `(state, step)`: the whole train state (its parameters, and the model's
@@ -98,7 +107,10 @@ def load_params(config: ml_collections.ConfigDict, workdir: str,
         '`python -m memax.main --workdir=...`'
         + (' (the best is kept when config.train.best_metric is set).'
            if best else '.'))
-  abstract = setup_lib.abstract_state(config, task)
+  if member is None:
+    abstract = setup_lib.abstract_state(config, task)
+  else:  # the whole population's stacked state.
+    abstract = setup_lib.setup(population_config, task=task).abstract_state
   mngr = checkpoint.manager(workdir, read_only=True, subdir=subdir)
   try:
     if step is not None:
@@ -122,9 +134,12 @@ def load_params(config: ml_collections.ConfigDict, workdir: str,
                         'evaluating step %d instead.', bad.step,
                         mngr.directory, bad.reason, step)
     if evaluated is not None:
-      _check_param_shapes(mngr, step, config, evaluated, evaluated_task)
+      _check_param_shapes(mngr, step, config, evaluated, evaluated_task,
+                          stacked=member is not None)
   finally:
     mngr.close()
+  if member is not None:
+    state = population.unstack(state, member)
   return state, int(step)
 
 
@@ -141,8 +156,10 @@ def _readable(mngr, abstract, steps: list[int]) -> list[int]:
 
 def _check_param_shapes(mngr, step: int, trained: ml_collections.ConfigDict,
                         evaluated: ml_collections.ConfigDict,
-                        task: Any = None) -> None:
-  stored = {k: v for k, v in checkpoint.stored_shapes(mngr, step).items()
+                        task: Any = None, *, stacked: bool = False) -> None:
+  # A population's arrays have a leading member axis.
+  stored = {k: tuple(v)[1:] if stacked else v
+            for k, v in checkpoint.stored_shapes(mngr, step).items()
             if _is_param(k)}
   expected = {k: v for k, v in checkpoint.flat_shapes(
       setup_lib.abstract_state(evaluated, task)).items() if _is_param(k)}
@@ -176,7 +193,7 @@ def _output_dir(workdir: str, name: str) -> str:
 
 def run(workdir: str, overrides: list[str], *, step: int | None = None,
         best: bool = False, seed: int | None = None,
-        tag: str | None = None) -> dict:
+        tag: str | None = None, member: int | None = None) -> dict:
   """Evaluates every variant of the run's task under `overrides`.
 
   `overrides`: `['a.b=value', ...]` (or `--config.a.b=value`), applied to
@@ -188,11 +205,19 @@ def run(workdir: str, overrides: list[str], *, step: int | None = None,
   if step is not None and best:
     raise ValueError('Give --step or --best, not both.')
   trained = load_config(workdir)
+  whole = None
   if population.is_population(trained):
-    raise ValueError(
-        f'{workdir} holds a population (config.population); memax.evaluate '
-        'reads single runs. Each member\'s final evaluation is in '
-        f'{os.path.join(workdir, "eval", "member<i>")}/.')
+    members = population.member_overrides(trained)
+    if member is None or not 0 <= member < len(members):
+      raise ValueError(
+          f'{workdir} holds a population of {len(members)} members '
+          '(config.population): pick one with --member=<0..'
+          f'{len(members) - 1}>{"" if member is None else f", not {member}"}.')
+    whole, trained = trained, population.member_config(trained,
+                                                       members[member])
+  elif member is not None:
+    raise ValueError(f'--member={member}: {workdir} holds a single run, not '
+                     'a population.')
   # Every variant of the (overridden) task, unless the overrides pick some:
   # training's own subset may not exist at other lengths.
   overrides = overrides_lib.describe(overrides)
@@ -207,10 +232,12 @@ def run(workdir: str, overrides: list[str], *, step: int | None = None,
   same_task = config.task.to_dict() == trained.task.to_dict()
   state, restored_step = load_params(
       trained, workdir, step, best=best, evaluated=config,
-      task=task if same_task else None, evaluated_task=task)
+      task=task if same_task else None, evaluated_task=task, member=member,
+      population_config=whole)
   eval_seed = config.seed if seed is None else seed
   name = tag or '_'.join(
-      [f'{"best" if best else "step"}{restored_step}']
+      ([f'member{member}'] if member is not None else [])
+      + [f'{"best" if best else "step"}{restored_step}']
       + [_slug(o) for o in overrides]
       + ([f'seed{eval_seed}'] if seed is not None else []))
   out_dir = _output_dir(workdir, name)
@@ -221,7 +248,8 @@ def run(workdir: str, overrides: list[str], *, step: int | None = None,
       s.config, workdir, state, key, task=task, model=model, data=s.data,
       linear_start=s.linear_start, out_dir=out_dir,
       record={'checkpoint_step': restored_step, 'eval_seed': eval_seed,
-              'overrides': list(overrides), 'best': best})
+              'overrides': list(overrides), 'best': best,
+              **({} if member is None else {'member': member})})
   logging.info('Evaluated step %d of %s into %s.', restored_step, workdir,
                out_dir)
   return dict(results, checkpoint_step=restored_step, output_dir=out_dir)
@@ -242,7 +270,8 @@ def main(argv):
   cli.start()
   results = cli.run_or_exit(run, _WORKDIR.value, list(_OVERRIDES),
                            step=_STEP.value, best=_BEST.value,
-                           seed=_SEED.value, tag=_TAG.value)
+                           seed=_SEED.value, tag=_TAG.value,
+                           member=_MEMBER.value)
   print(json.dumps(results, indent=1))
 
 

@@ -9,6 +9,7 @@ import jax
 import numpy as np
 
 from configs import train as train_config
+from memax import evaluate
 from memax.training import checkpoint
 from memax.training import setup
 from memax.training import train
@@ -112,6 +113,18 @@ class PopulationTest(absltest.TestCase):
       np.testing.assert_allclose(
           [r['loss'] for r in _train_lines(workdir, member)],
           [r['loss'] for r in _train_lines(self.pop_dir, member)], rtol=1e-6)
+
+  def test_memax_evaluate_reads_one_member(self):
+    again = evaluate.run(self.pop_dir, [], member=2)
+    for name in ('train', 'length_4', 'length_8'):
+      self.assertEqual(again[name], self.results['members'][2][name])
+    self.assertIn('member2_step6', again['output_dir'])
+    longer = evaluate.run(self.pop_dir, ['task.eval_lengths=12'], member=0)
+    self.assertIn('length_12', longer)
+    with self.assertRaisesRegex(ValueError, r'--member=<0\.\.3>'):
+      evaluate.run(self.pop_dir, [])
+    with self.assertRaisesRegex(ValueError, r'not 4'):
+      evaluate.run(self.pop_dir, [], member=4)
 
   def test_one_compiled_step_with_a_member_axis(self):
     s = setup.setup(self.config)
