@@ -95,10 +95,11 @@ def check_evals(config: ml_collections.ConfigDict, task: Any) -> None:
 
 def model_kwargs(state: step_lib.TrainState | None, linear_start: bool
                  ) -> dict[str, Any]:
-  """The model's call arguments for `state` (linear start), on the host."""
-  if not linear_start or state is None:
+  """`step.model_kwargs` as host values (the plots read them too)."""
+  if state is None:
     return {}
-  return {'linear': bool(int(state.step) < int(state.linear_start.until))}
+  return {k: bool(v) for k, v in
+          step_lib.model_kwargs(state, linear_start).items()}
 
 
 def _sampled_forward(model: Any, task: Any, batch_size: int):
