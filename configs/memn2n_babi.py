@@ -55,6 +55,7 @@ def model() -> ml_collections.ConfigDict:
   c.mask_empty_slots = True        # False: empty slots stay in the softmax
                                    # as zero vectors (the authors' code).
   c.init_std = 0.1
+  c.slots_per_example = 16        # speed only: see MemN2N (0 = all slots).
   return c
 
 

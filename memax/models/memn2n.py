@@ -44,6 +44,7 @@ import chex
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+from jax import custom_batching
 
 from memax.ops import attention
 from memax.types import Array, ModelOutput
@@ -89,6 +90,23 @@ def _scale_rows_bwd(values, g):
 
 
 _scale_rows.defvjp(_scale_rows_fwd, _scale_rows_bwd)
+
+
+@custom_batching.custom_vmap
+def _all_members(fits: Array) -> Array:
+  """`fits`, made unbatched under `vmap` (population members): all of them.
+
+  Under `vmap` a `lax.cond` on a batched predicate runs both branches; one
+  predicate for all members keeps one branch (both compute the same
+  function, so each member's result is unchanged).
+  """
+  return fits
+
+
+@_all_members.def_vmap
+def _all_members_vmap(axis_size, in_batched, fits):
+  del axis_size
+  return (jnp.all(fits) if in_batched[0] else fits), False
 
 
 def _row_dots(a: Array, b: Array) -> Array:
@@ -144,6 +162,11 @@ class MemN2N(nn.Module):
     mask_empty_slots: softmax over the sentences only (True), or over all
       `M` slots with empty ones as zero vectors (False; the authors' code).
     init_std: standard deviation of the Gaussian initialisation (sec. 4.2).
+    slots_per_example: speed only, the function is the same: the hops read
+      at most `B * slots_per_example` non-empty slots of a batch, gathered
+      into one list (bAbI stories fill 9 of 50 slots on average); a batch
+      with more runs over all `B * M` slots instead (`lax.cond`; in a
+      population, all members do when one needs it). 0: always all slots.
   """
 
   # Random-number streams the model draws from (the trainer provides them).
@@ -160,6 +183,7 @@ class MemN2N(nn.Module):
   temporal_size: int = 50
   mask_empty_slots: bool = True
   init_std: float = 0.1
+  slots_per_example: int = 16
 
   @nn.compact
   def __call__(self, inputs: dict[str, Array], *, train: bool = False,
@@ -213,6 +237,7 @@ class MemN2N(nn.Module):
         out_temporal = [self.param('T_C', init,
                                    (self.temporal_size, size))] * hops
 
+    batch, slots = story.shape[:2]
     slot_mask = jnp.any(story != 0, axis=-1)  # [B, M]
     gaps = jnp.zeros(slot_mask.shape, jnp.int32)
     if train and self.temporal_encoding and self.random_noise > 0:
@@ -234,7 +259,8 @@ class MemN2N(nn.Module):
     # with the weighted counts `r [V', S]` of the story's words (a scatter-add
     # of scalars). Same function as gathering `[M, L, d]` word vectors per
     # table (`encode_sentence`), without those gathers or their `[V, d]`
-    # scatter-add gradients.
+    # scatter-add gradients. Empty slots add nothing to either sum, so the
+    # hops run over the batch's non-empty slots only (`slots_per_example`).
     fixed = None
     if self.position_length == 'padded':
       fixed = story.shape[-1] + int(self.temporal_encoding)
@@ -257,33 +283,67 @@ class MemN2N(nn.Module):
     factors = lambda words: attention.encoding_factors(
         words, size, self.encoding, length=fixed)[0]  # [L, S]
 
-    def example(story, query, mask, age):
-      """One example: story `[M, L]`, query `[L]`, mask and age `[M]`."""
-      ids, coef = story, jax.vmap(factors)(story)  # [M, L], [M, L, S]
-      if self.temporal_encoding:
-        ids = jnp.concatenate([ids, (vocab + age)[:, None]], axis=1)
-        time = mask.astype(jnp.float32)[:, None] * time_coef[None, :]
-        coef = jnp.concatenate([coef, time[:, None, :]], axis=1)
-      slots = ids.shape[0]
-      coef = coef.reshape(slots, -1)  # [M, L'S]
-      query_counts = attention.weighted_counts(query, factors(query), vocab)
-      u = jnp.sum(dims * (query_counts.T @ query_table), axis=0)
-      attend = mask if self.mask_empty_slots else jnp.ones_like(mask)
-      weights = []
-      for k in range(hops):
-        keys = in_tables[k % distinct] @ (dims * u[None, :]).T  # [V', S]
-        # u^T m_i = sum_{j, s} c[i, j, s] keys[x_ij, s]: scalar look-ups.
-        looked_up = keys.at[ids].get(mode=in_bounds)  # [M, L(+1), S]
-        scores = _row_dots(looked_up.reshape(slots, -1), coef)
-        p = attention.attention_from_scores(scores, attend, linear=linear)
-        # sum_i p_i n_i [V', S]: a scatter-add of the weighted words.
-        read = attention.weighted_counts(
-            ids.reshape(-1), _scale_rows(coef, p).reshape(-1, terms),
-            rows, mode=in_bounds)
-        o = jnp.sum(dims * (read.T @ out_tables[k % distinct]), axis=0)
-        u = (u if hop_map is None else hop_map @ u) + o
-        weights.append(p)
-      return answer @ u, jnp.stack(weights)
+    query_counts = jax.vmap(
+        lambda q: attention.weighted_counts(q, factors(q), vocab))(query)
+    u = query_counts.transpose(0, 2, 1).reshape(-1, vocab) @ query_table
+    u = jnp.sum(u.reshape(batch, terms, size) * dims, axis=1)  # [B, d]
+    attend = slot_mask if self.mask_empty_slots else jnp.ones_like(slot_mask)
+    attend_fn = jax.vmap(
+        lambda s, m: attention.attention_from_scores(s, m, linear=linear))
+    sentences = story.reshape(batch * slots, -1)  # [B M, L]
+    slot_ages = age.reshape(-1)
+    real_slots = slot_mask.reshape(-1)
 
-    logits, weights = jax.vmap(example)(story, query, slot_mask, age)
+    def hops_over(index, used):
+      """The hops, reading the batch's slots `index [C]` (of the flat `B M`).
+
+      Slots not in `index` must be empty; `used [C]` is False where `index`
+      repeats a filler.
+      """
+      valid = (real_slots[index] & used).astype(jnp.float32)
+      words = sentences[index]  # [C, L]
+      coef = jax.vmap(factors)(words) * valid[:, None, None]  # [C, L, S]
+      ids = words
+      if self.temporal_encoding:
+        ids = jnp.concatenate([ids, (vocab + slot_ages[index])[:, None]], 1)
+        time = valid[:, None, None] * time_coef
+        coef = jnp.concatenate([coef, time], axis=1)
+      # Row `id B + b` of the batch's keys and counts, laid out `[V', B, S]`
+      # so that both products below take row-major operands.
+      row = (ids * batch + (index // slots)[:, None]).reshape(-1)  # [C L']
+      coef = coef.reshape(index.shape[0], -1)  # [C, L'S]
+      u_k, weights = u, []
+      for k in range(hops):
+        # keys[v, b, s] = A[v] . (g_s * u_b): one product for the batch.
+        queries = (u_k[:, None, :] * dims).reshape(-1, size)  # [B S, d]
+        keys = in_tables[k % distinct] @ queries.T  # [V', B S]
+        looked_up = keys.reshape(-1, terms).at[row].get(mode=in_bounds)
+        scores = jnp.zeros((batch * slots,), jnp.float32).at[index].add(
+            _row_dots(looked_up.reshape(coef.shape), coef), mode=in_bounds)
+        p = attend_fn(scores.reshape(batch, slots), attend)
+        p_read = p.reshape(-1).at[index].get(mode=in_bounds)  # [C]
+        read = attention.weighted_counts(
+            row, _scale_rows(coef, p_read).reshape(-1, terms), rows * batch,
+            mode=in_bounds).reshape(rows, batch * terms)
+        o = (read.T @ out_tables[k % distinct]).reshape(batch, terms, size)
+        o = jnp.sum(o * dims, axis=1)  # sum_s g_s * (r_s C)
+        u_k = (u_k if hop_map is None else u_k @ hop_map.T) + o
+        weights.append(p)
+      return u_k @ answer.T, jnp.stack(weights, axis=1)
+
+    every = jnp.arange(batch * slots)
+    capacity = batch * self.slots_per_example
+    if self.slots_per_example <= 0 or capacity >= batch * slots:
+      logits, weights = hops_over(every, jnp.ones((), bool))
+    else:
+      # The batch's non-empty slots, compacted: the hops' look-ups and
+      # scatters then scale with the story's sentences, not with `M`.
+      count = jnp.sum(real_slots.astype(jnp.int32))
+      (index,) = jnp.nonzero(real_slots, size=capacity, fill_value=0)
+      fits = _all_members(count <= capacity)
+      # The rare fallback is rematerialised in the backward pass, so the
+      # cond does not carry (and zero-fill) its large residuals every step.
+      logits, weights = jax.lax.cond(
+          fits, lambda: hops_over(index, jnp.arange(capacity) < count),
+          lambda: jax.checkpoint(hops_over)(every, jnp.ones((), bool)))
     return ModelOutput(logits, {}, {'attention': weights})

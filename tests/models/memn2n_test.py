@@ -468,6 +468,70 @@ class DenseFormulationTest(parameterized.TestCase):
                       f'{name} {msg}')
 
 
+class CompactionTest(parameterized.TestCase):
+  """`slots_per_example`: the hops over the batch's non-empty slots only."""
+
+  _B, _SLOTS = 4, 8
+
+  def _inputs(self, seed):
+    """Empty slots anywhere in the story, not only after the real ones."""
+    inputs = random_batch(seed, batch=self._B, num_slots=self._SLOTS)
+    rng = np.random.default_rng(seed)
+    story = np.stack([s[rng.permutation(self._SLOTS)]
+                      for s in inputs['story']])
+    return {'story': story, 'query': inputs['query']}
+
+  def _run(self, model, params, inputs):
+    def loss(params):
+      out = model.apply(params, inputs, train=True,
+                        rngs={'noise': jax.random.key(5)})
+      return jnp.sum(jnp.sin(out.logits)), (out.logits,
+                                            out.aux['attention'])
+    return jax.jit(jax.grad(loss, has_aux=True))(params)
+
+  @parameterized.parameters(
+      ('position', 'adjacent', True), ('position_centered', 'layerwise',
+                                       False), ('bow', 'adjacent', True))
+  def test_fitting_and_overflowing_batches_match_all_slots(
+      self, encoding, tying, mask_empty):
+    inputs = self._inputs(41)
+    count = int(np.sum(np.any(inputs['story'] != 0, axis=-1)))
+    fits = -(-count // self._B)  # the least capacity that holds them
+    overflows = (count - 1) // self._B
+    self.assertGreater(overflows, 0)
+    self.assertLess(self._B * (fits + 1), self._B * self._SLOTS)
+    kw = dict(weight_tying=tying, encoding=encoding,
+              mask_empty_slots=mask_empty)
+    params = _params(_model(**kw), 43)
+    grads, (logits, att) = self._run(
+        _model(slots_per_example=0, **kw), params, inputs)
+    for per_example in (fits, fits + 1, overflows):
+      got_grads, (got_logits, got_att) = self._run(
+          _model(slots_per_example=per_example, **kw), params, inputs)
+      msg = f'{per_example=} for {count} slots'
+      _assert_close(got_logits, logits, 1e-5, msg)
+      _assert_close(got_att, att, 1e-5, msg)
+      for name in grads['params']:
+        _assert_close(got_grads['params'][name], grads['params'][name],
+                      1e-5, f'{name} {msg}')
+
+  def test_members_take_one_branch_and_keep_their_values(self):
+    """Under vmap one member's overflow sends all to the all-slots branch."""
+    small, large = self._inputs(41), self._inputs(44)
+    small['story'][:, 2:] = 0  # at most 2 slots per example: fits in 2.
+    large['story'][:, :, 0] = 1  # every slot real: overflows.
+    model = _model(slots_per_example=2)
+    params = _params(model, 43)
+    apply = lambda inputs: model.apply(params, inputs).logits
+    both = jax.tree.map(lambda a, b: np.stack([a, b]), small, large)
+    eqns = jax.make_jaxpr(jax.vmap(apply))(both).eqns
+    self.assertIn('cond', [e.primitive.name for e in eqns],
+                  'a batched predicate turns the cond into both branches')
+    got = jax.jit(jax.vmap(apply))(both)
+    _assert_close(got[0], apply(small), 1e-5, 'fitting member')
+    _assert_close(got[1], apply(large), 1e-5, 'overflowing member')
+
+
 def _assert_close(actual, desired, rtol, msg):
   """Equal up to float32 rounding, relative to the array's scale."""
   scale = float(np.max(np.abs(desired))) or 1.0
