@@ -1,10 +1,10 @@
 """Smoke test of benchmarks/babi.py: the --quick run (task 1), two models.
 
 The benchmark's code is the same for every model (the train chunk that
-`memax.main` trains with); MemN2N as the base of the ratio, and MemNN with
-its extensions as a `model:args` variant. KV-MemNN, left out to save its
-compilation, trains through the same chunk, and resumes, in
-tests/training/babi_train_test.py.
+`memax.main` trains with); MemN2N as the base of the ratio, and MemN2N with
+its authors' code's protocol as a `model:args` variant. KV-MemNN and MemNN,
+left out to save their compilation, train through the same chunk, and
+resume, in tests/training/babi_train_test.py.
 """
 
 import json
@@ -25,17 +25,19 @@ class BabiBenchmarkSmokeTest(absltest.TestCase):
       out = os.path.join(tmp, 'b.json')
       proc = subprocess.run(
           [sys.executable, 'benchmarks/babi.py', '--quick', f'--out={out}',
-           '--models=memn2n,memnn:ext=am+ng+nl'],
+           '--models=memn2n,memn2n:protocol=code'],
           cwd=_ROOT, capture_output=True, text=True, timeout=600, check=True)
       lines = [json.loads(l) for l in proc.stdout.splitlines()
                if l.startswith('{')]
       with open(out) as f:
         saved = json.load(f)
     measured = [r for r in lines if r['kind'] == 'measurement']
-    self.assertEqual([r['model'] for r in measured], ['memn2n', 'memnn'])
+    self.assertEqual([r['model'] for r in measured], ['memn2n', 'memn2n'])
     self.assertEqual(measured[0]['variant'], '')
-    self.assertEqual(measured[1]['variant'], 'ext=am+ng+nl')
-    self.assertEqual(measured[1]['model_config']['hidden_size'], 100)
+    self.assertEqual(measured[1]['variant'], 'protocol=code')
+    self.assertEqual(measured[0]['model_config']['encoding'], 'position')
+    self.assertEqual(measured[1]['model_config']['encoding'],
+                     'position_centered')
     for rec in measured:
       self.assertEqual(rec['tasks'], [1])
       self.assertEqual(rec['steps_per_epoch'], 900 // rec['batch_size'])
@@ -44,7 +46,7 @@ class BabiBenchmarkSmokeTest(absltest.TestCase):
           rec['ms_per_step'], 1e3 * rec['epoch_s'] / rec['steps_per_epoch'])
     ratios = [r for r in lines if r['kind'] == 'ratio']
     self.assertEqual([(r['model'], r['over']) for r in ratios],
-                     [('memnn:ext=am+ng+nl', 'memn2n')])
+                     [('memn2n:protocol=code', 'memn2n')])
     self.assertEqual(saved['records'], lines)
 
 
