@@ -210,10 +210,16 @@ class Setup:
     return self.place(state)
 
   def place(self, state: step_lib.TrainState) -> step_lib.TrainState:
-    """`state` on the run's devices (replicated when data parallel)."""
-    if self.replicated is None:
-      return state
-    return jax.device_put(state, self.replicated)
+    """`state` on the run's devices (replicated when data parallel).
+
+    Always committed to them: a restored checkpoint's arrays are, and the
+    programs lowered with a fresh state and with a resumed one must be the
+    same for the persistent compilation cache to serve a resume.
+    """
+    where = self.replicated
+    if where is None:
+      where = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    return jax.device_put(state, where)
 
   def chunk(self, steps: int | None = None) -> Callable:
     """The jitted `chunk(state, key, data) -> (state, metrics, losses)`."""
