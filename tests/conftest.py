@@ -9,8 +9,10 @@ import os
 
 import jax
 
-_CACHE = os.path.join(os.path.dirname(os.path.dirname(__file__)),
-                      '.pytest_cache', 'jax_compilation_cache')
+# MEMAX_TEST_CACHE: another directory (an empty one measures cold times).
+_CACHE = os.environ.get('MEMAX_TEST_CACHE') or os.path.join(
+    os.path.dirname(os.path.dirname(__file__)), '.pytest_cache',
+    'jax_compilation_cache')
 jax.config.update('jax_compilation_cache_dir', _CACHE)
 jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.0)
 jax.config.update('jax_persistent_cache_min_entry_size_bytes', 0)

@@ -284,13 +284,18 @@ def _model(**kw):
   return memnn.MemNN(vocab_size=_V, **kw)
 
 
+def _init(model, key, inputs):
+  """`model.init`, jitted (op by op it takes several times longer)."""
+  return jax.jit(model.init)(key, inputs)
+
+
 class ReferenceTest(parameterized.TestCase):
 
   @parameterized.named_parameters(*_CONFIGS)
   def test_forward_chain_matches_reference(self, **kw):
     model = _model(init_std=1.0, **kw)
     inputs = random_inputs(0)
-    params = model.init(jax.random.key(1), inputs)
+    params = _init(model, jax.random.key(1), inputs)
     out = jax.jit(model.apply)(params, inputs)
     logits, aux = out.logits, out.aux
     self.assertEqual(dict(out.losses), {})  # no margin loss at evaluation
@@ -310,7 +315,7 @@ class ReferenceTest(parameterized.TestCase):
   def test_loss_matches_reference(self, **kw):
     model = _model(init_std=0.5, **kw)
     inputs = random_inputs(2)
-    params = model.init(jax.random.key(3), inputs)
+    params = _init(model, jax.random.key(3), inputs)
     losses = jax.jit(lambda p, i: model.apply(p, i, train=True).losses)(
         params, inputs)
     ref = _reference(params, kw)
@@ -331,7 +336,7 @@ class InterfaceTest(parameterized.TestCase):
   def test_padding_changes_nothing(self, extensions):
     model = _model(init_std=1.0, **extensions)
     inputs = random_inputs(4)
-    params = model.init(jax.random.key(5), inputs)
+    params = _init(model, jax.random.key(5), inputs)
     apply = jax.jit(model.apply, static_argnames='train')
     out = apply(params, inputs)
     logits, aux = out.logits, out.aux
@@ -353,7 +358,7 @@ class InterfaceTest(parameterized.TestCase):
   @parameterized.named_parameters(('plain', {}), ('ng_nl', _EXTENSIONS))
   def test_params_do_not_depend_on_batch_memory_or_length(self, extensions):
     model = _model(**extensions)
-    small = model.init(jax.random.key(0), random_inputs(0, 1, 2, 3, (2,)))
+    small = _init(model, jax.random.key(0), random_inputs(0, 1, 2, 3, (2,)))
     large = jax.eval_shape(model.init, jax.random.key(0),
                            random_inputs(0, 5, 20, 9))
     self.assertEqual(jax.tree.map(jnp.shape, small),
@@ -370,7 +375,7 @@ class InterfaceTest(parameterized.TestCase):
   def test_empty_memory_attends_nowhere_and_stays_finite(self, extensions):
     model = _model(null_memory=False, **extensions)
     inputs = random_inputs(6, filled=(0,))
-    params = model.init(jax.random.key(0), inputs)
+    params = _init(model, jax.random.key(0), inputs)
     with jax.debug_nans(True):
       (loss, aux), grads = jax.jit(jax.value_and_grad(
           _loss_fn(model, inputs), has_aux=True))(params)
@@ -383,7 +388,7 @@ class InterfaceTest(parameterized.TestCase):
   def test_sampled_negatives_use_the_noise_rng(self):
     model = _model(num_negatives=3)
     inputs = random_inputs(7)
-    params = model.init(jax.random.key(0), inputs)
+    params = _init(model, jax.random.key(0), inputs)
     apply = jax.jit(lambda p, k: model.apply(
         p, inputs, train=True, rngs={'noise': k}).losses['margin'])
     a, b = apply(params, jax.random.key(1)), apply(params, jax.random.key(1))
@@ -400,8 +405,9 @@ class InterfaceTest(parameterized.TestCase):
 
   def test_extensions_only_in_r_leave_the_lookups_plain(self):
     inputs = random_inputs(8)
-    names = set(_model(extend_lookups=False, **_EXTENSIONS).init(
-        jax.random.key(0), inputs)['params'])
+    extended = _model(extend_lookups=False, **_EXTENSIONS)
+    names = set(jax.eval_shape(extended.init, jax.random.key(0),
+                               inputs)['params'])
     self.assertEqual({n for n in names if 'ngram' in n or 'hidden' in n
                       or 'output' in n},
                      {'r_query_ngram', 'r_support_ngram', 'r_hidden',
@@ -409,9 +415,9 @@ class InterfaceTest(parameterized.TestCase):
     # The lookups then choose exactly as the plain model with the same
     # shared parameters.
     plain = _model()
-    extended = _model(extend_lookups=False, **_EXTENSIONS)
-    params = extended.init(jax.random.key(1), inputs)
-    plain_names = set(plain.init(jax.random.key(1), inputs)['params'])
+    params = _init(extended, jax.random.key(1), inputs)
+    plain_names = set(jax.eval_shape(plain.init, jax.random.key(1),
+                                     inputs)['params'])
     shared = {'params': {k: v for k, v in params['params'].items()
                          if k in plain_names}}
     aux = jax.jit(extended.apply)(params, inputs).aux
@@ -433,7 +439,7 @@ class InterfaceTest(parameterized.TestCase):
     # small step checks the NL backward pass.
     model = _model(init_std=0.5, **_EXTENSIONS)
     inputs = random_inputs(3)
-    params = model.init(jax.random.key(4), inputs)
+    params = _init(model, jax.random.key(4), inputs)
     fn = jax.jit(lambda p: _loss_fn(model, inputs)(p)[0])
     grads = jax.grad(fn)(params)['params']
     eps = 1e-2
@@ -453,7 +459,7 @@ class InterfaceTest(parameterized.TestCase):
   def test_train_without_labels_raises(self):
     model = _model()
     inputs = random_inputs(8)
-    params = model.init(jax.random.key(0), inputs)
+    params = _init(model, jax.random.key(0), inputs)
     del inputs['answer']
     with self.assertRaisesRegex(ValueError, 'answer'):
       model.apply(params, inputs, train=True)
@@ -461,7 +467,7 @@ class InterfaceTest(parameterized.TestCase):
   def test_support_accuracy_counts_real_facts(self):
     model = _model()
     inputs = random_inputs(9)
-    params = model.init(jax.random.key(0), inputs)
+    params = _init(model, jax.random.key(0), inputs)
     aux = jax.jit(model.apply)(params, inputs).aux
     sup = inputs['supporting'][:, :2]
     real = sup >= 0
@@ -476,7 +482,8 @@ class LearningTest(absltest.TestCase):
     data = where_is_data(0, 1024)
     test = where_is_data(1, 512)
     model = _model(embedding_size=20, time_features=time_features)
-    params = model.init(jax.random.key(0), {k: v[:2] for k, v in data.items()})
+    params = _init(model, jax.random.key(0),
+                   {k: v[:2] for k, v in data.items()})
     opt = optax.adam(0.01)
 
     @jax.jit

@@ -48,7 +48,8 @@ class NamedLossTest(absltest.TestCase):
     self.model = SequenceModel(cell=_CellWithLoss(),
                                output_size=self.task.output_size)
     self.batch = self.task.sample(jax.random.key(0), 2)
-    self.params = self.model.init(jax.random.key(1), self.batch.inputs)
+    self.params = jax.jit(self.model.init)(jax.random.key(1),
+                                           self.batch.inputs)
 
   def test_a_cells_per_step_loss_is_reduced_over_batch_and_time(self):
     out = self.model.apply(self.params, self.batch.inputs)
@@ -85,7 +86,7 @@ class NamedLossTest(absltest.TestCase):
       return (self.task.loss(out.logits, batch)
               + 0.5 * out.losses['activity'] + 0.01 * l2)
 
-    grads = jax.grad(total)(state.params)
+    grads = jax.jit(jax.grad(total))(state.params)
     moved = jax.tree.map(lambda p, g: p - 0.1 * g, state.params, grads)
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-6),
                  new.params, moved)
@@ -124,9 +125,9 @@ class MemNNObjectiveTest(absltest.TestCase):
     batch = s.task.train_batch(s.keys.train, state.step,
                                config.train.batch_size, s.data)
     _, model_key = tasks.base.step_keys(s.keys.train, state.step)
-    grads = jax.grad(lambda p: s.model.apply(
+    grads = jax.jit(jax.grad(lambda p: s.model.apply(  # eager: 16 s
         p, batch.inputs, train=True,
-        rngs=step_lib.model_rngs(s.model, model_key)).losses['margin'])(
+        rngs=step_lib.model_rngs(s.model, model_key)).losses['margin']))(
             state.params)
     reference = optax.chain(
         optax.clip_by_global_norm(config.optimizer.grad_clip_norm),
