@@ -11,6 +11,7 @@ temporaries of the compiled chunk) are reported for both.
 
   python benchmarks/population.py                        # NTM copy, MemN2N joint
   python benchmarks/population.py --configs=ntm_copy --members=16 --repeats=5
+  python benchmarks/population.py --configs=memn2n_joint --vmap_sizes=0,1,4
 
 Output: one JSON object per line (`--out FILE` also writes them).
 """
@@ -79,33 +80,41 @@ class _Timed:
     return time.perf_counter() - t
 
 
-def measure(name: str, members: int, steps: int, repeats: int
-            ) -> dict[str, Any]:
+def measure(name: str, members: int, steps: int, repeats: int,
+            vmap_sizes: tuple[int, ...] = (0,)) -> list[dict[str, Any]]:
+  """One record per `population.vmap_size` (0: all members in one vmap)."""
   config = _config(name, steps)
   single = _Timed(config)
-  pop = _Timed(overrides.apply(config, {
-      'population.seeds': f'0:{members}'}))
+  pops = [_Timed(overrides.apply(config, {
+      'population.seeds': f'0:{members}', 'population.vmap_size': size}))
+          for size in vmap_sizes]
   for _ in range(repeats):
     single.seconds.append(single.call())
-    pop.seconds.append(pop.call())
+    for pop in pops:
+      pop.seconds.append(pop.call())
   one = statistics.median(single.seconds) / steps
-  many = statistics.median(pop.seconds) / steps
   batch = config.train.batch_size
-  return {
-      'kind': 'population', 'config': name, 'members': members,
-      'steps_per_call': steps, 'repeats': repeats, 'batch_size': batch,
-      'single_ms_per_step': 1e3 * one,
-      'population_ms_per_step': 1e3 * many,
-      'sequential_ms_per_step': 1e3 * one * members,
-      'throughput_ratio': members * one / many,
-      'single_examples_per_s': batch / one,
-      'population_examples_per_s': members * batch / many,
-      'single_compile_s': single.compile_s,
-      'population_compile_s': pop.compile_s,
-      'single_memory_mb': single.memory_mb,
-      'population_memory_mb': pop.memory_mb,
-      'single_all_s': single.seconds, 'population_all_s': pop.seconds,
-  }
+  records = []
+  for size, pop in zip(vmap_sizes, pops):
+    many = statistics.median(pop.seconds) / steps
+    records.append({
+        'kind': 'population', 'config': name, 'members': members,
+        'vmap_size': size,
+        'steps_per_call': steps, 'repeats': repeats, 'batch_size': batch,
+        'single_ms_per_step': 1e3 * one,
+        'population_ms_per_step': 1e3 * many,
+        'sequential_ms_per_step': 1e3 * one * members,
+        'throughput_ratio': members * one / many,
+        'single_examples_per_s': batch / one,
+        'population_examples_per_s': members * batch / many,
+        'single_compile_s': single.compile_s,
+        'population_compile_s': pop.compile_s,
+        'single_memory_mb': single.memory_mb,
+        'population_memory_mb': pop.memory_mb,
+        'single_all_s': single.seconds, 'population_all_s': pop.seconds,
+        'loadavg_1m': os.getloadavg()[0],
+    })
+  return records
 
 
 def main(argv=None):
@@ -114,13 +123,18 @@ def main(argv=None):
   p.add_argument('--members', type=int, default=16)
   p.add_argument('--steps', type=int, default=50)
   p.add_argument('--repeats', type=int, default=5)
+  p.add_argument('--vmap_sizes', default='0',
+                 help='population.vmap_size values, timed in one loop '
+                 '(0: all members in one vmap; k: k at a time)')
   p.add_argument('--out', default='')
   args = p.parse_args(argv)
+  sizes = tuple(int(v) for v in args.vmap_sizes.split(',') if v)
   records = []
   for name in [c for c in args.configs.split(',') if c]:
-    record = measure(name, args.members, args.steps, args.repeats)
-    print(json.dumps(record), flush=True)
-    records.append(record)
+    for record in measure(name, args.members, args.steps, args.repeats,
+                          sizes):
+      print(json.dumps(record), flush=True)
+      records.append(record)
   if args.out:
     with open(args.out, 'w') as f:
       json.dump({'environment': bench_run.environment(),
