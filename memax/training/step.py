@@ -210,7 +210,8 @@ def make_train_chunk(train_step: Callable, num_steps: int, *,
   axis (a population): the step is `vmap`ped over the members (all at once,
   or `vmap_size` at a time under a `lax.map` when > 0: the same numbers, for
   models whose batched step runs slower than its members one after
-  another); metrics are then `[K]` and losses `[num_steps, K]`.
+  another; 1 runs each member through the single run's unbatched step);
+  metrics are then `[K]` and losses `[num_steps, K]`.
   """
   if not members:
     step = train_step
@@ -218,8 +219,10 @@ def make_train_chunk(train_step: Callable, num_steps: int, *,
     step = jax.vmap(train_step, in_axes=(0, 0, None))
   else:
     def step(state, key, data):
-      return jax.lax.map(lambda sk: train_step(sk[0], sk[1], data),
-                         (state, key), batch_size=vmap_size)
+      one = lambda sk: train_step(sk[0], sk[1], data)
+      if vmap_size == 1:  # one after another: the single run's program.
+        return jax.lax.map(one, (state, key))
+      return jax.lax.map(one, (state, key), batch_size=vmap_size)
 
   def chunk(state: TrainState, key: PRNGKey, data: PyTree = None):
     def body(s, _):
