@@ -1,4 +1,9 @@
-"""Tests for the NTM cell: shapes, unrolling, memory-size freedom, modes."""
+"""Tests for the NTM cell: shapes, unrolling, memory-size freedom, modes.
+
+The cell runs eagerly, op by op: each op compiles once per shape and is then
+reused by every test, so the tests keep to a few shapes (a batch of 3 inputs
+of size 5, drawn with numpy: nothing to compile).
+"""
 
 from absl.testing import absltest
 from absl.testing import parameterized
@@ -19,7 +24,8 @@ def _cell(**kw):
 
 
 def _init(cell, batch=3, dim=5, seed=0):
-  x = jax.random.normal(jax.random.key(seed), (batch, dim))
+  x = np.random.default_rng(seed).normal(size=(batch, dim)).astype(
+      np.float32)
   carry = cell.initialize_carry(jax.random.key(1), x.shape)
   params = cell.init(jax.random.key(2), carry, x)
   return params, carry, x
@@ -49,7 +55,8 @@ class NTMCellTest(parameterized.TestCase):
     self.assertTrue(np.all(np.isfinite(y)))
 
   def test_read_vectors_are_reads_of_the_new_memory(self):
-    cell = _cell(num_read_heads=2)
+    # The heads of a test_step_shapes_and_normalised_weights case.
+    cell = _cell(num_read_heads=2, num_write_heads=3)
     params, carry, x = _init(cell)
     new, _ = cell.apply(params, carry, x)
     expected = jnp.einsum('brn,bnw->brw', new.read_weights, new.memory)
@@ -59,8 +66,10 @@ class NTMCellTest(parameterized.TestCase):
   @parameterized.parameters('content', 'content_and_location')
   def test_read_first_reads_the_previous_memory(self, addressing):
     # Same parameters: the write is the same in both orders; read_first
-    # addresses and reads the memory as it was before the write.
-    kw = dict(num_read_heads=2, num_write_heads=2, addressing=addressing,
+    # addresses and reads the memory as it was before the write. (The heads
+    # of a test_step_shapes_and_normalised_weights case, whose ops are
+    # compiled for these shapes.)
+    kw = dict(num_read_heads=2, num_write_heads=3, addressing=addressing,
               memory_init='random', memory_init_value=0.5)
     params, carry, x = _init(_cell(**kw))
     after, _ = _cell(**kw).apply(params, carry, x)
@@ -83,15 +92,18 @@ class NTMCellTest(parameterized.TestCase):
                                write=False)
     p = _cell(head_order='read_first', **kw).apply(
         params, carry, x, method=read_heads)
+    # Each pure op jitted: one compilation for the six calls.
+    content_weights, address = jax.jit(ops.content_weights), jax.jit(
+        ops.address)
     for b in range(3):
       for i in range(2):
         if addressing == 'content':
-          w = ops.content_weights(carry.memory[b], p.key[b, i],
-                                  p.strength[b, i])
+          w = content_weights(carry.memory[b], p.key[b, i],
+                              p.strength[b, i])
         else:
-          w = ops.address(carry.memory[b], carry.read_weights[b, i],
-                          p.key[b, i], p.strength[b, i], p.gate[b, i],
-                          p.shift[b, i], p.gamma[b, i])
+          w = address(carry.memory[b], carry.read_weights[b, i],
+                      p.key[b, i], p.strength[b, i], p.gate[b, i],
+                      p.shift[b, i], p.gamma[b, i])
         np.testing.assert_allclose(before.read_weights[b, i], w, rtol=1e-5,
                                    atol=1e-7)
 
@@ -108,13 +120,13 @@ class NTMCellTest(parameterized.TestCase):
 
   def test_initial_carry(self):
     cell = _cell(num_read_heads=2, num_write_heads=1)
-    carry = cell.initialize_carry(jax.random.key(0), (4, 7))
+    carry = cell.initialize_carry(jax.random.key(0), (3, 5))
     np.testing.assert_allclose(carry.memory, 1e-6)
     np.testing.assert_array_equal(carry.read_weights[..., 0], 1.0)
     np.testing.assert_array_equal(carry.read_vectors, 0.0)
     random = _cell(memory_init='random', memory_init_value=0.5)
-    a = random.initialize_carry(jax.random.key(0), (4, 7)).memory
-    b = random.initialize_carry(jax.random.key(1), (4, 7)).memory
+    a = random.initialize_carry(jax.random.key(0), (3, 5)).memory
+    b = random.initialize_carry(jax.random.key(1), (3, 5)).memory
     self.assertGreater(float(jnp.std(a)), 0.3)
     self.assertFalse(np.allclose(a, b))
 
@@ -134,23 +146,41 @@ class NTMCellTest(parameterized.TestCase):
     params, _, x = _init(small)
     big = _cell(memory_size=37)
     carry = big.initialize_carry(jax.random.key(1), x.shape)
-    new, (y, _) = big.apply(params, carry, x)
+    # Jitted: one compilation instead of every op at the new memory size.
+    new, (y, _) = jax.jit(big.apply)(params, carry, x)
     self.assertEqual(new.memory.shape, (3, 37, 6))
     self.assertTrue(np.all(np.isfinite(y)))
 
   def test_batch_elements_are_independent(self):
+    # Element 1's step is the same whatever the other elements hold: their
+    # inputs and their whole carry (memory, weights, reads, controller) are
+    # replaced. (The shapes of the other tests: nothing new to compile.)
     cell = _cell()
-    params, carry, x = _init(cell, batch=4)
+    params, carry, x = _init(cell)
     new, (y, _) = cell.apply(params, carry, x)
-    one = jax.tree.map(lambda a: a[1:2], carry)
-    new1, (y1, _) = cell.apply(params, one, x[1:2])
-    np.testing.assert_allclose(y[1:2], y1, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(new.memory[1:2], new1.memory, rtol=1e-5,
+    others = np.array([True, False, True])
+
+    def replaced(mine, theirs):
+      where = others.reshape((-1,) + (1,) * (np.ndim(mine) - 1))
+      return np.where(where, theirs, mine)
+
+    # The others' carry becomes their state after one step (a valid state:
+    # normalised weights), their inputs change sign and scale.
+    carry2 = jax.tree.map(replaced, carry, new)
+    x2 = replaced(x, -3.0 * x)
+    new2, (y2, _) = cell.apply(params, carry2, x2)
+    np.testing.assert_allclose(y2[1:2], y[1:2], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(new2.memory[1:2], new.memory[1:2], rtol=1e-5,
                                atol=1e-7)
+    for got, want in zip(jax.tree.leaves(new2), jax.tree.leaves(new)):
+      np.testing.assert_allclose(got[1:2], want[1:2], rtol=1e-5, atol=1e-6)
+    # The others' steps did change: the comparison can fail.
+    self.assertFalse(np.allclose(y2[::2], y[::2]))
+    self.assertFalse(np.allclose(new2.memory[::2], new.memory[::2]))
 
   def test_nn_rnn_matches_a_python_loop(self):
     cell = _cell()
-    xs = jax.random.normal(jax.random.key(3), (2, 6, 5))
+    xs = np.random.default_rng(3).normal(size=(3, 6, 5)).astype(np.float32)
     carry = cell.initialize_carry(jax.random.key(1), xs[:, 0].shape)
     params = cell.init(jax.random.key(2), carry, xs[:, 0])
     rnn = nn.RNN(cell, return_carry=True)

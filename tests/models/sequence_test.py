@@ -1,4 +1,12 @@
-"""Tests for the sequence model and the model registry."""
+"""Tests for the sequence model and the model registry.
+
+Compiling the NTM's scans dominates this file, so the tests share one input
+batch, one set of parameters per model and a few jitted programs (cached at
+module level): each program runs a model forward and backward once and
+returns its output with the gradients of the losses the tests compare.
+"""
+
+import functools
 
 from absl.testing import absltest
 from absl.testing import parameterized
@@ -11,6 +19,10 @@ from configs import models as model_configs
 from memax import models
 from memax.cells import ntm
 
+_T = 8  # steps of the shared inputs.
+_N = 5  # num_steps of the skipping test: steps _N.. are padding.
+_UNROLL = 2  # divides _T: the unrolled scan has no remainder loop.
+
 
 def _config(name, **kw):
   config = model_configs.get(name)
@@ -22,22 +34,76 @@ def _config(name, **kw):
   return config
 
 
+@functools.lru_cache(maxsize=None)
+def _inputs() -> np.ndarray:
+  """The shared `[2, _T, 4]` inputs (numpy: nothing to compile)."""
+  return np.random.default_rng(0).normal(size=(2, _T, 4)).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=None)
+def _params(name):
+  """Parameters of the model `name`; remat, unroll, aux and the memory
+  initialisation add none, so every variant of the model shares them."""
+  model = models.build(_config(name), output_size=3)
+  return jax.jit(model.init)(jax.random.key(1), _inputs())
+
+
+@functools.lru_cache(maxsize=None)
+def _program(name, remat=False, unroll=1, skip=False):
+  """`(model, run)`: `run(params, xs, num_steps) -> (output, grads)`.
+
+  `grads` maps 'all' to the gradient of `sum(logits ** 2)` and 'first' to
+  that of `sum(logits[:, :_N] ** 2)`, both from one forward pass (`vjp`),
+  each only where a test compares it: 'first' for the skipping test, 'all'
+  for remat and unroll, both for the plain model (the reference).
+  """
+  model = models.build(_config(name, remat=remat, unroll=unroll),
+                       output_size=3, return_aux=name == 'ntm')
+  if skip:
+    wanted = ('first',)
+  elif (remat, unroll) == (False, 1):
+    wanted = ('all', 'first')
+  else:
+    wanted = ('all',)
+
+  @jax.jit
+  def run(params, xs, num_steps):
+    def logits_fn(p):
+      out = model.apply(p, xs, num_steps=num_steps)
+      return out.logits, out
+    logits, vjp, out = jax.vjp(logits_fn, params, has_aux=True)
+    first = (jnp.arange(xs.shape[1]) < _N)[:, None]
+    cotangents = {'all': 2 * logits,
+                  'first': 2 * jnp.where(first, logits, 0.0)}
+    return out, {k: vjp(cotangents[k])[0] for k in wanted}
+
+  return model, run
+
+
+@functools.lru_cache(maxsize=None)
+def _results(name, remat=False, unroll=1, skip=False):
+  """`(output, grads)` of `_program(...)` on the shared inputs; `skip`
+  passes `num_steps=_N` (a traced int32, as the trainer does)."""
+  _, run = _program(name, remat, unroll, skip)
+  return run(_params(name), _inputs(), jnp.int32(_N) if skip else None)
+
+
 class SequenceModelTest(parameterized.TestCase):
 
   @parameterized.parameters('ntm', 'lstm')
   def test_scan_equals_a_python_loop_over_the_cell(self, name):
-    model = models.build(_config(name), output_size=3)
-    xs = jax.random.normal(jax.random.key(0), (2, 7, 4))
-    params = model.init(jax.random.key(1), xs)
-    out = model.apply(params, xs)
+    model, _ = _program(name)
+    out, _ = _results(name)  # the model's scan over _inputs().
+    params, xs = _params(name), _inputs()
     self.assertEqual(dict(out.losses), {})  # the cell has no loss of its own
     logits = out.logits
     cell = model.cell
+    step = jax.jit(cell.apply)  # one compiled step, called at every t.
     carry = cell.initialize_carry(jax.random.key(0), xs[:, 0].shape)
     cell_params = {'params': params['params']['cell']}
     readout = params['params']['readout']
     for t in range(xs.shape[1]):
-      carry, (features, _) = cell.apply(cell_params, carry, xs[:, t])
+      carry, (features, _) = step(cell_params, carry, xs[:, t])
       expected = features @ readout['kernel'] + readout['bias']
       np.testing.assert_allclose(logits[:, t], expected, rtol=1e-5,
                                  atol=1e-5)
@@ -45,70 +111,75 @@ class SequenceModelTest(parameterized.TestCase):
   @parameterized.product(name=['ntm', 'lstm'], remat=[False, True])
   def test_skipping_padded_steps_changes_nothing_before_num_steps(
       self, name, remat):
-    model = models.build(_config(name, remat=remat), output_size=3,
-                         return_aux=name == 'ntm')
-    xs = jax.random.normal(jax.random.key(0), (2, 9, 4))
-    params = model.init(jax.random.key(1), xs)
-    n = 5
-    apply = jax.jit(lambda p, **kw: model.apply(p, xs, **kw))
-    full_out = apply(params)
-    skip_out = apply(params, num_steps=jnp.int32(n))
+    # Skipping, with or without remat, against the reference: the plain
+    # model (no remat) computing every step, whose program the other tests
+    # share.
+    n = _N
+    params = _params(name)
+    full_out, full_grads = _results(name)
+    skip_out, skip_grads = _results(name, remat=remat, skip=True)
     full, full_aux = full_out.logits, full_out.aux
     skip, skip_aux = skip_out.logits, skip_out.aux
+    self.assertEqual(skip.shape, (2, _T, 3))
     np.testing.assert_allclose(skip[:, :n], full[:, :n], rtol=1e-5,
                                atol=1e-6)
     # Skipped steps have zero features: the logits are the readout bias.
     bias = params['params']['readout']['bias']
-    np.testing.assert_allclose(skip[:, n:], np.broadcast_to(bias, (2, 4, 3)),
+    np.testing.assert_allclose(skip[:, n:],
+                               np.broadcast_to(bias, (2, _T - n, 3)),
                                atol=1e-7)
+    self.assertEqual(set(skip_aux), set(full_aux))
+    if name == 'ntm':
+      self.assertEqual(set(full_aux), {'read_weights', 'write_weights'})
     for key in full_aux:
       np.testing.assert_allclose(skip_aux[key][:, :n], full_aux[key][:, :n],
                                  rtol=1e-5, atol=1e-6)
       np.testing.assert_array_equal(skip_aux[key][:, n:], 0.0)
-
-    def loss(p, **kw):
-      return jnp.sum(jnp.square(model.apply(p, xs, **kw).logits[:, :n]))
-
-    g_full = jax.jit(jax.grad(loss))(params)
-    g_skip = jax.jit(jax.grad(lambda p: loss(p, num_steps=jnp.int32(n))))(
-        params)
+    # Gradients of sum(logits[:, :n] ** 2).
     jax.tree.map(lambda a, b: np.testing.assert_allclose(
-        a, b, rtol=1e-4, atol=1e-6), g_skip, g_full)
+        a, b, rtol=1e-4, atol=1e-6), skip_grads['first'],
+                 full_grads['first'])
 
   def test_params_do_not_depend_on_batch_length_or_memory(self):
-    model = models.build(_config('ntm'), output_size=3)
-    params = model.init(jax.random.key(1), jnp.zeros((1, 3, 4)))
+    params = _params('ntm')  # initialised on [2, 8, 4] with 12 slots.
     bigger = models.build(_config('ntm', memory_size=64), output_size=3,
                           return_aux=True)
-    out = bigger.apply(params, jnp.ones((5, 30, 4)))
+    # Shapes only (flax checks every parameter's shape as the model is
+    # traced): nothing to compile.
+    out = jax.eval_shape(bigger.apply, params, jnp.ones((5, 30, 4)))
     logits, aux = out.logits, out.aux
     self.assertEqual(logits.shape, (5, 30, 3))
     self.assertEqual(aux['write_weights'].shape, (5, 30, 1, 64))
     self.assertEqual(aux['read_weights'].shape, (5, 30, 1, 64))
 
   def test_outputs_are_causal(self):
-    model = models.build(_config('ntm'), output_size=3)
-    xs = jax.random.normal(jax.random.key(0), (2, 9, 4))
-    params = model.init(jax.random.key(1), xs)
-    a = model.apply(params, xs).logits
-    b = model.apply(params, xs.at[:, 5:].set(7.0)).logits
+    _, run = _program('ntm')  # the compiled program of _results('ntm').
+    xs = _inputs()
+    changed = xs.copy()
+    changed[:, 5:] = 7.0
+    a = _results('ntm')[0].logits
+    b = run(_params('ntm'), changed, None)[0].logits
     np.testing.assert_allclose(a[:, :5], b[:, :5], rtol=1e-6)
     self.assertFalse(np.allclose(a[:, 5:], b[:, 5:]))
 
-  @parameterized.parameters(True, False)
-  def test_remat_and_unroll_do_not_change_values_or_grads(self, remat):
-    xs = jax.random.normal(jax.random.key(0), (2, 6, 4))
-    base = models.build(_config('ntm'), output_size=3)
-    other = models.build(_config('ntm', remat=remat, unroll=3), output_size=3)
-    params = base.init(jax.random.key(1), xs)
+  # The NTM unrolled with remat, the LSTM unrolled with and without it.
+  # (The NTM unrolled without remat, a case of its own before, is covered:
+  # the NTM's unrolled scan by ('ntm', True), unrolling without remat by
+  # ('lstm', False); each NTM case is a large program to compile. remat
+  # without unrolling, against the plain model, for both models: the remat
+  # cases of test_skipping_padded_steps_changes_nothing_before_num_steps.)
+  @parameterized.parameters(('ntm', True), ('lstm', True), ('lstm', False))
+  def test_remat_and_unroll_do_not_change_values_or_grads(self, name, remat):
+    base, base_grads = _results(name)
+    other, other_grads = _results(name, remat=remat, unroll=_UNROLL)
 
-    def loss(model, p):
-      return jnp.sum(model.apply(p, xs).logits ** 2)
+    def loss(out):
+      return np.sum(np.square(np.asarray(out.logits, np.float64)))
 
-    np.testing.assert_allclose(loss(base, params), loss(other, params),
-                               rtol=1e-5)
-    g1 = jax.grad(lambda p: loss(base, p))(params)
-    g2 = jax.grad(lambda p: loss(other, p))(params)
+    np.testing.assert_allclose(loss(base), loss(other), rtol=1e-5)
+    # Gradients of sum(logits ** 2).
+    g1, g2 = base_grads['all'], other_grads['all']
+    self.assertEqual(jax.tree.structure(g1), jax.tree.structure(g2))
     for a, b in zip(jax.tree.leaves(g1), jax.tree.leaves(g2)):
       np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
@@ -116,10 +187,12 @@ class SequenceModelTest(parameterized.TestCase):
     model = models.build(_config('ntm', memory_init='random',
                                  memory_init_value=1.0), output_size=3)
     xs = jnp.ones((1, 4, 4))
-    params = model.init(jax.random.key(1), xs)
-    a = model.apply(params, xs, rngs={'carry': jax.random.key(0)}).logits
-    b = model.apply(params, xs, rngs={'carry': jax.random.key(1)}).logits
-    c = model.apply(params, xs, rngs={'carry': jax.random.key(0)}).logits
+    params = _params('ntm')  # the random memory adds no parameters.
+    apply = jax.jit(
+        lambda p, key: model.apply(p, xs, rngs={'carry': key}).logits)
+    a = apply(params, jax.random.key(0))
+    b = apply(params, jax.random.key(1))
+    c = apply(params, jax.random.key(0))
     np.testing.assert_array_equal(a, c)
     self.assertFalse(np.allclose(a, b))
     # The stream the trainer provides (`step.model_rngs`).

@@ -33,6 +33,9 @@ class EvaluateTest(parameterized.TestCase):
     cls.workdir = tempfile.mkdtemp()
     config = train_config.get_config('model=ntm,task=copy,runlocal')
     config.evals.plot = False
+    # One length variant (runlocal has two): every evaluation of the run
+    # compiles (and traces) one program fewer.
+    config.task.eval_lengths = (8,)
     # Two launches: the NTM resumes from its step-2 checkpoint (resume is
     # model-agnostic and checked exactly, on the LSTM, in train_test).
     config.train.num_steps = 2
@@ -54,12 +57,14 @@ class EvaluateTest(parameterized.TestCase):
     return path
 
   def test_overrides_change_the_variants_and_memory(self):
+    # One new length (each is an NTM program to compile); a list of
+    # lengths is parsed in tests/overrides_test.py.
     results = evaluate.run(
-        self.workdir, ['model.memory_size=40', 'task.eval_lengths=6,30',
+        self.workdir, ['model.memory_size=40', 'task.eval_lengths=30',
                        'evals.plot=True'],
         tag='big')
     self.assertEqual(set(results) - {'checkpoint_step', 'output_dir'},
-                     {'train', 'length_6', 'length_30'})
+                     {'train', 'length_30'})
     out = os.path.join(self.workdir, 'evaluations', 'big')
     self.assertEqual(results['output_dir'], out)
     with open(os.path.join(out, 'length_30.json')) as f:
@@ -86,7 +91,9 @@ class EvaluateTest(parameterized.TestCase):
     self.assertEqual(at_2['checkpoint_step'], 2)
     # The same step twice gives the same numbers, and with the run's own
     # seed and settings they are training's final numbers.
-    for name in ('train', 'length_4', 'length_8'):
+    self.assertEqual(set(first) - {'checkpoint_step', 'output_dir'},
+                     {'train', 'length_8'})
+    for name in ('train', 'length_8'):
       self.assertEqual(first[name], again[name])
       self.assertEqual(first[name], self.trained[name])
     self.assertNotEqual(at_2['length_8'], first['length_8'])

@@ -31,7 +31,42 @@ def _config(model='ntm', task='copy', num_steps=4, *, plot=True,
   config.tensorboard = True
   config.evals.plot = plot
   config.evals.variants = variants  # the final evaluations ('train' always).
+  if task == 'copy':
+    # One length variant (runlocal has two): each variant is one more
+    # compiled evaluation (and plot) per run.
+    config.task.eval_lengths = (8,)
   return config
+
+
+def _learning_config():
+  """The NTM on copy, trained long enough to learn (600 steps of 16
+  sequences with Adam), evaluated at the end on 256 fresh sequences."""
+  config = _config('ntm', 'copy', num_steps=600, variants='train')
+  config.task.max_length = 3
+  config.model.update(controller_size=32, memory_size=16, word_size=8)
+  config.optimizer.update(name='adam', learning_rate=3e-3,
+                          grad_clip_value=0.0, grad_clip_norm=10.0)
+  config.train.update(batch_size=16, steps_per_call=100, log_every=200,
+                      eval_every=600, ckpt_every=300)
+  config.evals.update(batch_size=64, num_batches=4)
+  return config
+
+
+@functools.lru_cache(maxsize=None)
+def _learning_run():
+  """`(workdir, config, results)` of `_learning_config()`, trained once per
+  test process: test_writes_the_workdir's NTM on copy and the run of
+  test_training_reduces_the_copy_loss (one NTM program set to compile).
+  The tests only read the workdir; tearDownModule removes it."""
+  config = _learning_config()
+  workdir = os.path.join(tempfile.mkdtemp(), 'ntm_copy')
+  return workdir, config, train.train_and_evaluate(config, workdir)
+
+
+def tearDownModule():  # pylint: disable=invalid-name
+  if _learning_run.cache_info().currsize:
+    shutil.rmtree(os.path.dirname(_learning_run()[0]), ignore_errors=True)
+  _learning_run.cache_clear()
 
 
 def _params(workdir, config, step=None):
@@ -53,22 +88,41 @@ class TrainAndEvaluateTest(TempDirMixin, parameterized.TestCase):
   @parameterized.product(model=['ntm', 'lstm'],
                          task=['copy', 'associative_recall'])
   def test_writes_the_workdir(self, model, task):
-    workdir = self.tmpdir()
-    results = train.train_and_evaluate(_config(model, task), workdir)
-    self.assertEqual(results['step'], 4)
+    # The final evaluations of every variant of the task (the task's, not
+    # the model's) for the LSTM; the NTM's only of 'train' (its
+    # evaluations at other lengths, plots included, run from its workdir in
+    # evaluate_test): each is an NTM program to compile and a plot to draw.
+    # The NTM on copy is the run of test_training_reduces_the_copy_loss
+    # (runlocal sizes elsewhere).
+    variants = 'all' if model == 'lstm' else 'train'
+    if (model, task) == ('ntm', 'copy'):
+      workdir, config, results = _learning_run()
+    else:
+      config = _config(model, task, variants=variants)
+      workdir = self.tmpdir()
+      results = train.train_and_evaluate(config, workdir)
+    num_steps, log_every = config.train.num_steps, config.train.log_every
+    self.assertEqual(results['step'], num_steps)
     for name in ('config.json', 'metrics.jsonl', 'eval/train.json',
                  'plots/train.png'):
       self.assertTrue(os.path.exists(os.path.join(workdir, name)), name)
     self.assertNotEmpty(os.listdir(os.path.join(workdir, 'tensorboard')))
-    self.assertEqual(checkpoint.latest_step(workdir), 4)
+    self.assertEqual(checkpoint.latest_step(workdir), num_steps)
     records = writers.read_metrics(workdir)
     train_steps = [r['step'] for r in records if r['split'] == 'train']
-    self.assertEqual(train_steps, [0, 2, 4])  # 0: the untrained model.
+    # 0: the untrained model (runlocal: [0, 2, 4]).
+    self.assertEqual(train_steps, list(range(0, num_steps + 1, log_every)))
     self.assertTrue(all(np.isfinite(r['loss']) for r in records
                         if r['split'] == 'train'))
-    variants = set(tasks.build(_config(model, task).task).variants())
+    expected = {'train'}
+    if variants == 'all':
+      expected |= set(tasks.build(config.task).variants())
+      self.assertGreater(len(expected), 1)
     self.assertEqual(set(results) - {'last_train_log', 'step', 'stopped_at',
-                                     'wall_seconds'}, variants | {'train'})
+                                     'wall_seconds'}, expected)
+    for name in expected:
+      for path in (f'eval/{name}.json', f'plots/{name}.png'):
+        self.assertTrue(os.path.exists(os.path.join(workdir, path)), path)
     with open(os.path.join(workdir, 'config.json')) as f:
       self.assertEqual(json.load(f)['model']['name'], model)
 
@@ -117,7 +171,10 @@ class TrainAndEvaluateTest(TempDirMixin, parameterized.TestCase):
       np.testing.assert_array_equal(x, y)
 
   def test_early_stop_when_solved(self):
-    config = _config(num_steps=8)
+    # Model-agnostic (the loop stops on the periodic evaluation's metric):
+    # the LSTM, whose programs test_nan_stops_... and test_writes_the_workdir
+    # compile too; the plots are test_writes_the_workdir's.
+    config = _config('lstm', num_steps=8, plot=False)
     config.train.stop_metric = 'bit_errors'
     config.train.stop_below = 1e9  # any value counts as solved
     workdir = self.tmpdir()
@@ -151,8 +208,10 @@ class TrainAndEvaluateTest(TempDirMixin, parameterized.TestCase):
 
 
 # Trains the same tiny LSTM with one device and, data-parallel, with two CPU
-# host devices (with remat, and with length buckets); prints the largest
-# parameter difference from the one-device run. In a subprocess:
+# host devices with remat (one run with the model's per-step skipping, one
+# with length buckets; the same model, so one evaluation program for both);
+# prints the largest parameter difference from the one-device training.
+# In a subprocess:
 # the host device count is fixed when JAX starts. It shares the test
 # session's compilation cache (conftest.py), passed as argv[1]. Data
 # parallelism splits the batch whatever the model: the LSTM compiles several
@@ -168,24 +227,35 @@ if len(sys.argv) > 1:
 from memax.training import checkpoint, setup, sharding, train
 sharding.use_cpu_devices(2)
 from configs import train as train_config
-final = []
-for devices, buckets in ((1, 0), (2, 0), (2, 3)):
+
+def config_of(devices, buckets):
   config = train_config.get_config('model=lstm,task=copy,runlocal')
   config.train.batch_size = 4
   config.train.num_steps = 4
   config.train.num_devices = devices
   config.train.length_buckets = buckets
   config.task.length_per_batch = True
-  config.model.remat = devices == 2 and not buckets
+  config.model.remat = devices == 2
   config.evals.plot = False
   config.evals.variants = 'train'
   config.tensorboard = False
+  return config
+
+# The one-device reference: the training of train_and_evaluate (the run's
+# chunks from its initial state and keys), without its evaluations.
+s = setup.setup(config_of(1, 0))
+state, chunk = s.init_state(), s.chunk()
+for _ in range(s.config.train.num_steps // s.config.train.steps_per_call):
+  state, _, _ = chunk(state, s.keys.train, s.data)
+final = [jax.device_get(state)]
+for devices, buckets in ((2, 0), (2, 3)):
+  config = config_of(devices, buckets)
   with tempfile.TemporaryDirectory() as workdir:
     train.train_and_evaluate(config, workdir)
     state = checkpoint.restore(checkpoint.manager(workdir, read_only=True),
                                setup.abstract_state(config))
     final.append(jax.device_get(state))  # saved replicated over 2 devices.
-print(len(jax.devices()), int(final[1].step), max(
+print(len(jax.devices()), int(final[0].step), int(final[1].step), max(
     float(np.max(np.abs(a - b))) for other in final[1:] for a, b in zip(
         jax.tree.leaves(final[0].params), jax.tree.leaves(other.params))))
 '''
@@ -204,8 +274,8 @@ class DataParallelTest(absltest.TestCase):
                           cwd=root, capture_output=True, text=True,
                           timeout=600, check=False)
     self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
-    devices, step, diff = proc.stdout.split()[-3:]
-    self.assertEqual((int(devices), int(step)), (2, 4))
+    devices, ref_step, step, diff = proc.stdout.split()[-4:]
+    self.assertEqual((int(devices), int(ref_step), int(step)), (2, 4, 4))
     self.assertLess(float(diff), 1e-5)
 
   def test_shardings(self):
@@ -215,15 +285,17 @@ class DataParallelTest(absltest.TestCase):
 
 
 class TrainStepTest(absltest.TestCase):
+  """The step's contract, whatever the model: the LSTM on copy (runlocal),
+  whose step these tests share (one compilation) and whose chunk training
+  compiles too (TrainAndEvaluateTest). The NTM trains in
+  TrainAndEvaluateTest and learns in test_training_reduces_the_copy_loss."""
 
-  def _setup(self, model='ntm'):
-    s = setup.setup(_config(model))
-    step = step_lib.make_train_step(s.model, s.task, s.optimizer,
-                                    batch_size=3)
-    return s.init_state(), step
+  def _setup(self):
+    s = setup.setup(_config('lstm'))
+    return s.init_state(), s.train_step, s
 
   def test_train_step_is_pure(self):
-    state, step = self._setup()
+    state, step, _ = self._setup()
     key = jax.random.key(5)
     a, ma = jax.jit(step)(state, key)
     b, mb = jax.jit(step)(state, key)
@@ -244,7 +316,7 @@ class TrainStepTest(absltest.TestCase):
   def test_train_step_vmaps_over_seeds(self):
     # jax.vmap of the whole step, whatever the model: the LSTM, cheaper to
     # compile (the NTM's ops are vmapped in tests/ops).
-    state, step = self._setup('lstm')
+    state, step, _ = self._setup()
     states = jax.tree.map(lambda x: jnp.stack([x, x]), state)
     keys = jax.random.split(jax.random.key(0), 2)
     new, metrics = jax.jit(jax.vmap(step))(states, keys)
@@ -254,16 +326,19 @@ class TrainStepTest(absltest.TestCase):
     np.testing.assert_allclose(metrics['loss'][0], m0['loss'], rtol=1e-5)
 
   def test_chunk_is_the_steps_in_a_row(self):
-    state, step = self._setup('lstm')  # the contract, not the model.
+    state, step, s = self._setup()  # the contract, not the model.
     key = jax.random.key(3)
     one = jax.jit(step)
+    # The run's own chunk (`make_train_chunk(train_step, steps_per_call)`).
+    steps = s.config.train.steps_per_call
+    self.assertGreater(steps, 1)
     expected, losses = state, []
-    for _ in range(3):
+    for _ in range(steps):
       expected, m = one(expected, key)
       losses.append(float(m['loss']))
-    chunk = step_lib.make_train_chunk(step, 3)
+    chunk = s.chunk()
     got, means, per_step = chunk(state, key, None)  # donates `state`.
-    self.assertEqual(int(got.step), 3)
+    self.assertEqual(int(got.step), steps)
     np.testing.assert_allclose(per_step, losses, rtol=1e-5)
     np.testing.assert_allclose(means['loss'], np.mean(losses), rtol=1e-5)
     for x, y in zip(jax.tree.leaves(got.params),
@@ -271,20 +346,18 @@ class TrainStepTest(absltest.TestCase):
       np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
 
   def test_training_reduces_the_copy_loss(self):
-    config = train_config.get_config('model=ntm,task=copy')
-    config.task.max_length = 3
-    config.model.update(controller_size=32, memory_size=16, word_size=8)
-    config.optimizer.update(name='adam', learning_rate=3e-3,
-                            grad_clip_value=0.0, grad_clip_norm=10.0)
-    config.train.update(batch_size=16, steps_per_call=100)
-    s = setup.setup(config)
-    state = s.init_state()
-    chunk = s.chunk()
-    before = _loss_on_fresh_batch(s.model, s.task, state.params)
-    for _ in range(6):
-      state, _, _ = chunk(state, s.keys.train, s.data)
-    self.assertEqual(int(state.step), 600)
-    after = _loss_on_fresh_batch(s.model, s.task, state.params)
+    # 600 steps of the run's chunks (100 steps each), in train_and_evaluate
+    # (the NTM run of test_writes_the_workdir). Before: the untrained
+    # model's loss (step 0, on the first batch, before any update); after:
+    # the final evaluation's cost in bits (the copy loss, `bit_loss`) on
+    # 256 fresh sequences.
+    workdir, config, results = _learning_run()
+    self.assertEqual((config.train.steps_per_call, results['step']),
+                     (100, 600))
+    before, = [r['loss'] for r in writers.read_metrics(workdir)
+               if r['split'] == 'train' and r['step'] == 0]
+    after = results['train']['cost_bits']
+    self.assertEqual(config.evals.batch_size * config.evals.num_batches, 256)
     self.assertLess(after, 0.6 * before)  # 1.0 is chance level
 
 
@@ -300,26 +373,29 @@ class LengthBucketsTest(parameterized.TestCase):
     self.assertEqual(buckets.bucket_edges(max_steps, num_buckets), expected)
 
   # Bucketing cuts the batch for any causal model: the LSTM, several times
-  # cheaper to compile than the NTM (13 gradients here). Per-step skipping
+  # cheaper to compile than the NTM (4 gradients here). Per-step skipping
   # (`num_steps`, with and without remat) is checked for the NTM and the
   # LSTM in tests/models/sequence_test.py.
   def _step_results(self, length_buckets, *, length_per_batch=True, keys=4):
     config = _config('lstm')
     config.task.length_per_batch = length_per_batch
     config.task.max_length = 4  # T = 9.
-    config.train.batch_size = 3
+    # runlocal's batch of 2: without num_steps, the step is TrainStepTest's.
+    batch_size = config.train.batch_size
     s = setup.setup(config)
     state = s.init_state()
     step = jax.jit(step_lib.make_train_step(
-        s.model, s.task, s.optimizer, batch_size=3,
+        s.model, s.task, s.optimizer, batch_size=batch_size,
         length_buckets=length_buckets))
+    # The batch's num_steps alone (jitted: the bits are not computed).
+    num_steps = jax.jit(lambda key, i: s.task.train_batch(
+        key, i, batch_size, s.data).num_steps)
     out = []
     for k in range(keys):
       key = jax.random.key(k)
-      batch = s.task.train_batch(key, state.step, 3, s.data)
+      n = num_steps(key, state.step)
       new, metrics = step(state, key, s.data)
-      out.append((None if batch.num_steps is None else int(batch.num_steps),
-                  metrics, new.params))
+      out.append((None if n is None else int(n), metrics, new.params))
     return out
 
   def _assert_same(self, a, b):
@@ -335,11 +411,14 @@ class LengthBucketsTest(parameterized.TestCase):
   def test_buckets_change_no_number(self):
     # The same steps with every padded step computed (the model's per-step
     # skipping), and with the batch cut to the end of its bucket.
-    full = self._step_results(0)
+    full = self._step_results(0, keys=6)
     lengths = [n for n, _, _ in full]
-    self.assertGreater(len(set(lengths)), 1, lengths)  # several buckets hit.
-    for num_buckets in (3, 9):  # 9: one bucket per length.
-      self._assert_same(full, self._step_results(num_buckets))
+    # Every length 2L + 1 is hit, so the buckets (3, 6, 9) cut batches
+    # exactly at their end (3, as a bucket per length does), past it
+    # (5 -> 6, 7 -> 9) and not at all (9), over three branches.
+    self.assertEqual(set(lengths), {3, 5, 7, 9})
+    self.assertEqual(buckets.bucket_edges(9, 3), (3, 6, 9))
+    self._assert_same(full, self._step_results(3, keys=6))
     # A step changes the parameters, so the comparison can fail.
     self.assertFalse(np.allclose(jax.tree.leaves(full[0][2])[0],
                                  jax.tree.leaves(full[1][2])[0]))
@@ -348,10 +427,6 @@ class LengthBucketsTest(parameterized.TestCase):
     self._assert_same(self._step_results(0, length_per_batch=False, keys=1),
                       self._step_results(3, length_per_batch=False, keys=1))
 
-
-def _loss_on_fresh_batch(model, task, params):
-  batch = task.sample(jax.random.key(99), 256)
-  return float(task.loss(model.apply(params, batch.inputs).logits, batch))
 
 if __name__ == '__main__':
   absltest.main()
