@@ -13,6 +13,7 @@ evaluations, 'all' or a list; `periodic_variants` (plus 'train') or
 folder of its own.
 """
 
+import functools
 import json
 import os
 from typing import Any
@@ -102,6 +103,27 @@ def model_kwargs(state: step_lib.TrainState | None, linear_start: bool
           step_lib.model_kwargs(state, linear_start).items()}
 
 
+# The jitted evaluations are shared by every evaluation of an equal model
+# and task in the process (periodic and final ones, each split, a resumed
+# run), so each is traced and compiled once. Models (flax modules) and
+# generated tasks compare by their fields; a dataset task by identity.
+
+
+def _shared(build):
+  """`build(*args)`, memoised for hashable arguments (else built anew)."""
+  cached = functools.lru_cache(maxsize=32)(build)
+
+  @functools.wraps(build)
+  def get(*args):
+    try:
+      hash(args)
+    except TypeError:
+      return build(*args)
+    return cached(*args)
+  return get
+
+
+@_shared
 def _sampled_forward(model: Any, task: Any, batch_size: int):
   @jax.jit
   def run(params, key, data, kwargs):
@@ -113,11 +135,21 @@ def _sampled_forward(model: Any, task: Any, batch_size: int):
   return run
 
 
+@_shared
 def _split_forward(model: Any, task: Any):
   @jax.jit
   def run(params, batch, kwargs):
     out = model.apply(params, batch.inputs, **kwargs)
     return task.per_example(out.logits, batch)
+  return run
+
+
+@_shared
+def _example_forward(model: Any):
+  @jax.jit
+  def run(params, inputs, kwargs):
+    out = model.apply(params, inputs, **kwargs)
+    return out.logits, out.aux
   return run
 
 
@@ -314,13 +346,13 @@ def _plot_attention(config, plot_dir, params, task, model, split, kwargs):
   from memax.training import plots  # pylint: disable=g-import-not-at-top
   for index in config.evals.get('plot_examples', (0,)):
     batch = task.example(split, index)
-    out = model.apply(params, batch.inputs, **kwargs)
-    if 'attention' not in out.aux:
+    logits, aux = _example_forward(model)(params, batch.inputs, kwargs)
+    if 'attention' not in aux:
       break
-    text = task.describe(batch, int(np.argmax(out.logits[0])))
+    text = task.describe(batch, int(np.argmax(logits[0])))
     plots.plot_attention(
         os.path.join(plot_dir, f'attention_{split}_{index}.png'),
-        np.asarray(out.aux['attention'][0]), **text,
+        np.asarray(aux['attention'][0]), **text,
         title=f'{config.model.name} on {split} example {index}',
         probabilities=not kwargs.get('linear', False))
 

@@ -12,12 +12,16 @@ from absl import flags
 from absl.testing import absltest
 from absl.testing import flagsaver
 from absl.testing import parameterized
+import jax
 import numpy as np
 
+from configs import memn2n_babi
 from configs import train as train_config
 from memax import cli
 from memax import evaluate
 from memax.training import checkpoint
+from memax.training import evaluate as evaluate_lib
+from memax.training import setup
 from memax.training import train
 from tests.training import workdir_testing
 
@@ -249,6 +253,36 @@ class CheckpointLookupTest(absltest.TestCase):
     self.assertEqual(checkpoint.all_steps(empty), [])
     self.assertIsNone(checkpoint.latest_step(empty))
     self.assertIsNone(checkpoint.best_step(empty))
+
+
+class SharedProgramsTest(absltest.TestCase):
+  """Evaluations of equal models and tasks are traced and compiled once."""
+
+  def test_equal_models_and_tasks_share_one_compiled_evaluation(self):
+    config = train_config.get_config('model=lstm,task=copy,runlocal')
+    config.task.eval_lengths = (8,)
+    s = setup.setup(config)
+    params = s.init_state().params
+    runs = []
+    for periodic in (True, False, False):  # a resume builds them anew
+      model, task = setup.build(config)
+      evaluator = evaluate_lib.Evaluator(
+          model, task, config.evals, jax.random.key(0), periodic=periodic)
+      evaluator.evaluate(params, data=s.data)
+      runs.append(evaluator._runs)  # pylint: disable=protected-access
+    self.assertEqual(set(runs[1]), {'train', 'length_8'})
+    for name, run in runs[1].items():
+      self.assertIs(runs[2][name], run)
+      self.assertEqual(run._cache_size(), 1)  # pylint: disable=protected-access
+    self.assertIs(runs[0]['train'], runs[1]['train'])
+
+  def test_the_splits_of_a_dataset_share_one_program(self):
+    config = memn2n_babi.get_config('runlocal')
+    model, task = setup.build(config)
+    evaluator = evaluate_lib.Evaluator(model, task, config.evals,
+                                       jax.random.key(0), periodic=False)
+    self.assertEqual(list(evaluator.evals), ['train', 'valid', 'test'])
+    self.assertLen({id(r) for r in evaluator._runs.values()}, 1)  # pylint: disable=protected-access
 
 
 if __name__ == '__main__':
