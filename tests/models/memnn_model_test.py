@@ -8,6 +8,8 @@ memory / sentence sizes, and learning: 100 Adam steps on a generated
 only the write-time features can pick the right fact.
 """
 
+import functools
+
 from absl.testing import absltest
 from absl.testing import parameterized
 import jax
@@ -289,14 +291,39 @@ def _init(model, key, inputs):
   return jax.jit(model.init)(key, inputs)
 
 
+def _random_params(model, seed, std, inputs):
+  """N(0, std^2) parameters with the module's structure.
+
+  For tests whose property holds for any parameters: `jax.eval_shape` gives
+  the structure without compiling `init`, whose program contains the whole
+  forward pass (LearningTest and the NL gradient test use `init` itself).
+  """
+  shapes = jax.eval_shape(model.init, jax.random.key(0), inputs)
+  rng = np.random.default_rng(seed)
+  return jax.tree.map(
+      lambda s: np.asarray(std * rng.normal(size=s.shape), s.dtype), shapes)
+
+
+@functools.cache
+def _evaluate_and_train(model):
+  """`(evaluation output, training losses)` in one program per config.
+
+  As NumPy arrays: indexing a `jax.Array` compiles a program per shape.
+  """
+  both = jax.jit(lambda params, inputs: (
+      model.apply(params, inputs),
+      model.apply(params, inputs, train=True).losses))
+  return lambda params, inputs: jax.tree.map(np.asarray, both(params, inputs))
+
+
 class ReferenceTest(parameterized.TestCase):
 
   @parameterized.named_parameters(*_CONFIGS)
   def test_forward_chain_matches_reference(self, **kw):
-    model = _model(init_std=1.0, **kw)
+    model = _model(**kw)
     inputs = random_inputs(0)
-    params = _init(model, jax.random.key(1), inputs)
-    out = jax.jit(model.apply)(params, inputs)
+    params = _random_params(model, 1, 1.0, inputs)
+    out, _ = _evaluate_and_train(model)(params, inputs)
     logits, aux = out.logits, out.aux
     self.assertEqual(dict(out.losses), {})  # no margin loss at evaluation
     ref = _reference(params, kw)
@@ -313,11 +340,10 @@ class ReferenceTest(parameterized.TestCase):
 
   @parameterized.named_parameters(*_CONFIGS)
   def test_loss_matches_reference(self, **kw):
-    model = _model(init_std=0.5, **kw)
+    model = _model(**kw)
     inputs = random_inputs(2)
-    params = _init(model, jax.random.key(3), inputs)
-    losses = jax.jit(lambda p, i: model.apply(p, i, train=True).losses)(
-        params, inputs)
+    params = _random_params(model, 3, 0.5, inputs)
+    _, losses = _evaluate_and_train(model)(params, inputs)
     ref = _reference(params, kw)
     expected = np.mean([
         ref.loss(inputs['story'][b], inputs['query'][b],
@@ -334,35 +360,35 @@ class InterfaceTest(parameterized.TestCase):
 
   @parameterized.named_parameters(('plain', {}), ('ng_nl', _EXTENSIONS))
   def test_padding_changes_nothing(self, extensions):
-    model = _model(init_std=1.0, **extensions)
+    model = _model(**extensions)
     inputs = random_inputs(4)
-    params = _init(model, jax.random.key(5), inputs)
-    apply = jax.jit(model.apply, static_argnames='train')
-    out = apply(params, inputs)
+    params = _random_params(model, 5, 1.0, inputs)
+    apply = _evaluate_and_train(model)
+    out, losses = apply(params, inputs)
     logits, aux = out.logits, out.aux
     padded = dict(inputs)
     padded['story'] = np.pad(inputs['story'], ((0, 0), (0, 5), (0, 3)))
     padded['query'] = np.pad(inputs['query'], ((0, 0), (0, 3)))
-    pout = apply(params, padded)
+    pout, plosses = apply(params, padded)
     plogits, paux = pout.logits, pout.aux
     np.testing.assert_allclose(plogits, logits, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(paux['chosen'], aux['chosen'])
     np.testing.assert_array_equal(paux['attention'][:, :, :6],
                                   aux['attention'])
     np.testing.assert_array_equal(paux['attention'][:, :, 6:], 0.0)
-    losses = apply(params, inputs, train=True).losses
-    plosses = apply(params, padded, train=True).losses
     np.testing.assert_allclose(plosses['margin'], losses['margin'],
                                rtol=1e-5)
 
   @parameterized.named_parameters(('plain', {}), ('ng_nl', _EXTENSIONS))
   def test_params_do_not_depend_on_batch_memory_or_length(self, extensions):
     model = _model(**extensions)
-    small = _init(model, jax.random.key(0), random_inputs(0, 1, 2, 3, (2,)))
+    small = jax.eval_shape(model.init, jax.random.key(0),
+                           random_inputs(0, 1, 2, 3, (2,)))
     large = jax.eval_shape(model.init, jax.random.key(0),
                            random_inputs(0, 5, 20, 9))
     self.assertEqual(jax.tree.map(jnp.shape, small),
                      jax.tree.map(jnp.shape, large))
+    small = _random_params(model, 0, 0.1, random_inputs(0, 1, 2, 3, (2,)))
     apply = jax.jit(model.apply)
     for b, m, l in ((1, 3, 4), (7, 25, 11)):
       out = apply(small, random_inputs(1, b, m, l, (3, m)))
@@ -375,7 +401,7 @@ class InterfaceTest(parameterized.TestCase):
   def test_empty_memory_attends_nowhere_and_stays_finite(self, extensions):
     model = _model(null_memory=False, **extensions)
     inputs = random_inputs(6, filled=(0,))
-    params = _init(model, jax.random.key(0), inputs)
+    params = _random_params(model, 0, 0.1, inputs)
     with jax.debug_nans(True):
       (loss, aux), grads = jax.jit(jax.value_and_grad(
           _loss_fn(model, inputs), has_aux=True))(params)
@@ -388,7 +414,7 @@ class InterfaceTest(parameterized.TestCase):
   def test_sampled_negatives_use_the_noise_rng(self):
     model = _model(num_negatives=3)
     inputs = random_inputs(7)
-    params = _init(model, jax.random.key(0), inputs)
+    params = _random_params(model, 0, 0.1, inputs)
     apply = jax.jit(lambda p, k: model.apply(
         p, inputs, train=True, rngs={'noise': k}).losses['margin'])
     a, b = apply(params, jax.random.key(1)), apply(params, jax.random.key(1))
@@ -415,7 +441,7 @@ class InterfaceTest(parameterized.TestCase):
     # The lookups then choose exactly as the plain model with the same
     # shared parameters.
     plain = _model()
-    params = _init(extended, jax.random.key(1), inputs)
+    params = _random_params(extended, 1, 0.1, inputs)
     plain_names = set(jax.eval_shape(plain.init, jax.random.key(1),
                                      inputs)['params'])
     shared = {'params': {k: v for k, v in params['params'].items()
@@ -440,16 +466,22 @@ class InterfaceTest(parameterized.TestCase):
     model = _model(init_std=0.5, **_EXTENSIONS)
     inputs = random_inputs(3)
     params = _init(model, jax.random.key(4), inputs)
-    fn = jax.jit(lambda p: _loss_fn(model, inputs)(p)[0])
-    grads = jax.grad(fn)(params)['params']
+    # Values and gradients from one program.
+    value_and_grad = jax.jit(jax.value_and_grad(
+        lambda p: _loss_fn(model, inputs)(p)[0]))
+    grads = value_and_grad(params)[1]['params']
+    names = ('r_hidden', 'o_hidden', 'r_output')
+    directions = jax.jit(lambda g: {  # one program, not one per shape
+        name: jax.random.normal(jax.random.key(7), g[name].shape)
+        for name in names})(grads)
     eps = 1e-2
-    for name in ('r_hidden', 'o_hidden', 'r_output'):
-      direction = np.asarray(
-          jax.random.normal(jax.random.key(7), grads[name].shape))
+    for name in names:
+      direction = np.asarray(directions[name])
       def shifted(sign, name=name, direction=direction):
         p = jax.tree.map(lambda a: a, params)
-        p['params'][name] = params['params'][name] + sign * eps * direction
-        return float(fn(p))
+        p['params'][name] = (np.asarray(params['params'][name])
+                             + sign * eps * direction)
+        return float(value_and_grad(p)[0])
       numeric = (shifted(1) - shifted(-1)) / (2 * eps)
       analytic = float(np.sum(np.asarray(grads[name]) * direction))
       self.assertGreater(abs(numeric), 1e-2, name)  # a real check
@@ -459,7 +491,7 @@ class InterfaceTest(parameterized.TestCase):
   def test_train_without_labels_raises(self):
     model = _model()
     inputs = random_inputs(8)
-    params = _init(model, jax.random.key(0), inputs)
+    params = _random_params(model, 0, 0.1, inputs)
     del inputs['answer']
     with self.assertRaisesRegex(ValueError, 'answer'):
       model.apply(params, inputs, train=True)
@@ -467,8 +499,8 @@ class InterfaceTest(parameterized.TestCase):
   def test_support_accuracy_counts_real_facts(self):
     model = _model()
     inputs = random_inputs(9)
-    params = _init(model, jax.random.key(0), inputs)
-    aux = jax.jit(model.apply)(params, inputs).aux
+    params = _random_params(model, 0, 0.1, inputs)
+    aux = _evaluate_and_train(model)(params, inputs)[0].aux
     sup = inputs['supporting'][:, :2]
     real = sup >= 0
     expected = np.sum(real & (np.asarray(aux['chosen']) == sup)) / real.sum()
@@ -495,14 +527,14 @@ class LearningTest(absltest.TestCase):
       return optax.apply_updates(params, updates), opt_state, loss
 
     data = {k: jnp.asarray(v) for k, v in data.items()}
-    opt_state = opt.init(params)
+    opt_state = jax.jit(opt.init)(params)
     order = np.random.default_rng(2).integers(0, 1024, size=(100, 32))
     losses = []
     for idx in order:
       params, opt_state, loss = train_step(params, opt_state, idx)
       losses.append(float(loss))
     out = jax.jit(model.apply)(params, test)
-    logits, aux = out.logits, out.aux
+    logits, aux = np.asarray(out.logits), out.aux
     accuracy = float(np.mean(np.argmax(logits, -1) == test['answer']))
     return losses, float(aux['support_accuracy']), accuracy
 

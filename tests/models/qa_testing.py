@@ -3,7 +3,6 @@
 import functools
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 
@@ -50,7 +49,7 @@ def random_params(model, seed, vocab_size):
       random_batch(0, 1, 1, 1, vocab_size, empty_last=False))
   rng = np.random.default_rng(seed)
   return jax.tree.map(
-      lambda s: jnp.asarray(0.5 * rng.normal(size=s.shape), s.dtype), shapes)
+      lambda s: np.asarray(0.5 * rng.normal(size=s.shape), s.dtype), shapes)
 
 
 @functools.cache

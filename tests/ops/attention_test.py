@@ -7,6 +7,7 @@ inputs under `jax.debug_nans`.
 """
 
 import functools
+import types
 
 from absl.testing import absltest
 from absl.testing import parameterized
@@ -145,6 +146,32 @@ _OPS = {
 }
 
 
+# The ops jitted, for the tests on values: one program per op and shape
+# instead of one per primitive run eagerly (compilation is most of the time).
+# Python `linear` flags stay static, as in an eager call.
+jitted = types.SimpleNamespace(
+    position_encoding=jax.jit(attention.position_encoding,
+                              static_argnums=(0, 1),
+                              static_argnames=('length', 'centered')),
+    position_encoding_weights=jax.jit(attention.position_encoding_weights,
+                                      static_argnums=1),
+    centered_position_encoding_weights=jax.jit(
+        attention.centered_position_encoding_weights, static_argnums=1),
+    encoding_weights=jax.jit(attention.encoding_weights,
+                             static_argnums=(1, 2)),
+    encoding_factors=jax.jit(attention.encoding_factors,
+                             static_argnums=(1, 2), static_argnames='length'),
+    weighted_counts=jax.jit(attention.weighted_counts, static_argnums=2,
+                            static_argnames='mode'),
+    bag_of_words=jax.jit(attention.bag_of_words),
+    masked_softmax=jax.jit(attention.masked_softmax),
+    memory_attention=jax.jit(attention.memory_attention,
+                             static_argnames='linear'),
+    memory_read=jax.jit(attention.memory_read),
+    memory_age=jax.jit(attention.memory_age),
+)
+
+
 class ReferenceTest(parameterized.TestCase):
   """Each op, vmapped over a batch, equals its NumPy reference."""
 
@@ -179,15 +206,15 @@ class PositionEncodingTest(parameterized.TestCase):
   @parameterized.parameters((1, 1), (1, 5), (4, 3), (6, 20), (11, 7))
   def test_table_matches_reference(self, sentence_size, embedding_size):
     np.testing.assert_allclose(
-        attention.position_encoding(sentence_size, embedding_size),
+        jitted.position_encoding(sentence_size, embedding_size),
         np_position_encoding(sentence_size, embedding_size),
         rtol=1e-5, atol=1e-6)
 
   @parameterized.parameters((3, 5, 4, False), (4, 4, 6, True),
                             (2, 7, 3, True))
   def test_longer_length_and_centered(self, rows, length, d, centered):
-    out = attention.position_encoding(rows, d, length=length,
-                                      centered=centered)
+    out = np.asarray(jitted.position_encoding(rows, d, length=length,
+                                              centered=centered))
     self.assertEqual(out.shape, (rows, d))
     for j in range(1, rows + 1):
       for k in range(1, d + 1):
@@ -203,37 +230,37 @@ class PositionEncodingTest(parameterized.TestCase):
   def test_hand_computed(self):
     # J = 2, d = 2: l[j, k] = (1 - j/2) - (k/2)(1 - j).
     np.testing.assert_allclose(
-        attention.position_encoding(2, 2), [[0.5, 0.5], [0.5, 1.0]],
+        jitted.position_encoding(2, 2), [[0.5, 0.5], [0.5, 1.0]],
         atol=1e-7)
 
   @parameterized.parameters(3, 8)
   def test_true_length_equals_table_without_padding(self, d):
     words = jnp.array([3, 1, 4, 1, 5])
     np.testing.assert_allclose(
-        attention.position_encoding_weights(words, d),
-        attention.position_encoding(5, d), rtol=1e-6)
+        jitted.position_encoding_weights(words, d),
+        jitted.position_encoding(5, d), rtol=1e-6)
 
   def test_true_length_ignores_padding(self):
     d = 6
-    short = attention.position_encoding_weights(jnp.array([7, 2, 9]), d)
-    padded = attention.position_encoding_weights(
-        jnp.array([7, 2, 9, 0, 0, 0]), d)
+    short = jitted.position_encoding_weights(jnp.array([7, 2, 9]), d)
+    padded = np.asarray(jitted.position_encoding_weights(
+        jnp.array([7, 2, 9, 0, 0, 0]), d))
     np.testing.assert_allclose(padded[:3], short, rtol=1e-6)
     np.testing.assert_allclose(padded[3:], 0.0)
     # Padding between words is skipped too.
-    holes = attention.position_encoding_weights(
-        jnp.array([7, 0, 2, 0, 9]), d)
-    np.testing.assert_allclose(holes[jnp.array([0, 2, 4])], short, rtol=1e-6)
-    np.testing.assert_allclose(holes[jnp.array([1, 3])], 0.0)
+    holes = np.asarray(jitted.position_encoding_weights(
+        jnp.array([7, 0, 2, 0, 9]), d))
+    np.testing.assert_allclose(holes[[0, 2, 4]], short, rtol=1e-6)
+    np.testing.assert_allclose(holes[[1, 3]], 0.0)
 
   def test_fixed_table_differs_from_true_length_with_padding(self):
     words = jnp.array([7, 2, 9, 0, 0])
     self.assertFalse(np.allclose(
-        attention.position_encoding_weights(words, 4)[:3],
-        attention.position_encoding(5, 4)[:3]))
+        np.asarray(jitted.position_encoding_weights(words, 4))[:3],
+        np.asarray(jitted.position_encoding(5, 4))[:3]))
 
   def test_all_padding_is_zero(self):
-    out = attention.position_encoding_weights(jnp.zeros(4, jnp.int32), 3)
+    out = jitted.position_encoding_weights(np.zeros(4, np.int32), 3)
     np.testing.assert_array_equal(out, np.zeros((4, 3)))
 
   def test_invalid_sizes_raise(self):
@@ -265,8 +292,7 @@ class CenteredPositionEncodingTest(parameterized.TestCase):
   @parameterized.parameters(1, 4, 20)
   def test_matches_reference_with_padding(self, d):
     words = np.array([5, 3, 0, 8, 1, 0, 0])
-    out = jax.jit(attention.centered_position_encoding_weights,
-                  static_argnums=1)(jnp.asarray(words), d)
+    out = jitted.centered_position_encoding_weights(jnp.asarray(words), d)
     np.testing.assert_allclose(out, np_centered_position_encoding(words, d),
                                rtol=1e-6, atol=1e-6)
 
@@ -274,30 +300,30 @@ class CenteredPositionEncodingTest(parameterized.TestCase):
     # Centred on 1 (the paper's formula is centred on about 1/2): the mean
     # weight of a sentence is exactly 1, against 1/2 + O(1/J d).
     words = jnp.arange(1, 8)
-    centered = attention.centered_position_encoding_weights(words, 20)
-    paper = attention.position_encoding_weights(words, 20)
+    centered = jitted.centered_position_encoding_weights(words, 20)
+    paper = jitted.position_encoding_weights(words, 20)
     np.testing.assert_allclose(float(jnp.mean(centered)), 1.0, rtol=1e-6)
     np.testing.assert_allclose(float(jnp.mean(paper)), 0.5, atol=0.01)
 
   def test_encoding_weights_by_name(self):
     words = jnp.array([4, 2, 7, 0])
-    self.assertIsNone(attention.encoding_weights(words, 3, 'bow'))
+    self.assertIsNone(jitted.encoding_weights(words, 3, 'bow'))
     np.testing.assert_array_equal(
-        attention.encoding_weights(words, 3, 'position'),
-        attention.position_encoding_weights(words, 3))
+        jitted.encoding_weights(words, 3, 'position'),
+        jitted.position_encoding_weights(words, 3))
     np.testing.assert_array_equal(
-        attention.encoding_weights(words, 3, 'position_centered'),
-        attention.centered_position_encoding_weights(words, 3))
+        jitted.encoding_weights(words, 3, 'position_centered'),
+        jitted.centered_position_encoding_weights(words, 3))
     with self.assertRaisesRegex(ValueError, 'position_centered'):
       attention.encoding_weights(words, 3, 'pe')
 
   def test_single_word_and_all_padding(self):
     np.testing.assert_allclose(
-        attention.centered_position_encoding_weights(jnp.array([4, 0]), 3),
+        jitted.centered_position_encoding_weights(jnp.array([4, 0]), 3),
         [[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]])
     np.testing.assert_array_equal(
-        attention.centered_position_encoding_weights(
-            jnp.zeros(4, jnp.int32), 3), np.zeros((4, 3)))
+        jitted.centered_position_encoding_weights(np.zeros(4, np.int32), 3),
+        np.zeros((4, 3)))
 
 
 class BagOfWordsTest(absltest.TestCase):
@@ -306,10 +332,10 @@ class BagOfWordsTest(absltest.TestCase):
     embeddings = jnp.array([[1.0, 2.0], [3.0, 4.0], [100.0, 100.0]])
     words = jnp.array([5, 6, 0])
     np.testing.assert_allclose(
-        attention.bag_of_words(embeddings, words), [4.0, 6.0])
+        jitted.bag_of_words(embeddings, words), [4.0, 6.0])
     weights = jnp.array([[2.0, 0.0], [1.0, 1.0], [9.0, 9.0]])
     np.testing.assert_allclose(
-        attention.bag_of_words(embeddings, words, weights=weights),
+        jitted.bag_of_words(embeddings, words, weights=weights),
         [5.0, 4.0])
 
   def test_wrong_shapes_raise(self):
@@ -325,7 +351,7 @@ class MaskedSoftmaxTest(absltest.TestCase):
   def test_masked_slots_get_zero_and_the_rest_is_a_softmax(self):
     logits = jnp.array([1.0, 5.0, 2.0, 9.0])
     mask = jnp.array([True, False, True, False])
-    out = attention.masked_softmax(logits, mask)
+    out = jitted.masked_softmax(logits, mask)
     e = np.exp([1.0, 2.0])
     np.testing.assert_allclose(out, [e[0] / e.sum(), 0.0, e[1] / e.sum(),
                                      0.0], rtol=1e-6)
@@ -333,12 +359,12 @@ class MaskedSoftmaxTest(absltest.TestCase):
   def test_float_mask(self):
     logits = jnp.array([1.0, 5.0, 2.0])
     np.testing.assert_allclose(
-        attention.masked_softmax(logits, jnp.array([1.0, 0.0, 1.0])),
-        attention.masked_softmax(logits, jnp.array([True, False, True])))
+        jitted.masked_softmax(logits, jnp.array([1.0, 0.0, 1.0])),
+        jitted.masked_softmax(logits, jnp.array([True, False, True])))
 
   def test_all_masked_is_zero(self):
-    out = attention.masked_softmax(jnp.array([1.0, 2.0]),
-                                   jnp.array([False, False]))
+    out = jitted.masked_softmax(jnp.array([1.0, 2.0]),
+                                jnp.array([False, False]))
     np.testing.assert_array_equal(out, [0.0, 0.0])
 
   def test_wrong_shapes_raise(self):
@@ -355,15 +381,15 @@ class MemoryAttentionTest(absltest.TestCase):
     args = (inputs['keys'], inputs['query'], inputs['mask'])
     fn = jax.jit(lambda flag: attention.memory_attention(*args, linear=flag))
     np.testing.assert_allclose(
-        fn(jnp.array(True)), attention.memory_attention(*args, linear=True),
+        fn(jnp.array(True)), jitted.memory_attention(*args, linear=True),
         rtol=1e-6)
     np.testing.assert_allclose(
-        fn(jnp.array(False)), attention.memory_attention(*args), rtol=1e-6)
+        fn(jnp.array(False)), jitted.memory_attention(*args), rtol=1e-6)
 
   def test_read_of_one_hot_attention_is_the_row(self):
-    values = jnp.arange(12.0).reshape(4, 3)
+    values = np.arange(12.0, dtype=np.float32).reshape(4, 3)
     np.testing.assert_allclose(
-        attention.memory_read(values, jax.nn.one_hot(2, 4)), values[2])
+        jitted.memory_read(values, jax.nn.one_hot(2, 4)), values[2])
 
   def test_wrong_shapes_raise(self):
     with self.assertRaises(AssertionError):
@@ -381,17 +407,18 @@ class MemoryAgeTest(absltest.TestCase):
   def test_hand_computed(self):
     mask = jnp.array([1, 1, 0, 1, 0, 0])
     np.testing.assert_array_equal(
-        attention.memory_age(mask)[jnp.array([0, 1, 3])], [2, 1, 0])
+        np.asarray(jitted.memory_age(mask))[[0, 1, 3]], [2, 1, 0])
     gaps = jnp.array([1, 0, 5, 1, 7, 7])  # gaps after empty slots ignored
     np.testing.assert_array_equal(
-        attention.memory_age(mask, gaps=gaps)[jnp.array([0, 1, 3])],
+        np.asarray(jitted.memory_age(mask, gaps=gaps))[[0, 1, 3]],
         [4, 2, 1])
 
   def test_independent_of_trailing_empty_slots(self):
-    mask = jnp.array([1, 1, 1])
+    mask = np.array([1, 1, 1], np.int32)
     np.testing.assert_array_equal(
-        attention.memory_age(jnp.concatenate([mask, jnp.zeros(4, int)]))[:3],
-        attention.memory_age(mask))
+        np.asarray(jitted.memory_age(
+            np.concatenate([mask, np.zeros(4, np.int32)])))[:3],
+        jitted.memory_age(mask))
 
 
 class GradientTest(parameterized.TestCase):
@@ -418,8 +445,9 @@ class GradientTest(parameterized.TestCase):
       inputs = _random_inputs(4, (), 5, 4, 3, dtype=np.float64)
       fn, names = make(inputs)
       args = [jnp.asarray(inputs[k]) for k in names]
+      # Jitted: one program per derivative instead of one per primitive.
       jax.test_util.check_grads(
-          fn, args, order=2, modes=['rev'], atol=1e-5, rtol=1e-5)
+          jax.jit(fn), args, order=2, modes=['rev'], atol=1e-5, rtol=1e-5)
 
 
 class DegenerateInputsTest(parameterized.TestCase):
@@ -476,7 +504,7 @@ class DegenerateInputsTest(parameterized.TestCase):
 
   def test_zero_embeddings_and_empty_sentence(self):
     words = jnp.zeros(5, jnp.int32)
-    weights = attention.position_encoding_weights(words, 3)
+    weights = jitted.position_encoding_weights(words, 3)
     out = self._assert_finite_value_and_grad(
         lambda e: attention.bag_of_words(e, words, weights=weights),
         np.zeros((5, 3)))
@@ -492,8 +520,8 @@ class EncodingFactorsTest(parameterized.TestCase):
   @parameterized.parameters('position', 'position_centered', 'bow')
   def test_factors_give_the_encoding_weights(self, encoding):
     for words in self._WORDS:
-      c, g = attention.encoding_factors(jnp.asarray(words), 6, encoding)
-      weights = attention.encoding_weights(jnp.asarray(words), 6, encoding)
+      c, g = jitted.encoding_factors(jnp.asarray(words), 6, encoding)
+      weights = jitted.encoding_weights(jnp.asarray(words), 6, encoding)
       if weights is None:
         weights = np.ones((len(words), 6)) * (words != 0)[:, None]
       np.testing.assert_allclose(c @ g, weights, atol=1e-6)
@@ -501,8 +529,8 @@ class EncodingFactorsTest(parameterized.TestCase):
   @parameterized.parameters('position', 'position_centered')
   def test_fixed_length_factors_give_the_padded_table(self, encoding):
     words = jnp.asarray(self._WORDS[0])
-    c, g = attention.encoding_factors(words, 5, encoding, length=8)
-    table = attention.position_encoding(
+    c, g = jitted.encoding_factors(words, 5, encoding, length=8)
+    table = jitted.position_encoding(
         7, 5, length=8, centered=encoding == 'position_centered')
     np.testing.assert_allclose(c @ g, table * (self._WORDS[0] != 0)[:, None],
                                atol=1e-6)
@@ -511,10 +539,10 @@ class EncodingFactorsTest(parameterized.TestCase):
     ids = jnp.asarray(self._WORDS.reshape(-1))
     coef = jax.random.normal(jax.random.key(0), (ids.shape[0], 2))
     expected = jax.nn.one_hot(ids, 10).T @ coef
-    np.testing.assert_allclose(attention.weighted_counts(ids, coef, 10),
+    np.testing.assert_allclose(jitted.weighted_counts(ids, coef, 10),
                                expected, atol=1e-6)
     np.testing.assert_allclose(
-        attention.weighted_counts(ids, coef, 10, mode='promise_in_bounds'),
+        jitted.weighted_counts(ids, coef, 10, mode='promise_in_bounds'),
         expected, atol=1e-6)
 
   def test_attention_from_scores_is_memory_attention(self):

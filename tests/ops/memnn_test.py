@@ -8,6 +8,8 @@ compute the same function. The ops are batched with `jax.vmap`, differentiated
 with `check_grads`, and run on degenerate inputs under `jax.debug_nans`.
 """
 
+import types
+
 from absl.testing import absltest
 from absl.testing import parameterized
 import chex
@@ -128,6 +130,34 @@ def _tables(u, vocab):
           u[:, 3 * vocab:].T)
 
 
+# The ops jitted, for the tests on values: one program per op and shape
+# instead of one per primitive run eagerly (compilation is most of the time).
+jitted = types.SimpleNamespace(
+    bag_of_words=jax.jit(memnn.bag_of_words),
+    ngram_ids=jax.jit(memnn.ngram_ids, static_argnums=(1, 2)),
+    match_scores=jax.jit(memnn.match_scores),
+    time_features=jax.jit(memnn.time_features),
+    pairwise_scores=jax.jit(memnn.pairwise_scores),
+    ordered_comparisons=jax.jit(memnn.ordered_comparisons),
+    tournament_scores=jax.jit(memnn.tournament_scores),
+    select=jax.jit(memnn.select),
+    sample_negatives=jax.jit(memnn.sample_negatives, static_argnames='num'),
+    margin_ranking_loss=jax.jit(memnn.margin_ranking_loss,
+                                static_argnames='margin'),
+    pairwise_margin_loss=jax.jit(memnn.pairwise_margin_loss,
+                                 static_argnames='margin'),
+)
+
+
+@jax.jit
+def _embed(query, support, words, t_query, t_support, t_memory):
+  """`U Phi_x` of a query and one support sentence, and `U Phi_y(words)`."""
+  x = (memnn.bag_of_words(query, t_query)
+       + memnn.bag_of_words(support, t_support))
+  ys = jax.vmap(memnn.bag_of_words, in_axes=(0, None))(words, t_memory)
+  return x, ys
+
+
 class ScoreTest(parameterized.TestCase):
   """The embedding-table form equals Phi_x^T U^T U Phi_y (eq. 4)."""
 
@@ -137,26 +167,24 @@ class ScoreTest(parameterized.TestCase):
     u, words, query = _random_case(seed, vocab=vocab)
     t_query, t_support, t_memory, _ = _tables(u, vocab)
     support = words[2]
-    x = (memnn.bag_of_words(jnp.asarray(query), jnp.asarray(t_query))
-         + memnn.bag_of_words(jnp.asarray(support), jnp.asarray(t_support)))
-    ys = jax.vmap(memnn.bag_of_words, in_axes=(0, None))(
-        jnp.asarray(words), jnp.asarray(t_memory))
-    out = memnn.match_scores(x, ys)
+    x, ys = _embed(*map(jnp.asarray, (query, support, words, t_query,
+                                      t_support, t_memory)))
+    out = jitted.match_scores(x, ys)
     phi_x = np_phi([(0, query), (1, support)], vocab, extra=3)
     expected = [np_score(u, phi_x, np_phi([(2, w)], vocab, extra=3))
                 for w in words]
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
 
   def test_padding_adds_nothing_whatever_row_zero_holds(self):
-    table = jnp.arange(12.0).reshape(4, 3) + 100.0
-    out = memnn.bag_of_words(jnp.array([2, 0, 3, 0, 0]), table)
+    table = np.arange(12.0, dtype=np.float32).reshape(4, 3) + 100.0
+    out = jitted.bag_of_words(jnp.array([2, 0, 3, 0, 0]), table)
     np.testing.assert_allclose(out, table[2] + table[3])
     np.testing.assert_allclose(
-        memnn.bag_of_words(jnp.zeros((5,), jnp.int32), table), np.zeros(3))
+        jitted.bag_of_words(np.zeros((5,), np.int32), table), np.zeros(3))
 
   def test_repeated_words_count(self):
-    table = jnp.eye(4)
-    out = memnn.bag_of_words(jnp.array([1, 1, 3]), table)
+    table = np.eye(4, dtype=np.float32)
+    out = jitted.bag_of_words(jnp.array([1, 1, 3]), table)
     np.testing.assert_allclose(out, [0.0, 2.0, 0.0, 1.0])
 
   def test_wrong_rank_raises(self):
@@ -182,27 +210,26 @@ class NgramTest(parameterized.TestCase):
     rng = np.random.default_rng(n)
     words = rng.integers(1, 400, size=9)
     words[6:] = 0
-    out = jax.jit(memnn.ngram_ids, static_argnums=(1, 2))(
-        jnp.asarray(words, jnp.int32), n, buckets)
+    out = jitted.ngram_ids(jnp.asarray(words, jnp.int32), n, buckets)
     expected = np_ngram_ids(words, n, buckets)
     np.testing.assert_array_equal(out, expected)
     self.assertTrue(np.all((np.asarray(out) >= 0) & (out <= buckets)))
     self.assertEqual(int(np.sum(np.asarray(out) > 0)), max(6 - n + 1, 0))
 
   def test_order_counts_and_padding_adds_nothing(self):
-    a = memnn.ngram_ids(jnp.array([5, 6, 7]), 2, 1 << 20)
-    b = memnn.ngram_ids(jnp.array([6, 5, 7]), 2, 1 << 20)
+    a = jitted.ngram_ids(jnp.array([5, 6, 7]), 2, 1 << 20)
+    b = jitted.ngram_ids(jnp.array([6, 5, 7]), 2, 1 << 20)
     self.assertNotEqual(set(np.asarray(a).tolist()),
                         set(np.asarray(b).tolist()))
     table = jnp.asarray(np.random.default_rng(0).normal(size=(98, 4)))
-    words = jnp.array([3, 9, 4, 8])
-    bag = memnn.bag_of_words(memnn.ngram_ids(words, 3, 97), table)
-    padded = jnp.pad(words, (0, 5))
+    words = np.array([3, 9, 4, 8], np.int32)
+    bag = jitted.bag_of_words(jitted.ngram_ids(words, 3, 97), table)
+    padded = np.pad(words, (0, 5))
     np.testing.assert_allclose(
-        memnn.bag_of_words(memnn.ngram_ids(padded, 3, 97), table), bag)
+        jitted.bag_of_words(jitted.ngram_ids(padded, 3, 97), table), bag)
 
   def test_short_sentences_and_bad_arguments(self):
-    self.assertEqual(memnn.ngram_ids(jnp.array([1, 2]), 3, 5).shape, (0,))
+    self.assertEqual(jitted.ngram_ids(jnp.array([1, 2]), 3, 5).shape, (0,))
     with self.assertRaisesRegex(ValueError, 'n >= 1'):
       memnn.ngram_ids(jnp.array([1, 2]), 0, 5)
     with self.assertRaisesRegex(ValueError, 'buckets'):
@@ -210,7 +237,9 @@ class NgramTest(parameterized.TestCase):
 
   def test_vmaps_over_sentences(self):
     words = np.random.default_rng(1).integers(0, 50, size=(_B, 6))
-    out = jax.vmap(lambda w: memnn.ngram_ids(w, 2, 31))(jnp.asarray(words))
+    # Jitted: one program instead of one per op.
+    out = jax.jit(jax.vmap(lambda w: memnn.ngram_ids(w, 2, 31)))(
+        jnp.asarray(words))
     for i in range(_B):
       np.testing.assert_array_equal(out[i], np_ngram_ids(words[i], 2, 31))
 
@@ -219,8 +248,8 @@ class TimeFeaturesTest(parameterized.TestCase):
 
   def test_hand_computed(self):
     # x written at time 1; candidates at times 0, 2, 3 (3 is untimed).
-    f = memnn.time_features(jnp.array(1), jnp.array([0, 2, 3]),
-                            jnp.array([True, True, False]))
+    f = np.asarray(jitted.time_features(jnp.array(1), jnp.array([0, 2, 3]),
+                                        jnp.array([True, True, False])))
     # [x older than y_i, x older than y_j, y_i older than y_j]
     np.testing.assert_array_equal(f[0, 1], [0.0, 1.0, 1.0])
     np.testing.assert_array_equal(f[1, 0], [1.0, 0.0, 0.0])
@@ -236,12 +265,10 @@ class TimeFeaturesTest(parameterized.TestCase):
     support = words[3]
     times = np.array([0, 1, 2, 3, 4])
     query_time = 2  # after a chosen memory at slot 2 (hop 2)
-    x = (memnn.bag_of_words(jnp.asarray(query), jnp.asarray(t_query))
-         + memnn.bag_of_words(jnp.asarray(support), jnp.asarray(t_support)))
-    ys = jax.vmap(memnn.bag_of_words, in_axes=(0, None))(
-        jnp.asarray(words), jnp.asarray(t_memory))
-    out = memnn.pairwise_scores(x, ys, jnp.asarray(t_time),
-                                jnp.asarray(times), jnp.array(query_time))
+    x, ys = _embed(*map(jnp.asarray, (query, support, words, t_query,
+                                      t_support, t_memory)))
+    out = jitted.pairwise_scores(x, ys, jnp.asarray(t_time),
+                                 jnp.asarray(times), jnp.array(query_time))
     expected = np.zeros((n, n))
     for i in range(n):
       for j in range(n):
@@ -252,9 +279,9 @@ class TimeFeaturesTest(parameterized.TestCase):
   def test_zero_time_embeddings_give_score_differences(self):
     rng = np.random.default_rng(3)
     x, ys = rng.normal(size=3), rng.normal(size=(4, 3))
-    out = memnn.pairwise_scores(jnp.asarray(x), jnp.asarray(ys),
-                                jnp.zeros((3, 3)), jnp.arange(4),
-                                jnp.array(4))
+    out = jitted.pairwise_scores(jnp.asarray(x), jnp.asarray(ys),
+                                 jnp.zeros((3, 3)), jnp.arange(4),
+                                 jnp.array(4))
     s = ys @ x
     np.testing.assert_allclose(out, s[:, None] - s[None, :], atol=1e-5)
 
@@ -271,22 +298,23 @@ class SelectionTest(parameterized.TestCase):
     rng = np.random.default_rng(4)
     pairwise = rng.normal(size=(6, 6))
     times = rng.permutation(6)
-    out = np.asarray(memnn.ordered_comparisons(
+    out = np.asarray(jitted.ordered_comparisons(
         jnp.asarray(pairwise), jnp.asarray(times)))
     np.testing.assert_allclose(out, np_ordered(pairwise, times), atol=1e-6)
     np.testing.assert_allclose(out, -out.T, atol=1e-6)
 
   def test_untimed_pairs_use_the_mean_of_both_orders(self):
     pairwise = jnp.array([[0.0, 1.0], [3.0, 0.0]])
-    out = memnn.ordered_comparisons(pairwise, jnp.array([0, 1]),
-                                    jnp.array([True, False]))
+    out = jitted.ordered_comparisons(pairwise, jnp.array([0, 1]),
+                                     jnp.array([True, False]))
     np.testing.assert_allclose(out, [[0.0, -1.0], [1.0, 0.0]])
 
   def test_tournament_scores_match_reference(self):
     rng = np.random.default_rng(5)
     a = rng.normal(size=(5, 5))
     valid = np.array([True, False, True, True, False])
-    out = memnn.tournament_scores(jnp.asarray(a), jnp.asarray(valid))
+    out = np.asarray(jitted.tournament_scores(jnp.asarray(a),
+                                              jnp.asarray(valid)))
     for i in range(5):
       if not valid[i]:
         self.assertEqual(float(out[i]), -np.inf)
@@ -295,10 +323,10 @@ class SelectionTest(parameterized.TestCase):
       np.testing.assert_allclose(out[i], worst, rtol=1e-6)
 
   def test_single_valid_candidate_wins(self):
-    out = memnn.tournament_scores(jnp.ones((3, 3)),
-                                  jnp.array([False, True, False]))
+    out = jitted.tournament_scores(jnp.ones((3, 3)),
+                                   jnp.array([False, True, False]))
     self.assertEqual(float(out[1]), np.inf)
-    index, weights = memnn.select(out, jnp.array([False, True, False]))
+    index, weights = jitted.select(out, jnp.array([False, True, False]))
     self.assertEqual(int(index), 1)
     np.testing.assert_array_equal(weights, [0.0, 1.0, 0.0])
 
@@ -306,12 +334,12 @@ class SelectionTest(parameterized.TestCase):
     rng = np.random.default_rng(6)
     s = rng.normal(size=7)
     valid = np.array([True, True, False, True, True, True, False])
-    pairwise = memnn.pairwise_scores(
+    pairwise = jitted.pairwise_scores(
         jnp.asarray(s), jnp.eye(7), jnp.zeros((3, 7)), jnp.arange(7),
         jnp.array(7))
-    comparisons = memnn.ordered_comparisons(pairwise, jnp.arange(7))
-    scores = memnn.tournament_scores(comparisons, jnp.asarray(valid))
-    index, _ = memnn.select(scores, jnp.asarray(valid))
+    comparisons = jitted.ordered_comparisons(pairwise, jnp.arange(7))
+    scores = jitted.tournament_scores(comparisons, jnp.asarray(valid))
+    index, _ = jitted.select(scores, jnp.asarray(valid))
     self.assertEqual(int(index), int(np.argmax(np.where(valid, s, -np.inf))))
 
   def test_agrees_with_the_papers_loop_when_a_winner_exists(self):
@@ -324,7 +352,7 @@ class SelectionTest(parameterized.TestCase):
       time_emb = 2.0 * rng.normal(size=(3, 4))
       valid = rng.uniform(size=n) < 0.8
       valid[0] = True
-      pairwise = np.asarray(memnn.pairwise_scores(
+      pairwise = np.asarray(jitted.pairwise_scores(
           jnp.asarray(x), jnp.asarray(ys), jnp.asarray(time_emb),
           jnp.arange(n), jnp.array(n)), np.float64)
       ordered = np_ordered(pairwise, np.arange(n))
@@ -333,9 +361,9 @@ class SelectionTest(parameterized.TestCase):
                  if all(ordered[i, j] > 0 for j in idx if j != i)]
       if not winners:
         continue
-      scores = memnn.tournament_scores(
+      scores = jitted.tournament_scores(
           jnp.asarray(ordered, jnp.float32), jnp.asarray(valid))
-      index, _ = memnn.select(scores, jnp.asarray(valid))
+      index, _ = jitted.select(scores, jnp.asarray(valid))
       self.assertEqual(int(index), winners[0])
       self.assertEqual(np_paper_loop(pairwise, valid), winners[0])
       agreed += 1
@@ -346,20 +374,20 @@ class SelectionTest(parameterized.TestCase):
     ys = jnp.ones((4, 2))
     x = jnp.array([1.0, 0.0])
     time_emb = jnp.array([[0.0, 0.0], [0.0, 0.0], [-1.0, 0.0]])
-    pairwise = memnn.pairwise_scores(x, ys, time_emb, jnp.arange(4),
-                                     jnp.array(4))
+    pairwise = jitted.pairwise_scores(x, ys, time_emb, jnp.arange(4),
+                                      jnp.array(4))
     valid = jnp.array([True, True, True, False])
-    scores = memnn.tournament_scores(
-        memnn.ordered_comparisons(pairwise, jnp.arange(4)), valid)
-    index, weights = memnn.select(scores, valid)
+    scores = jitted.tournament_scores(
+        jitted.ordered_comparisons(pairwise, jnp.arange(4)), valid)
+    index, weights = jitted.select(scores, valid)
     self.assertEqual(int(index), 2)
     np.testing.assert_array_equal(weights, [0.0, 0.0, 1.0, 0.0])
     self.assertEqual(np_paper_loop(np.asarray(pairwise), np.asarray(valid)),
                      2)
 
   def test_all_invalid_selects_nothing(self):
-    index, weights = memnn.select(jnp.full((4,), -jnp.inf),
-                                  jnp.zeros((4,), bool))
+    index, weights = jitted.select(jnp.full((4,), -jnp.inf),
+                                   jnp.zeros((4,), bool))
     self.assertEqual(int(index), 0)
     np.testing.assert_array_equal(weights, np.zeros(4))
 
@@ -371,22 +399,22 @@ class LossTest(parameterized.TestCase):
     negatives = jnp.array([1, 2, 3])
     mask = jnp.array([1.0, 1.0, 1.0])
     # gamma=0.1: max(0, .1-1+.95)=.05, max(0, .1-1+.5)=0, max(0, .1-1+2)=1.1
-    out = memnn.margin_ranking_loss(scores, jnp.array(0), negatives, mask,
-                                    margin=0.1)
+    out = jitted.margin_ranking_loss(scores, jnp.array(0), negatives, mask,
+                                     margin=0.1)
     np.testing.assert_allclose(out, 1.15, rtol=1e-6)
-    masked = memnn.margin_ranking_loss(
+    masked = jitted.margin_ranking_loss(
         scores, jnp.array(0), negatives, jnp.array([1.0, 1.0, 0.0]),
         margin=0.1)
     np.testing.assert_allclose(masked, 0.05, rtol=1e-5)
 
   def test_zero_loss_when_margins_are_satisfied(self):
     scores = jnp.array([3.0, 1.0, 2.0, 0.0])
-    out = memnn.margin_ranking_loss(scores, jnp.array(0), jnp.arange(4),
-                                    jnp.array([0.0, 1.0, 1.0, 1.0]),
-                                    margin=0.5)
+    out = jitted.margin_ranking_loss(scores, jnp.array(0), jnp.arange(4),
+                                     jnp.array([0.0, 1.0, 1.0, 1.0]),
+                                     margin=0.5)
     self.assertEqual(float(out), 0.0)
     pairwise = jnp.array([[0.0, 1.0, 2.0], [-1.0, 0.0, 0.0], [-1.0, 0.0, 0.0]])
-    out = memnn.pairwise_margin_loss(
+    out = jitted.pairwise_margin_loss(
         pairwise, jnp.array(0), jnp.array([1, 2]), jnp.ones((2,)),
         margin=0.5)
     self.assertEqual(float(out), 0.0)
@@ -394,8 +422,8 @@ class LossTest(parameterized.TestCase):
   def test_pairwise_loss_needs_both_orders(self):
     # f=0 wins as the first argument but not as the second.
     pairwise = jnp.array([[0.0, 1.0], [0.3, 0.0]])
-    out = memnn.pairwise_margin_loss(pairwise, jnp.array(0), jnp.array([1]),
-                                     jnp.ones((1,)), margin=0.1)
+    out = jitted.pairwise_margin_loss(pairwise, jnp.array(0), jnp.array([1]),
+                                      jnp.ones((1,)), margin=0.1)
     np.testing.assert_allclose(out, 0.4, rtol=1e-6)
 
   @parameterized.parameters(0, 1, 2)
@@ -407,12 +435,12 @@ class LossTest(parameterized.TestCase):
     target = int(rng.integers(n))
     negatives = rng.integers(0, n, size=8)
     mask = (rng.uniform(size=8) < 0.7).astype(np.float64)
-    out = memnn.margin_ranking_loss(
+    out = jitted.margin_ranking_loss(
         jnp.asarray(scores), jnp.array(target), jnp.asarray(negatives),
         jnp.asarray(mask), margin=0.3)
     np.testing.assert_allclose(
         out, np_margin_loss(scores, target, negatives, mask, 0.3), rtol=1e-5)
-    out = memnn.pairwise_margin_loss(
+    out = jitted.pairwise_margin_loss(
         jnp.asarray(pairwise), jnp.array(target), jnp.asarray(negatives),
         jnp.asarray(mask), margin=0.3)
     np.testing.assert_allclose(
@@ -424,14 +452,14 @@ class SampleNegativesTest(parameterized.TestCase):
 
   def test_all_negatives(self):
     valid = jnp.array([True, True, False, True])
-    idx, mask = memnn.sample_negatives(None, valid, jnp.array(1), num=0)
+    idx, mask = jitted.sample_negatives(None, valid, jnp.array(1), num=0)
     np.testing.assert_array_equal(idx, [0, 1, 2, 3])
     np.testing.assert_array_equal(mask, [1.0, 0.0, 0.0, 1.0])
 
   def test_sampled_negatives_are_valid_and_not_the_target(self):
     valid = jnp.array([True, True, False, True, False, True])
-    idx, mask = memnn.sample_negatives(jax.random.key(0), valid,
-                                       jnp.array(3), num=200)
+    idx, mask = jitted.sample_negatives(jax.random.key(0), valid,
+                                        jnp.array(3), num=200)
     idx = np.asarray(idx)
     self.assertTrue(np.all(np.isin(idx, [0, 1, 5])))
     self.assertEqual(set(idx.tolist()), {0, 1, 5})
@@ -439,8 +467,8 @@ class SampleNegativesTest(parameterized.TestCase):
 
   def test_no_valid_negative_masks_everything(self):
     valid = jnp.array([False, True, False])
-    _, mask = memnn.sample_negatives(jax.random.key(0), valid, jnp.array(1),
-                                     num=4)
+    _, mask = jitted.sample_negatives(jax.random.key(0), valid, jnp.array(1),
+                                      num=4)
     np.testing.assert_array_equal(mask, np.zeros(4))
 
   def test_negative_num_raises(self):
@@ -455,6 +483,9 @@ def _lookup(x, ys, time_emb, times, query_time, valid):
   scores = memnn.tournament_scores(
       memnn.ordered_comparisons(pairwise, times), valid)
   return memnn.select(scores, valid)[1]
+
+
+jitted_lookup = jax.jit(_lookup)
 
 
 class BatchTest(parameterized.TestCase):
@@ -476,11 +507,11 @@ class BatchTest(parameterized.TestCase):
         x, ys, time_emb, times, query_time, valid)
     for b in range(_B):
       np.testing.assert_allclose(
-          out[b], memnn.pairwise_scores(x[b], ys[b], time_emb[b], times[b],
-                                        query_time[b]), rtol=1e-6)
+          out[b], jitted.pairwise_scores(x[b], ys[b], time_emb[b], times[b],
+                                         query_time[b]), rtol=1e-6)
       np.testing.assert_array_equal(
-          weights[b], _lookup(x[b], ys[b], time_emb[b], times[b],
-                              query_time[b], valid[b]))
+          weights[b], jitted_lookup(x[b], ys[b], time_emb[b], times[b],
+                                    query_time[b], valid[b]))
 
   @chex.all_variants(with_pmap=False)
   def test_losses(self):
@@ -514,14 +545,16 @@ class GradientTest(parameterized.TestCase):
       ys = jnp.asarray(rng.normal(size=(5, 4)))
       time_emb = jnp.asarray(rng.normal(size=(3, 4)))
       times, query_time = jnp.arange(5), jnp.array(2)
-      jax.test_util.check_grads(memnn.match_scores, (x, ys), order=2,
-                                modes=['rev'], atol=1e-5, rtol=1e-5)
+      # Jitted: one program per derivative instead of one per primitive.
+      jax.test_util.check_grads(jax.jit(memnn.match_scores), (x, ys),
+                                order=2, modes=['rev'], atol=1e-5, rtol=1e-5)
       jax.test_util.check_grads(
-          lambda a, b, c: memnn.pairwise_scores(a, b, c, times, query_time),
+          jax.jit(lambda a, b, c: memnn.pairwise_scores(a, b, c, times,
+                                                        query_time)),
           (x, ys, time_emb), order=2, modes=['rev'], atol=1e-5, rtol=1e-5)
       words = jnp.array([3, 1, 0, 3])
       jax.test_util.check_grads(
-          lambda t: memnn.bag_of_words(words, t),
+          jax.jit(lambda t: memnn.bag_of_words(words, t)),
           (jnp.asarray(rng.normal(size=(6, 4))),), order=2, modes=['rev'],
           atol=1e-5, rtol=1e-5)
 
@@ -533,13 +566,14 @@ class GradientTest(parameterized.TestCase):
       pairwise = jnp.array([[0.0, 0.5, -0.3, 2.0], [0.4, 0.0, 0.0, 0.0],
                             [0.7, 0.0, 0.0, 0.0], [-3.0, 0.0, 0.0, 0.0]])
       negatives, mask = jnp.array([1, 2, 3]), jnp.ones((3,))
+      # Jitted: one program per derivative instead of one per primitive.
       jax.test_util.check_grads(
-          lambda s: memnn.margin_ranking_loss(s, jnp.array(0), negatives,
-                                              mask, margin=0.1),
+          jax.jit(lambda s: memnn.margin_ranking_loss(
+              s, jnp.array(0), negatives, mask, margin=0.1)),
           (scores,), order=2, modes=['rev'], atol=1e-5, rtol=1e-5)
       jax.test_util.check_grads(
-          lambda p: memnn.pairwise_margin_loss(p, jnp.array(0), negatives,
-                                               mask, margin=0.1),
+          jax.jit(lambda p: memnn.pairwise_margin_loss(
+              p, jnp.array(0), negatives, mask, margin=0.1)),
           (pairwise,), order=2, modes=['rev'], atol=1e-5, rtol=1e-5)
 
 

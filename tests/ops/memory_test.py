@@ -6,6 +6,8 @@ two leading axes, on hand-computed small cases, on properties, with
 `check_grads`, and on degenerate inputs under `jax.debug_nans`.
 """
 
+import types
+
 from absl.testing import absltest
 from absl.testing import parameterized
 import chex
@@ -102,6 +104,11 @@ _OPS = {
         ('memory', 'multi_weights', 'multi_erase', 'multi_add')),
 }
 
+# The ops jitted, for the tests on values: one program per op and shape
+# instead of one per primitive run eagerly (compilation is most of the time).
+jitted = types.SimpleNamespace(
+    **{name: jax.jit(op) for name, (op, _, _) in _OPS.items()})
+
 _OP_SIZE_CASES = tuple(
     dict(testcase_name=f'{op}_{size}', op=op, size=size)
     for op in _OPS for size in _SIZES)
@@ -148,8 +155,9 @@ class GradientTest(parameterized.TestCase):
     with jax.enable_x64(True):
       inputs = _random_inputs(2, (), 4, 3, dtype=np.float64)
       args = [jnp.asarray(inputs[k]) for k in names]
+      # Jitted: one program per derivative instead of one per primitive.
       jax.test_util.check_grads(
-          fn, args, order=2, modes=['rev'], atol=1e-5, rtol=1e-5)
+          jax.jit(fn), args, order=2, modes=['rev'], atol=1e-5, rtol=1e-5)
 
 
 class ReadTest(absltest.TestCase):
@@ -158,14 +166,14 @@ class ReadTest(absltest.TestCase):
     memory = _random_inputs(3, (), 5, 4)['memory']
     for i in range(5):
       np.testing.assert_allclose(
-          memory_ops.read(memory, jax.nn.one_hot(i, 5)), memory[i])
+          jitted.read(memory, jax.nn.one_hot(i, 5)), memory[i])
 
   def test_hand_computed(self):
     memory = jnp.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
     weights = jnp.array([0.5, 0.25, 0.25])
     # [.5 + .75 + 1.25, 1 + 1 + 1.5].
     np.testing.assert_allclose(
-        memory_ops.read(memory, weights), [2.5, 3.5], rtol=1e-6)
+        jitted.read(memory, weights), [2.5, 3.5], rtol=1e-6)
 
   def test_wrong_shape_raises(self):
     with self.assertRaises(AssertionError):
@@ -181,14 +189,14 @@ class WriteTest(absltest.TestCase):
   def test_full_erase_one_hot_replaces_the_row(self):
     inputs = _random_inputs(4, (), 5, 3)
     memory, add = inputs['memory'], inputs['add']
-    out = memory_ops.write(memory, jax.nn.one_hot(2, 5), jnp.ones(3), add)
+    out = jitted.write(memory, jax.nn.one_hot(2, 5), jnp.ones(3), add)
     expected = np.array(memory)
     expected[2] = add
     np.testing.assert_allclose(out, expected, rtol=1e-6)
 
   def test_zero_weights_leave_memory_unchanged(self):
     inputs = _random_inputs(5, (), 5, 3)
-    out = memory_ops.write(
+    out = jitted.write(
         inputs['memory'], jnp.zeros(5), inputs['erase'], inputs['add'])
     np.testing.assert_allclose(out, inputs['memory'])
 
@@ -199,16 +207,16 @@ class WriteTest(absltest.TestCase):
     add = jnp.array([2.0, -4.0])
     # Row 0: [2 * (1 - .5), 4 * (1 - .25)] + .5 * [2, -4] = [2, 1].
     np.testing.assert_allclose(
-        memory_ops.write(memory, weights, erase, add),
+        jitted.write(memory, weights, erase, add),
         [[2.0, 1.0], [1.0, 1.0]], rtol=1e-6)
 
   def test_write_then_read_one_hot_returns_add(self):
     inputs = _random_inputs(6, (), 6, 4)
     weights = jax.nn.one_hot(3, 6)
-    written = memory_ops.write(
+    written = jitted.write(
         inputs['memory'], weights, jnp.ones(4), inputs['add'])
     np.testing.assert_allclose(
-        memory_ops.read(written, weights), inputs['add'], rtol=1e-6)
+        jitted.read(written, weights), inputs['add'], rtol=1e-6)
 
   def test_wrong_shape_raises(self):
     ones = jnp.ones
@@ -230,8 +238,8 @@ class MultiWriteTest(parameterized.TestCase):
     memory, weights = inputs['memory'], inputs['weights']
     erase, add = inputs['erase'], inputs['add']
     np.testing.assert_allclose(
-        memory_ops.multi_write(memory, weights[None], erase[None], add[None]),
-        memory_ops.write(memory, weights, erase, add), rtol=1e-6, atol=1e-6)
+        jitted.multi_write(memory, weights[None], erase[None], add[None]),
+        jitted.write(memory, weights, erase, add), rtol=1e-6, atol=1e-6)
 
   @parameterized.parameters(0, 1, 2, 3)
   def test_independent_of_head_order(self, seed):
@@ -242,19 +250,19 @@ class MultiWriteTest(parameterized.TestCase):
     while np.all(perm == np.arange(_HW)):
       perm = np.roll(perm, 1)
     np.testing.assert_allclose(
-        memory_ops.multi_write(inputs['memory'], *(a[perm] for a in args)),
-        memory_ops.multi_write(inputs['memory'], *args),
+        jitted.multi_write(inputs['memory'], *(a[perm] for a in args)),
+        jitted.multi_write(inputs['memory'], *args),
         rtol=1e-5, atol=1e-6)
 
   def test_disjoint_heads_equal_sequential_writes(self):
     inputs = _random_inputs(12, (), 5, 3)
     memory = inputs['memory']
-    weights = jnp.stack([jax.nn.one_hot(1, 5), jax.nn.one_hot(4, 5)])
+    weights = np.stack([jax.nn.one_hot(1, 5), jax.nn.one_hot(4, 5)])
     erase, add = inputs['multi_erase'][:2], inputs['multi_add'][:2]
-    sequential = memory_ops.write(memory, weights[0], erase[0], add[0])
-    sequential = memory_ops.write(sequential, weights[1], erase[1], add[1])
+    sequential = jitted.write(memory, weights[0], erase[0], add[0])
+    sequential = jitted.write(sequential, weights[1], erase[1], add[1])
     np.testing.assert_allclose(
-        memory_ops.multi_write(memory, weights, erase, add), sequential,
+        jitted.multi_write(memory, weights, erase, add), sequential,
         rtol=1e-6)
 
   def test_hand_computed_shared_slot(self):
@@ -265,7 +273,7 @@ class MultiWriteTest(parameterized.TestCase):
     add = jnp.array([[1.0], [2.0]])
     # 4 * (1 - .5) * (1 - .5) + 1 * 1 + .5 * 2 = 3.
     np.testing.assert_allclose(
-        memory_ops.multi_write(memory, weights, erase, add), [[3.0], [1.0]],
+        jitted.multi_write(memory, weights, erase, add), [[3.0], [1.0]],
         rtol=1e-6)
 
   def test_wrong_rank_raises(self):

@@ -47,12 +47,12 @@ class NamedLossTest(absltest.TestCase):
         eval_lengths=(3,))))
     self.model = SequenceModel(cell=_CellWithLoss(),
                                output_size=self.task.output_size)
-    self.batch = self.task.sample(jax.random.key(0), 2)
-    self.params = jax.jit(self.model.init)(jax.random.key(1),
-                                           self.batch.inputs)
 
   def test_a_cells_per_step_loss_is_reduced_over_batch_and_time(self):
-    out = self.model.apply(self.params, self.batch.inputs)
+    # Jitted: op by op, each primitive and shape compiles a program.
+    batch = jax.jit(self.task.sample, static_argnums=1)(jax.random.key(0), 2)
+    params = jax.jit(self.model.init)(jax.random.key(1), batch.inputs)
+    out = jax.jit(self.model.apply)(params, batch.inputs)
     self.assertIsInstance(out, ModelOutput)
     states = np.asarray(out.aux['state'])  # [B, T, F]
     np.testing.assert_allclose(out.losses['activity'],
@@ -62,8 +62,8 @@ class NamedLossTest(absltest.TestCase):
     optimizer = optim.make_optimizer(ml_collections.ConfigDict(dict(
         name='sgd', learning_rate=0.1, momentum=0.0)))
     weights = {'task': 1.0, 'activity': 0.5, 'l2': 0.01}
-    init = step_lib.init_program(self.model, self.task, optimizer,
-                                 loss_weights=weights)
+    init = jax.jit(step_lib.init_program(self.model, self.task, optimizer,
+                                         loss_weights=weights))
     state = init(jax.random.key(1), None)
     train_step = jax.jit(step_lib.make_train_step(
         self.model, self.task, optimizer, batch_size=2))
@@ -71,32 +71,38 @@ class NamedLossTest(absltest.TestCase):
     expected = (metrics['loss_task'] + 0.5 * metrics['loss_activity']
                 + 0.01 * metrics['loss_l2'])
     np.testing.assert_allclose(metrics['loss'], expected, rtol=1e-6)
-    sq = sum(float(jnp.sum(p ** 2)) for p in jax.tree.leaves(state.params))
+    sq = sum(float(np.sum(np.asarray(p, np.float64) ** 2))
+             for p in jax.tree.leaves(state.params))
     np.testing.assert_allclose(metrics['loss_l2'], 0.5 * sq, rtol=1e-5)
 
     # The gradient is that of the weighted sum: SGD with rate 0.1 moves the
     # parameters by -0.1 * grad.
-    batch = self.task.train_batch(jax.random.key(2), state.step, 2, None)
-    _, model_key = tasks.base.step_keys(jax.random.key(2), state.step)
+    @jax.jit  # one program rather than one per operation
+    def moved(params, step):
+      batch = self.task.train_batch(jax.random.key(2), step, 2, None)
+      _, model_key = tasks.base.step_keys(jax.random.key(2), step)
 
-    def total(params):
-      out = self.model.apply(params, batch.inputs, train=True,
-                             rngs=step_lib.model_rngs(self.model, model_key))
-      l2 = 0.5 * sum(jnp.sum(p ** 2) for p in jax.tree.leaves(params))
-      return (self.task.loss(out.logits, batch)
-              + 0.5 * out.losses['activity'] + 0.01 * l2)
+      def total(params):
+        out = self.model.apply(params, batch.inputs, train=True,
+                               rngs=step_lib.model_rngs(self.model,
+                                                        model_key))
+        l2 = 0.5 * sum(jnp.sum(p ** 2) for p in jax.tree.leaves(params))
+        return (self.task.loss(out.logits, batch)
+                + 0.5 * out.losses['activity'] + 0.01 * l2)
 
-    grads = jax.jit(jax.grad(total))(state.params)
-    moved = jax.tree.map(lambda p, g: p - 0.1 * g, state.params, grads)
+      grads = jax.grad(total)(params)
+      return jax.tree.map(lambda p, g: p - 0.1 * g, params, grads)
+
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-6),
-                 new.params, moved)
+                 new.params, moved(state.params, state.step))
 
   def test_weights_are_data(self):
     # Changing a weight in the state changes the objective, not the code.
     optimizer = optim.make_optimizer(ml_collections.ConfigDict(dict(
         name='sgd', learning_rate=0.1, momentum=0.0)))
-    init = step_lib.init_program(self.model, self.task, optimizer,
-                                 loss_weights={'task': 1.0, 'activity': 1.0})
+    init = jax.jit(step_lib.init_program(
+        self.model, self.task, optimizer,
+        loss_weights={'task': 1.0, 'activity': 1.0}))
     state = init(jax.random.key(1), None)
     train_step = jax.jit(step_lib.make_train_step(
         self.model, self.task, optimizer, batch_size=2))
@@ -122,22 +128,25 @@ class MemNNObjectiveTest(absltest.TestCase):
                                rtol=1e-6)
     self.assertGreater(float(metrics['loss_task']), 0.0)
     # The update is Adam's first step on the margin loss alone.
-    batch = s.task.train_batch(s.keys.train, state.step,
-                               config.train.batch_size, s.data)
-    _, model_key = tasks.base.step_keys(s.keys.train, state.step)
-    grads = jax.jit(jax.grad(lambda p: s.model.apply(  # eager: 16 s
-        p, batch.inputs, train=True,
-        rngs=step_lib.model_rngs(s.model, model_key)).losses['margin']))(
-            state.params)
     reference = optax.chain(
         optax.clip_by_global_norm(config.optimizer.grad_clip_norm),
         optax.adam(config.optimizer.learning_rate,
                    eps=config.optimizer.eps))
-    updates, _ = reference.update(grads, reference.init(state.params),
-                                  state.params)
-    expected = optax.apply_updates(state.params, updates)
+
+    @jax.jit  # one program (op by op: 16 s)
+    def expected(params, step, key, data):
+      batch = s.task.train_batch(key, step, config.train.batch_size, data)
+      _, model_key = tasks.base.step_keys(key, step)
+      grads = jax.grad(lambda p: s.model.apply(
+          p, batch.inputs, train=True,
+          rngs=step_lib.model_rngs(s.model, model_key)).losses['margin'])(
+              params)
+      updates, _ = reference.update(grads, reference.init(params), params)
+      return optax.apply_updates(params, updates)
+
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-6),
-                 new.params, expected)
+                 new.params,
+                 expected(state.params, state.step, s.keys.train, s.data))
 
   def test_an_unknown_loss_weight_names_the_field(self):
     config = train_config.get_config('model=lstm,task=copy,runlocal')

@@ -32,13 +32,19 @@ def _grads(i):
 
 
 def _run(optimizer, steps=3):
-  """The updates and parameters of `steps` updates with `_grads`."""
-  params, state, out = _PARAMS, optimizer.init(_PARAMS), []
-  for i in range(steps):
-    updates, state = optimizer.update(_grads(i), state, params)
-    params = optax.apply_updates(params, updates)
-    out.append((updates, params))
-  return out
+  """The updates and parameters of `steps` updates with `_grads`.
+
+  Jitted: one program rather than one per operation and shape.
+  """
+  @jax.jit
+  def run():
+    params, state, out = _PARAMS, optimizer.init(_PARAMS), []
+    for i in range(steps):
+      updates, state = optimizer.update(_grads(i), state, params)
+      params = optax.apply_updates(params, updates)
+      out.append((updates, params))
+    return out
+  return run()
 
 
 class ClipPerParamTest(absltest.TestCase):
@@ -46,7 +52,7 @@ class ClipPerParamTest(absltest.TestCase):
   def test_each_array_is_clipped_on_its_own(self):
     clip = optim.clip_by_norm_per_param(1.0)
     grads = {'a': jnp.array([3.0, 4.0]), 'b': jnp.array([0.3, 0.4])}
-    out, _ = clip.update(grads, clip.init(grads))
+    out, _ = jax.jit(clip.update)(grads, clip.init(grads))
     np.testing.assert_allclose(out['a'], [0.6, 0.8], rtol=1e-6)  # norm 5 -> 1
     np.testing.assert_allclose(out['b'], [0.3, 0.4], rtol=1e-6)  # kept
     zero, _ = clip.update({'z': jnp.zeros(3)}, optax.EmptyState())
@@ -57,7 +63,7 @@ class ClipPerParamTest(absltest.TestCase):
     grads = {'m': {'emb': jnp.array([[[3.0]], [[0.3]]]),   # [2, 1, 1]
                    'tmp': jnp.array([[4.0, 0.0], [0.4, 0.0]])},  # [2, 2]
              'w': jnp.array([[0.0, 2.0]])}
-    out, _ = clip.update(grads, clip.init(grads))
+    out, _ = jax.jit(clip.update)(grads, clip.init(grads))
     # Slice 0 of emb and tmp together has norm 5 -> 1; slice 1 norm 0.5 kept.
     np.testing.assert_allclose(out['m']['emb'][:, 0, 0], [0.6, 0.3],
                                rtol=1e-6)
