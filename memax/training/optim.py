@@ -46,6 +46,12 @@ def _default(field: str, name: str) -> float:
   return value.get(name, 0.0) if isinstance(value, dict) else value
 
 
+def hyperparam_value(config: ml_collections.ConfigDict, field: str) -> float:
+  """`config.<field>` of an optimiser config, or its default for that
+  optimiser (`DEFAULTS`)."""
+  return float(config.get(field, _default(field, config.name)))
+
+
 def _step_decay(count: Array, learning_rate: Array, factor: Array, *,
                 every: int, start: int) -> Array:
   """`learning_rate * factor ** floor((count - start) / every)` after `start`.
@@ -200,7 +206,7 @@ def make_optimizer(config: ml_collections.ConfigDict,
     raise ValueError('config.optimizer.grad_clip_stacked='
                      f'{config.grad_clip_stacked!r} needs '
                      'config.optimizer.grad_clip_norm_per_param > 0.')
-  hyper = {f: float(config.get(f, _default(f, name))) for f in fields
+  hyper = {f: hyperparam_value(config, f) for f in fields
            if f in HYPERPARAMS[name] or f in clips
            or (f == 'decay_factor' and every)}
   # RMSProp's decay stays a Python number unless members differ in it: optax

@@ -176,8 +176,8 @@ def member_values(configs: list[ml_collections.ConfigDict],
   fields = optim.hyperparam_fields(configs[0].optimizer)
   hyper = {}
   for f in fields:
-    hyper[f] = jnp.asarray([float(c.optimizer.get(f, optim._default(  # pylint: disable=protected-access
-        f, c.optimizer.name))) for c in configs], jnp.float32)
+    hyper[f] = jnp.asarray([optim.hyperparam_value(c.optimizer, f)
+                            for c in configs], jnp.float32)
   names = sorted(set().union(*weights))
   loss = {n: jnp.asarray([w.get(n, 1.0 if n != 'l2' else 0.0)
                           for w in weights], jnp.float32) for n in names}
