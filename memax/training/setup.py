@@ -248,12 +248,27 @@ def abstract_state(config: ml_collections.ConfigDict, task: Any = None
   """
   task = task if task is not None else tasks.build(config.task)
   config = resolve(config, task)
-  model = build_model(config, task)
-  spe = steps_per_epoch(task, config.train.batch_size)
-  optimizer = optim.make_optimizer(config.optimizer, spe or 1)
-  init = step_lib.init_program(model, task, optimizer,
-                               loss_weights=loss_weights(config))
+  init = _init_parts(config, task, build_model(config, task), [config])[-1]
   return jax.eval_shape(init, jax.random.key(0), task.device_data())
+
+
+def _init_parts(config: ml_collections.ConfigDict, task: Any, model: Any,
+                runs: list[ml_collections.ConfigDict]):
+  """`(steps per epoch, optimiser, each run's loss weights, init)`.
+
+  `runs`: `[config]`, or a population's member configs; the optimiser and
+  the state hold every member's hyper-parameters and loss terms.
+  """
+  spe = steps_per_epoch(task, config.train.batch_size)
+  optimizer = optim.make_optimizer(
+      runs[0].optimizer, spe or 1, members=[c.optimizer for c in runs])
+  all_weights = [loss_weights(c) for c in runs]
+  weights = {}
+  for w in all_weights:
+    weights.update({k: v for k, v in w.items() if k not in weights})
+  init = step_lib.init_program(model, task, optimizer, loss_weights=weights,
+                               linear_until=linear_until(config, spe))
+  return spe, optimizer, all_weights, init
 
 
 def setup(config: ml_collections.ConfigDict, *, task: Any = None) -> Setup:
@@ -279,11 +294,9 @@ def setup(config: ml_collections.ConfigDict, *, task: Any = None) -> Setup:
     member_configs = [population.member_config(config, m) for m in members]
     population.check_members(member_configs)
   runs = member_configs or [config]
-  base = runs[0]
   tc = config.train
-  spe = steps_per_epoch(task, tc.batch_size)
-  optimizer = optim.make_optimizer(
-      base.optimizer, spe or 1, members=[c.optimizer for c in runs])
+  spe, optimizer, all_weights, init_fn = _init_parts(config, task, model,
+                                                     runs)
   replicated, batch_sharding = sharding.data_parallel(
       tc.get('num_devices', 1), tc.batch_size)
   if members is not None and replicated is not None:
@@ -297,13 +310,6 @@ def setup(config: ml_collections.ConfigDict, *, task: Any = None) -> Setup:
         f'model with linear start (memn2n), not {config.model.name!r}.')
   if tc.get('linear_start_epochs', 0) == -1:
     _check_plateau(task, config)
-  all_weights = [loss_weights(c) for c in runs]
-  weights = {}
-  for w in all_weights:
-    weights.update({k: v for k, v in w.items() if k not in weights})
-  init_fn = step_lib.init_program(model, task, optimizer,
-                                  loss_weights=weights,
-                                  linear_until=linear_until(config, spe))
   data = task.device_data()
   if members is None:
     keys = run_keys(config.seed)
@@ -331,7 +337,8 @@ def setup(config: ml_collections.ConfigDict, *, task: Any = None) -> Setup:
             f'config.population.sweep: config.{field} has no effect in this '
             f'optimiser (its hyper-parameters are {sorted(held)}; e.g. '
             "decay_factor needs schedule='step').")
-  _check_loss_weights(config, model, task, single, data, weights)
+  _check_loss_weights(config, model, task, single, data,
+                      set().union(*all_weights))
   train_step = step_lib.make_train_step(
       model, task, optimizer, tc.batch_size, batch_sharding=batch_sharding,
       length_buckets=tc.get('length_buckets', 0), linear_start=linear)
@@ -346,12 +353,13 @@ def setup(config: ml_collections.ConfigDict, *, task: Any = None) -> Setup:
                members, member_configs)
 
 
-def _check_loss_weights(config, model, task, abstract, data, weights) -> None:
-  """Every weighted term exists: the model's losses are traced.
+def _check_loss_weights(config, model, task, abstract, data, weighted) -> None:
+  """Every weighted term (`weighted`: their names) exists: the model's losses
+  are traced.
 
   Nothing to trace when the weights name only the task's loss and l2.
   """
-  if set(weights) <= {'task', 'l2'}:
+  if set(weighted) <= {'task', 'l2'}:
     return
 
   def forward(params, key):
@@ -360,7 +368,7 @@ def _check_loss_weights(config, model, task, abstract, data, weights) -> None:
                        rngs=step_lib.model_rngs(model, key)).losses
   names = set(jax.eval_shape(forward, abstract.params, jax.random.key(0)))
   known = names | {'task', 'l2'}
-  unknown = sorted(set(weights) - known)
+  unknown = sorted(set(weighted) - known)
   if unknown:
     raise ValueError(
         f'config.train.loss_weights.{unknown[0]}: the model '
