@@ -214,11 +214,16 @@ class _Loop:
     if state is None:
       state = s.init_state()
     self.reported = set()
+    trained = False
     try:
       state, step = self._train(state, step, num_steps)
+      trained = True
     finally:
-      self.writer.flush()
       self.mngr.wait_until_finished()
+      if trained:
+        self.writer.flush()
+      else:  # the run stops here (divergence, interruption): its files too.
+        self.writer.close()
     return self._final(state, step)
 
   def _train(self, state: TrainState, step: int, num_steps: int

@@ -1,5 +1,6 @@
 """Workdirs that never lose or mix results: locks, resume, checks, guards."""
 
+import gc
 import glob
 import json
 import os
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 
 from absl.testing import absltest
 from absl.testing import parameterized
@@ -170,6 +172,7 @@ class LockTest(TempDirMixin, absltest.TestCase):
   def _holder(self, workdir):
     proc = subprocess.Popen([sys.executable, '-c', _HOLD_SCRIPT, workdir],
                             cwd=_ROOT, stdout=subprocess.PIPE, text=True)
+    self.addCleanup(proc.stdout.close)
     self.addCleanup(proc.kill)
     self.assertEqual(proc.stdout.readline().strip(), 'held')
     return proc
@@ -214,11 +217,18 @@ class GuardTest(TempDirMixin, parameterized.TestCase):
   def test_a_divergence_stops_the_run_and_names_the_step(self):
     workdir = self.tmpdir()
     config = self._exploding(8, 4)
-    with self.assertRaisesRegex(
-        guards.Diverged, r'diverged at step 5: .*The last checkpoint is step '
-        r'4\. The best checkpoint by train/cost_bits .* is step [24]'):
-      train.train_and_evaluate(config, workdir)
+    with warnings.catch_warnings(record=True) as caught:
+      warnings.simplefilter('always', ResourceWarning)
+      with self.assertRaisesRegex(
+          guards.Diverged, r'diverged at step 5: .*The last checkpoint is '
+          r'step 4\. The best checkpoint by train/cost_bits .* is step [24]'):
+        train.train_and_evaluate(config, workdir)
+      gc.collect()
     self.assertEqual(checkpoint.all_steps(workdir), [2, 4])
+    # The stopped run closed its files (none left for the collector).
+    self.assertEqual([str(w.message) for w in caught
+                      if issubclass(w.category, ResourceWarning)
+                      and workdir in str(w.message)], [])
 
   def test_the_best_checkpoint_outlives_a_blow_up(self):
     workdir = self.tmpdir()
