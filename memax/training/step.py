@@ -207,28 +207,34 @@ def make_train_chunk(train_step: Callable, num_steps: int, *,
   Returns `chunk(state, key, data) -> (state, metrics, losses)`: the metrics
   averaged over the steps and the loss of every step, `[num_steps]` (for the
   divergence guard). `members`: the state and the key have a leading member
-  axis (a population): the step is `vmap`ped over the members (all at once,
-  or `vmap_size` at a time under a `lax.map` when > 0: the same numbers, for
+  axis (a population): the step is `vmap`ped over the members (all at once),
+  or, when `vmap_size` > 0, members run `vmap_size` at a time under a
+  `lax.map`, each group through all `num_steps` steps (the same numbers, for
   models whose batched step runs slower than its members one after
-  another; 1 runs each member through the single run's unbatched step);
+  another; 1 runs each member through the single run's unbatched steps);
   metrics are then `[K]` and losses `[num_steps, K]`.
   """
-  if not members:
-    step = train_step
-  elif not vmap_size:
+  step = train_step
+  if members and not vmap_size:
     step = jax.vmap(train_step, in_axes=(0, 0, None))
-  else:
-    def step(state, key, data):
-      one = lambda sk: train_step(sk[0], sk[1], data)
-      if vmap_size == 1:  # one after another: the single run's program.
-        return jax.lax.map(one, (state, key))
-      return jax.lax.map(one, (state, key), batch_size=vmap_size)
 
-  def chunk(state: TrainState, key: PRNGKey, data: PyTree = None):
+  def steps(state: TrainState, key: PRNGKey, data: PyTree = None):
     def body(s, _):
       return step(s, key, data)
     state, metrics = jax.lax.scan(body, state, None, length=num_steps)
     means = jax.tree.map(lambda m: jnp.mean(m, axis=0), metrics)
     return state, means, metrics['loss']
+
+  if not members or not vmap_size:
+    return jax.jit(steps, donate_argnums=0)
+
+  def chunk(state: TrainState, key: PRNGKey, data: PyTree = None):
+    # Member after member (`vmap_size` at a time), each through all its
+    # steps: a member's state is sliced out of the stack and written back
+    # once per call, not once per step.
+    one = lambda sk: steps(sk[0], sk[1], data)
+    state, means, losses = jax.lax.map(
+        one, (state, key), batch_size=None if vmap_size == 1 else vmap_size)
+    return state, means, losses.T
 
   return jax.jit(chunk, donate_argnums=0)

@@ -137,16 +137,24 @@ class PopulationTest(absltest.TestCase):
     self.assertEqual(jax.tree.leaves(state.params)[0].shape[0], 4)
     lr = np.asarray(state.opt_state.hyperparams['learning_rate'])
     np.testing.assert_allclose(lr, [1e-3, 1e9, 1e-3, 1e9], rtol=1e-6)
-    _, metrics, losses = s.chunk()(state, s.keys.train, s.data)
+    new, metrics, losses = s.chunk()(state, s.keys.train, s.data)
     self.assertEqual(np.shape(metrics['loss']), (4,))
     self.assertEqual(np.shape(losses), (2, 4))
     # Two members at a time under a lax.map, and one at a time through the
-    # unbatched step: the same numbers.
+    # unbatched steps: the same numbers.
     for size in (2, 1):
       s.config.population.vmap_size = size
-      _, grouped, _ = s.chunk()(s.init_state(), s.keys.train, s.data)
+      grouped_state, grouped, grouped_losses = s.chunk()(
+          s.init_state(), s.keys.train, s.data)
+      message = f'vmap_size={size}'
       np.testing.assert_allclose(grouped['loss'], metrics['loss'],
-                                 rtol=1e-6, err_msg=f'vmap_size={size}')
+                                 rtol=1e-6, err_msg=message)
+      np.testing.assert_allclose(grouped_losses, losses, rtol=1e-6,
+                                 err_msg=message)
+      for a, b in zip(jax.tree.leaves(grouped_state.params),
+                      jax.tree.leaves(new.params)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7,
+                                   err_msg=message)
 
   def test_bad_populations_are_refused_before_any_work(self):
     workdir = os.path.join(tempfile.mkdtemp(dir=self.root.name), 'run')
