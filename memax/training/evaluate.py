@@ -104,22 +104,28 @@ def model_kwargs(state: step_lib.TrainState | None, linear_start: bool
 
 
 # The jitted evaluations are shared by every evaluation of an equal model
-# and task in the process (periodic and final ones, each split, a resumed
-# run), so each is traced and compiled once. Models (flax modules) and
-# generated tasks compare by their fields; a dataset task by identity.
+# and task in the process (periodic and final ones, a resumed run), so each
+# is traced and compiled once. Models (flax modules) and generated tasks
+# compare by their fields. A task that compares by identity (a dataset,
+# which holds its examples) is not kept here: an `Evaluator` shares one
+# program among its splits instead, and the task is freed with it.
+
+
+def _by_value(x: Any) -> bool:
+  try:
+    hash(x)
+  except TypeError:
+    return False
+  return type(x).__hash__ is not object.__hash__
 
 
 def _shared(build):
-  """`build(*args)`, memoised for hashable arguments (else built anew)."""
+  """`build(*args)`, memoised when every argument compares by value."""
   cached = functools.lru_cache(maxsize=32)(build)
 
   @functools.wraps(build)
   def get(*args):
-    try:
-      hash(args)
-    except TypeError:
-      return build(*args)
-    return cached(*args)
+    return cached(*args) if all(map(_by_value, args)) else build(*args)
   return get
 
 
@@ -207,12 +213,18 @@ class Evaluator:
     self.linear_start = linear_start
     self.evals = _selected(task, config, periodic)
     self._runs = {}
+    split_run = None  # one program for every split of a dataset.
     for name, spec in self.evals.items():
       if isinstance(spec, tasks_base.Sampled):
         self._runs[name] = _sampled_forward(model, spec.task,
                                             config.batch_size)
       else:
-        self._runs[name] = _split_forward(model, task)
+        split_run = split_run or _split_forward(model, task)
+        self._runs[name] = split_run
+
+  def run(self, name: str):
+    """The jitted evaluation of `name`."""
+    return self._runs[name]
 
   def metric_names(self, params: PyTree, data: PyTree = None
                    ) -> dict[str, set[str] | None]:
@@ -311,7 +323,8 @@ def final_evaluation(config: ml_collections.ConfigDict, workdir: str,
       metrics, example = evaluate_sampled(
           model, state.params, spec.task, jax.random.fold_in(key, 1000 + i),
           num_batches=evals.num_batches, batch_size=evals.batch_size,
-          data=data, kwargs=kwargs, return_example=True)
+          data=data, kwargs=kwargs, return_example=True,
+          run=evaluator.run(name))
       _write_json(os.path.join(json_dir, f'{name}.json'), dict(
           record, variant=name, task=_task_fields(spec.task),
           model=config.model.to_dict(),
@@ -327,7 +340,8 @@ def final_evaluation(config: ml_collections.ConfigDict, workdir: str,
                   + ', '.join(f'{k} {v:.3g}' for k, v in metrics.items()))
     else:
       metrics = evaluate_split(model, state.params, task, spec.split,
-                               batch_size=evals.batch_size, kwargs=kwargs)
+                               batch_size=evals.batch_size, kwargs=kwargs,
+                               run=evaluator.run(name))
       _write_json(os.path.join(json_dir, f'{name}.json'), dict(
           record, split=name, task=config.task.to_dict(),
           model=config.model.to_dict(), metrics=metrics))

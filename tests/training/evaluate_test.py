@@ -1,5 +1,6 @@
 """Tests of evaluation from a workdir, overrides, and the launchers."""
 
+import gc
 import json
 import logging as py_logging
 import os
@@ -7,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import weakref
 
 from absl import flags
 from absl.testing import absltest
@@ -269,7 +271,7 @@ class SharedProgramsTest(absltest.TestCase):
       evaluator = evaluate_lib.Evaluator(
           model, task, config.evals, jax.random.key(0), periodic=periodic)
       evaluator.evaluate(params, data=s.data)
-      runs.append(evaluator._runs)  # pylint: disable=protected-access
+      runs.append({n: evaluator.run(n) for n in evaluator.evals})
     self.assertEqual(set(runs[1]), {'train', 'length_8'})
     for name, run in runs[1].items():
       self.assertIs(runs[2][name], run)
@@ -282,7 +284,13 @@ class SharedProgramsTest(absltest.TestCase):
     evaluator = evaluate_lib.Evaluator(model, task, config.evals,
                                        jax.random.key(0), periodic=False)
     self.assertEqual(list(evaluator.evals), ['train', 'valid', 'test'])
-    self.assertLen({id(r) for r in evaluator._runs.values()}, 1)  # pylint: disable=protected-access
+    self.assertLen({id(evaluator.run(n)) for n in evaluator.evals}, 1)
+    # A dataset task (it holds its examples) is not kept once the run's
+    # objects are gone.
+    task_ref = weakref.ref(task)
+    del evaluator, task
+    gc.collect()
+    self.assertIsNone(task_ref())
 
 
 if __name__ == '__main__':
