@@ -92,6 +92,70 @@ def _scale_rows_bwd(values, g):
 _scale_rows.defvjp(_scale_rows_fwd, _scale_rows_bwd)
 
 
+# XLA's CPU backend runs a product that contracts the leading axis of an
+# operand (`x.T @ y`: the weight gradient of every `x @ w`, and the read
+# `r^T C`) in a generic kernel 2-3x slower than the row-major products it
+# hands to its fast library. The three products below choose the layout of
+# each of their forward and backward products: the transposed tables are
+# materialised once per step, and an optimization barrier keeps XLA from
+# folding a transpose back into the product it feeds.
+_barrier = jax.lax.optimization_barrier
+
+
+@jax.custom_vjp
+def _counts_product(counts: Array, table: Array, table_t: Array) -> Array:
+  """`counts.T @ table` `[N, d]` for `counts [V, N]`; `table_t = table.T`."""
+  return _barrier(table_t @ counts).T
+
+
+def _counts_product_fwd(counts, table, table_t):
+  return _counts_product(counts, table, table_t), (counts, table, table_t)
+
+
+def _counts_product_bwd(residuals, g):
+  counts, table, table_t = residuals
+  return table @ g.T, counts @ g, jnp.zeros_like(table_t)
+
+
+_counts_product.defvjp(_counts_product_fwd, _counts_product_bwd)
+
+
+@jax.custom_vjp
+def _keys_product(table: Array, table_t: Array, queries: Array) -> Array:
+  """`table @ queries.T` `[V, N]` for `queries [N, d]`; `table_t = table.T`."""
+  return table @ queries.T
+
+
+def _keys_product_fwd(table, table_t, queries):
+  return table @ queries.T, (table_t, queries)
+
+
+def _keys_product_bwd(residuals, g):
+  table_t, queries = residuals
+  return g @ queries, jnp.zeros_like(table_t), _barrier(table_t @ g).T
+
+
+_keys_product.defvjp(_keys_product_fwd, _keys_product_bwd)
+
+
+@jax.custom_vjp
+def _answer_product(u: Array, answer: Array) -> Array:
+  """`u @ answer.T` `[B, V]` for `u [B, d]`, `answer [V, d]`."""
+  return u @ answer.T
+
+
+def _answer_product_fwd(u, answer):
+  return u @ answer.T, (u, answer)
+
+
+def _answer_product_bwd(residuals, g):
+  u, answer = residuals
+  return g @ answer, _barrier(g.T) @ u
+
+
+_answer_product.defvjp(_answer_product_fwd, _answer_product_bwd)
+
+
 @custom_batching.custom_vmap
 def _all_members(fits: Array) -> Array:
   """`fits`, made unbatched under `vmap` (population members): all of them.
@@ -214,28 +278,33 @@ class MemN2N(nn.Module):
     vocab = self.vocab_size
     init = nn.initializers.normal(self.init_std)
 
+    # The story's tables, stacked `[N, V', d]` (the temporal rows appended:
+    # the time word of age `a` is the extra id `V + a`): hop k reads
+    # `A^k = memory[in_ids[k]]` and `C^k = memory[out_ids[k]]`.
+    temporal = self.temporal_encoding
+    join = lambda t, tt: jnp.concatenate([t, tt], axis=-2)
+    temporal_shape = (self.temporal_size, size)
     if self.weight_tying == 'adjacent':
       tables = self.param('embeddings', init, (hops + 1, vocab, size))
-      query_table, answer = tables[0], tables[hops]
-      in_tables = [tables[k] for k in range(hops)]
-      out_tables = [tables[k + 1] for k in range(hops)]
-      hop_map = None
-      if self.temporal_encoding:
-        temporal = self.param('temporal', init,
-                              (hops + 1, self.temporal_size, size))
-        in_temporal = [temporal[k] for k in range(hops)]
-        out_temporal = [temporal[k + 1] for k in range(hops)]
+      answer, hop_map, memory = tables[hops], None, tables
+      if temporal:
+        memory = join(tables, self.param('temporal', init,
+                                         (hops + 1,) + temporal_shape))
+      in_ids, out_ids = list(range(hops)), list(range(1, hops + 1))
     else:
       query_table = self.param('B', init, (vocab, size))
-      in_tables = [self.param('A', init, (vocab, size))] * hops
-      out_tables = [self.param('C', init, (vocab, size))] * hops
+      a_table = self.param('A', init, (vocab, size))
+      c_table = self.param('C', init, (vocab, size))
       answer = self.param('W', init, (vocab, size))
       hop_map = self.param('H', init, (size, size))
-      if self.temporal_encoding:
-        in_temporal = [self.param('T_A', init,
-                                  (self.temporal_size, size))] * hops
-        out_temporal = [self.param('T_C', init,
-                                   (self.temporal_size, size))] * hops
+      if temporal:
+        a_table = join(a_table, self.param('T_A', init, temporal_shape))
+        c_table = join(c_table, self.param('T_C', init, temporal_shape))
+      memory = jnp.stack([a_table, c_table])
+      in_ids, out_ids = [0] * hops, [1] * hops
+    # Their transposes `[d, V']`, for the products' layouts (no gradient
+    # flows through them; see `_counts_product`).
+    memory_t = [_barrier(t.T) for t in jax.lax.stop_gradient(memory)]
 
     batch, slots = story.shape[:2]
     slot_mask = jnp.any(story != 0, axis=-1)  # [B, M]
@@ -246,8 +315,6 @@ class MemN2N(nn.Module):
     age = jax.vmap(lambda m, g: attention.memory_age(m, gaps=g))(
         slot_mask, gaps)
     age = jnp.minimum(age, self.temporal_size - 1)
-    # Layer-wise tying encodes the story once for all hops.
-    distinct = 1 if self.weight_tying == 'layerwise' else hops
 
     # Score-space form (`attention.encoding_factors`): the word weights are
     # `l[j, k] = sum_s c[j, s] g[s, k]` (S <= 2), so with the tables extended
@@ -271,21 +338,24 @@ class MemN2N(nn.Module):
     if fixed is not None and self.encoding != 'bow':
       time_coef, _ = attention.position_factors(
           jnp.float32(fixed), jnp.float32(fixed), size, self.encoding)
-    rows = vocab
-    if self.temporal_encoding:
-      rows = vocab + self.temporal_size
-      join = lambda t, tt: jnp.concatenate([t, tt], axis=-2)
-      in_tables = [join(t, tt) for t, tt in zip(in_tables, in_temporal)]
-      out_tables = [join(t, tt) for t, tt in zip(out_tables, out_temporal)]
+    rows = memory.shape[1]  # V'
     # Word ids are in `[0, V)` (the input contract) and ages are clipped:
     # the look-ups inside the hops skip their bounds checks.
     in_bounds = 'promise_in_bounds'
     factors = lambda words: attention.encoding_factors(
         words, size, self.encoding, length=fixed)[0]  # [L, S]
 
-    query_counts = jax.vmap(
-        lambda q: attention.weighted_counts(q, factors(q), vocab))(query)
-    u = query_counts.transpose(0, 2, 1).reshape(-1, vocab) @ query_table
+    # The query's weighted counts, laid out `[V, B S]` (row `id B + b`).
+    if self.weight_tying == 'adjacent':  # B = A^1, with its temporal rows
+      query_table, query_table_t = memory[0], memory_t[0]
+    else:
+      query_table_t = _barrier(jax.lax.stop_gradient(query_table).T)
+    query_rows = (query * batch + jnp.arange(batch)[:, None]).reshape(-1)
+    query_counts = attention.weighted_counts(
+        query_rows, jax.vmap(factors)(query).reshape(-1, terms),
+        query_table.shape[0] * batch, mode=in_bounds)
+    u = _counts_product(query_counts.reshape(-1, batch * terms), query_table,
+                        query_table_t)  # [B S, d]
     u = jnp.sum(u.reshape(batch, terms, size) * dims, axis=1)  # [B, d]
     attend = slot_mask if self.mask_empty_slots else jnp.ones_like(slot_mask)
     attend_fn = jax.vmap(
@@ -316,7 +386,8 @@ class MemN2N(nn.Module):
       for k in range(hops):
         # keys[v, b, s] = A[v] . (g_s * u_b): one product for the batch.
         queries = (u_k[:, None, :] * dims).reshape(-1, size)  # [B S, d]
-        keys = in_tables[k % distinct] @ queries.T  # [V', B S]
+        keys = _keys_product(memory[in_ids[k]], memory_t[in_ids[k]],
+                             queries)  # [V', B S]
         looked_up = keys.reshape(-1, terms).at[row].get(mode=in_bounds)
         scores = jnp.zeros((batch * slots,), jnp.float32).at[index].add(
             _row_dots(looked_up.reshape(coef.shape), coef), mode=in_bounds)
@@ -325,11 +396,12 @@ class MemN2N(nn.Module):
         read = attention.weighted_counts(
             row, _scale_rows(coef, p_read).reshape(-1, terms), rows * batch,
             mode=in_bounds).reshape(rows, batch * terms)
-        o = (read.T @ out_tables[k % distinct]).reshape(batch, terms, size)
+        o = _counts_product(read, memory[out_ids[k]], memory_t[out_ids[k]])
+        o = o.reshape(batch, terms, size)
         o = jnp.sum(o * dims, axis=1)  # sum_s g_s * (r_s C)
         u_k = (u_k if hop_map is None else u_k @ hop_map.T) + o
         weights.append(p)
-      return u_k @ answer.T, jnp.stack(weights, axis=1)
+      return _answer_product(u_k, answer), jnp.stack(weights, axis=1)
 
     every = jnp.arange(batch * slots)
     capacity = batch * self.slots_per_example

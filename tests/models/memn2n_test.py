@@ -546,7 +546,8 @@ def _assert_close(actual, desired, rtol, msg):
 
 
 class HelpersTest(absltest.TestCase):
-  """The row-scaling op with its own gradient, and the row dot products."""
+  """The row-scaling op with its own gradient, the row dot products, and the
+  products with chosen layouts."""
 
   def test_scale_rows_gradient(self):
 
@@ -566,6 +567,40 @@ class HelpersTest(absltest.TestCase):
     (grad, ref_grad), (dots, ref_dots) = ours_and_references()
     np.testing.assert_allclose(grad, ref_grad, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(dots, ref_dots, rtol=1e-5, atol=1e-6)
+
+  def test_layout_products_values_and_gradients(self):
+    # Each product against the plain expression it stands for, with every
+    # input's gradient; also under `vmap` (population members).
+    counts, queries, u = (jax.random.normal(jax.random.key(i), shape)
+                          for i, shape in enumerate([(7, 4), (4, 3), (2, 3)]))
+    table = jax.random.normal(jax.random.key(3), (7, 3))
+    cases = {
+        'counts': (lambda c, t: memn2n._counts_product(c, t, t.T),
+                   lambda c, t: c.T @ t, (counts, table)),
+        'keys': (lambda t, q: memn2n._keys_product(t, t.T, q),
+                 lambda t, q: t @ q.T, (table, queries)),
+        'answer': (memn2n._answer_product, lambda u, a: u @ a.T,
+                   (u, table)),
+    }
+
+    @jax.jit
+    def ours_and_references():
+      out = {}
+      for name, (ours, reference, args) in cases.items():
+        weights = jax.random.normal(jax.random.key(9),
+                                    reference(*args).shape)
+        loss = lambda f, *a: jnp.sum(jnp.sin(f(*a)) * weights)
+        grads = lambda f: jax.grad(lambda *a: loss(f, *a), argnums=(0, 1))
+        stacked = [jnp.stack([a, 2 * a]) for a in args]
+        out[name] = ((ours(*args), grads(ours)(*args),
+                      jax.vmap(ours)(*stacked)),
+                     (reference(*args), grads(reference)(*args),
+                      jax.vmap(reference)(*stacked)))
+      return out
+
+    for name, (got, want) in ours_and_references().items():
+      for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5, err_msg=name)
 
 
 if __name__ == '__main__':
