@@ -22,6 +22,7 @@ import optax
 
 from memax import models
 from memax import tasks
+from memax.training import cpu_random
 from memax.training import evaluate as evaluate_lib
 from memax.training import optim
 from memax.training import population
@@ -284,6 +285,7 @@ def setup(config: ml_collections.ConfigDict, *, task: Any = None) -> Setup:
   Returns:
     The `Setup`.
   """
+  cpu_random.enable()  # the same random numbers, drawn without a loop
   task = task if task is not None else tasks.build(config.task)
   model = build_model(config, task)
   config = resolve(config, task)
