@@ -1,0 +1,414 @@
+"""Sweep runner: the trials of a sweep, each a launcher process; a summary.
+
+  python -m memax.sweep --config=configs/memn2n_babi.py:tasks=0 \
+      --workdir=runs/memn2n_seeds --sweep=seed=0,1,2,3 [--parallel=2] \
+      [--config.train.num_epochs=30 ...]
+  python -m memax.sweep --summarize=runs/memn2n_seeds
+  python -m memax.sweep --config=... --sweep=... --print_commands
+
+The trials come from the config file's `sweep(add, arg)` and the `--sweep`
+flags (`memax.sweeps`); `--config.a.b=v` overrides apply to every trial.
+Each trial is `python -m memax.main` with its own workdir, `--parallel` at
+a time. The same command again resumes the sweep: finished trials are
+skipped, interrupted ones resume from their checkpoints (the launcher's own
+resume), failed ones stay failed unless `--retry_failed`. A sweep killed at
+any moment loses nothing already written. `--print_commands` prints one
+launcher command per trial, for any job system, and runs nothing.
+
+The workdir holds:
+
+  sweep.json            the sweep: config, overrides, trials, git commit,
+                        package versions (a different sweep is refused)
+  trials/<name>/        each trial's workdir
+  logs/<name>.log       each trial's output (appended across resumes)
+  status/<name>.json    each ended trial's exit code and wall time
+  summary.json, summary.md, summary.png
+                        every trial's status and final metrics; over seeds
+                        mean ± sd, median, min–max; the trial picked on
+                        `--select` (validation) with its test metrics
+"""
+
+import importlib.metadata
+import json
+import os
+import platform
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from typing import Any, Sequence
+
+from absl import app
+from absl import flags
+from absl import logging
+from ml_collections import config_flags
+
+from memax import sweeps
+
+_CONFIG = config_flags.DEFINE_config_file(
+    'config', None, 'Experiment config file (configs/*.py[:arg]).',
+    lock_config=True)
+_WORKDIR = flags.DEFINE_string(
+    'workdir', None, 'The sweep\'s directory; the same command resumes it.')
+_SWEEP = flags.DEFINE_multi_string(
+    'sweep', [], 'field=v1,v2: one axis of the product of trials (repeat).')
+_PARALLEL = flags.DEFINE_integer('parallel', 1, 'Trials run at once.')
+_EXECUTOR = flags.DEFINE_enum('executor', 'local', ['local'],
+                              'local: each trial its own process.')
+_PRINT = flags.DEFINE_bool('print_commands', False,
+                           'Print each trial\'s launcher command and exit.')
+_SUMMARIZE = flags.DEFINE_string(
+    'summarize', None, 'Rebuild the summary of this sweep directory (also '
+    'while it runs) and exit.')
+_RETRY = flags.DEFINE_bool('retry_failed', False,
+                           'Run again the trials that failed.')
+_SELECT = flags.DEFINE_string(
+    'select', 'valid/error', 'The metric that picks each group\'s best trial '
+    '(<split>/<metric> of the final evaluation).')
+_MAXIMIZE = flags.DEFINE_bool('maximize', False,
+                              'The largest --select value is best.')
+_METRICS = flags.DEFINE_list(
+    'metrics', [], 'The metrics of summary.md\'s tables (<split>/<metric>; '
+    'the first is plotted). Default: every metric all finished trials have, '
+    'per-task ones aside. summary.json always holds all of them.')
+
+SWEEP_FILE = 'sweep.json'
+_VERSIONS = ('jax', 'jaxlib', 'flax', 'optax', 'chex', 'orbax-checkpoint',
+             'numpy', 'ml_collections', 'memax')
+
+
+def _write_json(path: str, value: Any) -> None:
+  """Written whole or not at all (a killed sweep leaves no half file)."""
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  with open(path + '.tmp', 'w') as f:
+    json.dump(value, f, indent=1, sort_keys=True, default=str)
+  os.replace(path + '.tmp', path)
+
+
+def _read_json(path: str) -> Any:
+  try:
+    with open(path) as f:
+      return json.load(f)
+  except (OSError, ValueError):
+    return None
+
+
+def _git_commit() -> dict[str, Any] | None:
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  try:
+    commit = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=root,
+                            capture_output=True, text=True, check=True,
+                            timeout=10).stdout.strip()
+    dirty = subprocess.run(['git', 'status', '--porcelain'], cwd=root,
+                           capture_output=True, text=True, check=True,
+                           timeout=10).stdout.strip()
+  except (OSError, subprocess.SubprocessError):
+    return None
+  return {'commit': commit, 'dirty': bool(dirty)}
+
+
+def _versions() -> dict[str, str]:
+  out = {'python': platform.python_version()}
+  for name in _VERSIONS:
+    try:
+      out[name] = importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+      pass
+  return out
+
+
+class Sweep:
+  """A sweep directory: its trials, their commands, statuses and results."""
+
+  def __init__(self, workdir: str, record: dict[str, Any]):
+    self.workdir = workdir
+    self.record = record
+
+  @property
+  def trials(self) -> list[dict[str, Any]]:
+    return self.record['trials']
+
+  def trial_dir(self, name: str) -> str:
+    return os.path.join(self.workdir, 'trials', name)
+
+  def status(self, name: str) -> str:
+    ended = _read_json(os.path.join(self.workdir, 'status', f'{name}.json'))
+    if ended is not None:
+      return 'done' if ended['returncode'] == 0 else 'failed'
+    return ('started' if os.path.isdir(self.trial_dir(name)) else 'pending')
+
+  def command(self, trial: dict[str, Any]) -> list[str]:
+    r = self.record
+    return ([r['python'], '-m', 'memax.main', f'--config={r["config_file"]}',
+             f'--workdir={self.trial_dir(trial["name"])}']
+            + r['base_flags'] + trial['flags'])
+
+  def metrics(self, name: str) -> dict[str, float]:
+    """`{'<split>/<metric>': value}` of the trial's final evaluation."""
+    out = {}
+    eval_dir = os.path.join(self.trial_dir(name), 'eval')
+    if not os.path.isdir(eval_dir):
+      return out
+    for file in sorted(os.listdir(eval_dir)):
+      record = _read_json(os.path.join(eval_dir, file)) if file.endswith(
+          '.json') else None
+      if not isinstance(record, dict) or 'metrics' not in record:
+        continue
+      for k, v in record['metrics'].items():
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+          out[f'{file[:-len(".json")]}/{k}'] = float(v)
+    return out
+
+  def records(self) -> list[dict[str, Any]]:
+    out = []
+    for t in self.trials:
+      status = self.status(t['name'])
+      ended = _read_json(os.path.join(self.workdir, 'status',
+                                      f'{t["name"]}.json')) or {}
+      out.append({'name': t['name'], 'overrides': t['overrides'],
+                  'status': status,
+                  'wall_seconds': ended.get('wall_seconds'),
+                  'metrics': self.metrics(t['name']) if status == 'done'
+                             else {}})
+    return out
+
+
+def check(config: Any, trials: Sequence[sweeps.Trial]) -> None:
+  """Every check the launcher makes before training, for each trial.
+
+  Trials that differ only in their seed are checked once. Nothing is
+  compiled or written; a bad field is an error naming it (and the trial).
+  """
+  from memax import overrides as overrides_lib  # pylint: disable=g-import-not-at-top
+  from memax.training import setup  # pylint: disable=g-import-not-at-top
+  checked = set()
+  for t in trials:
+    key = sweeps.group_key(t.as_dict())
+    if key in checked:
+      continue
+    checked.add(key)
+    try:
+      setup.setup(overrides_lib.apply(config, t.as_dict()))
+    except ValueError as e:
+      raise ValueError(f'Trial {t.name}: {e}') from None
+
+
+def create(config_file: str, base: dict[str, Any], trials: Sequence[Any],
+           workdir: str, python: str) -> Sweep:
+  """Writes `sweep.json`, or checks that the one there is this sweep."""
+  record = {
+      'config_file': config_file,
+      'base_overrides': base,
+      'base_flags': [f'--config.{p}={sweeps.format_value(v)}'
+                     for p, v in base.items()],
+      'trials': [{'index': t.index, 'name': t.name, 'overrides': t.as_dict(),
+                  'flags': t.flags()} for t in trials],
+      'python': python,
+  }
+  path = os.path.join(workdir, SWEEP_FILE)
+  old = _read_json(path)
+  if old is not None:
+    same = lambda r: json.dumps(
+        {k: r.get(k) for k in ('config_file', 'base_flags', 'trials')},
+        sort_keys=True, default=str)
+    if same(old) != same(record):
+      raise ValueError(
+          f'{path} holds another sweep ({len(old.get("trials", []))} trials '
+          f'of {old.get("config_file")}, overrides '
+          f'{old.get("base_flags")}). Its results stay where they are: give '
+          'this sweep another --workdir, or the same flags to resume it.')
+    record = dict(old, python=python)
+  else:
+    record.update(created=time.strftime('%Y-%m-%d %H:%M:%S'),
+                  git=_git_commit(), versions=_versions(),
+                  command=' '.join(shlex.quote(a) for a in sys.argv))
+  _write_json(path, record)
+  return Sweep(workdir, record)
+
+
+def open_sweep(workdir: str) -> Sweep:
+  record = _read_json(os.path.join(workdir, SWEEP_FILE))
+  if record is None:
+    raise FileNotFoundError(
+        f'{os.path.join(workdir, SWEEP_FILE)} not found: --summarize takes a '
+        'directory written by python -m memax.sweep.')
+  return Sweep(workdir, record)
+
+
+def _die_with_parent() -> None:
+  """In a trial's process: SIGTERM when the sweep dies, even by SIGKILL.
+
+  Otherwise an orphaned trial would keep its workdir locked, and the
+  resumed sweep could not take the trial over.
+  """
+  try:
+    import ctypes  # pylint: disable=g-import-not-at-top
+    ctypes.CDLL('libc.so.6', use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+  except (OSError, AttributeError):
+    pass  # not Linux: the sweep's own cleanup stops its trials
+
+
+def run_local(sweep: Sweep, parallel: int, retry_failed: bool) -> None:
+  """Runs the sweep's unfinished trials, `parallel` at a time."""
+  todo = [t for t in sweep.trials
+          if sweep.status(t['name']) not in
+          (('done',) if retry_failed else ('done', 'failed'))]
+  skipped = len(sweep.trials) - len(todo)
+  logging.info('%d trials: %d to run, %d finished or failed before.',
+               len(sweep.trials), len(todo), skipped)
+  running = {}
+  try:
+    while todo or running:
+      while todo and len(running) < parallel:
+        trial = todo.pop(0)
+        log_path = os.path.join(sweep.workdir, 'logs', f'{trial["name"]}.log')
+        os.makedirs(os.path.dirname(log_path), exist_ok=True)
+        log = open(log_path, 'a')  # pylint: disable=consider-using-with
+        command = sweep.command(trial)
+        log.write(f'$ {" ".join(shlex.quote(a) for a in command)}\n')
+        log.flush()
+        process = subprocess.Popen(command, stdout=log,
+                                   stderr=subprocess.STDOUT,
+                                   start_new_session=True,
+                                   preexec_fn=_die_with_parent)
+        running[process] = (trial, log, time.time())
+        logging.info('Started trial %s (pid %d).', trial['name'], process.pid)
+      time.sleep(0.2)
+      for process in [p for p in running if p.poll() is not None]:
+        trial, log, start = running.pop(process)
+        log.close()
+        code = process.returncode
+        if code < 0:  # killed by a signal: interrupted, it resumes next time
+          logging.warning('Trial %s was killed (signal %d); it resumes when '
+                          'the sweep runs again.', trial['name'], -code)
+          continue
+        _write_json(os.path.join(sweep.workdir, 'status',
+                                 f'{trial["name"]}.json'),
+                    {'returncode': code,
+                     'wall_seconds': time.time() - start,
+                     'ended': time.strftime('%Y-%m-%d %H:%M:%S')})
+        (logging.info if code == 0 else logging.warning)(
+            'Trial %s %s (%.0f s).', trial['name'],
+            'finished' if code == 0 else f'failed with exit code {code}; see '
+            f'logs/{trial["name"]}.log', time.time() - start)
+  finally:
+    for process, (trial, log, _) in running.items():
+      # Interrupted: the trials stop; each resumes from its checkpoint.
+      try:
+        os.killpg(process.pid, signal.SIGTERM)
+      except ProcessLookupError:
+        pass
+      process.wait()
+      log.close()
+
+
+def write_summary(sweep: Sweep, select: str, minimize: bool,
+                  metrics: Sequence[str] = ()) -> dict[str, Any]:
+  """summary.json, summary.md and summary.png of the sweep as it stands."""
+  records = sweep.records()
+  summary = sweeps.summarize(records, select=select, minimize=minimize)
+  metrics = list(metrics) or sweeps.report_metrics(records)
+  summary.update(config_file=sweep.record['config_file'],
+                 base_overrides=sweep.record['base_overrides'],
+                 report_metrics=metrics,
+                 written=time.strftime('%Y-%m-%d %H:%M:%S'))
+  _write_json(os.path.join(sweep.workdir, 'summary.json'), summary)
+  title = f'Sweep {sweep.record["config_file"]} ({sweep.workdir})'
+  with open(os.path.join(sweep.workdir, 'summary.md.tmp'), 'w') as f:
+    f.write(sweeps.markdown(summary, metrics, title))
+  os.replace(os.path.join(sweep.workdir, 'summary.md.tmp'),
+             os.path.join(sweep.workdir, 'summary.md'))
+  _plot(summary, metrics, os.path.join(sweep.workdir, 'summary.png'), title)
+  return summary
+
+
+def _plot(summary: dict[str, Any], metrics: Sequence[str], path: str,
+          title: str) -> None:
+  """Each group's trials (dots) and mean ± sd, for the first metric."""
+  if not metrics:
+    return
+  metric = metrics[0]
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  by_name = {t['name']: t for t in summary['trials']}
+  groups = summary['groups']
+  fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(groups) + 2), 3.6))
+  for x, g in enumerate(groups):
+    values = [by_name[n]['metrics'][metric] for n in g['trials']
+              if metric in by_name[n].get('metrics', {})]
+    ax.plot([x] * len(values), values, 'o', color='tab:blue', alpha=0.6)
+    s = g['stats'].get(metric)
+    if s is not None:
+      ax.errorbar([x + 0.15], [s['mean']], yerr=[s['sd']], fmt='s',
+                  color='black', capsize=4)
+  ax.set_xticks(range(len(groups)))
+  ax.set_xticklabels([g['group'] for g in groups], rotation=20, ha='right',
+                     fontsize=7)
+  ax.set_ylabel(metric)
+  ax.set_title(f'{title}\ntrials (dots), mean ± sd over seeds (squares)',
+               fontsize=8)
+  fig.tight_layout()
+  fig.savefig(path + '.tmp.png', dpi=110)
+  plt.close(fig)
+  os.replace(path + '.tmp.png', path)
+
+
+def main(argv: Sequence[str]) -> None:
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  from memax import cli  # pylint: disable=g-import-not-at-top
+  if _SUMMARIZE.value:
+    sweep = cli.run_or_exit(open_sweep, _SUMMARIZE.value)
+    summary = write_summary(sweep, _SELECT.value, not _MAXIMIZE.value,
+                            _METRICS.value)
+    print(f'{summary["counts"]}: {_SUMMARIZE.value}/summary.md')
+    return
+  if _CONFIG.value is None or not _WORKDIR.value:
+    raise app.UsageError('--config and --workdir are required (or '
+                         '--summarize=DIR).')
+  if _PARALLEL.value < 1:
+    raise app.UsageError(f'--parallel={_PARALLEL.value}: expected >= 1.')
+  config_file = config_flags.get_config_filename(flags.FLAGS['config'])
+  base = dict(config_flags.get_override_values(flags.FLAGS['config']))
+
+  def build():
+    file_fn = sweeps.load_file_sweep(config_file)
+    arg = config_file.split(':', 1)[1] if ':' in config_file else None
+    file_part = sweeps.file_trials(file_fn, arg) if file_fn else None
+    trials = sweeps.expand(_CONFIG.value, file_part, _SWEEP.value)
+    clash = sorted(set(base) & {p for t in trials for p, _ in t.overrides})
+    if clash:
+      raise ValueError(f'--config.{clash[0]} is also swept; give it in the '
+                       'sweep only.')
+    check(_CONFIG.value, trials)
+    return trials
+
+  trials = cli.run_or_exit(build)
+  if _PRINT.value:
+    sweep = Sweep(_WORKDIR.value, {
+        'config_file': config_file, 'python': sys.executable,
+        'base_flags': [f'--config.{p}={sweeps.format_value(v)}'
+                       for p, v in base.items()]})
+    for t in trials:
+      print(' '.join(shlex.quote(a) for a in sweep.command(
+          {'name': t.name, 'flags': t.flags()})))
+    return
+  sweep = cli.run_or_exit(create, config_file, base, trials, _WORKDIR.value,
+                          sys.executable)
+  start = time.time()
+  try:
+    run_local(sweep, _PARALLEL.value, _RETRY.value)
+  finally:
+    summary = write_summary(sweep, _SELECT.value, not _MAXIMIZE.value,
+                            _METRICS.value)
+  print(f'Sweep of {len(trials)} trials ({summary["counts"]}) in '
+        f'{time.time() - start:.0f} s; summary in '
+        f'{os.path.join(_WORKDIR.value, "summary.md")}')
+  if summary['counts'].get('failed'):
+    sys.exit(1)
+
+
+if __name__ == '__main__':
+  app.run(main)

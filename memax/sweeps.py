@@ -1,0 +1,324 @@
+"""Sweeps as data: the trials of a config file's `sweep` and `--sweep` flags.
+
+A sweep is a list of trials; a trial is a set of config overrides, in the
+one override syntax (`memax.overrides`). A config file may define its sweep
+next to `get_config` (big_vision's contract):
+
+  def sweep(add, arg=None):
+    for lr in (1e-4, 3e-4):
+      for seed in range(3):
+        add(**{'optimizer.learning_rate': lr, 'seed': seed})
+
+and the command line adds a product over repeated flags:
+
+  --sweep=seed=0,1,2,3 --sweep=optimizer.learning_rate=1e-4,3e-4
+
+The trials are the file's trials times that product (either alone when the
+other is absent). Values given as text are parsed by the field's type;
+commas inside brackets, parentheses or quotes do not split values, so a
+tuple field takes `--sweep=task.eval_lengths=(20,40),(80,)`. Every trial is
+checked against the config before anything runs: an unknown field or a
+value of the wrong type is an error naming the field.
+"""
+
+import dataclasses
+import hashlib
+import importlib.util
+import itertools
+import json
+import re
+from typing import Any, Callable, Mapping, Sequence
+
+import ml_collections
+
+from memax import overrides as overrides_lib
+
+
+@dataclasses.dataclass(frozen=True)
+class Trial:
+  """One trial: its index in the sweep, a folder name, and its overrides."""
+  index: int
+  name: str
+  overrides: tuple[tuple[str, Any], ...]  # (path, value), in sweep order
+
+  def as_dict(self) -> dict[str, Any]:
+    return dict(self.overrides)
+
+  def flags(self) -> list[str]:
+    """The launcher's `--config.a.b=text` flags for this trial."""
+    return [f'--config.{p}={format_value(v)}' for p, v in self.overrides]
+
+
+def format_value(value: Any) -> str:
+  """The override text that parses back to `value` (`overrides.parse_value`)."""
+  if isinstance(value, bool):
+    return 'true' if value else 'false'
+  if isinstance(value, (tuple, list)):
+    return ','.join(format_value(v) if not isinstance(v, str) else repr(v)
+                    for v in value)
+  if isinstance(value, float):
+    return repr(value)
+  return str(value)
+
+
+def split_values(text: str) -> list[str]:
+  """`'a,(b,c),"d,e"'` -> `['a', '(b,c)', '"d,e"']`: top-level commas only."""
+  values, depth, quote, start = [], 0, None, 0
+  for i, ch in enumerate(text):
+    if quote:
+      if ch == quote:
+        quote = None
+    elif ch in '\'"':
+      quote = ch
+    elif ch in '([{':
+      depth += 1
+    elif ch in ')]}':
+      depth -= 1
+    elif ch == ',' and depth == 0:
+      values.append(text[start:i].strip())
+      start = i + 1
+  values.append(text[start:].strip())
+  return values
+
+
+def parse_flag(flag: str, config: ml_collections.ConfigDict
+               ) -> tuple[str, list[Any]]:
+  """`'field=v1,v2'` -> `(field, [v1, v2])`, parsed by the field's type."""
+  path, sep, text = flag.partition('=')
+  path = path.strip()
+  if path.startswith(overrides_lib.PREFIX):
+    path = path[len(overrides_lib.PREFIX):]
+  elif path.startswith('config.'):
+    path = path[len('config.'):]
+  if not sep or not path or not text.strip():
+    raise ValueError(f'--sweep={flag!r}: expected --sweep=field=value1,value2 '
+                     '(for example --sweep=seed=0,1,2).')
+  node, leaf = overrides_lib._node(config, path)  # pylint: disable=protected-access
+  current = node[leaf]
+  values = []
+  for item in split_values(text):
+    if not item:
+      raise ValueError(f'--sweep={flag!r}: an empty value.')
+    if isinstance(current, (tuple, list)) and item[:1] in '([':
+      item = item[1:-1]  # '(20,40)' is the tuple 20,40
+    elif isinstance(current, str) and len(item) > 1 and item[0] == item[-1] \
+        and item[0] in '\'"':
+      item = item[1:-1]  # a quoted string may hold commas
+    values.append(overrides_lib.parse_value(item, current, path))
+  return path, values
+
+
+def load_file_sweep(config_arg: str) -> Callable[..., Any] | None:
+  """The `sweep` function of the config file `path[:arg]`, or None."""
+  path = config_arg.split(':', 1)[0]
+  spec = importlib.util.spec_from_file_location('memax_sweep_config', path)
+  if spec is None or spec.loader is None:
+    raise FileNotFoundError(f'--config={config_arg}: cannot load {path}.')
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return getattr(module, 'sweep', None)
+
+
+def file_trials(sweep_fn: Callable[..., Any], arg: str | None
+                ) -> list[dict[str, Any]]:
+  """The trials a config file's `sweep(add, arg)` adds, in order."""
+  trials = []
+
+  def add(**kwargs):
+    trials.append(dict(kwargs))
+
+  sweep_fn(add, arg) if arg is not None else sweep_fn(add)
+  return trials
+
+
+def expand(config: ml_collections.ConfigDict,
+           file_sweep: Sequence[Mapping[str, Any]] | None,
+           flags: Sequence[str]) -> list[Trial]:
+  """The sweep's trials, checked against `config`.
+
+  Args:
+    config: the base config (every override is applied to a copy of it).
+    file_sweep: the trials of the config file's `sweep`, or None.
+    flags: the `--sweep=field=v1,v2` flags.
+
+  Returns:
+    The trials: the file's trials times the flags' product.
+
+  Raises:
+    ValueError: an empty sweep, a field the config lacks, a bad value, a
+      field given twice in one trial, or two identical trials.
+  """
+  axes = [parse_flag(f, config) for f in flags]
+  paths = [p for p, _ in axes]
+  if len(set(paths)) != len(paths):
+    raise ValueError(f'--sweep names a field twice: {paths}.')
+  base = [dict(t) for t in file_sweep] if file_sweep is not None else [{}]
+  if file_sweep is not None and not base:
+    raise ValueError('The config file\'s sweep(add) added no trial.')
+  if not axes and file_sweep is None:
+    raise ValueError('An empty sweep: give --sweep=field=v1,v2 flags, or '
+                     'define sweep(add, arg) in the config file.')
+  trials = []
+  for file_part in base:
+    for combo in itertools.product(*[values for _, values in axes]):
+      merged = dict(file_part)
+      for path, value in zip(paths, combo):
+        if path in merged:
+          raise ValueError(f'--sweep={path}=...: the config file\'s sweep '
+                           f'already sets {path} ({merged[path]!r}).')
+        merged[path] = value
+      trials.append(merged)
+  out, seen = [], {}
+  for i, trial in enumerate(trials):
+    # Checked now: an unknown field or a wrong type stops the sweep before
+    # anything runs, naming the field.
+    overrides_lib.apply(config, {p: _as_value(config, p, v)
+                                 for p, v in trial.items()})
+    items = tuple((p, _as_value(config, p, v)) for p, v in trial.items())
+    key = json.dumps(items, default=str)
+    if key in seen:
+      raise ValueError(f'Trials {seen[key]} and {i} of the sweep are the '
+                       f'same: {dict(items)}.')
+    seen[key] = i
+    out.append(Trial(i, trial_name(i, items), items))
+  return out
+
+
+def _as_value(config, path: str, value: Any) -> Any:
+  """A file sweep's value as the field holds it (text parsed by type)."""
+  node, leaf = overrides_lib._node(config, path)  # pylint: disable=protected-access
+  current = node[leaf]
+  if isinstance(value, str) and not isinstance(current, str):
+    return overrides_lib.parse_value(value, current, path)
+  if isinstance(current, float) and isinstance(value, int) and not isinstance(
+      value, bool):
+    return float(value)
+  if isinstance(value, list):
+    return tuple(value)
+  return value
+
+
+def trial_name(index: int, items: Sequence[tuple[str, Any]]) -> str:
+  """A folder name: the index, then the overrides (shortened if long)."""
+  text = ','.join(f'{p}={format_value(v)}' for p, v in items)
+  text = re.sub(r'[^A-Za-z0-9._=,+-]', '_', text)
+  if len(text) > 80:
+    digest = hashlib.sha1(text.encode()).hexdigest()[:8]
+    text = f'{text[:70]}_{digest}'
+  return f'{index:03d}_{text}' if text else f'{index:03d}'
+
+
+# --- Summaries: trial records -> statistics over seeds, best-of-N. ---
+
+_PER_TASK = re.compile(r'_task_\d+$')
+
+
+def group_key(overrides: Mapping[str, Any]) -> str:
+  """The trial's settings without its seed: trials over seeds share it."""
+  rest = {p: v for p, v in overrides.items() if p != 'seed'}
+  return ','.join(f'{p}={format_value(v)}' for p, v in rest.items()) or '-'
+
+
+def stats(values: Sequence[float]) -> dict[str, float]:
+  """n, mean, sd (n - 1; 0 for one value), median, min and max."""
+  xs = sorted(float(v) for v in values)
+  n = len(xs)
+  mean = sum(xs) / n
+  sd = (sum((x - mean) ** 2 for x in xs) / (n - 1)) ** 0.5 if n > 1 else 0.0
+  mid = n // 2
+  median = xs[mid] if n % 2 else (xs[mid - 1] + xs[mid]) / 2
+  return {'n': n, 'mean': mean, 'sd': sd, 'median': median, 'min': xs[0],
+          'max': xs[-1]}
+
+
+def report_metrics(trials: Sequence[Mapping[str, Any]]) -> list[str]:
+  """The metrics every finished trial has, per-task ones aside, sorted."""
+  done = [t['metrics'] for t in trials if t.get('metrics')]
+  if not done:
+    return []
+  common = set(done[0]).intersection(*done[1:])
+  return sorted(m for m in common if not _PER_TASK.search(m))
+
+
+def summarize(trials: Sequence[Mapping[str, Any]], *,
+              select: str = 'valid/error', minimize: bool = True
+              ) -> dict[str, Any]:
+  """Statistics of a sweep's trials.
+
+  Args:
+    trials: records `{'name', 'overrides', 'status', 'metrics'}` with
+      `metrics` `{'<split>/<metric>': value}` (empty until finished).
+    select: the metric that picks the best trial of each group (the papers'
+      best-of-N on validation).
+    minimize: whether the smallest `select` is best.
+
+  Returns:
+    `{'trials', 'counts', 'groups'}`: each group (trials that differ only in
+    their seed) has its trials, `stats` of every metric over its finished
+    trials, and `picked`: the trial with the best `select` value and its
+    metrics (None without `select`).
+  """
+  counts = {}
+  for t in trials:
+    counts[t['status']] = counts.get(t['status'], 0) + 1
+  groups = {}
+  for t in trials:
+    groups.setdefault(group_key(t['overrides']), []).append(t)
+  out = []
+  for key, members in groups.items():
+    done = [t for t in members if t.get('metrics')]
+    metrics = sorted(set().union(*[t['metrics'] for t in done])) if done \
+        else []
+    group_stats = {
+        m: stats([t['metrics'][m] for t in done if m in t['metrics']])
+        for m in metrics}
+    candidates = [t for t in done if select in t['metrics']]
+    picked = None
+    if candidates:
+      best = (min if minimize else max)(candidates,
+                                        key=lambda t: t['metrics'][select])
+      picked = {'name': best['name'], 'overrides': best['overrides'],
+                'selected_on': select, 'metrics': best['metrics']}
+    out.append({'group': key, 'trials': [t['name'] for t in members],
+                'finished': len(done), 'stats': group_stats,
+                'picked': picked})
+  return {'trials': list(trials), 'counts': counts, 'groups': out}
+
+
+def markdown(summary: Mapping[str, Any], metrics: Sequence[str],
+             title: str) -> str:
+  """The summary as Markdown tables: groups over seeds, then every trial."""
+  f = lambda x: f'{x:.4g}'
+  lines = [f'# {title}', '',
+           'Trials: ' + ', '.join(f'{n} {s}' for s, n in
+                                   sorted(summary['counts'].items())) + '.',
+           '']
+  if metrics:
+    lines += ['## Over seeds', '',
+              '| settings | finished | ' + ' | '.join(
+                  f'{m}: mean ± sd [median; min–max]' for m in metrics)
+              + ' | best on validation |', '|---' * (len(metrics) + 3) + '|']
+    for g in summary['groups']:
+      cells = []
+      for m in metrics:
+        s = g['stats'].get(m)
+        cells.append('' if s is None else
+                     f'{f(s["mean"])} ± {f(s["sd"])} [{f(s["median"])}; '
+                     f'{f(s["min"])}–{f(s["max"])}]')
+      p = g['picked']
+      best = '' if p is None else (
+          f'{p["name"]} ({p["selected_on"]} ' + f(
+              p['metrics'][p['selected_on']]) + '): ' + ', '.join(
+                  f'{m} {f(p["metrics"][m])}' for m in metrics
+                  if m in p['metrics'] and m.startswith('test/')))
+      lines.append(f'| {g["group"]} | {g["finished"]}/{len(g["trials"])} | '
+                   + ' | '.join(cells) + f' | {best} |')
+    lines.append('')
+  lines += ['## Trials', '', '| ' + ' | '.join(['trial', 'status',
+                                                *metrics]) + ' |',
+            '|---' * (len(metrics) + 2) + '|']
+  for t in summary['trials']:
+    values = [f(t['metrics'][m]) if m in t.get('metrics', {}) else ''
+              for m in metrics]
+    lines.append('| ' + ' | '.join([t['name'], t['status'], *values]) + ' |')
+  return '\n'.join(lines) + '\n'

@@ -1,0 +1,240 @@
+"""Tests for sweeps: trials from flags and config files, summaries, and the
+runner (`python -m memax.sweep`) end to end, resumed and refused."""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+
+from absl.testing import absltest
+import ml_collections
+
+from memax import overrides
+from memax import sweeps
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _config():
+  c = ml_collections.ConfigDict()
+  c.seed = 0
+  c.name = 'x'
+  c.flag = False
+  c.optimizer = ml_collections.ConfigDict({'learning_rate': 1e-3})
+  c.task = ml_collections.ConfigDict({'eval_lengths': (20, 40), 'size': 8})
+  return c
+
+
+class TrialsTest(absltest.TestCase):
+
+  def test_flags_make_a_product_parsed_by_type(self):
+    trials = sweeps.expand(_config(), None, [
+        'seed=0,1', 'optimizer.learning_rate=1e-4,3e-4'])
+    self.assertEqual([t.as_dict() for t in trials], [
+        {'seed': 0, 'optimizer.learning_rate': 1e-4},
+        {'seed': 0, 'optimizer.learning_rate': 3e-4},
+        {'seed': 1, 'optimizer.learning_rate': 1e-4},
+        {'seed': 1, 'optimizer.learning_rate': 3e-4}])
+    self.assertEqual([t.index for t in trials], [0, 1, 2, 3])
+    self.assertEqual(len({t.name for t in trials}), 4)
+
+  def test_values_of_every_kind(self):
+    (t1, t2), = [sweeps.expand(_config(), None, [
+        'task.eval_lengths=(20,40),(80,)'])]
+    self.assertEqual([t1.as_dict(), t2.as_dict()],
+                     [{'task.eval_lengths': (20, 40)},
+                      {'task.eval_lengths': (80,)}])
+    trials = sweeps.expand(_config(), None, ["name='a,b',c", 'flag=true,false',
+                                             'optimizer.learning_rate=1'])
+    self.assertEqual(trials[0].as_dict(), {
+        'name': 'a,b', 'flag': True, 'optimizer.learning_rate': 1.0})
+    self.assertIsInstance(trials[0].as_dict()['optimizer.learning_rate'],
+                          float)
+    self.assertEqual(trials[-1].as_dict()['name'], 'c')
+
+  def test_flags_parse_back_to_the_same_config(self):
+    # The launcher's flags of a trial give the config the trial names.
+    config = _config()
+    for trial in sweeps.expand(config, None, [
+        "name='a,b',c", 'task.eval_lengths=(20,40),(80,)',
+        'optimizer.learning_rate=3e-4', 'flag=true']):
+      got = overrides.apply(config, trial.flags())
+      want = overrides.apply(config, trial.as_dict())
+      self.assertEqual(got.to_dict(), want.to_dict(), trial.name)
+
+  def test_file_sweep_times_flags(self):
+    def sweep(add, arg=None):
+      for lr in (0.1, 0.2):
+        add(**{'optimizer.learning_rate': lr, 'name': arg})
+    trials = sweeps.expand(_config(), sweeps.file_trials(sweep, 'y'),
+                           ['seed=3,4'])
+    self.assertEqual([t.as_dict() for t in trials], [
+        {'optimizer.learning_rate': 0.1, 'name': 'y', 'seed': 3},
+        {'optimizer.learning_rate': 0.1, 'name': 'y', 'seed': 4},
+        {'optimizer.learning_rate': 0.2, 'name': 'y', 'seed': 3},
+        {'optimizer.learning_rate': 0.2, 'name': 'y', 'seed': 4}])
+
+  def test_bad_sweeps_are_errors_naming_the_field(self):
+    config = _config()
+    cases = {
+        ('optimizer.momentum=0.9',): 'optimizer.momentum',
+        ('task.size=big',): 'task.size',
+        ('seed=',): 'seed',
+        ('seed=0,1', 'seed=2'): 'twice',
+        ('seed=1,1',): 'same',
+        (): 'empty',
+    }
+    for flags, words in cases.items():
+      with self.assertRaisesRegex(ValueError, words, msg=str(flags)):
+        sweeps.expand(config, None, list(flags))
+    with self.assertRaisesRegex(ValueError, 'added no trial'):
+      sweeps.expand(config, [], ['seed=1'])
+    with self.assertRaisesRegex(ValueError, 'already sets seed'):
+      sweeps.expand(config, [{'seed': 1}], ['seed=2'])
+
+
+def _trial(name, seed, lr, status='done', **metrics):
+  return {'name': name, 'overrides': {'seed': seed,
+                                      'optimizer.learning_rate': lr},
+          'status': status, 'metrics': metrics}
+
+
+class SummaryTest(absltest.TestCase):
+
+  def test_statistics_over_seeds_and_best_on_validation(self):
+    trials = [
+        _trial('a', 0, 0.1, **{'valid/error': 0.3, 'test/error': 0.35}),
+        _trial('b', 1, 0.1, **{'valid/error': 0.1, 'test/error': 0.25}),
+        _trial('c', 2, 0.1, **{'valid/error': 0.2, 'test/error': 0.15}),
+        _trial('d', 0, 0.2, **{'valid/error': 0.5, 'test/error': 0.5,
+                               'test/error_task_1': 0.4}),
+        _trial('e', 1, 0.2, status='failed'),
+    ]
+    summary = sweeps.summarize(trials)
+    self.assertEqual(summary['counts'], {'done': 4, 'failed': 1})
+    first, second = summary['groups']
+    self.assertEqual(first['group'], 'optimizer.learning_rate=0.1')
+    s = first['stats']['test/error']
+    self.assertEqual(s['n'], 3)
+    self.assertAlmostEqual(s['mean'], 0.25)
+    self.assertAlmostEqual(s['sd'], 0.1)  # sample sd of .35, .25, .15
+    self.assertAlmostEqual(s['median'], 0.25)
+    self.assertEqual((s['min'], s['max']), (0.15, 0.35))
+    # Picked on validation (b), reported with its own test error.
+    self.assertEqual(first['picked']['name'], 'b')
+    self.assertEqual(first['picked']['metrics']['test/error'], 0.25)
+    self.assertEqual(second['finished'], 1)
+    self.assertEqual(second['stats']['test/error']['sd'], 0.0)
+    self.assertEqual(sweeps.summarize(trials, minimize=False)['groups'][0][
+        'picked']['name'], 'a')
+    # Reported: metrics every finished trial has, per-task ones aside.
+    self.assertEqual(sweeps.report_metrics(trials),
+                     ['test/error', 'valid/error'])
+    text = sweeps.markdown(summary, ['test/error'], 'T')
+    self.assertIn('| optimizer.learning_rate=0.1 | 3/3 | 0.25 ± 0.1 '
+                  '[0.25; 0.15–0.35] | b (valid/error 0.1): test/error 0.25 |',
+                  text)
+    self.assertIn('| e | failed |  |', text)
+
+
+_SWEEP_CONFIG = textwrap.dedent('''
+    from configs import lstm_copy
+
+    def get_config(arg=None):
+      return lstm_copy.get_config('runlocal')
+
+    def sweep(add, arg=None):
+      add(seed=0)
+      add(seed=1)
+''')
+
+
+class RunnerTest(absltest.TestCase):
+  """`python -m memax.sweep` with two tiny LSTM trials."""
+
+  def _run(self, *args, check=True):
+    env = dict(os.environ, PYTHONPATH=_ROOT)
+    result = subprocess.run(
+        [sys.executable, '-m', 'memax.sweep', *args], cwd=_ROOT, env=env,
+        capture_output=True, text=True, timeout=600)
+    if check and result.returncode:
+      self.fail(f'{args}: exit {result.returncode}\n{result.stderr[-3000:]}')
+    return result
+
+  def test_runs_resumes_summarizes_and_refuses_another_sweep(self):
+    tmp = self.enterContext(tempfile.TemporaryDirectory())
+    config = os.path.join(tmp, 'sweep_config.py')
+    with open(config, 'w') as f:
+      f.write(_SWEEP_CONFIG)
+    workdir = os.path.join(tmp, 'sweep')
+    args = [f'--config={config}', f'--workdir={workdir}',
+            '--sweep=optimizer.learning_rate=1e-3,3e-3', '--parallel=2',
+            '--metrics=train/bit_errors']
+
+    printed = self._run(*args, '--print_commands').stdout.splitlines()
+    self.assertLen(printed, 4)
+    self.assertIn('-m memax.main', printed[0])
+    self.assertIn('--config.seed=0 --config.optimizer.learning_rate=0.001',
+                  printed[0])
+    self.assertFalse(os.path.exists(workdir))  # printing runs nothing
+
+    self._run(*args)
+    record = json.load(open(os.path.join(workdir, 'sweep.json')))
+    names = [t['name'] for t in record['trials']]
+    self.assertLen(names, 4)
+    self.assertIn('commit', record['git'] or {'commit': None})
+    self.assertIn('jax', record['versions'])
+    summary = json.load(open(os.path.join(workdir, 'summary.json')))
+    self.assertEqual(summary['counts'], {'done': 4})
+    self.assertEqual([g['finished'] for g in summary['groups']], [2, 2])
+    for name in names:
+      trial = os.path.join(workdir, 'trials', name)
+      saved = json.load(open(os.path.join(trial, 'config.json')))
+      want = record['trials'][names.index(name)]['overrides']
+      self.assertEqual(saved['seed'], want['seed'])
+      self.assertEqual(saved['optimizer']['learning_rate'],
+                       want['optimizer.learning_rate'])
+    self.assertTrue(os.path.exists(os.path.join(workdir, 'summary.png')))
+    before = {n: open(os.path.join(workdir, 'logs', f'{n}.log')).read()
+              for n in names}
+    evals = {n: open(os.path.join(workdir, 'trials', n, 'eval',
+                                  'train.json')).read() for n in names}
+
+    # An interrupted trial (no status written) runs again and resumes its
+    # finished workdir; the others are skipped.
+    os.remove(os.path.join(workdir, 'status', f'{names[1]}.json'))
+    self._run(*args)
+    for n in names:
+      log = open(os.path.join(workdir, 'logs', f'{n}.log')).read()
+      if n == names[1]:
+        self.assertEqual(log.count('\n$ '), 1)  # launched a second time
+        self.assertIn('already finished', log)
+      else:
+        self.assertEqual(log, before[n])  # not run twice
+      self.assertEqual(open(os.path.join(workdir, 'trials', n, 'eval',
+                                         'train.json')).read(), evals[n])
+    self.assertEqual(json.load(open(os.path.join(workdir, 'summary.json')))[
+        'counts'], {'done': 4})
+
+    # Another sweep in the same directory is refused; nothing changes.
+    other = self._run(f'--config={config}', f'--workdir={workdir}',
+                      '--sweep=optimizer.learning_rate=1e-2', check=False)
+    self.assertEqual(other.returncode, 1)
+    self.assertIn('holds another sweep', other.stderr)
+    self.assertEqual(json.load(open(os.path.join(workdir, 'sweep.json'))),
+                     record)
+
+    # A bad field stops the sweep before anything is written.
+    bad = self._run(f'--config={config}', f'--workdir={tmp}/bad',
+                    '--sweep=optimizer.no_such_field=0.9', check=False)
+    self.assertIn('optimizer.no_such_field', bad.stderr)
+    self.assertFalse(os.path.exists(f'{tmp}/bad'))
+
+    summarized = self._run(f'--summarize={workdir}')
+    self.assertIn('done', summarized.stdout)
+
+
+if __name__ == '__main__':
+  absltest.main()
