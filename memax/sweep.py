@@ -8,8 +8,8 @@
 
 The trials come from the config file's `sweep(add, arg)` and the `--sweep`
 flags (`memax.sweeps`); `--config.a.b=v` overrides apply to every trial.
-Each trial is `python -m memax.main` with its own workdir, `--parallel` at
-a time. The same command again resumes the sweep: finished trials are
+Each trial (or population of trials) is `python -m memax.main` with its
+own workdir, `--parallel` processes at a time. The same command again resumes the sweep: finished trials are
 skipped, interrupted ones resume from their checkpoints (the launcher's own
 resume), failed ones stay failed unless `--retry_failed`. A sweep killed at
 any moment loses nothing already written. `--print_commands` prints one
@@ -19,9 +19,12 @@ The workdir holds:
 
   sweep.json            the sweep: config, overrides, trials, git commit,
                         package versions (a different sweep is refused)
-  trials/<name>/        each trial's workdir
-  logs/<name>.log       each trial's output (appended across resumes)
-  status/<name>.json    each ended trial's exit code and wall time
+  trials/<name>/        each trial's workdir (`--executor=local`), or
+  groups/<name>/        each population's (`--executor=population`: the
+                        trials that differ only in seed and optimiser
+                        hyper-parameters, as a product, train together)
+  logs/<job>.log        each process's output (appended across resumes)
+  status/<job>.json     each ended process's exit code and wall time
   summary.json, summary.md, summary.png
                         every trial's status and final metrics; over seeds
                         mean ± sd, median, min–max; the trial picked on
@@ -54,8 +57,11 @@ _WORKDIR = flags.DEFINE_string(
 _SWEEP = flags.DEFINE_multi_string(
     'sweep', [], 'field=v1,v2: one axis of the product of trials (repeat).')
 _PARALLEL = flags.DEFINE_integer('parallel', 1, 'Trials run at once.')
-_EXECUTOR = flags.DEFINE_enum('executor', 'local', ['local'],
-                              'local: each trial its own process.')
+_EXECUTOR = flags.DEFINE_enum(
+    'executor', 'local', ['local', 'population'],
+    'local: each trial its own process. population: the trials that differ '
+    'only in seed and optimiser hyper-parameters (a product of values) '
+    'train as one population, one process per group.')
 _PRINT = flags.DEFINE_bool('print_commands', False,
                            'Print each trial\'s launcher command and exit.')
 _SUMMARIZE = flags.DEFINE_string(
@@ -119,35 +125,44 @@ def _versions() -> dict[str, str]:
 
 
 class Sweep:
-  """A sweep directory: its trials, their commands, statuses and results."""
+  """A sweep directory: its trials and jobs, their statuses and results."""
 
   def __init__(self, workdir: str, record: dict[str, Any]):
     self.workdir = workdir
     self.record = record
+    self.jobs = {j['name']: j for j in record['jobs']}
+    self.job_of = {t: j['name'] for j in record['jobs'] for t in j['members']}
 
   @property
   def trials(self) -> list[dict[str, Any]]:
     return self.record['trials']
 
-  def trial_dir(self, name: str) -> str:
-    return os.path.join(self.workdir, 'trials', name)
+  def job_dir(self, job: dict[str, Any]) -> str:
+    return os.path.join(self.workdir, job['dir'])
 
-  def status(self, name: str) -> str:
-    ended = _read_json(os.path.join(self.workdir, 'status', f'{name}.json'))
+  def ended(self, job: dict[str, Any]) -> dict[str, Any] | None:
+    return _read_json(os.path.join(self.workdir, 'status',
+                                   f'{job["name"]}.json'))
+
+  def status(self, job: dict[str, Any]) -> str:
+    ended = self.ended(job)
     if ended is not None:
       return 'done' if ended['returncode'] == 0 else 'failed'
-    return ('started' if os.path.isdir(self.trial_dir(name)) else 'pending')
+    return 'started' if os.path.isdir(self.job_dir(job)) else 'pending'
 
-  def command(self, trial: dict[str, Any]) -> list[str]:
+  def command(self, job: dict[str, Any]) -> list[str]:
     r = self.record
     return ([r['python'], '-m', 'memax.main', f'--config={r["config_file"]}',
-             f'--workdir={self.trial_dir(trial["name"])}']
-            + r['base_flags'] + trial['flags'])
+             f'--workdir={self.job_dir(job)}'] + r['base_flags']
+            + job['flags'])
 
-  def metrics(self, name: str) -> dict[str, float]:
-    """`{'<split>/<metric>': value}` of the trial's final evaluation."""
+  def metrics(self, job: dict[str, Any], member: int | None
+              ) -> dict[str, float]:
+    """`{'<split>/<metric>': value}` of a trial's final evaluation."""
     out = {}
-    eval_dir = os.path.join(self.trial_dir(name), 'eval')
+    eval_dir = os.path.join(self.job_dir(job), 'eval')
+    if member is not None:
+      eval_dir = os.path.join(eval_dir, f'member{member}')
     if not os.path.isdir(eval_dir):
       return out
     for file in sorted(os.listdir(eval_dir)):
@@ -163,19 +178,20 @@ class Sweep:
   def records(self) -> list[dict[str, Any]]:
     out = []
     for t in self.trials:
-      status = self.status(t['name'])
-      ended = _read_json(os.path.join(self.workdir, 'status',
-                                      f'{t["name"]}.json')) or {}
+      job = self.jobs[self.job_of[t['name']]]
+      status = self.status(job)
+      ended = self.ended(job) or {}
+      member = job['members'][t['name']]
       out.append({'name': t['name'], 'overrides': t['overrides'],
-                  'status': status,
+                  'status': status, 'job': job['name'], 'member': member,
                   'wall_seconds': ended.get('wall_seconds'),
-                  'metrics': self.metrics(t['name']) if status == 'done'
+                  'metrics': self.metrics(job, member) if status == 'done'
                              else {}})
     return out
 
 
-def check(config: Any, trials: Sequence[sweeps.Trial]) -> None:
-  """Every check the launcher makes before training, for each trial.
+def check(config: Any, jobs: Sequence[dict[str, Any]]) -> None:
+  """Every check the launcher makes before training, for each job.
 
   Trials that differ only in their seed are checked once. Nothing is
   compiled or written; a bad field is an error naming it (and the trial).
@@ -183,41 +199,47 @@ def check(config: Any, trials: Sequence[sweeps.Trial]) -> None:
   from memax import overrides as overrides_lib  # pylint: disable=g-import-not-at-top
   from memax.training import setup  # pylint: disable=g-import-not-at-top
   checked = set()
-  for t in trials:
-    key = sweeps.group_key(t.as_dict())
+  for job in jobs:
+    flags_ = [f for f in job['flags'] if not f.startswith('--config.seed=')]
+    key = json.dumps(flags_)
     if key in checked:
       continue
     checked.add(key)
     try:
-      setup.setup(overrides_lib.apply(config, t.as_dict()))
+      setup.setup(overrides_lib.apply(config, job['flags']))
     except ValueError as e:
-      raise ValueError(f'Trial {t.name}: {e}') from None
+      raise ValueError(f'{job["name"]}: {e}') from None
 
 
 def create(config_file: str, base: dict[str, Any], trials: Sequence[Any],
-           workdir: str, python: str) -> Sweep:
+           jobs: Sequence[dict[str, Any]], executor: str, workdir: str,
+           python: str) -> Sweep:
   """Writes `sweep.json`, or checks that the one there is this sweep."""
   record = {
       'config_file': config_file,
       'base_overrides': base,
       'base_flags': [f'--config.{p}={sweeps.format_value(v)}'
                      for p, v in base.items()],
+      'executor': executor,
       'trials': [{'index': t.index, 'name': t.name, 'overrides': t.as_dict(),
                   'flags': t.flags()} for t in trials],
+      'jobs': list(jobs),
       'python': python,
   }
   path = os.path.join(workdir, SWEEP_FILE)
   old = _read_json(path)
   if old is not None:
     same = lambda r: json.dumps(
-        {k: r.get(k) for k in ('config_file', 'base_flags', 'trials')},
+        {k: r.get(k) for k in ('config_file', 'base_flags', 'executor',
+                               'trials')},
         sort_keys=True, default=str)
     if same(old) != same(record):
       raise ValueError(
           f'{path} holds another sweep ({len(old.get("trials", []))} trials '
-          f'of {old.get("config_file")}, overrides '
-          f'{old.get("base_flags")}). Its results stay where they are: give '
-          'this sweep another --workdir, or the same flags to resume it.')
+          f'of {old.get("config_file")}, executor {old.get("executor")}, '
+          f'overrides {old.get("base_flags")}). Its results stay where they '
+          'are: give this sweep another --workdir, or the same flags to '
+          'resume it.')
     record = dict(old, python=python)
   else:
     record.update(created=time.strftime('%Y-%m-%d %H:%M:%S'),
@@ -249,19 +271,19 @@ def _die_with_parent() -> None:
     pass  # not Linux: the sweep's own cleanup stops its trials
 
 
-def run_local(sweep: Sweep, parallel: int, retry_failed: bool) -> None:
-  """Runs the sweep's unfinished trials, `parallel` at a time."""
-  todo = [t for t in sweep.trials
-          if sweep.status(t['name']) not in
+def run(sweep: Sweep, parallel: int, retry_failed: bool) -> None:
+  """Runs the sweep's unfinished jobs, `parallel` at a time."""
+  jobs = list(sweep.jobs.values())
+  todo = [j for j in jobs if sweep.status(j) not in
           (('done',) if retry_failed else ('done', 'failed'))]
-  skipped = len(sweep.trials) - len(todo)
-  logging.info('%d trials: %d to run, %d finished or failed before.',
-               len(sweep.trials), len(todo), skipped)
+  logging.info('%d trials in %d processes: %d to run, %d finished or failed '
+               'before.', len(sweep.trials), len(jobs), len(todo),
+               len(jobs) - len(todo))
   running = {}
   try:
     while todo or running:
       while todo and len(running) < parallel:
-        trial = todo.pop(0)
+        trial = todo.pop(0)  # a job: one trial, or a population of them
         log_path = os.path.join(sweep.workdir, 'logs', f'{trial["name"]}.log')
         os.makedirs(os.path.dirname(log_path), exist_ok=True)
         log = open(log_path, 'a')  # pylint: disable=consider-using-with
@@ -382,29 +404,29 @@ def main(argv: Sequence[str]) -> None:
     if clash:
       raise ValueError(f'--config.{clash[0]} is also swept; give it in the '
                        'sweep only.')
-    check(_CONFIG.value, trials)
-    return trials
+    jobs = sweeps.plan_jobs(_CONFIG.value, trials, _EXECUTOR.value)
+    check(_CONFIG.value, jobs)
+    return trials, jobs
 
-  trials = cli.run_or_exit(build)
+  trials, jobs = cli.run_or_exit(build)
   if _PRINT.value:
     sweep = Sweep(_WORKDIR.value, {
-        'config_file': config_file, 'python': sys.executable,
+        'config_file': config_file, 'python': sys.executable, 'jobs': jobs,
         'base_flags': [f'--config.{p}={sweeps.format_value(v)}'
                        for p, v in base.items()]})
-    for t in trials:
-      print(' '.join(shlex.quote(a) for a in sweep.command(
-          {'name': t.name, 'flags': t.flags()})))
+    for job in jobs:
+      print(' '.join(shlex.quote(a) for a in sweep.command(job)))
     return
-  sweep = cli.run_or_exit(create, config_file, base, trials, _WORKDIR.value,
-                          sys.executable)
+  sweep = cli.run_or_exit(create, config_file, base, trials, jobs,
+                          _EXECUTOR.value, _WORKDIR.value, sys.executable)
   start = time.time()
   try:
-    run_local(sweep, _PARALLEL.value, _RETRY.value)
+    run(sweep, _PARALLEL.value, _RETRY.value)
   finally:
     summary = write_summary(sweep, _SELECT.value, not _MAXIMIZE.value,
                             _METRICS.value)
-  print(f'Sweep of {len(trials)} trials ({summary["counts"]}) in '
-        f'{time.time() - start:.0f} s; summary in '
+  print(f'Sweep of {len(trials)} trials in {len(jobs)} processes '
+        f'({summary["counts"]}) in {time.time() - start:.0f} s; summary in '
         f'{os.path.join(_WORKDIR.value, "summary.md")}')
   if summary['counts'].get('failed'):
     sys.exit(1)

@@ -322,3 +322,89 @@ def markdown(summary: Mapping[str, Any], metrics: Sequence[str],
               for m in metrics]
     lines.append('| ' + ' | '.join([t['name'], t['status'], *values]) + ' |')
   return '\n'.join(lines) + '\n'
+
+
+# --- Jobs: the processes that run a sweep's trials. ---
+
+
+def _slug(items: Sequence[tuple[str, Any]]) -> str:
+  return trial_name(0, items)[4:]
+
+
+def plan_jobs(config: ml_collections.ConfigDict, trials: Sequence[Trial],
+              executor: str) -> list[dict[str, Any]]:
+  """The launcher processes that run `trials`.
+
+  `executor='local'`: one process per trial, in `trials/<name>`.
+  `'population'`: the trials that share every setting a population member
+  cannot vary (`memax.training.population.allowed`: what changes shapes or
+  code paths) and whose varying settings form a product (seeds times
+  hyper-parameter values) train as one population, in `groups/<name>`;
+  any other trial runs alone.
+
+  Returns:
+    `[{'name', 'dir', 'flags', 'members': {trial name: member index or
+    None}}]`.
+  """
+  if executor not in ('local', 'population'):
+    raise ValueError(f'--executor={executor!r}: expected local or population.')
+  alone = lambda t: {'name': t.name, 'dir': f'trials/{t.name}',
+                     'flags': t.flags(), 'members': {t.name: None}}
+  if executor == 'local':
+    return [alone(t) for t in trials]
+  from memax.training import population  # pylint: disable=g-import-not-at-top
+  groups = {}
+  for t in trials:
+    fixed_config = overrides_lib.apply(config, t.as_dict())
+    fixed = tuple((p, v) for p, v in t.overrides
+                  if not population.allowed(p, fixed_config))
+    groups.setdefault(json.dumps(fixed, default=str), (fixed, []))[1].append(t)
+  jobs = []
+  for fixed, members in groups.values():
+    job = _population_job(config, fixed, members, len(jobs))
+    if job is None:
+      jobs.extend(alone(t) for t in members)
+    else:
+      jobs.append(job)
+  return jobs
+
+
+def _population_job(config, fixed, members: Sequence[Trial], index: int
+                    ) -> dict[str, Any] | None:
+  """One population for `members`, or None when they are not a product."""
+  from memax.training import population  # pylint: disable=g-import-not-at-top
+  fixed_paths = {p for p, _ in fixed}
+  varying = [[(p, v) for p, v in t.overrides if p not in fixed_paths]
+             for t in members]
+  fields = [p for p, _ in varying[0]]
+  if len(members) < 2 or not fields or any(
+      [p for p, _ in v] != fields for v in varying):
+    return None
+  values = {p: [] for p in fields}
+  for v in varying:
+    for p, x in v:
+      if x not in values[p]:
+        values[p].append(x)
+  if len(members) != len(list(itertools.product(*values.values()))):
+    return None  # not a full product: each trial runs alone
+  flags = [f'--config.{p}={format_value(v)}' for p, v in fixed]
+  seeds = values.pop('seed', None)
+  if seeds is not None:
+    flags.append('--config.population.seeds=' + ','.join(map(str, seeds)))
+  if values:
+    flags.append('--config.population.sweep=' + ';'.join(
+        f'{p}=' + ','.join(format_value(x) for x in xs)
+        for p, xs in values.items()))
+  pop_config = overrides_lib.apply(config, [f[len('--config.'):]
+                                            for f in flags])
+  order = [json.dumps(sorted(m.items()), default=str)
+           for m in population.member_overrides(pop_config)]
+  name = f'g{index:03d}' + (f'_{_slug(fixed)}' if fixed else '')
+  mapping = {}
+  for t, v in zip(members, varying):
+    member = dict(v)
+    member.setdefault('seed', pop_config.seed)
+    mapping[t.name] = order.index(json.dumps(sorted(member.items()),
+                                             default=str))
+  return {'name': name, 'dir': f'groups/{name}', 'flags': flags,
+          'members': mapping}

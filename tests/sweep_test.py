@@ -95,6 +95,43 @@ class TrialsTest(absltest.TestCase):
       sweeps.expand(config, [{'seed': 1}], ['seed=2'])
 
 
+class JobsTest(absltest.TestCase):
+
+  def test_population_groups_products_and_runs_the_rest_alone(self):
+    import configs.lstm_copy as lstm_copy  # pylint: disable=g-import-not-at-top
+    config = lstm_copy.get_config('runlocal')
+    trials = sweeps.expand(config, None, [
+        'model.hidden_size=8,16', 'seed=0,1',
+        'optimizer.learning_rate=1e-3,3e-3'])
+    jobs = sweeps.plan_jobs(config, trials, 'population')
+    # The hidden size changes shapes: two populations of 4 members.
+    self.assertLen(jobs, 2)
+    for job, size in zip(jobs, (8, 16)):
+      self.assertIn(f'--config.model.hidden_size={size}', job['flags'])
+      self.assertIn('--config.population.seeds=0,1', job['flags'])
+      self.assertIn('--config.population.sweep=optimizer.learning_rate='
+                    '0.001,0.003', job['flags'])
+      self.assertEqual(sorted(job['members'].values()), [0, 1, 2, 3])
+    # Member i of the population is the trial with the same settings.
+    from memax.training import population  # pylint: disable=g-import-not-at-top
+    by_name = {t.name: t for t in trials}
+    for job in jobs:
+      members = population.member_overrides(overrides.apply(
+          config, [f[len('--config.'):] for f in job['flags']]))
+      for name, i in job['members'].items():
+        want = {k: v for k, v in by_name[name].as_dict().items()
+                if k != 'model.hidden_size'}
+        self.assertEqual(members[i], want)
+    # Not a product (3 of the 4 combinations): each trial runs alone.
+    partial = [t for t in trials[:4] if t.index != 3]
+    alone = sweeps.plan_jobs(config, partial, 'population')
+    self.assertEqual([j['members'] for j in alone],
+                     [{t.name: None} for t in partial])
+    self.assertEqual([j['dir'] for j in sweeps.plan_jobs(config, trials[:2],
+                                                         'local')],
+                     [f'trials/{t.name}' for t in trials[:2]])
+
+
 def _trial(name, seed, lr, status='done', **metrics):
   return {'name': name, 'overrides': {'seed': seed,
                                       'optimizer.learning_rate': lr},
@@ -234,6 +271,24 @@ class RunnerTest(absltest.TestCase):
 
     summarized = self._run(f'--summarize={workdir}')
     self.assertIn('done', summarized.stdout)
+
+    # The same trials as one population: one process, the same metrics.
+    pop_dir = os.path.join(tmp, 'population')
+    self._run(*[f'--workdir={pop_dir}' if a.startswith('--workdir=') else a
+                for a in args], '--executor=population')
+    pop = json.load(open(os.path.join(pop_dir, 'sweep.json')))
+    self.assertLen(pop['jobs'], 1)
+    self.assertEqual(sorted(pop['jobs'][0]['members'].values()),
+                     [0, 1, 2, 3])
+    local = json.load(open(os.path.join(workdir, 'summary.json')))['trials']
+    population = json.load(open(os.path.join(pop_dir, 'summary.json')))[
+        'trials']
+    for a, b in zip(local, population):
+      self.assertEqual((a['name'], b['status']), (b['name'], 'done'))
+      self.assertEqual(sorted(a['metrics']), sorted(b['metrics']))
+      for k, v in a['metrics'].items():
+        self.assertAlmostEqual(b['metrics'][k], v, delta=1e-4 * abs(v) + 1e-5,
+                               msg=f'{a["name"]} {k}')
 
 
 if __name__ == '__main__':
