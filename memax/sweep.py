@@ -9,11 +9,12 @@
 The trials come from the config file's `sweep(add, arg)` and the `--sweep`
 flags (`memax.sweeps`); `--config.a.b=v` overrides apply to every trial.
 Each trial (or population of trials) is `python -m memax.main` with its
-own workdir, `--parallel` processes at a time. The same command again resumes the sweep: finished trials are
-skipped, interrupted ones resume from their checkpoints (the launcher's own
-resume), failed ones stay failed unless `--retry_failed`. A sweep killed at
-any moment loses nothing already written. `--print_commands` prints one
-launcher command per trial, for any job system, and runs nothing.
+own workdir, `--parallel` processes at a time. The same command again
+resumes the sweep: finished trials are skipped, interrupted ones resume
+from their checkpoints (the launcher's own resume), failed ones stay failed
+unless `--retry_failed`. A sweep killed at any moment loses nothing already
+written; its trials die with it. `--print_commands` prints one launcher
+command per process, for any job system, and runs nothing.
 
 The workdir holds:
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 
 from absl.testing import absltest
 import ml_collections
@@ -188,8 +189,7 @@ _SWEEP_CONFIG = textwrap.dedent('''
 ''')
 
 
-class RunnerTest(absltest.TestCase):
-  """`python -m memax.sweep` with two tiny LSTM trials."""
+class _Runs(absltest.TestCase):
 
   def _run(self, *args, check=True):
     env = dict(os.environ, PYTHONPATH=_ROOT)
@@ -200,6 +200,10 @@ class RunnerTest(absltest.TestCase):
       self.fail(f'{args}: exit {result.returncode}\n{result.stderr[-3000:]}')
     return result
 
+
+class RunnerTest(_Runs):
+  """`python -m memax.sweep` with tiny LSTM trials."""
+
   def test_runs_resumes_summarizes_and_refuses_another_sweep(self):
     tmp = self.enterContext(tempfile.TemporaryDirectory())
     config = os.path.join(tmp, 'sweep_config.py')
@@ -207,25 +211,25 @@ class RunnerTest(absltest.TestCase):
       f.write(_SWEEP_CONFIG)
     workdir = os.path.join(tmp, 'sweep')
     args = [f'--config={config}', f'--workdir={workdir}',
-            '--sweep=optimizer.learning_rate=1e-3,3e-3', '--parallel=2',
+            '--sweep=optimizer.learning_rate=3e-3', '--parallel=2',
             '--metrics=train/bit_errors']
 
     printed = self._run(*args, '--print_commands').stdout.splitlines()
-    self.assertLen(printed, 4)
+    self.assertLen(printed, 2)
     self.assertIn('-m memax.main', printed[0])
-    self.assertIn('--config.seed=0 --config.optimizer.learning_rate=0.001',
+    self.assertIn('--config.seed=0 --config.optimizer.learning_rate=0.003',
                   printed[0])
     self.assertFalse(os.path.exists(workdir))  # printing runs nothing
 
     self._run(*args)
     record = json.load(open(os.path.join(workdir, 'sweep.json')))
     names = [t['name'] for t in record['trials']]
-    self.assertLen(names, 4)
+    self.assertLen(names, 2)
     self.assertIn('commit', record['git'] or {'commit': None})
     self.assertIn('jax', record['versions'])
     summary = json.load(open(os.path.join(workdir, 'summary.json')))
-    self.assertEqual(summary['counts'], {'done': 4})
-    self.assertEqual([g['finished'] for g in summary['groups']], [2, 2])
+    self.assertEqual(summary['counts'], {'done': 2})
+    self.assertEqual([g['finished'] for g in summary['groups']], [2])
     for name in names:
       trial = os.path.join(workdir, 'trials', name)
       saved = json.load(open(os.path.join(trial, 'config.json')))
@@ -253,7 +257,7 @@ class RunnerTest(absltest.TestCase):
       self.assertEqual(open(os.path.join(workdir, 'trials', n, 'eval',
                                          'train.json')).read(), evals[n])
     self.assertEqual(json.load(open(os.path.join(workdir, 'summary.json')))[
-        'counts'], {'done': 4})
+        'counts'], {'done': 2})
 
     # Another sweep in the same directory is refused; nothing changes.
     other = self._run(f'--config={config}', f'--workdir={workdir}',
@@ -278,8 +282,7 @@ class RunnerTest(absltest.TestCase):
                 for a in args], '--executor=population')
     pop = json.load(open(os.path.join(pop_dir, 'sweep.json')))
     self.assertLen(pop['jobs'], 1)
-    self.assertEqual(sorted(pop['jobs'][0]['members'].values()),
-                     [0, 1, 2, 3])
+    self.assertEqual(sorted(pop['jobs'][0]['members'].values()), [0, 1])
     local = json.load(open(os.path.join(workdir, 'summary.json')))['trials']
     population = json.load(open(os.path.join(pop_dir, 'summary.json')))[
         'trials']
@@ -289,6 +292,54 @@ class RunnerTest(absltest.TestCase):
       for k, v in a['metrics'].items():
         self.assertAlmostEqual(b['metrics'][k], v, delta=1e-4 * abs(v) + 1e-5,
                                msg=f'{a["name"]} {k}')
+
+
+class KilledSweepTest(_Runs):
+  """A sweep killed (SIGKILL) in the middle of a trial, then resumed."""
+
+  def test_killed_sweep_resumes_and_runs_nothing_twice(self):
+    tmp = self.enterContext(tempfile.TemporaryDirectory())
+    config = os.path.join(tmp, 'one_config.py')
+    with open(config, 'w') as f:
+      f.write(_SWEEP_CONFIG.split('def sweep')[0])  # no sweep of its own
+    workdir = os.path.join(tmp, 'sweep')
+    args = [f'--config={config}', f'--workdir={workdir}',
+            '--sweep=seed=0', '--config.train.'
+            'num_steps=6000', '--config.train.ckpt_every=100',
+            '--config.train.log_every=100', '--config.train.eval_every=1000']
+    env = dict(os.environ, PYTHONPATH=_ROOT)
+    sweep = subprocess.Popen([sys.executable, '-m', 'memax.sweep', *args],
+                             cwd=_ROOT, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    first = os.path.join(workdir, 'trials')
+    deadline = time.time() + 300
+    ckpts = []
+    while time.time() < deadline and not ckpts:
+      time.sleep(0.05)
+      for d in (os.listdir(first) if os.path.isdir(first) else []):
+        path = os.path.join(first, d, 'checkpoints')
+        ckpts = [c for c in (os.listdir(path) if os.path.isdir(path) else [])
+                 if c.isdigit()]  # a finished checkpoint
+    sweep.kill()  # the trial dies with it (it would keep the workdir locked)
+    sweep.wait()
+    self.assertNotEmpty(ckpts, 'no checkpoint before the deadline')
+    name = sorted(os.listdir(first))[0]
+    self.assertFalse(os.path.exists(os.path.join(workdir, 'status',
+                                                 f'{name}.json')))
+
+    self._run(*args)
+    log = open(os.path.join(workdir, 'logs', f'{name}.log')).read()
+    self.assertEqual(log.count('$ '), 2)
+    self.assertIn('Resumed from', log)
+    summary = json.load(open(os.path.join(workdir, 'summary.json')))
+    self.assertEqual(summary['counts'], {'done': 1})
+    # Every step is logged once: the resumed run drops what the killed one
+    # logged after its checkpoint, and logs those steps again.
+    with open(os.path.join(first, name, 'metrics.jsonl')) as f:
+      steps = [json.loads(line)['step'] for line in f
+               if json.loads(line).get('split') == 'train']
+    self.assertEqual(steps, sorted(set(steps)))
+    self.assertEqual(steps[-1], 6000)
 
 
 if __name__ == '__main__':
