@@ -1,6 +1,8 @@
 """What the command-line entry points share: quiet logs and the compile cache."""
 
 import logging as py_logging
+import os
+import signal
 import sys
 import traceback
 from typing import Any, Callable
@@ -25,8 +27,32 @@ class _QuietLibraries(py_logging.Filter):
     return False
 
 
+# Set by the sweep runner for its trials: the pid of the sweep.
+PARENT_ENV = 'MEMAX_SWEEP_PID'
+
+
+def die_with_parent() -> None:
+  """A sweep's trial ends (SIGTERM) when its sweep ends, even by SIGKILL.
+
+  Only when `MEMAX_SWEEP_PID` names the parent (Linux; elsewhere the
+  sweep's own cleanup stops its trials).
+  """
+  parent = os.environ.get(PARENT_ENV)
+  if not parent or not sys.platform.startswith('linux'):
+    return
+  try:
+    import ctypes  # pylint: disable=g-import-not-at-top
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+  except (OSError, AttributeError):
+    return
+  if os.getppid() != int(parent):  # the sweep died before the call
+    sys.exit('memax: the sweep that started this trial has ended.')
+
+
 def start(compilation_cache: str | None = 'auto') -> None:
   """Quiets library logs and turns on the persistent compilation cache."""
+  die_with_parent()
   logging.get_absl_handler().addFilter(_QuietLibraries())
   compile_cache.enable(compilation_cache)
 

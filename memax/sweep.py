@@ -48,6 +48,7 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
+from memax import cli
 from memax import sweeps
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -259,19 +260,6 @@ def open_sweep(workdir: str) -> Sweep:
   return Sweep(workdir, record)
 
 
-def _die_with_parent() -> None:
-  """In a trial's process: SIGTERM when the sweep dies, even by SIGKILL.
-
-  Otherwise an orphaned trial would keep its workdir locked, and the
-  resumed sweep could not take the trial over.
-  """
-  try:
-    import ctypes  # pylint: disable=g-import-not-at-top
-    ctypes.CDLL('libc.so.6', use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
-  except (OSError, AttributeError):
-    pass  # not Linux: the sweep's own cleanup stops its trials
-
-
 def run(sweep: Sweep, parallel: int, retry_failed: bool) -> None:
   """Runs the sweep's unfinished jobs, `parallel` at a time."""
   jobs = list(sweep.jobs.values())
@@ -291,10 +279,12 @@ def run(sweep: Sweep, parallel: int, retry_failed: bool) -> None:
         command = sweep.command(trial)
         log.write(f'$ {" ".join(shlex.quote(a) for a in command)}\n')
         log.flush()
+        # The trial dies with the sweep, even a SIGKILLed one
+        # (`cli.die_with_parent`): an orphan would keep its workdir locked.
+        env = dict(os.environ, **{cli.PARENT_ENV: str(os.getpid())})
         process = subprocess.Popen(command, stdout=log,
-                                   stderr=subprocess.STDOUT,
-                                   start_new_session=True,
-                                   preexec_fn=_die_with_parent)
+                                   stderr=subprocess.STDOUT, env=env,
+                                   start_new_session=True)
         running[process] = (trial, log, time.time())
         logging.info('Started trial %s (pid %d).', trial['name'], process.pid)
       time.sleep(0.2)
@@ -381,7 +371,6 @@ def _plot(summary: dict[str, Any], metrics: Sequence[str], path: str,
 def main(argv: Sequence[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
-  from memax import cli  # pylint: disable=g-import-not-at-top
   if _SUMMARIZE.value:
     sweep = cli.run_or_exit(open_sweep, _SUMMARIZE.value)
     summary = write_summary(sweep, _SELECT.value, not _MAXIMIZE.value,
