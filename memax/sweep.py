@@ -41,7 +41,7 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from absl import app
 from absl import flags
@@ -60,10 +60,20 @@ _SWEEP = flags.DEFINE_multi_string(
     'sweep', [], 'field=v1,v2: one axis of the product of trials (repeat).')
 _PARALLEL = flags.DEFINE_integer('parallel', 1, 'Trials run at once.')
 _EXECUTOR = flags.DEFINE_enum(
-    'executor', 'local', ['local', 'population'],
+    'executor', 'local', ['local', 'population', 'submitit'],
     'local: each trial its own process. population: the trials that differ '
     'only in seed and optimiser hyper-parameters (a product of values) '
-    'train as one population, one process per group.')
+    'train as one population, one process per group. submitit: each trial a '
+    'job through submitit (SLURM; --cluster=local runs them here).')
+_GROUP = flags.DEFINE_bool(
+    'populations', False, 'With --executor=submitit: submit populations '
+    '(as --executor=population groups them), not single trials.')
+_CLUSTER = flags.DEFINE_string(
+    'cluster', None, 'submitit: slurm, local or debug (default: slurm where '
+    'sbatch exists, else local).')
+_SUBMITIT = flags.DEFINE_list(
+    'submitit', [], 'submitit: executor parameters key=value, e.g. '
+    'timeout_min=120,slurm_partition=gpu,gpus_per_node=1.')
 _PRINT = flags.DEFINE_bool('print_commands', False,
                            'Print each trial\'s launcher command and exit.')
 _SUMMARIZE = flags.DEFINE_string(
@@ -232,14 +242,15 @@ def create(config_file: str, base: dict[str, Any], trials: Sequence[Any],
   old = _read_json(path)
   if old is not None:
     same = lambda r: json.dumps(
-        {k: r.get(k) for k in ('config_file', 'base_flags', 'executor',
-                               'trials')},
+        {k: r.get(k) for k in ('config_file', 'base_flags', 'trials',
+                               'jobs')},
         sort_keys=True, default=str)
     if same(old) != same(record):
       raise ValueError(
           f'{path} holds another sweep ({len(old.get("trials", []))} trials '
-          f'of {old.get("config_file")}, executor {old.get("executor")}, '
-          f'overrides {old.get("base_flags")}). Its results stay where they '
+          f'of {old.get("config_file")} in {len(old.get("jobs", []))} '
+          f'processes, overrides {old.get("base_flags")}). Its results stay '
+          'where they '
           'are: give this sweep another --workdir, or the same flags to '
           'resume it.')
     record = dict(old, python=python)
@@ -260,8 +271,100 @@ def open_sweep(workdir: str) -> Sweep:
   return Sweep(workdir, record)
 
 
-def run(sweep: Sweep, parallel: int, retry_failed: bool) -> None:
-  """Runs the sweep's unfinished jobs, `parallel` at a time."""
+class _Process:
+  """A job as a local process (`--executor=local` and `population`)."""
+
+  def __init__(self, command: list[str], log_path: str):
+    self.log = open(log_path, 'a')  # pylint: disable=consider-using-with
+    self.log.write(f'$ {" ".join(shlex.quote(a) for a in command)}\n')
+    self.log.flush()
+    # The trial dies with the sweep, even a SIGKILLed one
+    # (`cli.die_with_parent`): an orphan would keep its workdir locked.
+    env = dict(os.environ, **{cli.PARENT_ENV: str(os.getpid())})
+    self.process = subprocess.Popen(command, stdout=self.log,
+                                    stderr=subprocess.STDOUT, env=env,
+                                    start_new_session=True)
+    self.id = f'pid {self.process.pid}'
+
+  def poll(self) -> int | None:
+    """None while running; the exit code (< 0: killed by a signal)."""
+    code = self.process.poll()
+    if code is not None:
+      self.log.close()
+    return code
+
+  def stop(self) -> None:
+    try:
+      os.killpg(self.process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+      pass
+    self.process.wait()
+    self.log.close()
+
+
+class _Submitted:
+  """A job submitted through submitit (`--executor=submitit`)."""
+
+  def __init__(self, executor: Any, command: list[str], log_path: str):
+    import submitit  # pylint: disable=g-import-not-at-top
+    text = ' '.join(shlex.quote(a) for a in command)
+    with open(log_path, 'a') as log:
+      log.write(f'$ {text}\n')
+    # The job appends its output to the sweep's log (a shared filesystem).
+    shell = f'{text} >> {shlex.quote(log_path)} 2>&1'
+    self.job = executor.submit(submitit.helpers.CommandFunction(
+        ['bash', '-c', shell], verbose=False))
+    self.id = f'job {self.job.job_id}'
+
+  def poll(self) -> int | None:
+    if not self.job.done():
+      return None
+    try:
+      self.job.result()
+    except Exception as e:  # pylint: disable=broad-except
+      # CommandFunction raises on a nonzero exit; the log holds the output.
+      logging.debug('%s: %s', self.id, e)
+      return 1
+    return 0
+
+  def stop(self) -> None:
+    self.job.cancel(check=False)
+
+
+def submitit_executor(folder: str, cluster: str | None,
+                      parameters: Sequence[str]) -> Any:
+  """A `submitit.AutoExecutor` (SLURM, or `cluster='local'`) for the jobs."""
+  try:
+    import submitit  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    raise ValueError('--executor=submitit needs submitit: pip install -e '
+                     '".[submitit]".') from None
+  executor = submitit.AutoExecutor(folder=folder, cluster=cluster or None)
+  values = {}
+  for item in parameters:
+    key, sep, text = item.partition('=')
+    if not sep or not key:
+      raise ValueError(f'--submitit={item!r}: expected key=value, e.g. '
+                       'timeout_min=120 or slurm_partition=gpu.')
+    try:
+      values[key] = json.loads(text)
+    except ValueError:
+      values[key] = text
+  try:
+    executor.update_parameters(**values)
+  except (ValueError, TypeError) as e:
+    raise ValueError(f'--submitit: {e}') from None
+  return executor
+
+
+def run(sweep: Sweep, parallel: int, retry_failed: bool,
+        launch: Callable[[list[str], str], Any] | None = None) -> None:
+  """Runs the sweep's unfinished jobs, `parallel` at a time.
+
+  `launch(command, log_path)` starts one job and returns a handle with
+  `id`, `poll()` and `stop()` (default: a local process).
+  """
+  launch = launch or _Process
   jobs = list(sweep.jobs.values())
   todo = [j for j in jobs if sweep.status(j) not in
           (('done',) if retry_failed else ('done', 'failed'))]
@@ -272,48 +375,35 @@ def run(sweep: Sweep, parallel: int, retry_failed: bool) -> None:
   try:
     while todo or running:
       while todo and len(running) < parallel:
-        trial = todo.pop(0)  # a job: one trial, or a population of them
-        log_path = os.path.join(sweep.workdir, 'logs', f'{trial["name"]}.log')
+        job = todo.pop(0)  # one trial, or a population of them
+        log_path = os.path.join(sweep.workdir, 'logs', f'{job["name"]}.log')
         os.makedirs(os.path.dirname(log_path), exist_ok=True)
-        log = open(log_path, 'a')  # pylint: disable=consider-using-with
-        command = sweep.command(trial)
-        log.write(f'$ {" ".join(shlex.quote(a) for a in command)}\n')
-        log.flush()
-        # The trial dies with the sweep, even a SIGKILLed one
-        # (`cli.die_with_parent`): an orphan would keep its workdir locked.
-        env = dict(os.environ, **{cli.PARENT_ENV: str(os.getpid())})
-        process = subprocess.Popen(command, stdout=log,
-                                   stderr=subprocess.STDOUT, env=env,
-                                   start_new_session=True)
-        running[process] = (trial, log, time.time())
-        logging.info('Started trial %s (pid %d).', trial['name'], process.pid)
+        handle = launch(sweep.command(job), log_path)
+        running[handle] = (job, time.time())
+        logging.info('Started %s (%s).', job['name'], handle.id)
       time.sleep(0.2)
-      for process in [p for p in running if p.poll() is not None]:
-        trial, log, start = running.pop(process)
-        log.close()
-        code = process.returncode
+      for handle in list(running):
+        code = handle.poll()
+        if code is None:
+          continue
+        job, start = running.pop(handle)
         if code < 0:  # killed by a signal: interrupted, it resumes next time
-          logging.warning('Trial %s was killed (signal %d); it resumes when '
-                          'the sweep runs again.', trial['name'], -code)
+          logging.warning('%s was killed (signal %d); it resumes when the '
+                          'sweep runs again.', job['name'], -code)
           continue
         _write_json(os.path.join(sweep.workdir, 'status',
-                                 f'{trial["name"]}.json'),
-                    {'returncode': code,
+                                 f'{job["name"]}.json'),
+                    {'returncode': code, 'id': handle.id,
                      'wall_seconds': time.time() - start,
                      'ended': time.strftime('%Y-%m-%d %H:%M:%S')})
         (logging.info if code == 0 else logging.warning)(
-            'Trial %s %s (%.0f s).', trial['name'],
+            '%s %s (%.0f s).', job['name'],
             'finished' if code == 0 else f'failed with exit code {code}; see '
-            f'logs/{trial["name"]}.log', time.time() - start)
+            f'logs/{job["name"]}.log', time.time() - start)
   finally:
-    for process, (trial, log, _) in running.items():
-      # Interrupted: the trials stop; each resumes from its checkpoint.
-      try:
-        os.killpg(process.pid, signal.SIGTERM)
-      except ProcessLookupError:
-        pass
-      process.wait()
-      log.close()
+    for handle in running:
+      # Interrupted: the jobs stop; each resumes from its checkpoint.
+      handle.stop()
 
 
 def write_summary(sweep: Sweep, select: str, minimize: bool,
@@ -394,7 +484,9 @@ def main(argv: Sequence[str]) -> None:
     if clash:
       raise ValueError(f'--config.{clash[0]} is also swept; give it in the '
                        'sweep only.')
-    jobs = sweeps.plan_jobs(_CONFIG.value, trials, _EXECUTOR.value)
+    grouping = ('population' if _EXECUTOR.value == 'population' or (
+        _EXECUTOR.value == 'submitit' and _GROUP.value) else 'local')
+    jobs = sweeps.plan_jobs(_CONFIG.value, trials, grouping)
     check(_CONFIG.value, jobs)
     return trials, jobs
 
@@ -409,9 +501,15 @@ def main(argv: Sequence[str]) -> None:
     return
   sweep = cli.run_or_exit(create, config_file, base, trials, jobs,
                           _EXECUTOR.value, _WORKDIR.value, sys.executable)
+  launch = None
+  if _EXECUTOR.value == 'submitit':
+    executor = cli.run_or_exit(
+        submitit_executor, os.path.join(_WORKDIR.value, 'submitit'),
+        _CLUSTER.value, _SUBMITIT.value)
+    launch = lambda command, log: _Submitted(executor, command, log)
   start = time.time()
   try:
-    run(sweep, _PARALLEL.value, _RETRY.value)
+    run(sweep, _PARALLEL.value, _RETRY.value, launch)
   finally:
     summary = write_summary(sweep, _SELECT.value, not _MAXIMIZE.value,
                             _METRICS.value)

@@ -293,6 +293,19 @@ class RunnerTest(_Runs):
         self.assertAlmostEqual(b['metrics'][k], v, delta=1e-4 * abs(v) + 1e-5,
                                msg=f'{a["name"]} {k}')
 
+    # The same trials as jobs of submitit's local executor.
+    jobs_dir = os.path.join(tmp, 'submitit')
+    self._run(*[f'--workdir={jobs_dir}' if a.startswith('--workdir=') else a
+                for a in args], '--executor=submitit', '--cluster=local')
+    submitted = json.load(open(os.path.join(jobs_dir, 'summary.json')))
+    for a, b in zip(local, submitted['trials']):
+      self.assertEqual((a['name'], a['metrics']), (b['name'], b['metrics']))
+    ended = json.load(open(os.path.join(jobs_dir, 'status',
+                                        f'{names[0]}.json')))
+    self.assertStartsWith(ended['id'], 'job ')
+    self.assertIn('$ ', open(os.path.join(jobs_dir, 'logs',
+                                          f'{names[0]}.log')).read())
+
 
 class KilledSweepTest(_Runs):
   """A sweep killed (SIGKILL) in the middle of a trial, then resumed."""
