@@ -12,6 +12,8 @@ temporaries of the compiled chunk) are reported for both.
   python benchmarks/population.py                        # NTM copy, MemN2N joint
   python benchmarks/population.py --configs=ntm_copy --members=16 --repeats=5
   python benchmarks/population.py --configs=memn2n_joint --vmap_sizes=0,1,4
+  python benchmarks/population.py --configs=ntm_copy --num_devices=2
+      # also the population split over 2 (CPU) devices on its member axis
 
 Output: one JSON object per line (`--out FILE` also writes them).
 """
@@ -62,32 +64,43 @@ class _Timed:
     t = time.perf_counter()
     self.s = setup.setup(config)
     state = self.s.init_state()
-    compiled = self.s.chunk().lower(state, self.s.keys.train,
-                                    self.s.data).compile()
+    key = self.s.keys.train
+    if self.s.member_sharding is not None:
+      key = jax.device_put(key, self.s.member_sharding)
+    compiled = self.s.chunk().lower(state, key, self.s.data).compile()
     self.compile_s = time.perf_counter() - t
     mem = compiled.memory_analysis()
     self.memory_mb = None if mem is None else (
         mem.argument_size_in_bytes + mem.temp_size_in_bytes) / 2**20
     self.compiled, self.state = compiled, state
+    self.key, self.data = self.s.keys.train, self.s.data
+    if self.s.member_sharding is not None:  # a population over devices
+      self.key = jax.device_put(self.key, self.s.member_sharding)
+      self.data = jax.device_put(self.data, self.s.replicated)
     self.call()
     self.seconds = []
 
   def call(self) -> float:
     t = time.perf_counter()
-    self.state, metrics, _ = self.compiled(self.state, self.s.keys.train,
-                                           self.s.data)
+    self.state, metrics, _ = self.compiled(self.state, self.key, self.data)
     jax.block_until_ready((self.state, metrics))
     return time.perf_counter() - t
 
 
 def measure(name: str, members: int, steps: int, repeats: int,
-            vmap_sizes: tuple[int, ...] = (0,)) -> list[dict[str, Any]]:
-  """One record per `population.vmap_size` (0: all members in one vmap)."""
+            vmap_sizes: tuple[int, ...] = (0,), num_devices: int = 1
+            ) -> list[dict[str, Any]]:
+  """One record per `population.vmap_size` (0: all members in one vmap),
+  and with `num_devices` > 1 one more: all members in one vmap, split over
+  that many devices on the member axis."""
   config = _config(name, steps)
   single = _Timed(config)
+  variants = [(size, 1) for size in vmap_sizes]
+  if num_devices > 1:
+    variants.append((0, num_devices))
   pops = [_Timed(overrides.apply(config, {
-      'population.seeds': f'0:{members}', 'population.vmap_size': size}))
-          for size in vmap_sizes]
+      'population.seeds': f'0:{members}', 'population.vmap_size': size,
+      'train.num_devices': devices})) for size, devices in variants]
   for _ in range(repeats):
     single.seconds.append(single.call())
     for pop in pops:
@@ -95,11 +108,11 @@ def measure(name: str, members: int, steps: int, repeats: int,
   one = statistics.median(single.seconds) / steps
   batch = config.train.batch_size
   records = []
-  for size, pop in zip(vmap_sizes, pops):
+  for (size, devices), pop in zip(variants, pops):
     many = statistics.median(pop.seconds) / steps
     records.append({
         'kind': 'population', 'config': name, 'members': members,
-        'vmap_size': size,
+        'vmap_size': size, 'num_devices': devices,
         'steps_per_call': steps, 'repeats': repeats, 'batch_size': batch,
         'single_ms_per_step': 1e3 * one,
         'population_ms_per_step': 1e3 * many,
@@ -126,13 +139,19 @@ def main(argv=None):
   p.add_argument('--vmap_sizes', default='0',
                  help='population.vmap_size values, timed in one loop '
                  '(0: all members in one vmap; k: k at a time)')
+  p.add_argument('--num_devices', type=int, default=1,
+                 help='> 1: also time the population split over this many '
+                 'devices (CPU host devices here) on its member axis')
   p.add_argument('--out', default='')
   args = p.parse_args(argv)
+  if args.num_devices > 1:
+    from memax.training import sharding  # pylint: disable=g-import-not-at-top
+    sharding.use_cpu_devices(args.num_devices)
   sizes = tuple(int(v) for v in args.vmap_sizes.split(',') if v)
   records = []
   for name in [c for c in args.configs.split(',') if c]:
     for record in measure(name, args.members, args.steps, args.repeats,
-                          sizes):
+                          sizes, args.num_devices):
       print(json.dumps(record), flush=True)
       records.append(record)
   if args.out:

@@ -77,9 +77,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
                                            # epochs; 0 = off.
   config.optimizer.learning_rate = 0.005   # 0.01 without linear start.
   # A population runs its members one after another through the single
-  # run's step: on a 2-core CPU that step fills the cores, and 16 members
-  # ran 1.03-1.06x the speed of 16 runs, against 0.94-0.99x in one vmap
-  # (docs/benchmarks.md, session 13). On an accelerator, 0 (one vmap).
+  # run's step: on one 2-core CPU device 16 members ran 1.03-1.06x the
+  # speed of 16 runs, against 0.94-0.99x in one vmap (docs/benchmarks.md,
+  # session 13). On an accelerator, or split over devices
+  # (train.num_devices > 1), 0 (one vmap).
   config.population.vmap_size = 1
   ten_k = arg.set == 'en-10k'
   if arg.tasks == 0:

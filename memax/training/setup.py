@@ -181,11 +181,14 @@ class Setup:
     evaluator: the periodic `Evaluator`.
     best: `(split, metric)` that picks the best checkpoint, or None.
     linear_start: the model runs linear start (`train.linear_start_epochs`).
-    replicated: sharding of the state over devices (data parallel), or None.
+    replicated: the sharding that replicates over the run's devices (data
+      parallel, or a population split over devices), or None.
     members: a population's members (`{field: value}` each, with 'seed'),
       or None for a single run. The state, the keys and the metrics then
       have a leading member axis.
     member_configs: the single-run config of each member.
+    member_sharding: a population's states and keys split over devices on
+      their member axis (`config.train.num_devices` > 1), or None.
   """
 
   config: ml_collections.ConfigDict
@@ -204,6 +207,7 @@ class Setup:
   replicated: Any = None
   members: list[dict[str, Any]] | None = None
   member_configs: list[ml_collections.ConfigDict] | None = None
+  member_sharding: Any = None
 
   def init_state(self) -> step_lib.TrainState:
     """A fresh train state (compiles the traced initialisation)."""
@@ -211,13 +215,14 @@ class Setup:
     return self.place(state)
 
   def place(self, state: step_lib.TrainState) -> step_lib.TrainState:
-    """`state` on the run's devices (replicated when data parallel).
+    """`state` on the run's devices (replicated when data parallel, split
+    on the member axis for a population over devices).
 
     Always committed to them: a restored checkpoint's arrays are, and the
     programs lowered with a fresh state and with a resumed one must be the
     same for the persistent compilation cache to serve a resume.
     """
-    where = self.replicated
+    where = self.member_sharding or self.replicated
     if where is None:
       where = jax.sharding.SingleDeviceSharding(jax.devices()[0])
     return jax.device_put(state, where)
@@ -299,11 +304,20 @@ def setup(config: ml_collections.ConfigDict, *, task: Any = None) -> Setup:
   tc = config.train
   spe, optimizer, all_weights, init_fn = _init_parts(config, task, model,
                                                      runs)
-  replicated, batch_sharding = sharding.data_parallel(
-      tc.get('num_devices', 1), tc.batch_size)
-  if members is not None and replicated is not None:
-    raise ValueError('config.train.num_devices > 1 (data parallel) is not '
-                     'yet available for a population; set it to 1.')
+  member_sharding = batch_sharding = None
+  if members is None:
+    replicated, batch_sharding = sharding.data_parallel(
+        tc.get('num_devices', 1), tc.batch_size)
+  else:
+    # A population splits its members over the devices, not its batches.
+    replicated, member_sharding = sharding.member_parallel(
+        tc.get('num_devices', 1), len(members))
+    if member_sharding is not None and config.population.get('vmap_size', 0):
+      raise ValueError(
+          f'config.population.vmap_size={config.population.vmap_size} with '
+          f'config.train.num_devices={tc.num_devices}: a population split '
+          'over devices runs each device\'s members in one vmap; set '
+          'config.population.vmap_size=0.')
   evaluate_lib.check_evals(config.evals, task)
   linear = bool(tc.get('linear_start_epochs', 0))
   if linear and not _takes_linear(model):
@@ -352,7 +366,7 @@ def setup(config: ml_collections.ConfigDict, *, task: Any = None) -> Setup:
   best = _best_metric(config, names)
   return Setup(config, model, task, optimizer, spe, keys, data, init,
                abstract, train_step, evaluator, best, linear, replicated,
-               members, member_configs)
+               members, member_configs, member_sharding)
 
 
 def _check_loss_weights(config, model, task, abstract, data, weighted) -> None:

@@ -1,4 +1,5 @@
-"""Devices: CPU host devices and data parallelism over a batch axis."""
+"""Devices: CPU host devices; data parallelism over a batch axis, and a
+population's members over a member axis."""
 
 from typing import Any
 
@@ -6,6 +7,7 @@ import jax
 import numpy as np
 
 BATCH_AXIS = 'batch'
+MEMBER_AXIS = 'member'
 
 
 def use_cpu_devices(num_devices: int) -> None:
@@ -26,6 +28,48 @@ def use_cpu_devices(num_devices: int) -> None:
           'memax.training.sharding.use_cpu_devices before using JAX.') from e
 
 
+def _devices(num_devices: int) -> list[Any]:
+  if (isinstance(num_devices, bool) or not isinstance(num_devices, int)
+      or num_devices < 1):
+    raise ValueError('config.train.num_devices must be a positive integer, '
+                     f'got {num_devices!r}.')
+  devices = jax.devices()
+  if len(devices) < num_devices:
+    raise ValueError(
+        f'config.train.num_devices={num_devices} but JAX has '
+        f'{len(devices)} device(s): {devices}. On a CPU, launch through '
+        'memax.main (or call memax.training.sharding.use_cpu_devices first).')
+  return devices[:num_devices]
+
+
+def member_parallel(num_devices: int, num_members: int
+                    ) -> tuple[Any, Any]:
+  """Shardings `(replicated, members)` to split a population over devices.
+
+  `(None, None)` for one device. Otherwise each of the first `num_devices`
+  devices trains `num_members / num_devices` members (their states and
+  keys split on the leading member axis), and the task's data is
+  replicated. Members never exchange anything, so each device runs its
+  members' steps alone.
+
+  Raises:
+    ValueError: naming `config.train.num_devices` when there are fewer
+      devices, or when it does not divide the number of members.
+  """
+  devices = _devices(num_devices)
+  if num_devices == 1:
+    return None, None
+  if num_members % num_devices:
+    raise ValueError(
+        f'config.train.num_devices={num_devices} must divide the '
+        f'population\'s {num_members} members (config.population.seeds and '
+        '.sweep): each device trains the same number of them.')
+  mesh = jax.sharding.Mesh(np.array(devices), (MEMBER_AXIS,))
+  spec = jax.sharding.PartitionSpec
+  return (jax.sharding.NamedSharding(mesh, spec()),
+          jax.sharding.NamedSharding(mesh, spec(MEMBER_AXIS)))
+
+
 def data_parallel(num_devices: int, batch_size: int
                   ) -> tuple[Any, Any]:
   """Shardings `(replicated, batch)` to split batches over devices.
@@ -38,23 +82,14 @@ def data_parallel(num_devices: int, batch_size: int
     ValueError: naming `config.train.num_devices` when there are fewer
       devices, or when it does not divide `config.train.batch_size`.
   """
-  if (isinstance(num_devices, bool) or not isinstance(num_devices, int)
-      or num_devices < 1):
-    raise ValueError('config.train.num_devices must be a positive integer, '
-                     f'got {num_devices!r}.')
+  devices = _devices(num_devices)
   if num_devices == 1:
     return None, None
-  devices = jax.devices()
-  if len(devices) < num_devices:
-    raise ValueError(
-        f'config.train.num_devices={num_devices} but JAX has '
-        f'{len(devices)} device(s): {devices}. On a CPU, launch through '
-        'memax.main (or call memax.training.sharding.use_cpu_devices first).')
   if batch_size % num_devices:
     raise ValueError(
         f'config.train.num_devices={num_devices} must divide '
         f'config.train.batch_size={batch_size}.')
-  mesh = jax.sharding.Mesh(np.array(devices[:num_devices]), (BATCH_AXIS,))
+  mesh = jax.sharding.Mesh(np.array(devices), (BATCH_AXIS,))
   spec = jax.sharding.PartitionSpec
   return (jax.sharding.NamedSharding(mesh, spec()),
           jax.sharding.NamedSharding(mesh, spec(BATCH_AXIS)))

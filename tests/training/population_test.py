@@ -179,5 +179,85 @@ class PopulationTest(absltest.TestCase):
         self.assertFalse(os.path.exists(workdir))
 
 
+_MEMBER_PARALLEL_SCRIPT = r'''
+import sys, tempfile
+import jax, numpy as np
+if len(sys.argv) > 1:  # share the suite's compilation cache
+  jax.config.update('jax_compilation_cache_dir', sys.argv[1])
+from memax.training import checkpoint, setup, sharding, train
+sharding.use_cpu_devices(2)
+from configs import train as train_config
+
+def config_of(devices, steps=4):
+  config = train_config.get_config('model=lstm,task=copy,runlocal')
+  config.train.num_steps = steps
+  config.train.num_devices = devices
+  config.population.seeds = '0,1'
+  config.population.sweep = 'optimizer.learning_rate=0.001,0.003'
+  config.evals.plot = False
+  config.evals.variants = 'train'
+  config.tensorboard = False
+  return config
+
+# The population on one device, then split over two (2 members each).
+out, devices_used = [], []
+for devices in (1, 2):
+  s = setup.setup(config_of(devices))
+  state, chunk = s.init_state(), s.chunk()
+  key = s.keys.train
+  if s.member_sharding is not None:
+    key = jax.device_put(key, s.member_sharding)
+  for _ in range(2):
+    state, _, _ = chunk(state, key, s.data)
+  devices_used.append(len(jax.tree.leaves(state.params)[0].sharding.device_set))
+  out.append(jax.device_get(state))
+# Trained by the loop over two devices, 2 steps then resumed to 4.
+with tempfile.TemporaryDirectory() as workdir:
+  train.train_and_evaluate(config_of(2, steps=2), workdir)
+  train.train_and_evaluate(config_of(2), workdir)
+  s = setup.setup(config_of(2))
+  out.append(jax.device_get(checkpoint.restore(
+      checkpoint.manager(workdir, read_only=True), s.abstract_state)))
+errors = []
+for field, value in (('population.seeds', '0,1,2'),
+                     ('population.vmap_size', 1)):
+  config = config_of(2)
+  config.population[field.split('.')[1]] = value
+  if field == 'population.seeds':
+    config.population.sweep = ''  # 3 members for 2 devices
+  try:
+    setup.setup(config)
+  except ValueError as e:
+    errors.append(field if f'config.{field}' in str(e) or
+                  'config.train.num_devices' in str(e) else str(e))
+print(devices_used, errors)
+print(int(out[0].step[0]), int(out[2].step[0]), max(
+    float(np.max(np.abs(a - b))) for other in out[1:] for a, b in zip(
+        jax.tree.leaves(out[0].params), jax.tree.leaves(other.params))))
+'''
+
+
+class MemberParallelTest(absltest.TestCase):
+  """A population split over two CPU devices on its member axis."""
+
+  def test_two_devices_give_the_one_device_population(self):
+    import subprocess  # pylint: disable=g-import-not-at-top
+    import sys  # pylint: disable=g-import-not-at-top
+    root = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+    cache = jax.config.jax_compilation_cache_dir
+    proc = subprocess.run([sys.executable, '-c', _MEMBER_PARALLEL_SCRIPT]
+                          + ([cache] if cache else []),
+                          cwd=root, capture_output=True, text=True,
+                          timeout=600, check=False)
+    self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
+    lines = proc.stdout.strip().splitlines()
+    self.assertEqual(lines[-2], "[1, 2] ['population.seeds', "
+                     "'population.vmap_size']")
+    ref_step, step, diff = lines[-1].split()
+    self.assertEqual((int(ref_step), int(step)), (4, 4))
+    self.assertLess(float(diff), 1e-6)
+
+
 if __name__ == '__main__':
   absltest.main()
