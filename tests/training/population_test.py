@@ -13,6 +13,7 @@ from memax import evaluate
 from memax.training import checkpoint
 from memax.training import setup
 from memax.training import train
+from tests.training import device_testing
 
 
 def _config(**fields):
@@ -241,17 +242,8 @@ class MemberParallelTest(absltest.TestCase):
   """A population split over two CPU devices on its member axis."""
 
   def test_two_devices_give_the_one_device_population(self):
-    import subprocess  # pylint: disable=g-import-not-at-top
-    import sys  # pylint: disable=g-import-not-at-top
-    root = os.path.dirname(os.path.dirname(os.path.dirname(
-        os.path.abspath(__file__))))
-    cache = jax.config.jax_compilation_cache_dir
-    proc = subprocess.run([sys.executable, '-c', _MEMBER_PARALLEL_SCRIPT]
-                          + ([cache] if cache else []),
-                          cwd=root, capture_output=True, text=True,
-                          timeout=600, check=False)
-    self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
-    lines = proc.stdout.strip().splitlines()
+    out = device_testing.run_script(self, _MEMBER_PARALLEL_SCRIPT)
+    lines = out.strip().splitlines()
     self.assertEqual(lines[-2], "[1, 2] ['population.seeds', "
                      "'population.vmap_size']")
     ref_step, step, diff = lines[-1].split()

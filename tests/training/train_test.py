@@ -22,6 +22,7 @@ from memax.training import sharding
 from memax.training import step as step_lib
 from memax.training import train
 from memax.training import writers
+from tests.training import device_testing
 
 
 def _config(model='ntm', task='copy', num_steps=4, *, plot=True,
@@ -264,17 +265,8 @@ print(len(jax.devices()), int(final[0].step), int(final[1].step), max(
 class DataParallelTest(absltest.TestCase):
 
   def test_two_devices_train_as_one(self):
-    import subprocess  # pylint: disable=g-import-not-at-top
-    import sys  # pylint: disable=g-import-not-at-top
-    root = os.path.dirname(os.path.dirname(os.path.dirname(
-        os.path.abspath(__file__))))
-    cache = jax.config.jax_compilation_cache_dir
-    proc = subprocess.run([sys.executable, '-c', _DATA_PARALLEL_SCRIPT]
-                          + ([cache] if cache else []),
-                          cwd=root, capture_output=True, text=True,
-                          timeout=600, check=False)
-    self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
-    devices, ref_step, step, diff = proc.stdout.split()[-4:]
+    out = device_testing.run_script(self, _DATA_PARALLEL_SCRIPT)
+    devices, ref_step, step, diff = out.split()[-4:]
     self.assertEqual((int(devices), int(ref_step), int(step)), (2, 4, 4))
     self.assertLess(float(diff), 1e-5)
 
