@@ -79,6 +79,12 @@ def _node(config: ml_collections.ConfigDict, path: str
   return node, leaf
 
 
+def current_value(config: ml_collections.ConfigDict, path: str) -> Any:
+  """The value `config.<path>` holds; an error names a missing field."""
+  node, leaf = _node(config, path)
+  return node[leaf]
+
+
 def set_value(config: ml_collections.ConfigDict, path: str, value: Any
               ) -> None:
   """Sets `config.<path>` in place, type-checked; errors name the field."""

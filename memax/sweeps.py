@@ -93,8 +93,7 @@ def parse_flag(flag: str, config: ml_collections.ConfigDict
   if not sep or not path or not text.strip():
     raise ValueError(f'--sweep={flag!r}: expected --sweep=field=value1,value2 '
                      '(for example --sweep=seed=0,1,2).')
-  node, leaf = overrides_lib._node(config, path)  # pylint: disable=protected-access
-  current = node[leaf]
+  current = overrides_lib.current_value(config, path)
   values = []
   for item in split_values(text):
     if not item:
@@ -186,8 +185,7 @@ def expand(config: ml_collections.ConfigDict,
 
 def _as_value(config, path: str, value: Any) -> Any:
   """A file sweep's value as the field holds it (text parsed by type)."""
-  node, leaf = overrides_lib._node(config, path)  # pylint: disable=protected-access
-  current = node[leaf]
+  current = overrides_lib.current_value(config, path)
   if isinstance(value, str) and not isinstance(current, str):
     return overrides_lib.parse_value(value, current, path)
   if isinstance(current, float) and isinstance(value, int) and not isinstance(

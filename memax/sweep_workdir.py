@@ -1,0 +1,390 @@
+"""A sweep's directory: its record, jobs and statuses, running, summaries.
+
+`python -m memax.sweep` (the command line) builds the trials
+(`memax.sweeps`) and calls these: `create` writes or checks `sweep.json`,
+`run` runs the unfinished jobs (local processes or submitit jobs),
+`write_summary` writes `summary.json`, `.md` and `.png`. See
+`memax/sweep.py` for the directory's layout.
+"""
+
+import importlib.metadata
+import json
+import os
+import platform
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from typing import Any, Callable, Sequence
+
+from absl import logging
+
+from memax import cli
+from memax import overrides as overrides_lib
+from memax import sweeps
+from memax.training import setup
+
+SWEEP_FILE = 'sweep.json'
+_VERSIONS = ('jax', 'jaxlib', 'flax', 'optax', 'chex', 'orbax-checkpoint',
+             'numpy', 'ml_collections', 'memax')
+
+
+def _write_json(path: str, value: Any) -> None:
+  """Written whole or not at all (a killed sweep leaves no half file)."""
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  with open(path + '.tmp', 'w') as f:
+    json.dump(value, f, indent=1, sort_keys=True, default=str)
+  os.replace(path + '.tmp', path)
+
+
+def _read_json(path: str) -> Any:
+  try:
+    with open(path) as f:
+      return json.load(f)
+  except (OSError, ValueError):
+    return None
+
+
+def _git_commit() -> dict[str, Any] | None:
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  try:
+    commit = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=root,
+                            capture_output=True, text=True, check=True,
+                            timeout=10).stdout.strip()
+    dirty = subprocess.run(['git', 'status', '--porcelain'], cwd=root,
+                           capture_output=True, text=True, check=True,
+                           timeout=10).stdout.strip()
+  except (OSError, subprocess.SubprocessError):
+    return None
+  return {'commit': commit, 'dirty': bool(dirty)}
+
+
+def _versions() -> dict[str, str]:
+  out = {'python': platform.python_version()}
+  for name in _VERSIONS:
+    try:
+      out[name] = importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+      pass
+  return out
+
+
+class Sweep:
+  """A sweep directory: its trials and jobs, their statuses and results."""
+
+  def __init__(self, workdir: str, record: dict[str, Any]):
+    self.workdir = workdir
+    self.record = record
+    self.jobs = {j['name']: j for j in record['jobs']}
+    self.job_of = {t: j['name'] for j in record['jobs'] for t in j['members']}
+
+  @property
+  def trials(self) -> list[dict[str, Any]]:
+    return self.record['trials']
+
+  def job_dir(self, job: dict[str, Any]) -> str:
+    return os.path.join(self.workdir, job['dir'])
+
+  def ended(self, job: dict[str, Any]) -> dict[str, Any] | None:
+    return _read_json(os.path.join(self.workdir, 'status',
+                                   f'{job["name"]}.json'))
+
+  def status(self, job: dict[str, Any]) -> str:
+    ended = self.ended(job)
+    if ended is not None:
+      return 'done' if ended['returncode'] == 0 else 'failed'
+    return 'started' if os.path.isdir(self.job_dir(job)) else 'pending'
+
+  def command(self, job: dict[str, Any]) -> list[str]:
+    r = self.record
+    return ([r['python'], '-m', 'memax.main', f'--config={r["config_file"]}',
+             f'--workdir={self.job_dir(job)}'] + r['base_flags']
+            + job['flags'])
+
+  def metrics(self, job: dict[str, Any], member: int | None
+              ) -> dict[str, float]:
+    """`{'<split>/<metric>': value}` of a trial's final evaluation."""
+    out = {}
+    eval_dir = os.path.join(self.job_dir(job), 'eval')
+    if member is not None:
+      eval_dir = os.path.join(eval_dir, f'member{member}')
+    if not os.path.isdir(eval_dir):
+      return out
+    for file in sorted(os.listdir(eval_dir)):
+      record = _read_json(os.path.join(eval_dir, file)) if file.endswith(
+          '.json') else None
+      if not isinstance(record, dict) or 'metrics' not in record:
+        continue
+      for k, v in record['metrics'].items():
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+          out[f'{file[:-len(".json")]}/{k}'] = float(v)
+    return out
+
+  def records(self) -> list[dict[str, Any]]:
+    out = []
+    for t in self.trials:
+      job = self.jobs[self.job_of[t['name']]]
+      status = self.status(job)
+      ended = self.ended(job) or {}
+      member = job['members'][t['name']]
+      out.append({'name': t['name'], 'overrides': t['overrides'],
+                  'status': status, 'job': job['name'], 'member': member,
+                  'wall_seconds': ended.get('wall_seconds'),
+                  'metrics': self.metrics(job, member) if status == 'done'
+                             else {}})
+    return out
+
+
+def check(config: Any, jobs: Sequence[dict[str, Any]]) -> None:
+  """Every check the launcher makes before training, for each job.
+
+  Trials that differ only in their seed are checked once. Nothing is
+  compiled or written; a bad field is an error naming it (and the trial).
+  """
+  checked = set()
+  for job in jobs:
+    flags_ = [f for f in job['flags'] if not f.startswith('--config.seed=')]
+    key = json.dumps(flags_)
+    if key in checked:
+      continue
+    checked.add(key)
+    try:
+      setup.setup(overrides_lib.apply(config, job['flags']))
+    except ValueError as e:
+      raise ValueError(f'{job["name"]}: {e}') from None
+
+
+def create(config_file: str, base: dict[str, Any], trials: Sequence[Any],
+           jobs: Sequence[dict[str, Any]], executor: str, workdir: str,
+           python: str) -> Sweep:
+  """Writes `sweep.json`, or checks that the one there is this sweep."""
+  record = {
+      'config_file': config_file,
+      'base_overrides': base,
+      'base_flags': [f'--config.{p}={sweeps.format_value(v)}'
+                     for p, v in base.items()],
+      'executor': executor,
+      'trials': [{'index': t.index, 'name': t.name, 'overrides': t.as_dict(),
+                  'flags': t.flags()} for t in trials],
+      'jobs': list(jobs),
+      'python': python,
+  }
+  path = os.path.join(workdir, SWEEP_FILE)
+  old = _read_json(path)
+  if old is not None:
+    same = lambda r: json.dumps(
+        {k: r.get(k) for k in ('config_file', 'base_flags', 'trials',
+                               'jobs')},
+        sort_keys=True, default=str)
+    if same(old) != same(record):
+      raise ValueError(
+          f'{path} holds another sweep ({len(old.get("trials", []))} trials '
+          f'of {old.get("config_file")} in {len(old.get("jobs", []))} '
+          f'processes, overrides {old.get("base_flags")}). Its results stay '
+          'where they '
+          'are: give this sweep another --workdir, or the same flags to '
+          'resume it.')
+    record = dict(old, python=python)
+  else:
+    record.update(created=time.strftime('%Y-%m-%d %H:%M:%S'),
+                  git=_git_commit(), versions=_versions(),
+                  command=' '.join(shlex.quote(a) for a in sys.argv))
+  _write_json(path, record)
+  return Sweep(workdir, record)
+
+
+def open_sweep(workdir: str) -> Sweep:
+  record = _read_json(os.path.join(workdir, SWEEP_FILE))
+  if record is None:
+    raise FileNotFoundError(
+        f'{os.path.join(workdir, SWEEP_FILE)} not found: --summarize takes a '
+        'directory written by python -m memax.sweep.')
+  return Sweep(workdir, record)
+
+
+class _Process:
+  """A job as a local process (`--executor=local` and `population`)."""
+
+  def __init__(self, command: list[str], log_path: str):
+    self.log = open(log_path, 'a')  # pylint: disable=consider-using-with
+    self.log.write(f'$ {" ".join(shlex.quote(a) for a in command)}\n')
+    self.log.flush()
+    # The trial dies with the sweep, even a SIGKILLed one
+    # (`cli.die_with_parent`): an orphan would keep its workdir locked.
+    env = dict(os.environ, **{cli.PARENT_ENV: str(os.getpid())})
+    self.process = subprocess.Popen(command, stdout=self.log,
+                                    stderr=subprocess.STDOUT, env=env,
+                                    start_new_session=True)
+    self.id = f'pid {self.process.pid}'
+
+  def poll(self) -> int | None:
+    """None while running; the exit code (< 0: killed by a signal)."""
+    code = self.process.poll()
+    if code is not None:
+      self.log.close()
+    return code
+
+  def stop(self) -> None:
+    try:
+      os.killpg(self.process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+      pass
+    self.process.wait()
+    self.log.close()
+
+
+class Submitted:
+  """A job submitted through submitit (`--executor=submitit`)."""
+
+  def __init__(self, executor: Any, command: list[str], log_path: str):
+    import submitit  # pylint: disable=g-import-not-at-top
+    text = ' '.join(shlex.quote(a) for a in command)
+    with open(log_path, 'a') as log:
+      log.write(f'$ {text}\n')
+    # The job appends its output to the sweep's log (a shared filesystem).
+    shell = f'{text} >> {shlex.quote(log_path)} 2>&1'
+    self.job = executor.submit(submitit.helpers.CommandFunction(
+        ['bash', '-c', shell], verbose=False))
+    self.id = f'job {self.job.job_id}'
+
+  def poll(self) -> int | None:
+    if not self.job.done():
+      return None
+    try:
+      self.job.result()
+    except Exception as e:  # pylint: disable=broad-except
+      # CommandFunction raises on a nonzero exit; the log holds the output.
+      logging.debug('%s: %s', self.id, e)
+      return 1
+    return 0
+
+  def stop(self) -> None:
+    self.job.cancel(check=False)
+
+
+def submitit_executor(folder: str, cluster: str | None,
+                      parameters: Sequence[str]) -> Any:
+  """A `submitit.AutoExecutor` (SLURM, or `cluster='local'`) for the jobs."""
+  try:
+    import submitit  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    raise ValueError('--executor=submitit needs submitit: pip install -e '
+                     '".[submitit]".') from None
+  executor = submitit.AutoExecutor(folder=folder, cluster=cluster or None)
+  values = {}
+  for item in parameters:
+    key, sep, text = item.partition('=')
+    if not sep or not key:
+      raise ValueError(f'--submitit={item!r}: expected key=value, e.g. '
+                       'timeout_min=120 or slurm_partition=gpu.')
+    try:
+      values[key] = json.loads(text)
+    except ValueError:
+      values[key] = text
+  try:
+    executor.update_parameters(**values)
+  except (ValueError, TypeError) as e:
+    raise ValueError(f'--submitit: {e}') from None
+  return executor
+
+
+def run(sweep: Sweep, parallel: int, retry_failed: bool,
+        launch: Callable[[list[str], str], Any] | None = None) -> None:
+  """Runs the sweep's unfinished jobs, `parallel` at a time.
+
+  `launch(command, log_path)` starts one job and returns a handle with
+  `id`, `poll()` and `stop()` (default: a local process).
+  """
+  launch = launch or _Process
+  jobs = list(sweep.jobs.values())
+  todo = [j for j in jobs if sweep.status(j) not in
+          (('done',) if retry_failed else ('done', 'failed'))]
+  logging.info('%d trials in %d processes: %d to run, %d finished or failed '
+               'before.', len(sweep.trials), len(jobs), len(todo),
+               len(jobs) - len(todo))
+  running = {}
+  try:
+    while todo or running:
+      while todo and len(running) < parallel:
+        job = todo.pop(0)  # one trial, or a population of them
+        log_path = os.path.join(sweep.workdir, 'logs', f'{job["name"]}.log')
+        os.makedirs(os.path.dirname(log_path), exist_ok=True)
+        handle = launch(sweep.command(job), log_path)
+        running[handle] = (job, time.time())
+        logging.info('Started %s (%s).', job['name'], handle.id)
+      time.sleep(0.2)
+      for handle in list(running):
+        code = handle.poll()
+        if code is None:
+          continue
+        job, start = running.pop(handle)
+        if code < 0:  # killed by a signal: interrupted, it resumes next time
+          logging.warning('%s was killed (signal %d); it resumes when the '
+                          'sweep runs again.', job['name'], -code)
+          continue
+        _write_json(os.path.join(sweep.workdir, 'status',
+                                 f'{job["name"]}.json'),
+                    {'returncode': code, 'id': handle.id,
+                     'wall_seconds': time.time() - start,
+                     'ended': time.strftime('%Y-%m-%d %H:%M:%S')})
+        (logging.info if code == 0 else logging.warning)(
+            '%s %s (%.0f s).', job['name'],
+            'finished' if code == 0 else f'failed with exit code {code}; see '
+            f'logs/{job["name"]}.log', time.time() - start)
+  finally:
+    for handle in running:
+      # Interrupted: the jobs stop; each resumes from its checkpoint.
+      handle.stop()
+
+
+def write_summary(sweep: Sweep, select: str, minimize: bool,
+                  metrics: Sequence[str] = ()) -> dict[str, Any]:
+  """summary.json, summary.md and summary.png of the sweep as it stands."""
+  records = sweep.records()
+  summary = sweeps.summarize(records, select=select, minimize=minimize)
+  metrics = list(metrics) or sweeps.report_metrics(records)
+  summary.update(config_file=sweep.record['config_file'],
+                 base_overrides=sweep.record['base_overrides'],
+                 report_metrics=metrics,
+                 written=time.strftime('%Y-%m-%d %H:%M:%S'))
+  _write_json(os.path.join(sweep.workdir, 'summary.json'), summary)
+  title = f'Sweep {sweep.record["config_file"]} ({sweep.workdir})'
+  with open(os.path.join(sweep.workdir, 'summary.md.tmp'), 'w') as f:
+    f.write(sweeps.markdown(summary, metrics, title))
+  os.replace(os.path.join(sweep.workdir, 'summary.md.tmp'),
+             os.path.join(sweep.workdir, 'summary.md'))
+  _plot(summary, metrics, os.path.join(sweep.workdir, 'summary.png'), title)
+  return summary
+
+
+def _plot(summary: dict[str, Any], metrics: Sequence[str], path: str,
+          title: str) -> None:
+  """Each group's trials (dots) and mean ± sd, for the first metric."""
+  if not metrics:
+    return
+  metric = metrics[0]
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  by_name = {t['name']: t for t in summary['trials']}
+  groups = summary['groups']
+  fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(groups) + 2), 3.6))
+  for x, g in enumerate(groups):
+    values = [by_name[n]['metrics'][metric] for n in g['trials']
+              if metric in by_name[n].get('metrics', {})]
+    ax.plot([x] * len(values), values, 'o', color='tab:blue', alpha=0.6)
+    s = g['stats'].get(metric)
+    if s is not None:
+      ax.errorbar([x + 0.15], [s['mean']], yerr=[s['sd']], fmt='s',
+                  color='black', capsize=4)
+  ax.set_xticks(range(len(groups)))
+  ax.set_xticklabels([g['group'] for g in groups], rotation=20, ha='right',
+                     fontsize=7)
+  ax.set_ylabel(metric)
+  ax.set_title(f'{title}\ntrials (dots), mean ± sd over seeds (squares)',
+               fontsize=8)
+  fig.tight_layout()
+  fig.savefig(path + '.tmp.png', dpi=110)
+  plt.close(fig)
+  os.replace(path + '.tmp.png', path)
