@@ -64,19 +64,13 @@ class _Timed:
     t = time.perf_counter()
     self.s = setup.setup(config)
     state = self.s.init_state()
-    key = self.s.keys.train
-    if self.s.member_sharding is not None:
-      key = jax.device_put(key, self.s.member_sharding)
-    compiled = self.s.chunk().lower(state, key, self.s.data).compile()
+    self.key, self.data = self.s.chunk_inputs()
+    compiled = self.s.chunk().lower(state, self.key, self.data).compile()
     self.compile_s = time.perf_counter() - t
     mem = compiled.memory_analysis()
     self.memory_mb = None if mem is None else (
         mem.argument_size_in_bytes + mem.temp_size_in_bytes) / 2**20
     self.compiled, self.state = compiled, state
-    self.key, self.data = self.s.keys.train, self.s.data
-    if self.s.member_sharding is not None:  # a population over devices
-      self.key = jax.device_put(self.key, self.s.member_sharding)
-      self.data = jax.device_put(self.data, self.s.replicated)
     self.call()
     self.seconds = []
 

@@ -121,10 +121,8 @@ def main(argv: Sequence[str]) -> None:
 
   trials, jobs = cli.run_or_exit(build)
   if _PRINT.value:
-    sweep = sweep_workdir.Sweep(_WORKDIR.value, {
-        'config_file': config_file, 'python': sys.executable, 'jobs': jobs,
-        'base_flags': [f'--config.{p}={sweeps.format_value(v)}'
-                       for p, v in base.items()]})
+    sweep = sweep_workdir.Sweep(_WORKDIR.value, sweep_workdir.new_record(
+        config_file, base, trials, jobs, _EXECUTOR.value, sys.executable))
     for job in jobs:
       print(' '.join(shlex.quote(a) for a in sweep.command(job)))
     return

@@ -24,6 +24,7 @@ from memax import cli
 from memax import overrides as overrides_lib
 from memax import sweeps
 from memax.training import setup
+from memax.training import workdir as workdir_lib
 
 SWEEP_FILE = 'sweep.json'
 _VERSIONS = ('jax', 'jaxlib', 'flax', 'optax', 'chex', 'orbax-checkpoint',
@@ -32,10 +33,7 @@ _VERSIONS = ('jax', 'jaxlib', 'flax', 'optax', 'chex', 'orbax-checkpoint',
 
 def _write_json(path: str, value: Any) -> None:
   """Written whole or not at all (a killed sweep leaves no half file)."""
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  with open(path + '.tmp', 'w') as f:
-    json.dump(value, f, indent=1, sort_keys=True, default=str)
-  os.replace(path + '.tmp', path)
+  workdir_lib.write_json(path, value, indent=1, default=str)
 
 
 def _read_json(path: str) -> Any:
@@ -90,8 +88,10 @@ class Sweep:
     return _read_json(os.path.join(self.workdir, 'status',
                                    f'{job["name"]}.json'))
 
-  def status(self, job: dict[str, Any]) -> str:
-    ended = self.ended(job)
+  def status(self, job: dict[str, Any],
+             ended: dict[str, Any] | None = None) -> str:
+    """done, failed, started or pending (`ended`: its status file, read)."""
+    ended = ended if ended is not None else self.ended(job)
     if ended is not None:
       return 'done' if ended['returncode'] == 0 else 'failed'
     return 'started' if os.path.isdir(self.job_dir(job)) else 'pending'
@@ -125,12 +125,12 @@ class Sweep:
     out = []
     for t in self.trials:
       job = self.jobs[self.job_of[t['name']]]
-      status = self.status(job)
-      ended = self.ended(job) or {}
+      ended = self.ended(job)
+      status = self.status(job, ended)
       member = job['members'][t['name']]
       out.append({'name': t['name'], 'overrides': t['overrides'],
                   'status': status, 'job': job['name'], 'member': member,
-                  'wall_seconds': ended.get('wall_seconds'),
+                  'wall_seconds': (ended or {}).get('wall_seconds'),
                   'metrics': self.metrics(job, member) if status == 'done'
                              else {}})
     return out
@@ -155,11 +155,11 @@ def check(config: Any, jobs: Sequence[dict[str, Any]]) -> None:
       raise ValueError(f'{job["name"]}: {e}') from None
 
 
-def create(config_file: str, base: dict[str, Any], trials: Sequence[Any],
-           jobs: Sequence[dict[str, Any]], executor: str, workdir: str,
-           python: str) -> Sweep:
-  """Writes `sweep.json`, or checks that the one there is this sweep."""
-  record = {
+def new_record(config_file: str, base: dict[str, Any],
+               trials: Sequence[Any], jobs: Sequence[dict[str, Any]],
+               executor: str, python: str) -> dict[str, Any]:
+  """What `sweep.json` holds of a sweep (`create` adds its provenance)."""
+  return {
       'config_file': config_file,
       'base_overrides': base,
       'base_flags': [f'--config.{p}={sweeps.format_value(v)}'
@@ -170,6 +170,13 @@ def create(config_file: str, base: dict[str, Any], trials: Sequence[Any],
       'jobs': list(jobs),
       'python': python,
   }
+
+
+def create(config_file: str, base: dict[str, Any], trials: Sequence[Any],
+           jobs: Sequence[dict[str, Any]], executor: str, workdir: str,
+           python: str) -> Sweep:
+  """Writes `sweep.json`, or checks that the one there is this sweep."""
+  record = new_record(config_file, base, trials, jobs, executor, python)
   path = os.path.join(workdir, SWEEP_FILE)
   old = _read_json(path)
   if old is not None:
@@ -182,9 +189,8 @@ def create(config_file: str, base: dict[str, Any], trials: Sequence[Any],
           f'{path} holds another sweep ({len(old.get("trials", []))} trials '
           f'of {old.get("config_file")} in {len(old.get("jobs", []))} '
           f'processes, overrides {old.get("base_flags")}). Its results stay '
-          'where they '
-          'are: give this sweep another --workdir, or the same flags to '
-          'resume it.')
+          'where they are: give this sweep another --workdir, or the same '
+          'flags to resume it.')
     record = dict(old, python=python)
   else:
     record.update(created=time.strftime('%Y-%m-%d %H:%M:%S'),
@@ -350,10 +356,8 @@ def write_summary(sweep: Sweep, select: str, minimize: bool,
                  written=time.strftime('%Y-%m-%d %H:%M:%S'))
   _write_json(os.path.join(sweep.workdir, 'summary.json'), summary)
   title = f'Sweep {sweep.record["config_file"]} ({sweep.workdir})'
-  with open(os.path.join(sweep.workdir, 'summary.md.tmp'), 'w') as f:
-    f.write(sweeps.markdown(summary, metrics, title))
-  os.replace(os.path.join(sweep.workdir, 'summary.md.tmp'),
-             os.path.join(sweep.workdir, 'summary.md'))
+  workdir_lib.write_text(os.path.join(sweep.workdir, 'summary.md'),
+                         sweeps.markdown(summary, metrics, title))
   _plot(summary, metrics, os.path.join(sweep.workdir, 'summary.png'), title)
   return summary
 

@@ -26,12 +26,14 @@ import hashlib
 import importlib.util
 import itertools
 import json
+import math
 import re
 from typing import Any, Callable, Mapping, Sequence
 
 import ml_collections
 
 from memax import overrides as overrides_lib
+from memax.training import population
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,11 +171,10 @@ def expand(config: ml_collections.ConfigDict,
       trials.append(merged)
   out, seen = [], {}
   for i, trial in enumerate(trials):
+    items = tuple((p, _as_value(config, p, v)) for p, v in trial.items())
     # Checked now: an unknown field or a wrong type stops the sweep before
     # anything runs, naming the field.
-    overrides_lib.apply(config, {p: _as_value(config, p, v)
-                                 for p, v in trial.items()})
-    items = tuple((p, _as_value(config, p, v)) for p, v in trial.items())
+    overrides_lib.apply(config, dict(items))
     key = json.dumps(items, default=str)
     if key in seen:
       raise ValueError(f'Trials {seen[key]} and {i} of the sweep are the '
@@ -196,13 +197,23 @@ def _as_value(config, path: str, value: Any) -> Any:
   return value
 
 
-def trial_name(index: int, items: Sequence[tuple[str, Any]]) -> str:
-  """A folder name: the index, then the overrides (shortened if long)."""
-  text = ','.join(f'{p}={format_value(v)}' for p, v in items)
-  text = re.sub(r'[^A-Za-z0-9._=,+-]', '_', text)
+def _settings(items: Sequence[tuple[str, Any]]) -> str:
+  """`'a.b=v,c=w'`: overrides as the flags write their values."""
+  return ','.join(f'{p}={format_value(v)}' for p, v in items)
+
+
+def _folder_text(items: Sequence[tuple[str, Any]]) -> str:
+  """The overrides as a folder name's text (shortened if long)."""
+  text = re.sub(r'[^A-Za-z0-9._=,+-]', '_', _settings(items))
   if len(text) > 80:
     digest = hashlib.sha1(text.encode()).hexdigest()[:8]
     text = f'{text[:70]}_{digest}'
+  return text
+
+
+def trial_name(index: int, items: Sequence[tuple[str, Any]]) -> str:
+  """A folder name: the index, then the overrides (shortened if long)."""
+  text = _folder_text(items)
   return f'{index:03d}_{text}' if text else f'{index:03d}'
 
 
@@ -213,8 +224,8 @@ _PER_TASK = re.compile(r'_task_\d+$')
 
 def group_key(overrides: Mapping[str, Any]) -> str:
   """The trial's settings without its seed: trials over seeds share it."""
-  rest = {p: v for p, v in overrides.items() if p != 'seed'}
-  return ','.join(f'{p}={format_value(v)}' for p, v in rest.items()) or '-'
+  return _settings([(p, v) for p, v in overrides.items() if p != 'seed']
+                   ) or '-'
 
 
 def stats(values: Sequence[float]) -> dict[str, float]:
@@ -325,10 +336,6 @@ def markdown(summary: Mapping[str, Any], metrics: Sequence[str],
 # --- Jobs: the processes that run a sweep's trials. ---
 
 
-def _slug(items: Sequence[tuple[str, Any]]) -> str:
-  return trial_name(0, items)[4:]
-
-
 def plan_jobs(config: ml_collections.ConfigDict, trials: Sequence[Trial],
               executor: str) -> list[dict[str, Any]]:
   """The launcher processes that run `trials`.
@@ -350,7 +357,6 @@ def plan_jobs(config: ml_collections.ConfigDict, trials: Sequence[Trial],
                      'flags': t.flags(), 'members': {t.name: None}}
   if executor == 'local':
     return [alone(t) for t in trials]
-  from memax.training import population  # pylint: disable=g-import-not-at-top
   groups = {}
   for t in trials:
     fixed_config = overrides_lib.apply(config, t.as_dict())
@@ -370,7 +376,6 @@ def plan_jobs(config: ml_collections.ConfigDict, trials: Sequence[Trial],
 def _population_job(config, fixed, members: Sequence[Trial], index: int
                     ) -> dict[str, Any] | None:
   """One population for `members`, or None when they are not a product."""
-  from memax.training import population  # pylint: disable=g-import-not-at-top
   fixed_paths = {p for p, _ in fixed}
   varying = [[(p, v) for p, v in t.overrides if p not in fixed_paths]
              for t in members]
@@ -383,7 +388,7 @@ def _population_job(config, fixed, members: Sequence[Trial], index: int
     for p, x in v:
       if x not in values[p]:
         values[p].append(x)
-  if len(members) != len(list(itertools.product(*values.values()))):
+  if len(members) != math.prod(len(xs) for xs in values.values()):
     return None  # not a full product: each trial runs alone
   flags = [f'--config.{p}={format_value(v)}' for p, v in fixed]
   seeds = values.pop('seed', None)
@@ -397,7 +402,7 @@ def _population_job(config, fixed, members: Sequence[Trial], index: int
                                             for f in flags])
   order = [json.dumps(sorted(m.items()), default=str)
            for m in population.member_overrides(pop_config)]
-  name = f'g{index:03d}' + (f'_{_slug(fixed)}' if fixed else '')
+  name = f'g{index:03d}' + (f'_{_folder_text(fixed)}' if fixed else '')
   mapping = {}
   for t, v in zip(members, varying):
     member = dict(v)

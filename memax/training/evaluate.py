@@ -24,6 +24,7 @@ import numpy as np
 
 from memax.tasks import base as tasks_base
 from memax.training import step as step_lib
+from memax.training import workdir as workdir_lib
 from memax.types import PRNGKey, PyTree
 
 
@@ -278,13 +279,6 @@ def _out_paths(workdir: str, out_dir: str | None) -> tuple[str, str]:
   return out_dir, out_dir
 
 
-def _write_json(path: str, record: dict[str, Any]) -> None:
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  with open(path + '.tmp', 'w') as f:
-    json.dump(record, f, indent=2, sort_keys=True)
-  os.replace(path + '.tmp', path)
-
-
 def final_evaluation(config: ml_collections.ConfigDict, workdir: str,
                      state: step_lib.TrainState, key: PRNGKey, *,
                      task: Any, model: Any, data: PyTree = None,
@@ -325,7 +319,7 @@ def final_evaluation(config: ml_collections.ConfigDict, workdir: str,
           num_batches=evals.num_batches, batch_size=evals.batch_size,
           data=data, kwargs=kwargs, return_example=True,
           run=evaluator.run(name))
-      _write_json(os.path.join(json_dir, f'{name}.json'), dict(
+      workdir_lib.write_json(os.path.join(json_dir, f'{name}.json'), dict(
           record, variant=name, task=_task_fields(spec.task),
           model=config.model.to_dict(),
           num_sequences=evals.num_batches * evals.batch_size,
@@ -342,7 +336,7 @@ def final_evaluation(config: ml_collections.ConfigDict, workdir: str,
       metrics = evaluate_split(model, state.params, task, spec.split,
                                batch_size=evals.batch_size, kwargs=kwargs,
                                run=evaluator.run(name))
-      _write_json(os.path.join(json_dir, f'{name}.json'), dict(
+      workdir_lib.write_json(os.path.join(json_dir, f'{name}.json'), dict(
           record, split=name, task=config.task.to_dict(),
           model=config.model.to_dict(), metrics=metrics))
     results[name] = metrics

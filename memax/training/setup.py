@@ -8,7 +8,8 @@ the benchmarks and the tests all use:
   s = setup.setup(config)
   state = s.init_state()
   chunk = s.chunk()                        # jitted steps_per_call steps
-  state, metrics, losses = chunk(state, s.keys.train, s.data)
+  key, data = s.chunk_inputs()             # on the run's devices
+  state, metrics, losses = chunk(state, key, data)
   s.evaluator.periodic(state)
 """
 
@@ -226,6 +227,20 @@ class Setup:
     if where is None:
       where = jax.sharding.SingleDeviceSharding(jax.devices()[0])
     return jax.device_put(state, where)
+
+  def chunk_inputs(self) -> tuple[Any, Any]:
+    """The train key and the task data, on the run's devices for `chunk`.
+
+    Replicated when data parallel; a population split over devices gets
+    each member's key on its member's device and the data replicated.
+    """
+    key, data = self.keys.train, self.data
+    if self.member_sharding is not None:
+      return (jax.device_put(key, self.member_sharding),
+              jax.device_put(data, self.replicated))
+    if self.replicated is not None:
+      key, data = jax.device_put((key, data), self.replicated)
+    return key, data
 
   def chunk(self, steps: int | None = None) -> Callable:
     """The jitted `chunk(state, key, data) -> (state, metrics, losses)`."""

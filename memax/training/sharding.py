@@ -42,6 +42,15 @@ def _devices(num_devices: int) -> list[Any]:
   return devices[:num_devices]
 
 
+def _replicated_and_split(devices: list[Any], axis: str) -> tuple[Any, Any]:
+  """Shardings over a 1-D mesh of `devices`: replicated, and split on the
+  leading axis (named `axis`)."""
+  mesh = jax.sharding.Mesh(np.array(devices), (axis,))
+  spec = jax.sharding.PartitionSpec
+  return (jax.sharding.NamedSharding(mesh, spec()),
+          jax.sharding.NamedSharding(mesh, spec(axis)))
+
+
 def member_parallel(num_devices: int, num_members: int
                     ) -> tuple[Any, Any]:
   """Shardings `(replicated, members)` to split a population over devices.
@@ -64,10 +73,7 @@ def member_parallel(num_devices: int, num_members: int
         f'config.train.num_devices={num_devices} must divide the '
         f'population\'s {num_members} members (config.population.seeds and '
         '.sweep): each device trains the same number of them.')
-  mesh = jax.sharding.Mesh(np.array(devices), (MEMBER_AXIS,))
-  spec = jax.sharding.PartitionSpec
-  return (jax.sharding.NamedSharding(mesh, spec()),
-          jax.sharding.NamedSharding(mesh, spec(MEMBER_AXIS)))
+  return _replicated_and_split(devices, MEMBER_AXIS)
 
 
 def data_parallel(num_devices: int, batch_size: int
@@ -89,7 +95,4 @@ def data_parallel(num_devices: int, batch_size: int
     raise ValueError(
         f'config.train.num_devices={num_devices} must divide '
         f'config.train.batch_size={batch_size}.')
-  mesh = jax.sharding.Mesh(np.array(devices), (BATCH_AXIS,))
-  spec = jax.sharding.PartitionSpec
-  return (jax.sharding.NamedSharding(mesh, spec()),
-          jax.sharding.NamedSharding(mesh, spec(BATCH_AXIS)))
+  return _replicated_and_split(devices, BATCH_AXIS)

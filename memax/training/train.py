@@ -229,11 +229,7 @@ class _Loop:
   def _train(self, state: TrainState, step: int, num_steps: int
              ) -> tuple[TrainState, int]:
     s, tc = self.s, self.tc
-    key, data = s.keys.train, s.data
-    if s.replicated is not None:
-      key, data = jax.device_put((key, data), s.replicated)
-    if s.member_sharding is not None:  # each member's keys on its device
-      key = jax.device_put(key, s.member_sharding)
+    key, data = s.chunk_inputs()
     if step < num_steps:
       logging.info('Compiling the train step (%s on %s, %d steps per call%s)'
                    '...', s.config.model.name, s.task.name,

@@ -115,6 +115,21 @@ def save_config(config: ml_collections.ConfigDict, workdir: str) -> None:
   os.replace(path + '.tmp', path)
 
 
+def write_text(path: str, text: str) -> None:
+  """Writes `path` whole or not at all (through a file renamed over it)."""
+  os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+  with open(path + '.tmp', 'w') as f:
+    f.write(text)
+  os.replace(path + '.tmp', path)
+
+
+def write_json(path: str, value: Any, *, indent: int = 2,
+               default: Any = None) -> None:
+  """`value` as JSON (sorted keys) in `path`, whole or not at all."""
+  write_text(path, json.dumps(value, indent=indent, sort_keys=True,
+                              default=default))
+
+
 def flatten(d: dict[str, Any], prefix: str = '') -> Iterator[tuple[str, Any]]:
   """`('a.b', value)` pairs of a nested dict."""
   for k, v in d.items():

@@ -205,11 +205,9 @@ out, devices_used = [], []
 for devices in (1, 2):
   s = setup.setup(config_of(devices))
   state, chunk = s.init_state(), s.chunk()
-  key = s.keys.train
-  if s.member_sharding is not None:
-    key = jax.device_put(key, s.member_sharding)
+  key, data = s.chunk_inputs()
   for _ in range(2):
-    state, _, _ = chunk(state, key, s.data)
+    state, _, _ = chunk(state, key, data)
   devices_used.append(len(jax.tree.leaves(state.params)[0].sharding.device_set))
   out.append(jax.device_get(state))
 # Trained by the loop over two devices, 2 steps then resumed to 4.
