@@ -355,9 +355,10 @@ def write_summary(sweep: Sweep, select: str, minimize: bool,
                  report_metrics=metrics,
                  written=time.strftime('%Y-%m-%d %H:%M:%S'))
   _write_json(os.path.join(sweep.workdir, 'summary.json'), summary)
-  title = f'Sweep {sweep.record["config_file"]} ({sweep.workdir})'
+  title = f'Sweep {sweep.record["config_file"]}'
   workdir_lib.write_text(os.path.join(sweep.workdir, 'summary.md'),
-                         sweeps.markdown(summary, metrics, title))
+                         sweeps.markdown(summary, metrics,
+                                         f'{title} ({sweep.workdir})'))
   _plot(summary, metrics, os.path.join(sweep.workdir, 'summary.png'), title)
   return summary
 
@@ -373,7 +374,7 @@ def _plot(summary: dict[str, Any], metrics: Sequence[str], path: str,
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
   by_name = {t['name']: t for t in summary['trials']}
   groups = summary['groups']
-  fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(groups) + 2), 3.6))
+  fig, ax = plt.subplots(figsize=(max(5.5, 1.2 * len(groups) + 2), 3.8))
   for x, g in enumerate(groups):
     values = [by_name[n]['metrics'][metric] for n in g['trials']
               if metric in by_name[n].get('metrics', {})]
@@ -382,12 +383,16 @@ def _plot(summary: dict[str, Any], metrics: Sequence[str], path: str,
     if s is not None:
       ax.errorbar([x + 0.15], [s['mean']], yerr=[s['sd']], fmt='s',
                   color='black', capsize=4)
+  ax.set_xlim(-0.5, len(groups) - 0.5)
   ax.set_xticks(range(len(groups)))
-  ax.set_xticklabels([g['group'] for g in groups], rotation=20, ha='right',
-                     fontsize=7)
+  # A sweep over seeds alone has one group, with no other setting.
+  labels = [g['group'] if g['group'] != '-' else 'all trials (seeds)'
+            for g in groups]
+  ax.set_xticklabels(labels, rotation=20 if len(groups) > 1 else 0,
+                     ha='right' if len(groups) > 1 else 'center', fontsize=7)
   ax.set_ylabel(metric)
   ax.set_title(f'{title}\ntrials (dots), mean ± sd over seeds (squares)',
-               fontsize=8)
+               fontsize=8, wrap=True)
   fig.tight_layout()
   fig.savefig(path + '.tmp.png', dpi=110)
   plt.close(fig)
