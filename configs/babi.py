@@ -37,7 +37,9 @@ def parse(arg: str | None, *, tasks: int = 1,
   """`tasks=<0..20>,set=<en|en-10k>,runlocal`; tasks=0 means joint.
 
   `runlocal` without `tasks=` takes task 1 (a smoke test); a value written in
-  `arg` is always kept.
+  `arg` is always kept. `each_task` (task 1's config; the sweep trains one
+  model per task) and `seeds=N` (the sweep's seeds) shape the config file's
+  sweep (`sweep` below).
 
   Args:
     arg: the config argument string.
@@ -48,10 +50,42 @@ def parse(arg: str | None, *, tasks: int = 1,
     The parsed arguments.
   """
   parsed = common.parse_arg(arg, tasks=tasks, set='en', runlocal=False,
-                            **extra)
+                            each_task=False, seeds=0, **extra)
+  if parsed.each_task:
+    if 'tasks' in common.given(arg):
+      raise ValueError(f'Config argument {arg!r}: each_task trains one model '
+                       'per task (1..20); it takes no tasks=.')
+    parsed.tasks = 1
   if parsed.runlocal and 'tasks' not in common.given(arg):
     parsed.tasks = 1
   return parsed
+
+
+def sweep(get_config, add, arg: str | None) -> None:
+  """The sweep of a bAbI config file (`memax.sweep`), as its studies ran.
+
+  Joint or one task: seeds 0..N-1 (`seeds=N`; 10 by default). With
+  `each_task`: one model per task, tasks 1..20 for each of N seeds (1 by
+  default); each task's trial sets every field whose value `tasks=<t>`
+  changes (the task, and what depends on it, e.g. MemNN's lookups).
+
+  Args:
+    get_config: the config file's `get_config`.
+    add: the sweep's `add(**overrides)`.
+    arg: the config argument.
+  """
+  if not common.arg_value(arg, 'each_task', False):
+    for seed in common.seeds(arg, 10):
+      add(seed=seed)
+    return
+  base = get_config(arg)
+  rest = common.without(arg, 'each_task', 'seeds')
+  per_task = [{'task.tasks': t, **common.config_diff(
+      base, get_config(','.join(filter(None, [rest, f'tasks={t}']))))}
+              for t in range(1, 21)]
+  for seed in common.seeds(arg, 1):
+    for overrides in per_task:
+      add(**overrides, seed=seed)
 
 
 def get_config(model: ml_collections.ConfigDict, arg: ml_collections.ConfigDict

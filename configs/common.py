@@ -35,3 +35,39 @@ def given(arg: str | None) -> frozenset[str]:
   """The keys written in the argument string, e.g. {'tasks', 'runlocal'}."""
   return frozenset(item.partition('=')[0].strip()
                    for item in filter(None, (arg or '').split(',')))
+
+
+
+
+def arg_value(arg: str | None, key: str, default):
+  """One key of the argument string, typed as `default` (absent: it)."""
+  items = [item for item in filter(None, (arg or '').split(','))
+           if item.partition('=')[0].strip() == key]
+  return parse_arg(','.join(items), **{key: default})[key]
+
+
+def without(arg: str | None, *keys: str) -> str:
+  """The argument string less the items of `keys`."""
+  return ','.join(item for item in filter(None, (arg or '').split(','))
+                  if item.partition('=')[0].strip() not in keys)
+
+
+def seeds(arg: str | None, default: int) -> range:
+  """A sweep's seeds: 0..N-1, N = the argument's `seeds=N` or `default`."""
+  return range(arg_value(arg, 'seeds', 0) or default)
+
+def config_diff(base: ml_collections.ConfigDict,
+                other: ml_collections.ConfigDict) -> dict[str, object]:
+  """`{'a.b': value}`: the leaves of `other` that differ from `base`'s."""
+  out = {}
+
+  def walk(a, b, prefix):
+    for key in b:
+      value = b[key]
+      if isinstance(value, ml_collections.ConfigDict):
+        walk(a[key], value, f'{prefix}{key}.')
+      elif a[key] != value:
+        out[f'{prefix}{key}'] = value
+
+  walk(base, other, '')
+  return out

@@ -14,8 +14,15 @@ from configs import train
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  """`arg`: 'runlocal' shrinks sizes and steps for smoke tests."""
-  arg = common.parse_arg(arg, runlocal=False)
+  """`arg`: 'runlocal' shrinks sizes and steps for smoke tests; `seeds=N`
+  sizes the sweep."""
+  arg = common.parse_arg(arg, runlocal=False, seeds=0)
   config = train.get_config('model=lstm,task=priority_sort')
   train.lstm_baseline(config, num_steps=10_000)
   return train.runlocal(config) if arg.runlocal else config
+
+
+def sweep(add, arg: str | None = None) -> None:
+  """`memax.sweep`'s trials: seeds 0..N-1 (`seeds=N`, default 1)."""
+  for seed in common.seeds(arg, 1):
+    add(seed=seed)

@@ -104,3 +104,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   else:
     config.train.eval_every_epochs = 1     # the linear-start check.
   return babi.runlocal(config) if arg.runlocal else config
+
+
+def sweep(add, arg: str | None = None) -> None:
+  """`memax.sweep`'s trials: seeds 0-9 (`seeds=N`); `each_task`: tasks 1-20."""
+  babi.sweep(get_config, add, arg)

@@ -97,3 +97,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.optimizer.grad_clip_norm = 40.0
   config.train.num_epochs = 30 if arg.tasks == 0 else 100
   return babi.runlocal(config) if arg.runlocal else config
+
+
+def sweep(add, arg: str | None = None) -> None:
+  """`memax.sweep`'s trials: seeds 0-9 (`seeds=N`); `each_task`: tasks 1-20."""
+  babi.sweep(get_config, add, arg)

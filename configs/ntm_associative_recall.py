@@ -17,10 +17,17 @@ from configs import train
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  """`arg`: 'runlocal' shrinks sizes and steps for smoke tests."""
-  arg = common.parse_arg(arg, runlocal=False)
+  """`arg`: 'runlocal' shrinks sizes and steps for smoke tests; `seeds=N`
+  sizes the sweep."""
+  arg = common.parse_arg(arg, runlocal=False, seeds=0)
   config = train.get_config('model=ntm,task=associative_recall')
   config.train.num_steps = 100_000
   config.train.stop_metric = 'bit_errors'
   config.train.stop_below = 0.01
   return train.runlocal(config) if arg.runlocal else config
+
+
+def sweep(add, arg: str | None = None) -> None:
+  """`memax.sweep`'s trials: seeds 0..N-1 (`seeds=N`, default 3)."""
+  for seed in common.seeds(arg, 3):
+    add(seed=seed)

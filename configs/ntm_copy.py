@@ -20,10 +20,17 @@ from configs import train
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  """`arg`: 'runlocal' shrinks sizes and steps for smoke tests."""
-  arg = common.parse_arg(arg, runlocal=False)
+  """`arg`: 'runlocal' shrinks sizes and steps for smoke tests; `seeds=N`
+  sizes the sweep."""
+  arg = common.parse_arg(arg, runlocal=False, seeds=0)
   config = train.get_config('model=ntm,task=copy')
   config.train.num_steps = 50_000
   config.train.stop_metric = 'cost_bits'
   config.train.stop_below = 0.1
   return train.runlocal(config) if arg.runlocal else config
+
+
+def sweep(add, arg: str | None = None) -> None:
+  """`memax.sweep`'s trials: seeds 0..N-1 (`seeds=N`, default 10)."""
+  for seed in common.seeds(arg, 10):
+    add(seed=seed)

@@ -8,6 +8,8 @@ from absl.testing import absltest
 from absl.testing import parameterized
 
 from configs import common
+from memax import overrides
+from memax import sweeps
 from memax.training import setup
 
 _ROOT = os.path.dirname(os.path.dirname(__file__))
@@ -49,6 +51,45 @@ class ConfigsTest(parameterized.TestCase):
       self.assertEqual(runlocal.num_epochs, 2)
     else:
       self.assertEqual(runlocal.num_steps, 4)
+
+  @parameterized.parameters(*_EXPERIMENTS)
+  def test_every_config_defines_a_valid_sweep(self, name):
+    module = _load(name)
+    trials = sweeps.expand(module.get_config(), sweeps.file_trials(
+        module.sweep, None), [])
+    self.assertEqual(trials[0].as_dict(), {'seed': 0})
+    seeds = sweeps.file_trials(module.sweep, 'seeds=3')
+    self.assertEqual(sorted({t['seed'] for t in seeds}), [0, 1, 2])
+
+  @parameterized.parameters('memn2n_babi', 'memnn_babi')
+  def test_each_task_sweeps_the_configs_of_the_20_tasks(self, name):
+    module = _load(name)
+    arg = 'each_task,seeds=2' + (',ext=am+ng+nl' if name == 'memnn_babi'
+                                 else ',protocol=code')
+    base = module.get_config(arg)
+    trials = sweeps.file_trials(module.sweep, arg)
+    self.assertLen(trials, 40)
+    rest = arg.replace('each_task,seeds=2,', '')
+    for trial in trials:
+      # Each trial is exactly the config of its task, with its seed.
+      want = module.get_config(f'{rest},tasks={trial["task.tasks"]}')
+      want.seed = trial['seed']
+      got = overrides.apply(base, trial)
+      self.assertEqual(got.to_dict(), want.to_dict(), str(trial))
+    with self.assertRaisesRegex(ValueError, 'each_task'):
+      module.get_config('each_task,tasks=3')
+
+  def test_priority_sort_feedforward_sweep(self):
+    module = _load('ntm_priority_sort')
+    config = module.get_config('controller=feedforward')
+    self.assertEqual((config.model.controller, config.model.controller_size,
+                      config.model.num_read_heads), ('feedforward', 512, 8))
+    trials = sweeps.file_trials(module.sweep, 'controller=feedforward')
+    self.assertEqual([(t['seed'], t['optimizer.learning_rate'])
+                      for t in trials],
+                     [(0, 3e-5), (0, 1e-4), (1, 3e-5), (1, 1e-4)])
+    with self.assertRaisesRegex(ValueError, 'controller'):
+      module.get_config('controller=gru')
 
   @parameterized.parameters('memn2n_babi', 'kvmemnn_babi', 'memnn_babi')
   def test_babi_configs_select_task_and_set(self, name):

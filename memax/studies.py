@@ -1,0 +1,674 @@
+"""Studies: a sweep's results as one compact file, and README tables from it.
+
+A study is one sweep (`memax.sweep`) kept as a results file of JSON lines,
+one per trial:
+
+  {"study": "memn2n_codenull_joint", "trial": "000_seed=0",
+   "config": "configs/memn2n_babi.py:tasks=0,protocol=code",
+   "settings": {"seed": 0}, "seed": 0, "commit": "c2d54a6", "dirty": false,
+   "status": "done", "steps": 50580, "epochs": 90.0, "wall_seconds": 411.0,
+   "shared_by": 1, "metrics": {"test/error": 0.139, ...},
+   "curve": {"metric": "train/bit_errors", "steps": [...], "values": [...]}}
+
+`settings` are every override of the config file's defaults the trial ran
+with (the sweep's base overrides and its own); `metrics` the final
+evaluation's, `<split>/<metric>`; `wall_seconds` the wall time of the
+process that ran it, which `shared_by` trials shared (a population);
+`curve` (optional) one metric of the periodic evaluations. The run folders
+themselves (checkpoints, TensorBoard, plots) stay out of the repository.
+
+A README's tables are generated from its study files. A table is a block
+
+  <!-- table: KIND ARGS...
+  optional spec lines
+  -->
+  (generated text)
+  <!-- end table -->
+
+and `python -m memax.studies --tables=README.md` rewrites every block's text
+from the files `results/<study>.jsonl` beside the README (`--check` only
+compares, and fails on a stale table). The kinds are in `TABLES`.
+
+  python -m memax.studies --export=RUNS/memn2n_codenull_joint \
+      --to=experiments/babi/results/memn2n_codenull_joint.jsonl
+  python -m memax.studies --tables=experiments/babi/README.md [--check]
+"""
+
+import json
+import math
+import os
+import re
+import sys
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from absl import app
+from absl import flags
+
+from memax import sweep_workdir
+from memax.training import workdir as workdir_lib
+
+_EXPORT = flags.DEFINE_string(
+    'export', None, 'A sweep directory (python -m memax.sweep) to write as '
+    'a results file.')
+_TO = flags.DEFINE_string('to', None, 'With --export: the results file.')
+_STUDY = flags.DEFINE_string(
+    'study', None, 'With --export: the study\'s name (default: the sweep '
+    'directory\'s).')
+_CURVE = flags.DEFINE_string(
+    'curve', None, 'With --export: keep this metric of the periodic '
+    'evaluations (<split>/<metric>, e.g. train/bit_errors).')
+_TABLES = flags.DEFINE_multi_string(
+    'tables', [], 'A README whose table blocks to rewrite from its results/.')
+_CHECK = flags.DEFINE_bool('check', False, 'With --tables: rewrite nothing; '
+                           'exit 1 when a table is stale.')
+
+FAILED_ABOVE = 0.05          # bAbI: a task fails above 5 % test error.
+_DIGITS = 6                  # significant digits kept of a metric.
+
+
+# --- Results files. ---
+
+
+def _round(value: float) -> float | int:
+  if isinstance(value, int) or not math.isfinite(value) or value == 0:
+    return value
+  return float(f'{value:.{_DIGITS}g}')
+
+
+def compact_metrics(metrics: Mapping[str, float]) -> dict[str, float]:
+  """Metrics rounded to 6 significant digits, example counts left out."""
+  return {k: _round(v) for k, v in sorted(metrics.items())
+          if not k.endswith('/num_examples')}
+
+
+def _metrics_lines(path: str) -> list[dict[str, Any]]:
+  if not os.path.exists(path):
+    return []
+  with open(path) as f:
+    return [json.loads(line) for line in f if line.strip()]
+
+
+def curve(lines: Iterable[Mapping[str, Any]], metric: str
+          ) -> dict[str, Any] | None:
+  """`metric` (`split/name`) at each periodic evaluation in metrics.jsonl."""
+  split, _, name = metric.rpartition('/')
+  points = {}
+  for line in lines:
+    if line.get('split') == split and name in line:
+      points[int(line['step'])] = _round(float(line[name]))
+  if not points:
+    return None
+  steps = sorted(points)
+  return {'metric': metric, 'steps': steps,
+          'values': [points[s] for s in steps]}
+
+
+def _progress(lines: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+  out = {}
+  steps = [int(x['step']) for x in lines if 'step' in x]
+  if steps:
+    out['steps'] = max(steps)
+  epochs = [x['epoch'] for x in lines if x.get('epoch') is not None]
+  if epochs:
+    out['epochs'] = max(epochs)
+  return out
+
+
+def export(sweep_dir: str, study: str | None = None,
+           curve_metric: str | None = None) -> list[dict[str, Any]]:
+  """The rows of a sweep directory, one per trial (finished or not)."""
+  sweep = sweep_workdir.open_sweep(sweep_dir)
+  record = sweep.record
+  git = record.get('git') or {}
+  study = study or os.path.basename(os.path.normpath(sweep_dir))
+  rows = []
+  for t in sweep.records():
+    job = sweep.jobs[t['job']]
+    run_dir = sweep.job_dir(job)
+    member = t['member']
+    lines = _metrics_lines(os.path.join(run_dir, 'metrics.jsonl'))
+    if member is not None:
+      lines = [x for x in lines if x.get('member') == member]
+    settings = {**record['base_overrides'], **t['overrides']}
+    row = {'study': study, 'trial': t['name'],
+           'config': record['config_file'], 'settings': settings,
+           'seed': settings.get('seed', 0),
+           'commit': (git.get('commit') or '')[:7] or None,
+           'dirty': git.get('dirty'), 'status': t['status'],
+           **_progress(lines), 'wall_seconds': t['wall_seconds'],
+           'shared_by': len(job['members']),
+           'metrics': compact_metrics(t['metrics'])}
+    if curve_metric:
+      row['curve'] = curve(lines, curve_metric)
+    rows.append(row)
+  return rows
+
+
+def write(path: str, rows: Sequence[Mapping[str, Any]]) -> None:
+  """The results file: one JSON line per trial, keys in a fixed order."""
+  text = ''.join(json.dumps(r, default=str) + '\n' for r in rows)
+  workdir_lib.write_text(path, text)
+
+
+def load(path: str) -> list[dict[str, Any]]:
+  """The rows of a results file."""
+  if not os.path.exists(path):
+    raise FileNotFoundError(f'{path}: no such results file.')
+  rows = []
+  with open(path) as f:
+    for i, line in enumerate(f, 1):
+      if not line.strip():
+        continue
+      try:
+        row = json.loads(line)
+      except ValueError as e:
+        raise ValueError(f'{path}:{i}: not a JSON line ({e}).') from None
+      for key in ('study', 'settings', 'seed', 'status', 'metrics'):
+        if key not in row:
+          raise ValueError(f'{path}:{i}: the row has no {key!r}.')
+      rows.append(row)
+  return rows
+
+
+# --- Tables. ---
+
+
+def _pct(x: float) -> str:
+  return f'{100 * x:.1f}'
+
+
+def _num(x: float | None, digits: int = 3) -> str:
+  return '' if x is None else f'{x:.{digits}f}'
+
+
+def _done(rows):
+  return [r for r in rows if r['status'] == 'done' and r['metrics']]
+
+
+def task_errors(metrics: Mapping[str, float], split: str = 'test'
+                ) -> dict[int, float]:
+  """`{task: error}` of a bAbI evaluation's `<split>/error_task_<t>`."""
+  out = {}
+  for key, value in metrics.items():
+    m = re.fullmatch(rf'{split}/error_task_(\d+)', key)
+    if m:
+      out[int(m.group(1))] = value
+  return dict(sorted(out.items()))
+
+
+def _task_of(row) -> int | None:
+  return row['settings'].get('task.tasks')
+
+
+def _seeds_text(seeds: Sequence[int]) -> str:
+  seeds = sorted(seeds)
+  if len(seeds) == 1:
+    return f'seed {seeds[0]}'
+  if seeds == list(range(seeds[0], seeds[-1] + 1)):
+    return f'{len(seeds)} seeds ({seeds[0]}-{seeds[-1]})'
+  return f'{len(seeds)} seeds ({", ".join(map(str, seeds))})'
+
+
+def _epochs_text(rows) -> str:
+  epochs = sorted({r.get('epochs') for r in rows if r.get('epochs')})
+  return ('epochs ' + ', '.join(f'{e:g}' for e in epochs)) if epochs else ''
+
+
+def _commits_text(rows) -> str:
+  commits = sorted({r.get('commit') for r in rows if r.get('commit')})
+  return ('commit' + ('s ' if len(commits) > 1 else ' ')
+          + ', '.join(commits)) if commits else 'commit unknown'
+
+
+def babi_tasks(studies: Mapping[str, list], args: Sequence[str],
+               spec: Sequence[str]) -> list[str]:
+  """Per-task test error of one bAbI study: mean, min-max, the pick.
+
+  A joint study (one model for all tasks) picks the seed with the lowest
+  validation error; a study of one model per task (`task.tasks` among its
+  settings) picks per task.
+  """
+  del spec
+  (name,) = args
+  rows = _done(studies[name])
+  if not rows:
+    return [f'### {name}: no finished trial', '']
+  per_task = any(_task_of(r) is not None for r in rows)
+  seeds = sorted({r['seed'] for r in rows})
+  if per_task:
+    by_task = {}
+    for r in rows:
+      by_task.setdefault(_task_of(r), []).append(r)
+    tasks = sorted(by_task)
+    n = min(len(v) for v in by_task.values())
+    test = [[sorted(by_task[t], key=lambda r: r['seed'])[i]['metrics']
+             ['test/error'] for t in tasks] for i in range(n)]
+    best_row = [min(by_task[t], key=lambda r: r['metrics'].get(
+        'valid/error', math.inf))['metrics']['test/error'] for t in tasks]
+    label = 'best seed per task on validation'
+    walls = [sum(r.get('wall_seconds') or 0 for r in rows if r['seed'] == x)
+             for x in seeds[:n]]
+    head = (f'### {name} (one model per task): {_seeds_text(seeds[:n])}, '
+            f'{_epochs_text(rows)}, {_range(walls)} s for its {len(tasks)}'
+            f' task{"s" if len(tasks) > 1 else ""}, {_commits_text(rows)}')
+  else:
+    rows = sorted(rows, key=lambda r: r['seed'])
+    tasks = list(task_errors(rows[0]['metrics']))
+    test = [[task_errors(r['metrics'])[t] for t in tasks] for r in rows]
+    best = min(rows, key=lambda r: r['metrics'].get('valid/error', math.inf))
+    best_row = [task_errors(best['metrics'])[t] for t in tasks]
+    label = f'best on validation (seed {best["seed"]})'
+    walls = [r.get('wall_seconds') or 0 for r in rows]
+    head = (f'### {name}: {_seeds_text([r["seed"] for r in rows])}, '
+            f'{_epochs_text(rows)}, {_range(walls)} s'
+            f'{" each" if len(rows) > 1 else ""}, '
+            f'{_commits_text(rows)}')
+  lines = [head, '',
+           f'| task | test error % (mean over seeds) | min-max | {label} |',
+           '|---|---|---|---|']
+  columns = list(zip(*test))
+  for t, col, b in zip(tasks, columns, best_row):
+    lines.append(f'| {t} | {_pct(sum(col) / len(col))} | {_pct(min(col))}-'
+                 f'{_pct(max(col))} | {_pct(b)} |')
+  means = [sum(r) / len(r) for r in test]
+  failed = [sum(e > FAILED_ABOVE for e in r) for r in test]
+  lines += [f'| **mean error** | {_pct(sum(means) / len(means))} | '
+            f'{_pct(min(means))}-{_pct(max(means))} | '
+            f'{_pct(sum(best_row) / len(best_row))} |',
+            f'| **failed (> 5 %)** | {sum(failed) / len(failed):.1f} | '
+            f'{min(failed)}-{max(failed)} | '
+            f'{sum(b > FAILED_ABOVE for b in best_row)} |', '']
+  return lines
+
+
+def pick_per_task(studies: Mapping[str, list], names: Sequence[str]
+                  ) -> list[tuple[int, dict[str, Any]]]:
+  """Per task, the run of any of the studies with the lowest validation
+  error (ties: the earlier study, then the lower seed)."""
+  out = {}
+  for order, name in enumerate(names):
+    for r in _done(studies[name]):
+      key = (r['metrics'].get('valid/error', math.inf), order, r['seed'])
+      t = _task_of(r)
+      if t not in out or key < out[t][0]:
+        out[t] = (key, r)
+  return [(t, out[t][1]) for t in sorted(out)]
+
+
+def babi_pick(studies, args, spec):
+  """Per task, the run (any study, any seed) picked on validation."""
+  del spec
+  picks = pick_per_task(studies, args)
+  lines = [f'### pick per task on validation among {" / ".join(args)}', '',
+           '| task | chosen | test error % |', '|---|---|---|']
+  for t, r in picks:
+    lines.append(f'| {t} | {r["study"]} seed{r["seed"]} | '
+                 f'{_pct(r["metrics"]["test/error"])} |')
+  errors = [r['metrics']['test/error'] for _, r in picks]
+  lines += [f'| **mean error** ({len(picks)} tasks) | | '
+            f'{_pct(sum(errors) / len(errors))} |',
+            f'| **failed (> 5 %)** | | '
+            f'{sum(e > FAILED_ABOVE for e in errors)} |', '']
+  return lines
+
+
+def _range(values, fmt=lambda v: f'{v:,.0f}') -> str:
+  lo, hi = min(values), max(values)
+  return fmt(lo) if fmt(lo) == fmt(hi) else f'{fmt(lo)}-{fmt(hi)}'
+
+
+def _babi_summary_cells(studies, names: Sequence[str]) -> list[str]:
+  """Seeds, epochs, wall, mean (min-max), failed, best of N of a row."""
+  if len(names) > 1:  # a pick per task among studies
+    picks = pick_per_task(studies, names)
+    errors = [r['metrics']['test/error'] for _, r in picks]
+    failed = [t for (t, r), e in zip(picks, errors) if e > FAILED_ABOVE]
+    seeds = ' + '.join(str(len({r['seed'] for r in _done(studies[n])}))
+                       for n in names)
+    epochs = sorted({r.get('epochs') for n in names
+                     for r in _done(studies[n])})
+    return [seeds, _range(epochs), '-',
+            f'{_pct(sum(errors) / len(errors))} %',
+            f'{len(failed)} (tasks {", ".join(map(str, failed))})', '-']
+  rows = _done(studies[names[0]])
+  per_task = any(_task_of(r) is not None for r in rows)
+  epochs = _range([r.get('epochs') or 0 for r in rows])
+  if per_task:
+    by_seed = {}
+    for r in rows:
+      by_seed.setdefault(r['seed'], []).append(r)
+    runs = [[r['metrics']['test/error'] for r in sorted(v, key=_task_of)]
+            for _, v in sorted(by_seed.items())]
+    walls = [sum(r.get('wall_seconds') or 0 for r in v)
+             for v in by_seed.values()]
+    wall = f'{_range(walls)} s for all {len(runs[0])}'
+    best = [r['metrics']['test/error'] for _, r in
+            pick_per_task(studies, names)]
+    best_label = ' (seed picked per task)'
+  else:
+    runs = [list(task_errors(r['metrics']).values()) for r in rows]
+    walls = [r.get('wall_seconds') or 0 for r in rows]
+    shared = max(r.get('shared_by') or 1 for r in rows)
+    wall = (f'{_range(walls)} s' if shared == 1 else
+            f'{_range(walls)} s for {shared} (a population)')
+    picked = min(rows, key=lambda r: r['metrics'].get('valid/error',
+                                                      math.inf))
+    best = list(task_errors(picked['metrics']).values())
+    best_label = ''
+  means = [sum(r) / len(r) for r in runs]
+  failed = [sum(e > FAILED_ABOVE for e in r) for r in runs]
+  mean = f'{_pct(sum(means) / len(means))} %'
+  if len(runs) > 1:
+    mean += f' ({_pct(min(means))}-{_pct(max(means))})'
+  best_text = (f'{_pct(sum(best) / len(best))} % / '
+               f'{sum(e > FAILED_ABOVE for e in best)}{best_label}'
+               if len(runs) > 1 else '-')
+  failed_text = (f'{sum(failed) / len(failed):.1f}' if len(runs) > 1
+                 else str(failed[0]))
+  return [str(len(runs)), epochs, wall, mean, failed_text, best_text]
+
+
+def babi_summary(studies, args, spec):
+  """The summary table: one row per spec line
+  `study[+study...] | setting | command | published`."""
+  del args
+  lines = ['| model and setting | study (its command above) | seeds | epochs | '
+           'wall per run | mean error over seeds (min-max) | failed tasks, '
+           'mean | best of N on validation: error / failed | published |',
+           '|---|---|---|---|---|---|---|---|---|']
+  for line in spec:
+    names, setting, command, published = [c.strip() for c in
+                                          line.split(' | ')]
+    cells = _babi_summary_cells(studies, names.split('+'))
+    lines.append('| ' + ' | '.join([setting, command, *cells, published])
+                 + ' |')
+  return lines + ['']
+
+
+def _cell(studies, expr: str) -> str:
+  """One cell of `cells`: `STUDY:split/metric[@digits]` (the metric of each
+  seed's run, in seed order), or of a bAbI study `STUDY:T` (task T's test error, training error
+  in brackets: seed 0's run of a one-model-per-task study, the mean over
+  seeds of a joint one), `STUDY:T:test` (without the bracket),
+  `STUDY:mean` (the mean over seeds of the mean test error, with its
+  min-max), `STUDY:failed` (the mean number of failed tasks); anything
+  else is text."""
+  name, _, what = expr.partition(':')
+  if name not in studies or not what:
+    return expr
+  rows = _done(studies[name])
+  if '/' in what:  # a metric: its value in each seed's run
+    metric, _, digits = what.partition('@')
+    return _seed_list(sorted(rows, key=lambda r: r['seed']), metric,
+                      int(digits or 2))
+  per_task = any(_task_of(r) is not None for r in rows)
+  if what in ('mean', 'failed'):
+    if per_task:
+      by_seed = {}
+      for r in rows:
+        by_seed.setdefault(r['seed'], []).append(r['metrics']['test/error'])
+      runs = list(by_seed.values())
+    else:
+      runs = [list(task_errors(r['metrics']).values()) for r in rows]
+    if what == 'failed':
+      failed = [sum(e > FAILED_ABOVE for e in r) for r in runs]
+      return f'{sum(failed) / len(failed):.1f}'
+    means = [sum(r) / len(r) for r in runs]
+    text = f'{_pct(sum(means) / len(means))} %'
+    return (text + f' ({_pct(min(means))}-{_pct(max(means))})'
+            if len(runs) > 1 else text + ' (1 seed)')
+  task, _, only = what.partition(':')
+  task = int(task)
+  if per_task:
+    runs = [r for r in rows if _task_of(r) == task]
+    seed0 = min(runs, key=lambda r: r['seed'])['metrics']
+    test, train = seed0['test/error'], seed0.get('train/error')
+  else:
+    test = sum(task_errors(r['metrics'])[task] for r in rows) / len(rows)
+    train = sum(task_errors(r['metrics'], 'train')[task]
+                for r in rows) / len(rows)
+  if only == 'test' or train is None:
+    return f'{_pct(test)} %'
+  return f'{_pct(test)} % ({100 * train:.0f} %)' if train >= 0.05 else (
+      f'{_pct(test)} % ({_pct(train)} %)')
+
+
+def cells(studies, args, spec):
+  """A comparison: spec line 1 the header, then `label | cell | ...` rows
+  (`_cell`)."""
+  del args
+  header = [c.strip() for c in spec[0].split(' | ')]
+  lines = ['| ' + ' | '.join(header) + ' |', '|---' * len(header) + '|']
+  for line in spec[1:]:
+    label, *cells = [c.strip() for c in line.split(' | ')]
+    lines.append('| ' + ' | '.join([label] + [_cell(studies, c)
+                                               for c in cells]) + ' |')
+  return lines + ['']
+
+
+def _variant_order(metrics: Mapping[str, float]) -> list[str]:
+  splits = sorted({k.split('/')[0] for k in metrics})
+  rest = sorted((s for s in splits if s != 'train'),
+                key=lambda v: [int(x) for x in re.findall(r'\d+', v)])
+  return (['train'] if 'train' in splits else []) + rest
+
+
+def runs(studies, args, spec):
+  """Every trial's final evaluation, a row per variant (algorithmic tasks):
+  bit errors and cost per sequence, and any other metric."""
+  del spec
+  lines = ['| study | seed | steps | wall (s) | variant | bit errors / seq | '
+           'cost (bits / seq) | other |', '|---|---|---|---|---|---|---|---|']
+  for name in args:
+    for r in sorted(studies[name], key=lambda r: r['seed']):
+      wall = _num(r.get('wall_seconds'), 0)
+      if not r['metrics']:
+        lines.append(f'| {name} | {r["seed"]} | {r.get("steps", "")} | '
+                     f'{wall} | {r["status"]} | | | |')
+        continue
+      for v in _variant_order(r['metrics']):
+        m = {k.split('/', 1)[1]: x for k, x in r['metrics'].items()
+             if k.split('/', 1)[0] == v}
+        other = ', '.join(f'{k} {x:.3f}' for k, x in sorted(m.items())
+                          if k not in ('bit_errors', 'cost_bits', 'loss'))
+        lines.append(f'| {name} | {r["seed"]} | {r.get("steps", "")} | '
+                     f'{wall} | {v} | {_num(m.get("bit_errors"))} | '
+                     f'{_num(m.get("cost_bits"))} | {other} |')
+  return lines + ['']
+
+
+def _seed_list(rows, metric: str, digits: int) -> str:
+  values = [r['metrics'].get(metric) for r in rows]
+  return ', '.join('-' if v is None else f'{v:.{digits}f}'.rstrip('0')
+                   .rstrip('.') for v in values)
+
+
+def _last_periodic(row, metric: str) -> str:
+  """A stopped run's last periodic value of `metric` (from its curve)."""
+  c = row.get('curve')
+  if not c or c['metric'] != f'eval/{metric}':
+    return '-'
+  return f'{c["values"][-1]:.1f} at {c["steps"][-1]:,} (periodic)'
+
+
+def seeds_table(studies, args, spec):
+  """One row per spec line `study | task | model | protocol | verdict`:
+  the seeds, steps, wall time, the training distribution's bit errors and
+  each generalisation variant's, per seed (in seed order). A run stopped
+  before its final evaluation shows its last periodic evaluation."""
+  del args
+  lines = ['| task | model | protocol | seeds | steps | wall | training '
+           'distribution: bit errors / seq | generalisation (bit errors / '
+           'seq) | verdict |', '|---|---|---|---|---|---|---|---|---|']
+  for line in spec:
+    name, task, model, protocol, verdict = [c.strip() for c in
+                                            line.split(' | ')]
+    rows = sorted(studies[name], key=lambda r: r['seed'])
+    done = [r for r in rows if r['metrics']]
+    steps = ', '.join(f'{r.get("steps", 0):,}' for r in rows)
+    walls = [r.get('wall_seconds') or 0 for r in rows]
+    shared = max([r.get('shared_by') or 1 for r in rows] or [1])
+    wall = (f'{_range(walls)} s' if shared == 1 else
+            f'{_range(walls)} s for all {shared} (a population)')
+    variants = [v for v in _variant_order(done[0]['metrics'])
+                if v != 'train'] if done else []
+    general = '; '.join(f'{v}: {_seed_list(rows, f"{v}/bit_errors", 2)}'
+                        for v in variants) or '(no variants)'
+    train = ', '.join(
+        _seed_list([r], 'train/bit_errors', 2) if r['metrics'] else
+        _last_periodic(r, 'train/bit_errors') for r in rows)
+    lines.append(f'| {task} | {model} | {protocol} | {len(rows)} | {steps} '
+                 f'| {wall} | {train} | {general} | {verdict} |')
+  return lines + ['']
+
+
+def curve_table(studies, args, spec):
+  """A metric of the periodic evaluations at given steps, a row per trial:
+  `curve STUDY[,STUDY...] STEP,STEP,...`."""
+  del spec
+  names, steps = args[0].split(','), [int(s) for s in args[1].split(',')]
+  metric = None
+  lines = []
+  for name in names:
+    for r in sorted(studies[name], key=lambda r: r['seed']):
+      c = r.get('curve')
+      if not c:
+        continue
+      metric = metric or c['metric']
+      at = dict(zip(c['steps'], c['values']))
+      settings = ', '.join(f'{k}={v}' for k, v in r['settings'].items())
+      lines.append(f'| {name} | {settings} | ' + ' | '.join(
+          _num(at.get(s), 1) or '-' for s in steps)
+                   + f' | {c["steps"][-1]:,} | {_num(c["values"][-1], 1)} |')
+  head = [f'| study | settings | ' + ' | '.join(f'{s:,}' for s in steps)
+          + ' | last step | last value |', '|---' * (len(steps) + 4) + '|']
+  return [f'{metric} at each step:', ''] + head + lines + ['']
+
+
+def command(rows: Sequence[Mapping[str, Any]], study: str) -> str:
+  """The `memax.sweep` command of a study: its config with `seeds=N`, and
+  the settings every trial shares (the rest come from the file's sweep)."""
+  config = rows[0]['config']
+  tasks = {r['settings'].get('task.tasks') for r in rows}
+  path, _, arg = config.partition(':')
+  items = arg.split(',') if arg else []
+  if 'each_task' in items and len(tasks) == 1 and None not in tasks:
+    # One task of a one-model-per-task sweep: that task's config.
+    items[items.index('each_task')] = f'tasks={tasks.pop()}'
+    config = f'{path}:{",".join(items)}'
+  seeds = sorted({r['seed'] for r in rows})
+  if seeds == list(range(len(seeds))):
+    sep = ',' if ':' in config else ':'
+    config += f'{sep}seeds={len(seeds)}'
+  shared = {}
+  for key, value in rows[0]['settings'].items():
+    if key not in ('seed', 'task.tasks') and all(r['settings'].get(key, value) == value and
+                             key in r['settings'] for r in rows):
+      shared[key] = value
+  flags = ' '.join(f'--config.{k}={_flag_text(v)}' for k, v in shared.items())
+  return (f'python -m memax.sweep --config={config} --workdir=$RUNS/{study}'
+          + (f' {flags}' if flags else ''))
+
+
+def _flag_text(value: Any) -> str:
+  if isinstance(value, bool):
+    return 'true' if value else 'false'
+  if isinstance(value, list):
+    return ','.join(map(str, value))
+  return str(value)
+
+
+def commands(studies, args, spec):
+  """The sweep command of each study, a spec line `study | comment` each."""
+  del args
+  lines = ['```bash']
+  for line in spec:
+    name, _, comment = [c.strip() for c in line.partition(' | ')]
+    lines.append(command(studies[name], name)
+                 + (f'   # {comment}' if comment else ''))
+  return lines + ['```', '']
+
+
+TABLES: dict[str, Callable[..., list[str]]] = {
+    'babi_tasks': babi_tasks, 'babi_pick': babi_pick,
+    'babi_summary': babi_summary, 'cells': cells, 'runs': runs, 'seeds': seeds_table,
+    'curve': curve_table, 'commands': commands,
+}
+
+_BLOCK = re.compile(r'<!-- table: (?P<head>[^\n]*?)(?P<spec>\n.*?)?-->\n'
+                    r'(?P<body>.*?)<!-- end table -->', re.S)
+
+
+def _studies_named(kind: str, args: Sequence[str], spec: Sequence[str]
+                   ) -> list[str]:
+  if kind in ('babi_summary', 'seeds', 'commands'):
+    return [n for line in spec for n in line.split(' | ')[0].strip()
+            .split('+')]
+  if kind == 'curve':
+    return args[0].split(',')
+  if kind == 'cells':
+    return sorted({c.split(':')[0] for line in spec[1:]
+                   for c in line.split(' | ')[1:] if ':' in c})
+  return list(args)
+
+
+def render(text: str, results_dir: str) -> str:
+  """`text` with every table block regenerated from `results_dir`."""
+  cache = {}
+
+  def study(name):
+    if name not in cache:
+      cache[name] = load(os.path.join(results_dir, f'{name}.jsonl'))
+    return cache[name]
+
+  def replace(m):
+    kind, *args = m.group('head').split()
+    if kind not in TABLES:
+      raise ValueError(f'Table kind {kind!r} (in "<!-- table: '
+                       f'{m.group("head")}"): expected one of '
+                       f'{sorted(TABLES)}.')
+    spec = [s for s in (m.group('spec') or '').split('\n') if s.strip()]
+    studies = {n: study(n) for n in _studies_named(kind, args, spec)}
+    body = '\n'.join(TABLES[kind](studies, args, spec))
+    return (f'<!-- table: {m.group("head")}{m.group("spec") or ""}-->\n'
+            f'{body}\n<!-- end table -->')
+
+  return _BLOCK.sub(replace, text)
+
+
+def update_readme(path: str, check: bool = False) -> bool:
+  """Regenerates the README's tables; returns whether they were current."""
+  with open(path) as f:
+    text = f.read()
+  new = render(text, os.path.join(os.path.dirname(path), 'results'))
+  if new != text and not check:
+    workdir_lib.write_text(path, new)
+  return new == text
+
+
+def main(argv: Sequence[str]) -> None:
+  del argv
+  if bool(_EXPORT.value) == bool(_TABLES.value):
+    raise app.UsageError('Give --export=SWEEP_DIR --to=FILE, or '
+                         '--tables=README.md.')
+  if _EXPORT.value:
+    if not _TO.value:
+      raise app.UsageError('--export needs --to=FILE (the results file).')
+    rows = export(_EXPORT.value, _STUDY.value, _CURVE.value)
+    write(_TO.value, rows)
+    counts = {}
+    for r in rows:
+      counts[r['status']] = counts.get(r['status'], 0) + 1
+    print(f'{_TO.value}: {len(rows)} trials ({counts}).')
+    return
+  stale = [p for p in _TABLES.value if not update_readme(p, _CHECK.value)]
+  if _CHECK.value and stale:
+    print('Stale tables (run python -m memax.studies --tables=... to '
+          f'rewrite them): {stale}')
+    sys.exit(1)
+  print(('Checked: ' if _CHECK.value else 'Rewritten: ')
+        + ', '.join(_TABLES.value))
+
+
+if __name__ == '__main__':
+  app.run(main)

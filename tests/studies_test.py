@@ -1,0 +1,252 @@
+"""Studies: results files, the tables built from them, the committed READMEs."""
+
+import glob
+import json
+import os
+import tempfile
+
+from absl.testing import absltest
+
+from memax import studies
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_READMES = sorted(glob.glob(os.path.join(_ROOT, 'experiments', '*',
+                                         'README.md')))
+
+
+def _babi_row(study, seed, test, valid, train=None, task=None, **extra):
+  """A trial whose per-task test errors are `test` (task id -> error)."""
+  metrics = {f'test/error_task_{t}': e for t, e in test.items()}
+  metrics['test/error'] = sum(test.values()) / len(test)
+  metrics['valid/error'] = valid
+  for t, e in (train or {}).items():
+    metrics[f'train/error_task_{t}'] = e
+  if task is not None:
+    metrics['train/error'] = (train or {}).get(task, 0.0)
+  settings = {'seed': seed}
+  if task is not None:
+    settings = {'task.tasks': task, 'seed': seed}
+  return {'study': study, 'trial': f'{study}_{seed}_{task}',
+          'config': 'configs/memn2n_babi.py:' + (
+              'each_task' if task is not None else 'tasks=0'),
+          'settings': {**settings, **extra}, 'seed': seed,
+          'commit': 'abc1234', 'status': 'done', 'epochs': 60.0,
+          'wall_seconds': 100.0 + seed, 'shared_by': 1, 'metrics': metrics}
+
+
+def _joint():
+  # Two seeds over three tasks; seed 1 has the lower validation error.
+  return [_babi_row('j', 0, {1: 0.0, 2: 0.10, 3: 0.30}, valid=0.2,
+                    train={1: 0.0, 2: 0.02, 3: 0.1}),
+          _babi_row('j', 1, {1: 0.02, 2: 0.04, 3: 0.50}, valid=0.1,
+                    train={1: 0.0, 2: 0.04, 3: 0.3})]
+
+
+def _single(study, errors):
+  """`errors[seed][task] = (test, valid)`: one model per task."""
+  return [_babi_row(study, seed, {task: test}, valid=valid, task=task,
+                    train={task: test / 2})
+          for seed, per_task in enumerate(errors)
+          for task, (test, valid) in per_task.items()]
+
+
+def _table(lines, first_cell):
+  row = next(line for line in lines if line.startswith(f'| {first_cell} |'))
+  return [c.strip() for c in row.strip('|').split('|')]
+
+
+class TablesTest(absltest.TestCase):
+
+  def test_per_task_table_of_a_joint_study(self):
+    lines = studies.babi_tasks({'j': _joint()}, ['j'], [])
+    self.assertIn('2 seeds (0-1), epochs 60, 100-101 s each, commit abc1234',
+                  lines[0])
+    # mean, min-max over seeds, and seed 1 (the lower validation error).
+    self.assertEqual(_table(lines, '2'), ['2', '7.0', '4.0-10.0', '4.0'])
+    self.assertEqual(_table(lines, '3'), ['3', '40.0', '30.0-50.0', '50.0'])
+    # Per-seed means 13.3 and 18.7; failed (> 5 %): 2 and 1.
+    self.assertEqual(_table(lines, '**mean error**'),
+                     ['**mean error**', '16.0', '13.3-18.7', '18.7'])
+    self.assertEqual(_table(lines, '**failed (> 5 %)**'),
+                     ['**failed (> 5 %)**', '1.5', '1-2', '1'])
+
+  def test_one_model_per_task_picks_per_task_and_pick_across_studies(self):
+    a = _single('a', [{1: (0.0, 0.3), 2: (0.2, 0.1)},
+                      {1: (0.1, 0.2), 2: (0.4, 0.3)}])
+    b = _single('b', [{1: (0.06, 0.1), 2: (0.3, 0.05)}])
+    lines = studies.babi_tasks({'a': a}, ['a'], [])
+    self.assertIn('(one model per task): 2 seeds (0-1)', lines[0])
+    self.assertIn('200-202 s for its 2 tasks', lines[0])
+    self.assertEqual(_table(lines, '1'), ['1', '5.0', '0.0-10.0', '10.0'])
+    self.assertEqual(_table(lines, '2'), ['2', '30.0', '20.0-40.0', '20.0'])
+    picks = studies.babi_pick({'a': a, 'b': b}, ['a', 'b'], [])
+    self.assertEqual(_table(picks, '1'), ['1', 'b seed0', '6.0'])
+    self.assertEqual(_table(picks, '2'), ['2', 'b seed0', '30.0'])
+    self.assertEqual(_table(picks, '**failed (> 5 %)**'),
+                     ['**failed (> 5 %)**', '', '2'])
+    row = studies.babi_summary(
+        {'a': a, 'b': b}, [], ['a+b | pick | `a+b` | 1 %'])[-2]
+    self.assertEqual(row, '| pick | `a+b` | 2 + 1 | 60 | - | 18.0 % | '
+                     '2 (tasks 1, 2) | - | 1 % |')
+
+  def test_summary_and_cells(self):
+    studies_ = {'j': _joint()}
+    row = studies.babi_summary(studies_, [], ['j | joint | `j` | 12 %'])[-2]
+    self.assertEqual(row, '| joint | `j` | 2 | 60 | 100-101 s | 16.0 % '
+                     '(13.3-18.7) | 1.5 | 18.7 % / 1 | 12 % |')
+    lines = studies.cells(studies_, [], [
+        'what | value', 'task 3 | j:3', 'task 2, test | j:2:test',
+        'mean | j:mean', 'failed | j:failed', 'by seed | j:test/error@3',
+        'text | not run'])
+    self.assertEqual(_table(lines, 'task 3')[1], '40.0 % (20 %)')
+    self.assertEqual(_table(lines, 'task 2, test')[1], '7.0 %')
+    self.assertEqual(_table(lines, 'mean')[1], '16.0 % (13.3-18.7)')
+    self.assertEqual(_table(lines, 'failed')[1], '1.5')
+    self.assertEqual(_table(lines, 'by seed')[1], '0.133, 0.187')
+    self.assertEqual(_table(lines, 'text')[1], 'not run')
+
+  def test_commands_from_a_study(self):
+    rows = _single('a', [{15: (0.1, 0.1)}])
+    for r in rows:
+      r['settings']['optimizer.learning_rate'] = 0.01
+    self.assertEqual(
+        studies.command(rows, 'a'),
+        'python -m memax.sweep --config=configs/memn2n_babi.py:tasks=15,'
+        'seeds=1 --workdir=$RUNS/a --config.optimizer.learning_rate=0.01')
+    joint = _joint()
+    joint[1]['settings']['train.num_steps'] = 5  # one trial's own setting
+    for r in joint:
+      r['settings']['model.mask_empty_slots'] = True
+    self.assertEqual(
+        studies.command(joint, 'j'),
+        'python -m memax.sweep --config=configs/memn2n_babi.py:tasks=0,'
+        'seeds=2 --workdir=$RUNS/j --config.model.mask_empty_slots=true')
+
+  def test_algorithmic_tables(self):
+    def row(seed, status, metrics, curve=None):
+      return {'study': 's', 'settings': {'seed': seed}, 'seed': seed,
+              'status': status, 'steps': 1000 * (seed + 1),
+              'wall_seconds': 10.0, 'shared_by': 2, 'metrics': metrics,
+              'curve': curve}
+    rows = [row(0, 'done', {'train/bit_errors': 0.0, 'train/cost_bits': 0.1,
+                            'length_40/bit_errors': 2.5,
+                            'length_40/cost_bits': 9.0}),
+            row(1, 'stopped', {}, {'metric': 'eval/train/bit_errors',
+                                   'steps': [1000, 2000],
+                                   'values': [30.0, 20.5]})]
+    lines = studies.seeds_table({'s': rows}, [], ['s | copy | NTM | b1 | ok'])
+    self.assertEqual(lines[-2], '| copy | NTM | b1 | 2 | 1,000, 2,000 | 10 s '
+                     'for all 2 (a population) | 0, 20.5 at 2,000 (periodic) '
+                     '| length_40: 2.5, - | ok |')
+    lines = studies.runs({'s': rows}, ['s'], [])
+    self.assertIn('| s | 0 | 1000 | 10 | length_40 | 2.500 | 9.000 |  |',
+                  lines)
+    self.assertIn('| s | 1 | 2000 | 10 | stopped | | | |', lines)
+    lines = studies.curve_table({'s': rows}, ['s', '1000,3000'], [])
+    self.assertIn('| s | seed=1 | 30.0 | - | 2,000 | 20.5 |', lines)
+
+
+class ReadmeTest(absltest.TestCase):
+
+  def test_blocks_are_rewritten_and_checked(self):
+    tmp = self.enterContext(tempfile.TemporaryDirectory())
+    os.mkdir(os.path.join(tmp, 'results'))
+    studies.write(os.path.join(tmp, 'results', 'j.jsonl'), _joint())
+    readme = os.path.join(tmp, 'README.md')
+    text = ('# T\n\n<!-- table: babi_tasks j -->\nold\n<!-- end table -->\n'
+            'prose stays\n')
+    with open(readme, 'w') as f:
+      f.write(text)
+    self.assertFalse(studies.update_readme(readme, check=True))
+    self.assertEqual(open(readme).read(), text)  # --check writes nothing
+    self.assertFalse(studies.update_readme(readme))
+    new = open(readme).read()
+    self.assertNotIn('old', new)
+    self.assertIn('| 3 | 40.0 | 30.0-50.0 | 50.0 |', new)
+    self.assertIn('prose stays', new)
+    self.assertTrue(studies.update_readme(readme, check=True))
+    # A results file that changes makes the table stale.
+    rows = _joint()
+    rows[0]['metrics']['test/error_task_3'] = 0.2
+    studies.write(os.path.join(tmp, 'results', 'j.jsonl'), rows)
+    self.assertFalse(studies.update_readme(readme, check=True))
+
+  def test_bad_blocks_and_files_are_clear_errors(self):
+    with self.assertRaisesRegex(ValueError, "Table kind 'nope'"):
+      studies.render('<!-- table: nope x -->\n<!-- end table -->', '/tmp')
+    with self.assertRaisesRegex(FileNotFoundError, 'missing.jsonl'):
+      studies.render('<!-- table: babi_tasks missing -->\n<!-- end table -->',
+                     '/nonexistent')
+    tmp = self.enterContext(tempfile.TemporaryDirectory())
+    path = os.path.join(tmp, 'bad.jsonl')
+    with open(path, 'w') as f:
+      f.write('{"study": "x"}\n')
+    with self.assertRaisesRegex(ValueError, r"bad.jsonl:1: the row has no "
+                                r"'settings'"):
+      studies.load(path)
+
+  def test_committed_readmes_match_their_results_files(self):
+    # Every table of experiments/*/README.md is what its results files give.
+    self.assertLen(_READMES, 2)
+    for readme in _READMES:
+      self.assertTrue(studies.update_readme(readme, check=True),
+                      f'{readme} is stale: python -m memax.studies '
+                      f'--tables={os.path.relpath(readme, _ROOT)}')
+      for path in glob.glob(os.path.join(os.path.dirname(readme), 'results',
+                                         '*.jsonl')):
+        rows = studies.load(path)
+        self.assertNotEmpty(rows, path)
+        name = os.path.basename(path)[:-len('.jsonl')]
+        self.assertEqual({r['study'] for r in rows}, {name}, path)
+
+
+class ExportTest(absltest.TestCase):
+
+  def test_rows_of_a_population_sweep_directory(self):
+    # A sweep directory as memax.sweep writes it: two trials, one process.
+    tmp = self.enterContext(tempfile.TemporaryDirectory())
+    record = {
+        'config_file': 'configs/ntm_copy.py', 'executor': 'population',
+        'base_overrides': {'train.num_steps': 50}, 'base_flags': [],
+        'git': {'commit': 'f' * 40, 'dirty': False},
+        'trials': [{'index': i, 'name': f't{i}', 'overrides': {'seed': i},
+                    'flags': []} for i in range(2)],
+        'jobs': [{'name': 'g000', 'dir': 'groups/g000', 'flags': [],
+                  'members': {'t0': 0, 't1': 1}}]}
+    with open(os.path.join(tmp, 'sweep.json'), 'w') as f:
+      json.dump(record, f)
+    run = os.path.join(tmp, 'groups', 'g000')
+    for member in range(2):
+      os.makedirs(os.path.join(run, 'eval', f'member{member}'))
+      with open(os.path.join(run, 'eval', f'member{member}', 'train.json'),
+                'w') as f:
+        json.dump({'metrics': {'bit_errors': 1.0 / 3 + member,
+                               'num_examples': 256}}, f)
+    with open(os.path.join(run, 'metrics.jsonl'), 'w') as f:
+      for step in (10, 20):
+        for member in range(2):
+          f.write(json.dumps({'step': step, 'split': 'eval/train',
+                              'member': member,
+                              'bit_errors': step + member}) + '\n')
+    os.mkdir(os.path.join(tmp, 'status'))
+    with open(os.path.join(tmp, 'status', 'g000.json'), 'w') as f:
+      json.dump({'returncode': 0, 'wall_seconds': 12.5}, f)
+
+    rows = studies.export(tmp, 'copy', 'eval/train/bit_errors')
+    self.assertLen(rows, 2)
+    r = rows[1]
+    self.assertEqual(r['settings'], {'train.num_steps': 50, 'seed': 1})
+    self.assertEqual((r['study'], r['seed'], r['commit'], r['status']),
+                     ('copy', 1, 'fffffff', 'done'))
+    self.assertEqual((r['steps'], r['wall_seconds'], r['shared_by']),
+                     (20, 12.5, 2))
+    self.assertEqual(r['metrics'], {'train/bit_errors': 1.33333})
+    self.assertEqual(r['curve'], {'metric': 'eval/train/bit_errors',
+                                  'steps': [10, 20], 'values': [11, 21]})
+    path = os.path.join(tmp, 'copy.jsonl')
+    studies.write(path, rows)
+    self.assertEqual(studies.load(path), json.loads(json.dumps(rows)))
+
+
+if __name__ == '__main__':
+  absltest.main()
