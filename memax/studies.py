@@ -545,6 +545,30 @@ def curve_table(studies, args, spec):
   return [f'{metric} at each step:', ''] + head + lines + ['']
 
 
+def compare(studies, args, spec):
+  """Two studies seed by seed: `compare A B METRIC[,METRIC...]`, each
+  metric's value in A and in B and whether they are equal (as stored, to 6
+  significant digits), e.g. a study re-run against its recorded results."""
+  del spec
+  a, b, metrics = args[0], args[1], args[2].split(',')
+  by_seed = [{r['seed']: r for r in studies[n]} for n in (a, b)]
+  seeds = sorted(set(by_seed[0]) | set(by_seed[1]))
+  head = ['seed'] + [f'{m}: {n}' for m in metrics for n in (a, b)] + [
+      'equal']
+  lines = ['| ' + ' | '.join(head) + ' |', '|---' * len(head) + '|']
+  same_count = 0
+  for seed in seeds:
+    pair = [d.get(seed, {}).get('metrics', {}) for d in by_seed]
+    cells = [_num(p.get(m), 4) or '-' for m in metrics for p in pair]
+    same = all(m in pair[0] and m in pair[1] and pair[0][m] == pair[1][m]
+               for m in metrics)
+    same_count += same
+    both = all(pair)
+    lines.append(f'| {seed} | ' + ' | '.join(cells) + ' | '
+                 + ('yes' if same else 'no' if both else '-') + ' |')
+  return lines + ['', f'Equal in {same_count} of {len(seeds)} seeds.', '']
+
+
 def command(rows: Sequence[Mapping[str, Any]], study: str) -> str:
   """The `memax.sweep` command of a study: its config with `seeds=N`, and
   the settings every trial shares (the rest come from the file's sweep)."""
@@ -592,7 +616,7 @@ def commands(studies, args, spec):
 TABLES: dict[str, Callable[..., list[str]]] = {
     'babi_tasks': babi_tasks, 'babi_pick': babi_pick,
     'babi_summary': babi_summary, 'cells': cells, 'runs': runs, 'seeds': seeds_table,
-    'curve': curve_table, 'commands': commands,
+    'curve': curve_table, 'commands': commands, 'compare': compare,
 }
 
 _BLOCK = re.compile(r'<!-- table: (?P<head>[^\n]*?)(?P<spec>\n.*?)?-->\n'
@@ -606,6 +630,8 @@ def _studies_named(kind: str, args: Sequence[str], spec: Sequence[str]
             .split('+')]
   if kind == 'curve':
     return args[0].split(',')
+  if kind == 'compare':
+    return list(args[:2])
   if kind == 'cells':
     return sorted({c.split(':')[0] for line in spec[1:]
                    for c in line.split(' | ')[1:] if ':' in c})

@@ -122,6 +122,15 @@ class TablesTest(absltest.TestCase):
         'python -m memax.sweep --config=configs/memn2n_babi.py:tasks=0,'
         'seeds=2 --workdir=$RUNS/j --config.model.mask_empty_slots=true')
 
+  def test_compare_two_studies_seed_by_seed(self):
+    a = _joint()
+    b = json.loads(json.dumps(a))
+    b[1]['metrics']['test/error'] = 0.5
+    lines = studies.compare({'a': a, 'b': b}, ['a', 'b', 'test/error'], [])
+    self.assertEqual(_table(lines, '0'), ['0', '0.1333', '0.1333', 'yes'])
+    self.assertEqual(_table(lines, '1'), ['1', '0.1867', '0.5000', 'no'])
+    self.assertIn('Equal in 1 of 2 seeds.', lines)
+
   def test_algorithmic_tables(self):
     def row(seed, status, metrics, curve=None):
       return {'study': 's', 'settings': {'seed': seed}, 'seed': seed,
