@@ -559,7 +559,7 @@ def compare(studies, args, spec):
   same_count = 0
   for seed in seeds:
     pair = [d.get(seed, {}).get('metrics', {}) for d in by_seed]
-    cells = [_num(p.get(m), 4) or '-' for m in metrics for p in pair]
+    cells = [f'{p[m]:.4g}' if m in p else '-' for m in metrics for p in pair]
     same = all(m in pair[0] and m in pair[1] and pair[0][m] == pair[1][m]
                for m in metrics)
     same_count += same

@@ -128,7 +128,7 @@ class TablesTest(absltest.TestCase):
     b[1]['metrics']['test/error'] = 0.5
     lines = studies.compare({'a': a, 'b': b}, ['a', 'b', 'test/error'], [])
     self.assertEqual(_table(lines, '0'), ['0', '0.1333', '0.1333', 'yes'])
-    self.assertEqual(_table(lines, '1'), ['1', '0.1867', '0.5000', 'no'])
+    self.assertEqual(_table(lines, '1'), ['1', '0.1867', '0.5', 'no'])
     self.assertIn('Equal in 1 of 2 seeds.', lines)
 
   def test_algorithmic_tables(self):
