@@ -209,13 +209,23 @@ def _seeds_text(seeds: Sequence[int]) -> str:
   return f'{len(seeds)} seeds ({", ".join(map(str, seeds))})'
 
 
+def _wall_text(rows) -> str:
+  """Each run's wall time, or a population's for all its members."""
+  walls = [r.get('wall_seconds') or 0 for r in rows]
+  shared = max(r.get('shared_by') or 1 for r in rows)
+  if shared > 1:
+    return f'{_range(walls)} s for all {shared} (a population)'
+  return f'{_range(walls)} s' + (' each' if len(rows) > 1 else '')
+
+
 def _epochs_text(rows) -> str:
   epochs = sorted({r.get('epochs') for r in rows if r.get('epochs')})
   return ('epochs ' + ', '.join(f'{e:g}' for e in epochs)) if epochs else ''
 
 
 def _commits_text(rows) -> str:
-  commits = sorted({r.get('commit') for r in rows if r.get('commit')})
+  commits = sorted({r['commit'] + ('+' if r.get('dirty') else '')
+                    for r in rows if r.get('commit')})
   return ('commit' + ('s ' if len(commits) > 1 else ' ')
           + ', '.join(commits)) if commits else 'commit unknown'
 
@@ -258,10 +268,8 @@ def babi_tasks(studies: Mapping[str, list], args: Sequence[str],
     best = min(rows, key=lambda r: r['metrics'].get('valid/error', math.inf))
     best_row = [task_errors(best['metrics'])[t] for t in tasks]
     label = f'best on validation (seed {best["seed"]})'
-    walls = [r.get('wall_seconds') or 0 for r in rows]
     head = (f'### {name}: {_seeds_text([r["seed"] for r in rows])}, '
-            f'{_epochs_text(rows)}, {_range(walls)} s'
-            f'{" each" if len(rows) > 1 else ""}, '
+            f'{_epochs_text(rows)}, {_wall_text(rows)}, '
             f'{_commits_text(rows)}')
   lines = [head, '',
            f'| task | test error % (mean over seeds) | min-max | {label} |',
@@ -347,10 +355,7 @@ def _babi_summary_cells(studies, names: Sequence[str]) -> list[str]:
     best_label = ' (seed picked per task)'
   else:
     runs = [list(task_errors(r['metrics']).values()) for r in rows]
-    walls = [r.get('wall_seconds') or 0 for r in rows]
-    shared = max(r.get('shared_by') or 1 for r in rows)
-    wall = (f'{_range(walls)} s' if shared == 1 else
-            f'{_range(walls)} s for {shared} (a population)')
+    wall = _wall_text(rows).replace(' each', '')
     picked = min(rows, key=lambda r: r['metrics'].get('valid/error',
                                                       math.inf))
     best = list(task_errors(picked['metrics']).values())
@@ -506,10 +511,7 @@ def seeds_table(studies, args, spec):
     rows = sorted(studies[name], key=lambda r: r['seed'])
     done = [r for r in rows if r['metrics']]
     steps = ', '.join(f'{r.get("steps", 0):,}' for r in rows)
-    walls = [r.get('wall_seconds') or 0 for r in rows]
-    shared = max([r.get('shared_by') or 1 for r in rows] or [1])
-    wall = (f'{_range(walls)} s' if shared == 1 else
-            f'{_range(walls)} s for all {shared} (a population)')
+    wall = _wall_text(rows).replace(' each', '') if rows else '-'
     variants = [v for v in _variant_order(done[0]['metrics'])
                 if v != 'train'] if done else []
     general = '; '.join(f'{v}: {_seed_list(rows, f"{v}/bit_errors", 2)}'
