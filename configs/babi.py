@@ -120,7 +120,9 @@ def get_config(model: ml_collections.ConfigDict, arg: ml_collections.ConfigDict
   config.train.num_steps = 1               # unused while num_epochs > 0.
   config.train.batch_size = 32
   config.train.steps_per_call = 1          # set to one epoch by num_epochs.
-  config.train.num_devices = 1             # data-parallel over devices.
+  config.train.num_devices = 1             # data-parallel over devices
+                                           # (per process; batch_size is
+                                           # the global batch).
   config.train.log_every = 1
   config.train.eval_every = 1
   config.train.ckpt_every = 1

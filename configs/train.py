@@ -39,7 +39,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.train.batch_size = 1
   config.train.steps_per_call = 50        # train steps per jitted call.
   config.train.num_devices = 1            # data-parallel over this many
-                                          # devices (CPU: host devices).
+                                          # devices per process (CPU: host
+                                          # devices); batch_size is global.
   config.train.length_buckets = 0         # > 0, with task.length_per_batch:
                                           # compute each batch only to the
                                           # end of its length bucket.

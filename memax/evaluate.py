@@ -16,6 +16,11 @@ step and the default seed, the numbers are those of training's final
 evaluation. Every evaluation variant of the task is evaluated (with its
 overrides, e.g. new lengths), unless `--config.evals.variants=a,b` picks
 some.
+
+With `--coordinator_address`, `--num_processes` and `--process_id` (the
+launcher's flags, `memax.training.distributed`), the same command runs on
+every process: each restores and evaluates the parameters on its own first
+device, and process 0 writes the folder.
 """
 
 import json
@@ -31,9 +36,11 @@ import ml_collections
 from memax import cli
 from memax import overrides as overrides_lib
 from memax.training import checkpoint
+from memax.training import distributed
 from memax.training import evaluate as evaluate_lib
 from memax.training import population
 from memax.training import setup as setup_lib
+from memax.training import sharding
 from memax.training import workdir as workdir_lib
 
 _WORKDIR = flags.DEFINE_string('workdir', None, 'A training workdir.')
@@ -53,6 +60,7 @@ _TAG = flags.DEFINE_string('tag', None, 'Name of the output folder under '
                            'evaluations/ (default: from the step, the '
                            'overrides and the seed).')
 flags.mark_flag_as_required('workdir')
+_PROCESSES = distributed.define_flags()
 
 EVALUATIONS = 'evaluations'
 
@@ -96,7 +104,7 @@ def load_params(config: ml_collections.ConfigDict, workdir: str,
 
   Returns:
     `(state, step)`: the whole train state (its parameters, and the model's
-    form at that step, e.g. linear start).
+    form at that step, e.g. linear start), on this process's first device.
   """
   subdir = checkpoint.BEST_DIR if best else 'checkpoints'
   steps = checkpoint.all_steps(workdir, subdir)
@@ -267,12 +275,20 @@ def _parse_flags(argv: list[str]) -> list[str]:
 
 def main(argv):
   del argv
+  cli.run_or_exit(distributed.initialize, *(f.value for f in _PROCESSES))
   cli.start()
+  # As many CPU devices as the run trained on (setup checks them), before
+  # JAX starts; a missing workdir is reported by `run`.
+  trained = workdir_lib.load_config(_WORKDIR.value)
+  if trained is not None:
+    sharding.use_cpu_devices(trained.train.get('num_devices', 1))
   results = cli.run_or_exit(run, _WORKDIR.value, list(_OVERRIDES),
                            step=_STEP.value, best=_BEST.value,
                            seed=_SEED.value, tag=_TAG.value,
                            member=_MEMBER.value)
-  print(json.dumps(results, indent=1))
+  distributed.shutdown()
+  if distributed.is_main_process():
+    print(json.dumps(results, indent=1))
 
 
 if __name__ == '__main__':

@@ -16,6 +16,15 @@ unless `--retry_failed`. A sweep killed at any moment loses nothing already
 written; its trials die with it. `--print_commands` prints one launcher
 command per process, for any job system, and runs nothing.
 
+Many hosts: run the same command on every host, adding
+`--coordinator_address=<host 0>:<port> --num_processes=N --process_id=<i>`
+(or the `MEMAX_*` variables) with `--parallel=1`: the hosts run the jobs
+one at a time, together, each job's coordinator on `<port> + <job index>`;
+process 0 writes sweep.json, the statuses and the summary. With
+`--executor=submitit`, `--coordinator_address=auto` gives each job to
+several SLURM tasks (`--submitit=nodes=2,tasks_per_node=1`), which find each
+other through JAX. See `memax/sweep_workdir.py`.
+
 The workdir holds:
 
   sweep.json            the sweep: config, overrides, trials, git commit,
@@ -24,7 +33,8 @@ The workdir holds:
   groups/<name>/        each population's (`--executor=population`: the
                         trials that differ only in seed and optimiser
                         hyper-parameters, as a product, train together)
-  logs/<job>.log        each process's output (appended across resumes)
+  logs/<job>.log        each process's output (appended across resumes;
+                        on many hosts, process i > 0: <job>.process<i>.log)
   status/<job>.json     each ended process's exit code and wall time
   summary.json, summary.md, summary.png
                         every trial's status and final metrics; over seeds
@@ -45,6 +55,7 @@ from ml_collections import config_flags
 from memax import cli
 from memax import sweep_workdir
 from memax import sweeps
+from memax.training import distributed
 
 _CONFIG = config_flags.DEFINE_config_file(
     'config', None, 'Experiment config file (configs/*.py[:arg]).',
@@ -85,6 +96,7 @@ _METRICS = flags.DEFINE_list(
     'metrics', [], 'The metrics of summary.md\'s tables (<split>/<metric>; '
     'the first is plotted). Default: every metric all finished trials have, '
     'per-task ones aside. summary.json always holds all of them.')
+_PROCESSES = distributed.define_flags()
 
 
 def main(argv: Sequence[str]) -> None:
@@ -101,6 +113,10 @@ def main(argv: Sequence[str]) -> None:
                          '--summarize=DIR).')
   if _PARALLEL.value < 1:
     raise app.UsageError(f'--parallel={_PARALLEL.value}: expected >= 1.')
+  processes = cli.run_or_exit(distributed.resolve,
+                              *(f.value for f in _PROCESSES))
+  cli.run_or_exit(sweep_workdir.check_processes, processes, _EXECUTOR.value,
+                  _PARALLEL.value)
   config_file = config_flags.get_config_filename(flags.FLAGS['config'])
   base = dict(config_flags.get_override_values(flags.FLAGS['config']))
 
@@ -121,14 +137,15 @@ def main(argv: Sequence[str]) -> None:
 
   trials, jobs = cli.run_or_exit(build)
   if _PRINT.value:
-    sweep = sweep_workdir.Sweep(_WORKDIR.value, sweep_workdir.new_record(
-        config_file, base, trials, jobs, _EXECUTOR.value, sys.executable))
+    record = sweep_workdir.new_record(config_file, base, trials, jobs,
+                                      _EXECUTOR.value, sys.executable)
+    sweep = sweep_workdir.Sweep(_WORKDIR.value, record, processes)
     for job in jobs:
       print(' '.join(shlex.quote(a) for a in sweep.command(job)))
     return
   sweep = cli.run_or_exit(sweep_workdir.create, config_file, base, trials,
                           jobs, _EXECUTOR.value, _WORKDIR.value,
-                          sys.executable)
+                          sys.executable, processes)
   launch = None
   if _EXECUTOR.value == 'submitit':
     executor = cli.run_or_exit(
@@ -141,8 +158,14 @@ def main(argv: Sequence[str]) -> None:
   try:
     sweep_workdir.run(sweep, _PARALLEL.value, _RETRY.value, launch)
   finally:
-    summary = sweep_workdir.write_summary(
-        sweep, _SELECT.value, not _MAXIMIZE.value, _METRICS.value)
+    if sweep.main:
+      summary = sweep_workdir.write_summary(
+          sweep, _SELECT.value, not _MAXIMIZE.value, _METRICS.value)
+  if not sweep.main:
+    print(f'Process {processes.process_id} ran its part of {len(jobs)} '
+          f'jobs in {time.time() - start:.0f} s; process 0 writes the '
+          'statuses and the summary.')
+    return
   print(f'Sweep of {len(trials)} trials in {len(jobs)} processes '
         f'({summary["counts"]}) in {time.time() - start:.0f} s; summary in '
         f'{os.path.join(_WORKDIR.value, "summary.md")}')

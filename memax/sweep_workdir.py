@@ -5,6 +5,18 @@
 `run` runs the unfinished jobs (local processes or submitit jobs),
 `write_summary` writes `summary.json`, `.md` and `.png`. See
 `memax/sweep.py` for the directory's layout.
+
+Many hosts (`Processes`, from `--coordinator_address`, `--num_processes`,
+`--process_id`): the same sweep command runs on every host, each with its
+process id, over one shared directory. Jobs run one at a time, in the same
+order everywhere; each job's launcher gets the distributed flags with the
+coordinator's port moved up by the job's index, so that consecutive jobs
+never share a port. Process 0 writes `sweep.json`, the statuses and the
+summaries; every process writes its own logs (`logs/<job>.log` for process
+0, `logs/<job>.process<i>.log` for the others) and reads the rest. With
+`--coordinator_address=auto` and submitit, the runner is one process and
+each job finds its own processes (its SLURM tasks, e.g.
+`--submitit=nodes=2,tasks_per_node=1`) through JAX's cluster detection.
 """
 
 import importlib.metadata
@@ -23,6 +35,7 @@ from absl import logging
 from memax import cli
 from memax import overrides as overrides_lib
 from memax import sweeps
+from memax.training import distributed
 from memax.training import setup
 from memax.training import workdir as workdir_lib
 
@@ -69,13 +82,29 @@ def _versions() -> dict[str, str]:
 
 
 class Sweep:
-  """A sweep directory: its trials and jobs, their statuses and results."""
+  """A sweep directory: its trials and jobs, their statuses and results.
 
-  def __init__(self, workdir: str, record: dict[str, Any]):
+  `processes`: the sweep runs on many hosts (see the module's docstring).
+  """
+
+  def __init__(self, workdir: str, record: dict[str, Any],
+               processes: distributed.Processes | None = None):
     self.workdir = workdir
     self.record = record
+    self.processes = processes
     self.jobs = {j['name']: j for j in record['jobs']}
     self.job_of = {t: j['name'] for j in record['jobs'] for t in j['members']}
+
+  @property
+  def main(self) -> bool:
+    """Whether this process writes the sweep's files (process 0)."""
+    p = self.processes
+    return (p is None or p.coordinator_address == distributed.AUTO
+            or p.process_id == 0)
+
+  def log_path(self, job: dict[str, Any]) -> str:
+    suffix = '' if self.main else f'.process{self.processes.process_id}'
+    return os.path.join(self.workdir, 'logs', f'{job["name"]}{suffix}.log')
 
   @property
   def trials(self) -> list[dict[str, Any]]:
@@ -98,9 +127,14 @@ class Sweep:
 
   def command(self, job: dict[str, Any]) -> list[str]:
     r = self.record
-    return ([r['python'], '-m', 'memax.main', f'--config={r["config_file"]}',
-             f'--workdir={self.job_dir(job)}'] + r['base_flags']
-            + job['flags'])
+    command = ([r['python'], '-m', 'memax.main',
+                f'--config={r["config_file"]}',
+                f'--workdir={self.job_dir(job)}'] + r['base_flags']
+               + job['flags'])
+    if self.processes is not None:
+      index = [j['name'] for j in r['jobs']].index(job['name'])
+      command += self.processes.launcher_flags(port_offset=index)
+    return command
 
   def metrics(self, job: dict[str, Any], member: int | None
               ) -> dict[str, float]:
@@ -172,32 +206,76 @@ def new_record(config_file: str, base: dict[str, Any],
   }
 
 
+def check_processes(processes: distributed.Processes | None,
+                    executor: str, parallel: int) -> None:
+  """Refuses a many-host setting the runner cannot serve; names the flag."""
+  if processes is None:
+    return
+  if processes.coordinator_address == distributed.AUTO:
+    if executor != 'submitit':
+      raise ValueError(
+          '--coordinator_address=auto is for --executor=submitit (each job '
+          'several SLURM tasks, which find each other); with local '
+          'processes give host:port, --num_processes and --process_id.')
+    return
+  if executor == 'submitit':
+    raise ValueError(
+        '--executor=submitit with --coordinator_address=host:port: give '
+        '--coordinator_address=auto (each job finds its tasks), or run the '
+        'sweep on every host with --executor=local.')
+  if parallel != 1:
+    raise ValueError(
+        f'--parallel={parallel} with --num_processes='
+        f'{processes.num_processes}: the hosts run one job at a time, '
+        'together; use --parallel=1.')
+
+
+def _check_same(path: str, old: dict[str, Any],
+                record: dict[str, Any]) -> None:
+  same = lambda r: json.dumps(
+      {k: r.get(k) for k in ('config_file', 'base_flags', 'trials', 'jobs')},
+      sort_keys=True, default=str)
+  if same(old) != same(record):
+    raise ValueError(
+        f'{path} holds another sweep ({len(old.get("trials", []))} trials '
+        f'of {old.get("config_file")} in {len(old.get("jobs", []))} '
+        f'processes, overrides {old.get("base_flags")}). Its results stay '
+        'where they are: give this sweep another --workdir, or the same '
+        'flags to resume it.')
+
+
 def create(config_file: str, base: dict[str, Any], trials: Sequence[Any],
            jobs: Sequence[dict[str, Any]], executor: str, workdir: str,
-           python: str) -> Sweep:
-  """Writes `sweep.json`, or checks that the one there is this sweep."""
+           python: str, processes: distributed.Processes | None = None,
+           wait_seconds: float = 600.0) -> Sweep:
+  """Writes `sweep.json`, or checks that the one there is this sweep.
+
+  On many hosts, process 0 writes it; the others wait (up to
+  `wait_seconds`) until it is there, check it, and write nothing.
+  """
   record = new_record(config_file, base, trials, jobs, executor, python)
   path = os.path.join(workdir, SWEEP_FILE)
+  if not Sweep(workdir, record, processes).main:
+    deadline = time.time() + wait_seconds
+    while (old := _read_json(path)) is None:
+      if time.time() > deadline:
+        raise FileNotFoundError(
+            f'{path} did not appear within {wait_seconds:.0f} s: process 0 '
+            'writes it; is the sweep directory shared by every host, and '
+            'process 0 running?')
+      time.sleep(1.0)
+    _check_same(path, old, record)
+    return Sweep(workdir, dict(old, python=python), processes)
   old = _read_json(path)
   if old is not None:
-    same = lambda r: json.dumps(
-        {k: r.get(k) for k in ('config_file', 'base_flags', 'trials',
-                               'jobs')},
-        sort_keys=True, default=str)
-    if same(old) != same(record):
-      raise ValueError(
-          f'{path} holds another sweep ({len(old.get("trials", []))} trials '
-          f'of {old.get("config_file")} in {len(old.get("jobs", []))} '
-          f'processes, overrides {old.get("base_flags")}). Its results stay '
-          'where they are: give this sweep another --workdir, or the same '
-          'flags to resume it.')
+    _check_same(path, old, record)
     record = dict(old, python=python)
   else:
     record.update(created=time.strftime('%Y-%m-%d %H:%M:%S'),
                   git=_git_commit(), versions=_versions(),
                   command=' '.join(shlex.quote(a) for a in sys.argv))
   _write_json(path, record)
-  return Sweep(workdir, record)
+  return Sweep(workdir, record, processes)
 
 
 def open_sweep(workdir: str) -> Sweep:
@@ -314,7 +392,7 @@ def run(sweep: Sweep, parallel: int, retry_failed: bool,
     while todo or running:
       while todo and len(running) < parallel:
         job = todo.pop(0)  # one trial, or a population of them
-        log_path = os.path.join(sweep.workdir, 'logs', f'{job["name"]}.log')
+        log_path = sweep.log_path(job)
         os.makedirs(os.path.dirname(log_path), exist_ok=True)
         handle = launch(sweep.command(job), log_path)
         running[handle] = (job, time.time())
@@ -329,15 +407,17 @@ def run(sweep: Sweep, parallel: int, retry_failed: bool,
           logging.warning('%s was killed (signal %d); it resumes when the '
                           'sweep runs again.', job['name'], -code)
           continue
-        _write_json(os.path.join(sweep.workdir, 'status',
-                                 f'{job["name"]}.json'),
-                    {'returncode': code, 'id': handle.id,
-                     'wall_seconds': time.time() - start,
-                     'ended': time.strftime('%Y-%m-%d %H:%M:%S')})
+        if sweep.main:
+          _write_json(
+              os.path.join(sweep.workdir, 'status', f'{job["name"]}.json'),
+              {'returncode': code, 'id': handle.id,
+               'wall_seconds': time.time() - start,
+               'ended': time.strftime('%Y-%m-%d %H:%M:%S')})
         (logging.info if code == 0 else logging.warning)(
             '%s %s (%.0f s).', job['name'],
             'finished' if code == 0 else f'failed with exit code {code}; see '
-            f'logs/{job["name"]}.log', time.time() - start)
+            f'{os.path.relpath(sweep.log_path(job), sweep.workdir)}',
+            time.time() - start)
   finally:
     for handle in running:
       # Interrupted: the jobs stop; each resumes from its checkpoint.

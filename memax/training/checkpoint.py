@@ -15,6 +15,11 @@ run that blows up never rotates its best model out.
 Before anything is restored, `restore_newest` compares the checkpoint's stored
 shapes with those the current config builds, so a changed parameter shape is
 an error naming the config field, not a failure deep inside orbax.
+
+With many processes (`memax.training.distributed`), every process makes the
+same calls here in the same order (orbax synchronises them: each process
+writes the shards it holds, process 0 the metadata), and `restore` places
+the arrays where the caller asks, whatever topology saved them.
 """
 
 import os
@@ -51,16 +56,29 @@ def manager(workdir: str, *, max_to_keep: int = 3, read_only: bool = False,
 
 
 def save(mngr: ocp.CheckpointManager, step: int, state: Any) -> None:
-  """Saves `state` (a pytree of arrays) at `step` and waits until done."""
+  """Saves `state` (a pytree of arrays) at `step` and waits until done.
+
+  With many processes, every process calls this: each writes the shards it
+  holds, process 0 the metadata (orbax's primary host).
+  """
   mngr.save(step, args=ocp.args.StandardSave(state), force=True)
   mngr.wait_until_finished()
 
 
 def restore(mngr: ocp.CheckpointManager, abstract_state: Any,
-            step: int | None = None) -> Any:
-  """Restores the state at `step` (default: the latest) into its structure."""
+            step: int | None = None, sharding: Any = None) -> Any:
+  """Restores the state at `step` (default: the latest) into its structure.
+
+  Every array goes to `sharding` (default: this process's first device),
+  whatever devices and processes saved it. With many processes, every
+  process calls this (orbax synchronises them).
+  """
   step = mngr.latest_step() if step is None else step
-  target = jax.tree.map(ocp.utils.to_shape_dtype_struct, abstract_state)
+  sharding = sharding or jax.sharding.SingleDeviceSharding(
+      jax.local_devices()[0])
+  target = jax.tree.map(
+      lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),
+      abstract_state)
   return mngr.restore(step, args=ocp.args.StandardRestore(target))
 
 
@@ -151,7 +169,7 @@ def stored_shapes(mngr: ocp.CheckpointManager, step: int
 
 
 def restore_newest(mngr: ocp.CheckpointManager, abstract_state: Any, *,
-                   steps: list[int] | None = None
+                   steps: list[int] | None = None, sharding: Any = None
                    ) -> tuple[Any, int, list[Unreadable]]:
   """Restores the newest checkpoint that can be read, newest first.
 
@@ -159,6 +177,7 @@ def restore_newest(mngr: ocp.CheckpointManager, abstract_state: Any, *,
     mngr: the checkpoint manager.
     abstract_state: the state's structure (shapes and dtypes).
     steps: the steps to try (default every step of `mngr`), newest first.
+    sharding: where the arrays go (see `restore`).
 
   Returns:
     `(state, step, skipped)`: the restored state, its step, and the newer
@@ -182,7 +201,8 @@ def restore_newest(mngr: ocp.CheckpointManager, abstract_state: Any, *,
     if differences:
       raise ShapeMismatch(step, differences)
     try:
-      return restore(mngr, abstract_state, step), step, skipped
+      return (restore(mngr, abstract_state, step, sharding), step,
+              skipped)
     except Exception as e:  # pylint: disable=broad-except
       skipped.append(Unreadable(step, reason(e)))
   raise FileNotFoundError(

@@ -23,6 +23,7 @@ import ml_collections
 import numpy as np
 
 from memax.tasks import base as tasks_base
+from memax.training import distributed
 from memax.training import step as step_lib
 from memax.training import workdir as workdir_lib
 from memax.types import PRNGKey, PyTree
@@ -302,16 +303,23 @@ def final_evaluation(config: ml_collections.ConfigDict, workdir: str,
       seed, the overrides).
 
   Returns:
-    `{name: {metric: value}}`.
+    `{name: {metric: value}}`. With many processes, every process evaluates
+    (its own replica of `state`) and returns them; process 0 alone writes.
   """
   record = dict(record or {})
+  write = distributed.is_main_process()
   evals = config.evals
   json_dir, plot_dir = _out_paths(workdir, out_dir)
   kwargs = model_kwargs(state, linear_start)
   evaluator = Evaluator(model, task, evals, key, linear_start=linear_start,
                         periodic=False)
-  plot = evals.get('plot', True)
+  plot = evals.get('plot', True) and write
   results = {}
+
+  def save(name: str, value: dict[str, Any]) -> None:
+    if write:
+      workdir_lib.write_json(os.path.join(json_dir, f'{name}.json'), value)
+
   for i, (name, spec) in enumerate(evaluator.evals.items()):
     if isinstance(spec, tasks_base.Sampled):
       metrics, example = evaluate_sampled(
@@ -319,11 +327,10 @@ def final_evaluation(config: ml_collections.ConfigDict, workdir: str,
           num_batches=evals.num_batches, batch_size=evals.batch_size,
           data=data, kwargs=kwargs, return_example=True,
           run=evaluator.run(name))
-      workdir_lib.write_json(os.path.join(json_dir, f'{name}.json'), dict(
-          record, variant=name, task=_task_fields(spec.task),
-          model=config.model.to_dict(),
-          num_sequences=evals.num_batches * evals.batch_size,
-          metrics=metrics))
+      save(name, dict(record, variant=name, task=_task_fields(spec.task),
+                      model=config.model.to_dict(),
+                      num_sequences=evals.num_batches * evals.batch_size,
+                      metrics=metrics))
       if plot:
         from memax.training import plots  # pylint: disable=g-import-not-at-top
         batch, probs, aux = example
@@ -336,9 +343,8 @@ def final_evaluation(config: ml_collections.ConfigDict, workdir: str,
       metrics = evaluate_split(model, state.params, task, spec.split,
                                batch_size=evals.batch_size, kwargs=kwargs,
                                run=evaluator.run(name))
-      workdir_lib.write_json(os.path.join(json_dir, f'{name}.json'), dict(
-          record, split=name, task=config.task.to_dict(),
-          model=config.model.to_dict(), metrics=metrics))
+      save(name, dict(record, split=name, task=config.task.to_dict(),
+                      model=config.model.to_dict(), metrics=metrics))
     results[name] = metrics
   exhaustive = [n for n, s in evaluator.evals.items()
                 if isinstance(s, tasks_base.Exhaustive)]

@@ -24,6 +24,7 @@ import optax
 from memax import models
 from memax import tasks
 from memax.training import cpu_random
+from memax.training import distributed
 from memax.training import evaluate as evaluate_lib
 from memax.training import optim
 from memax.training import population
@@ -215,18 +216,24 @@ class Setup:
     state = self.init.lower().compile()(self.keys.init, self.data)
     return self.place(state)
 
+  @property
+  def state_sharding(self) -> Any:
+    """Where the train state lives: split on the member axis (a population
+    over devices), replicated (data parallel), or this process's first
+    device."""
+    where = self.member_sharding or self.replicated
+    if where is None:
+      where = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    return where
+
   def place(self, state: step_lib.TrainState) -> step_lib.TrainState:
-    """`state` on the run's devices (replicated when data parallel, split
-    on the member axis for a population over devices).
+    """`state` on the run's devices (`state_sharding`), of every process.
 
     Always committed to them: a restored checkpoint's arrays are, and the
     programs lowered with a fresh state and with a resumed one must be the
     same for the persistent compilation cache to serve a resume.
     """
-    where = self.member_sharding or self.replicated
-    if where is None:
-      where = jax.sharding.SingleDeviceSharding(jax.devices()[0])
-    return jax.device_put(state, where)
+    return distributed.put(state, self.state_sharding)
 
   def chunk_inputs(self) -> tuple[Any, Any]:
     """The train key and the task data, on the run's devices for `chunk`.
@@ -236,10 +243,10 @@ class Setup:
     """
     key, data = self.keys.train, self.data
     if self.member_sharding is not None:
-      return (jax.device_put(key, self.member_sharding),
-              jax.device_put(data, self.replicated))
+      return (distributed.put(key, self.member_sharding),
+              distributed.put(data, self.replicated))
     if self.replicated is not None:
-      key, data = jax.device_put((key, data), self.replicated)
+      key, data = distributed.put((key, data), self.replicated)
     return key, data
 
   def chunk(self, steps: int | None = None) -> Callable:

@@ -9,6 +9,7 @@ the same loop over a state with a leading member axis: one compiled
 `jit(vmap(...))`, per-member metrics, evaluation and stopping.
 """
 
+import contextlib
 import json
 import os
 import time
@@ -20,6 +21,7 @@ import ml_collections
 import numpy as np
 
 from memax.training import checkpoint
+from memax.training import distributed
 from memax.training import evaluate as evaluate_lib
 from memax.training import guards
 from memax.training import linear_start
@@ -41,7 +43,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   by the evaluation metric in `checkpoint_best/`, and at the end
   `eval/*.json` and `plots/*.png` (a population: `eval/member<i>/` and the
   plots of `config.population.plot_member`). A re-launch of a finished run
-  returns its recorded results and changes nothing.
+  returns its recorded results and changes nothing. With many processes
+  (`memax.training.distributed`), every process calls this with the same
+  config and workdir; process 0 writes the files (and holds the lock), all
+  of them the checkpoints.
 
   Returns:
     The final evaluation metrics, `{name: {metric: value}}` (`'train'` is
@@ -62,7 +67,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   if os.path.exists(workdir) and not os.path.isdir(workdir):
     raise ValueError(f'--workdir={workdir} is a file, not a directory.')
   s = setup_lib.setup(config)
-  with workdir_lib.lock(workdir):
+  main = distributed.is_main_process()
+  with workdir_lib.lock(workdir) if main else contextlib.nullcontext():
     state, step = _resume(s, workdir)
     return _Loop(s, workdir, start).run(state, step)
 
@@ -84,7 +90,7 @@ def _resume(s: setup_lib.Setup, workdir: str
   mngr = checkpoint.manager(workdir, read_only=True)
   try:
     state, step, skipped = checkpoint.restore_newest(
-        mngr, s.abstract_state, steps=steps)
+        mngr, s.abstract_state, steps=steps, sharding=s.state_sharding)
   except checkpoint.ShapeMismatch as e:
     old = workdir_lib.load_config(workdir)
     fields = ([] if old is None
@@ -103,6 +109,8 @@ def _resume(s: setup_lib.Setup, workdir: str
   finally:
     mngr.close()
   for bad in skipped:
+    if not distributed.is_main_process():
+      continue
     where = checkpoint.move_aside(workdir, bad.step)
     logging.warning('Checkpoint %d of %s could not be read (%s); resuming '
                     'from step %d instead. The unreadable checkpoint was '
@@ -140,6 +148,7 @@ class _Loop:
     self.members = (None if s.members is None
                     else list(range(len(s.members))))
     self.stopped_path = os.path.join(workdir, 'stopped.json')
+    self.main = distributed.is_main_process()  # writes the files.
 
   # ---- member views -----------------------------------------------------
 
@@ -174,7 +183,7 @@ class _Loop:
         num_steps = step
         self.stopped_at = step
     if (state is not None and self.members is not None
-        and bool(np.all(jax.device_get(state.done)))):
+        and bool(np.all(distributed.host(state.done)))):
       num_steps = step
     if resumed_at is not None and step >= num_steps:
       done = self._load_final(step)
@@ -184,16 +193,21 @@ class _Loop:
                      'settings.', workdir, step)
         return done
 
-    workdir_lib.save_config(s.config, workdir)
+    if self.main:
+      workdir_lib.save_config(s.config, workdir)
     history = []
     if resumed_at is not None:
       logging.info('Resumed from %s at step %d.', workdir, step)
-      dropped = workdir_lib.truncate_metrics(workdir, step)
+      dropped = (workdir_lib.truncate_metrics(workdir, step) if self.main
+                 else 0)
       if dropped:
         logging.info('Dropped %d lines of metrics.jsonl logged after step %d '
                      'by the interrupted run; those steps are logged again.',
                      dropped, step)
+      # Up to `step`: every process reads the same history, whether or not
+      # process 0 has dropped the later lines yet.
       history = [r for r in _read_metrics(workdir) if r['split'] == 'train'
+                 and r['step'] <= step
                  and isinstance(r.get('loss'), (int, float))]
     self.writer = writers.MetricWriter(
         workdir, tensorboard=s.config.get('tensorboard', True),
@@ -209,6 +223,10 @@ class _Loop:
           history=[r['loss'] for r in mine])
     best = checkpoint.best_record(workdir)
     self.best_value = None if best is None else best.get('value')
+    # Every process has read the workdir (which checkpoint directories
+    # exist decides which orbax calls, each a barrier, it makes) before
+    # process 0 creates any.
+    distributed.barrier('memax:workdir_read')
     self.mngr = checkpoint.manager(workdir,
                                    max_to_keep=tc.get('max_checkpoints', 3))
     if state is None:
@@ -267,7 +285,7 @@ class _Loop:
       jax.block_until_ready(state)
       clock.stop()
       state = self._check_finite(state)
-      for first_step, chunk_metrics, chunk_losses in jax.device_get(
+      for first_step, chunk_metrics, chunk_losses in distributed.host(
           unchecked):
         window.append(chunk_metrics)
         state = self._check_losses(state, first_step, chunk_losses)
@@ -281,15 +299,16 @@ class _Loop:
       solved = False
       if eval_now:
         state, solved = self._evaluate(state, step)
-      all_done = self.members is not None and bool(np.all(jax.device_get(
+      all_done = self.members is not None and bool(np.all(distributed.host(
           state.done)))
       if save_now or solved or all_done:
         checkpoint.save(self.mngr, step, state)
       if solved:
         # After the checkpoint: a re-launch then stays stopped at this step.
         self.mngr.wait_until_finished()
-        with open(self.stopped_path, 'w') as f:
-          json.dump({'step': step, 'reason': self.stop_reason}, f)
+        if self.main:
+          workdir_lib.write_json(self.stopped_path, {
+              'step': step, 'reason': self.stop_reason}, indent=None)
         break
       if all_done:
         logging.info('Every member of the population has stopped at step '
@@ -321,7 +340,7 @@ class _Loop:
                               member=i)
 
   def _check_finite(self, state: TrainState) -> TrainState:
-    bad = np.atleast_1d(jax.device_get(state.first_nonfinite_step))
+    bad = np.atleast_1d(distributed.host(state.first_nonfinite_step))
     for i, b in zip(self._ids(), bad):
       if b < 0:
         continue
@@ -393,9 +412,10 @@ class _Loop:
     t = time.time()
     solved_all = False
     for i in self._ids():
-      if i is not None and bool(jax.device_get(state.done[i])):
+      if i is not None and bool(distributed.host(state.done[i])):
         continue
-      view = self._view(state, i)
+      # Each process evaluates its own replica: the same numbers everywhere.
+      view = distributed.local(self._view(state, i))
       results = s.evaluator.periodic(view, s.data, key=self._eval_key(i))
       for split, values in results.items():
         self.writer.write_scalars(step, values, split=f'eval/{split}',
@@ -432,17 +452,18 @@ class _Loop:
 
   def _plateau(self, state: TrainState, i: int | None, step: int,
                valid_loss: float) -> TrainState:
-    view = self._view(state, i)
+    # Decided on the host copy of the (small) linear start state, then
+    # placed back on the run's devices.
+    current = distributed.local(state.linear_start)
+    view = state._replace(linear_start=self._view(current, i))
     new, ended = linear_start.update(view, step, valid_loss)
     if ended:
       logging.info('Linear start ends at step %d%s: the validation loss %.4g '
                    'did not decrease; softmax re-inserted.', step,
                    '' if i is None else f' (member {i})', valid_loss)
-    if i is None:
-      return new
-    ls = jax.tree.map(lambda whole, one: whole.at[i].set(one),
-                      state.linear_start, new.linear_start)
-    return state._replace(linear_start=ls)
+    ls = new.linear_start if i is None else jax.tree.map(
+        lambda whole, one: whole.at[i].set(one), current, new.linear_start)
+    return state._replace(linear_start=self.s.place(ls))
 
   # ---- the end ----------------------------------------------------------
 
@@ -461,8 +482,8 @@ class _Loop:
         config.evals.plot = False
       seed = config.seed
       final = evaluate_lib.final_evaluation(
-          config, self.workdir, self._view(state, i), self._eval_key(i),
-          task=s.task, model=model, data=s.data,
+          config, self.workdir, distributed.local(self._view(state, i)),
+          self._eval_key(i), task=s.task, model=model, data=s.data,
           linear_start=s.linear_start,
           out_dir=None if i is None else _member_dir(self.workdir, i),
           record={'checkpoint_step': step, 'eval_seed': seed,
@@ -482,8 +503,8 @@ class _Loop:
       final.update(last_train_log=self.last_train, stopped_at=self.stopped_at,
                    step=step, wall_seconds=time.time() - self.start)
       return final
-    steps = np.atleast_1d(jax.device_get(state.step)) if state is not None \
-        else [step] * len(self.members)
+    steps = (np.atleast_1d(distributed.host(state.step)) if state is not None
+             else [step] * len(self.members))
     members = []
     for i in self.members:
       members.append(dict(out[i], overrides=self.s.members[i],

@@ -13,6 +13,8 @@ from typing import Any, Mapping
 from absl import logging
 import numpy as np
 
+from memax.training import distributed
+
 
 def _to_float(value: Any) -> float:
   return float(np.asarray(value))
@@ -26,13 +28,18 @@ class MetricWriter:
   trainer has already dropped the jsonl lines after `S`
   (`workdir.truncate_metrics`), and TensorBoard hides the events at steps
   `>= purge_step` that the interrupted run wrote, so each step shows once.
+
+  With many processes, only process 0 writes: on the others every method
+  does nothing (and no file is opened).
   """
 
   def __init__(self, workdir: str, *, tensorboard: bool = True,
                purge_step: int | None = None):
+    self._jsonl = self._tb = None
+    if not distributed.is_main_process():
+      return
     os.makedirs(workdir, exist_ok=True)
     self._jsonl = open(os.path.join(workdir, 'metrics.jsonl'), 'a')
-    self._tb = None
     if tensorboard:
       from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
       self._tb = SummaryWriter(logdir=os.path.join(workdir, 'tensorboard'),
@@ -43,6 +50,8 @@ class MetricWriter:
     """One jsonl line; `member`: a population member's index (its own
     `member` field in the line, and `member<i>/` before the TensorBoard
     tags)."""
+    if self._jsonl is None:
+      return
     values = {k: _to_float(v) for k, v in scalars.items()}
     record = {'step': int(step), 'split': split}
     if member is not None:
@@ -63,11 +72,15 @@ class MetricWriter:
     self._tb.add_text('hparams', json.dumps(flat, indent=1, sort_keys=True))
 
   def flush(self) -> None:
+    if self._jsonl is None:
+      return
     self._jsonl.flush()
     if self._tb is not None:
       self._tb.flush()
 
   def close(self) -> None:
+    if self._jsonl is None:
+      return
     self.flush()
     self._jsonl.close()
     if self._tb is not None:
