@@ -103,11 +103,26 @@ def curve(lines: Iterable[Mapping[str, Any]], metric: str
           'values': [points[s] for s in steps]}
 
 
-def _progress(lines: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def _progress(lines: Sequence[Mapping[str, Any]],
+              population_lines: Sequence[Mapping[str, Any]] = ()
+              ) -> dict[str, Any]:
+  """Steps and epochs reached. A population member that stopped early
+  (solved, or diverged) reached the step of its `status` line, or of its
+  last periodic evaluation when that is before the population's last one;
+  after it, its train lines are of its frozen parameters."""
   out = {}
   steps = [int(x['step']) for x in lines if 'step' in x]
   if steps:
     out['steps'] = max(steps)
+  if population_lines:
+    evals = lambda xs: [int(x['step']) for x in xs
+                        if str(x.get('split', '')).startswith('eval/')]
+    stopped = [int(x['step']) for x in lines if x.get('split') == 'status']
+    mine, everyone = evals(lines), evals(population_lines)
+    if stopped:
+      out['steps'] = min(stopped)
+    elif mine and max(mine) < max(everyone):
+      out['steps'] = max(mine)
   epochs = [x['epoch'] for x in lines if x.get('epoch') is not None]
   if epochs:
     out['epochs'] = max(epochs)
@@ -126,16 +141,17 @@ def export(sweep_dir: str, study: str | None = None,
     job = sweep.jobs[t['job']]
     run_dir = sweep.job_dir(job)
     member = t['member']
-    lines = _metrics_lines(os.path.join(run_dir, 'metrics.jsonl'))
-    if member is not None:
-      lines = [x for x in lines if x.get('member') == member]
+    everyone = _metrics_lines(os.path.join(run_dir, 'metrics.jsonl'))
+    lines = everyone if member is None else [
+        x for x in everyone if x.get('member') == member]
     settings = {**record['base_overrides'], **t['overrides']}
     row = {'study': study, 'trial': t['name'],
            'config': record['config_file'], 'settings': settings,
            'seed': settings.get('seed', 0),
            'commit': (git.get('commit') or '')[:7] or None,
            'dirty': git.get('dirty'), 'status': t['status'],
-           **_progress(lines), 'wall_seconds': t['wall_seconds'],
+           **_progress(lines, everyone if member is not None else ()),
+           'wall_seconds': t['wall_seconds'],
            'shared_by': len(job['members']),
            'metrics': compact_metrics(t['metrics'])}
     if curve_metric:

@@ -232,11 +232,18 @@ class ExportTest(absltest.TestCase):
         json.dump({'metrics': {'bit_errors': 1.0 / 3 + member,
                                'num_examples': 256}}, f)
     with open(os.path.join(run, 'metrics.jsonl'), 'w') as f:
-      for step in (10, 20):
+      for step in (10, 20, 30):
         for member in range(2):
+          # Member 0 stops (solved) at step 20; its train lines go on.
+          f.write(json.dumps({'step': step, 'split': 'train',
+                              'member': member, 'bit_errors': 9}) + '\n')
+          if member == 0 and step > 20:
+            continue
           f.write(json.dumps({'step': step, 'split': 'eval/train',
                               'member': member,
                               'bit_errors': step + member}) + '\n')
+      f.write(json.dumps({'step': 20, 'split': 'status', 'member': 0,
+                          'stopped': 1.0}) + '\n')
     os.mkdir(os.path.join(tmp, 'status'))
     with open(os.path.join(tmp, 'status', 'g000.json'), 'w') as f:
       json.dump({'returncode': 0, 'wall_seconds': 12.5}, f)
@@ -248,10 +255,12 @@ class ExportTest(absltest.TestCase):
     self.assertEqual((r['study'], r['seed'], r['commit'], r['status']),
                      ('copy', 1, 'fffffff', 'done'))
     self.assertEqual((r['steps'], r['wall_seconds'], r['shared_by']),
-                     (20, 12.5, 2))
+                     (30, 12.5, 2))
+    self.assertEqual(rows[0]['steps'], 20)  # where member 0 stopped
     self.assertEqual(r['metrics'], {'train/bit_errors': 1.33333})
     self.assertEqual(r['curve'], {'metric': 'eval/train/bit_errors',
-                                  'steps': [10, 20], 'values': [11, 21]})
+                                  'steps': [10, 20, 30],
+                                  'values': [11, 21, 31]})
     path = os.path.join(tmp, 'copy.jsonl')
     studies.write(path, rows)
     self.assertEqual(studies.load(path), json.loads(json.dumps(rows)))

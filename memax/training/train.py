@@ -448,6 +448,9 @@ class _Loop:
           self.reported.add(i)
           logging.info('Member %d solved at step %d: %s; it stops.', i, step,
                        reason)
+          # The step it stopped at, in metrics.jsonl (as for a diverged one).
+          self.writer.write_scalars(step, {'stopped': 1.0, 'solved': 1.0},
+                                    split='status', member=i)
     return state, solved_all
 
   def _plateau(self, state: TrainState, i: int | None, step: int,
