@@ -10,7 +10,8 @@ learning rate of 3e-5; here 5 read and 5 write heads. Its controller was
 512 units and 8 heads, read here as 8 read and 8 write heads (470,504
 parameters; the paper 508,305), 1,000,000 steps allowed. Its sweep
 (`memax.sweep`) is seeds x learning rate (3e-5, the paper's, and 1e-4), a
-population: `--executor=population`.
+population: `--executor=population`; `lr=<rate>` fixes the rate (the
+sweep is then over seeds only).
 
 Command:
   python -m memax.main --config=configs/ntm_priority_sort.py --workdir=runs/ntm_priority_sort
@@ -30,9 +31,10 @@ LEARNING_RATES = (3e-5, 1e-4)   # the feedforward sweep's.
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  """`arg`: `controller=<lstm|feedforward>`, `runlocal` (smoke tests),
-  `seeds=N` (the sweep's)."""
-  arg = common.parse_arg(arg, controller='lstm', runlocal=False, seeds=0)
+  """`arg`: `controller=<lstm|feedforward>`, `lr=<rate>` (default: 3e-5),
+  `runlocal` (smoke tests), `seeds=N` (the sweep's)."""
+  arg = common.parse_arg(arg, controller='lstm', lr=0.0, runlocal=False,
+                         seeds=0)
   if arg.controller not in CONTROLLERS:
     raise ValueError(f'Unknown config argument controller={arg.controller!r};'
                      f' expected one of {CONTROLLERS}.')
@@ -47,13 +49,16 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.model.num_read_heads = 8
     config.model.num_write_heads = 8
     config.train.num_steps = 1_000_000
+  if arg.lr > 0:
+    config.optimizer.learning_rate = arg.lr
   return train.runlocal(config) if arg.runlocal else config
 
 
 def sweep(add, arg: str | None = None) -> None:
   """Seeds 0..N-1 (`seeds=N`; 1, or 2 with the feedforward controller, each
-  at both learning rates)."""
-  if common.arg_value(arg, 'controller', 'lstm') == 'feedforward':
+  at both learning rates unless `lr=` fixes it)."""
+  if (common.arg_value(arg, 'controller', 'lstm') == 'feedforward'
+      and not common.arg_value(arg, 'lr', 0.0)):
     for seed in common.seeds(arg, 2):
       for lr in LEARNING_RATES:
         add(**{'optimizer.learning_rate': lr, 'seed': seed})

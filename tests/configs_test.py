@@ -88,6 +88,10 @@ class ConfigsTest(parameterized.TestCase):
     self.assertEqual([(t['seed'], t['optimizer.learning_rate'])
                       for t in trials],
                      [(0, 3e-5), (0, 1e-4), (1, 3e-5), (1, 1e-4)])
+    fixed = 'controller=feedforward,lr=1e-4'
+    self.assertEqual(module.get_config(fixed).optimizer.learning_rate, 1e-4)
+    self.assertEqual(sweeps.file_trials(module.sweep, fixed + ',seeds=3'),
+                     [{'seed': 0}, {'seed': 1}, {'seed': 2}])
     with self.assertRaisesRegex(ValueError, 'controller'):
       module.get_config('controller=gru')
 
