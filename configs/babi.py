@@ -75,8 +75,7 @@ def sweep(get_config, add, arg: str | None) -> None:
     arg: the config argument.
   """
   if not common.arg_value(arg, 'each_task', False):
-    for seed in common.seeds(arg, 10):
-      add(seed=seed)
+    common.add_seeds(add, arg, 10)
     return
   base = get_config(arg)
   rest = common.without(arg, 'each_task', 'seeds')

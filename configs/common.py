@@ -31,30 +31,38 @@ def parse_arg(arg: str | None, **defaults) -> ml_collections.ConfigDict:
   return result
 
 
+def _items(arg: str | None) -> list[tuple[str, str]]:
+  """`[(key, item)]` of the argument string, e.g. `('tasks', 'tasks=0')`."""
+  return [(item.partition('=')[0].strip(), item)
+          for item in filter(None, (arg or '').split(','))]
+
+
 def given(arg: str | None) -> frozenset[str]:
   """The keys written in the argument string, e.g. {'tasks', 'runlocal'}."""
-  return frozenset(item.partition('=')[0].strip()
-                   for item in filter(None, (arg or '').split(',')))
-
-
+  return frozenset(key for key, _ in _items(arg))
 
 
 def arg_value(arg: str | None, key: str, default):
   """One key of the argument string, typed as `default` (absent: it)."""
-  items = [item for item in filter(None, (arg or '').split(','))
-           if item.partition('=')[0].strip() == key]
-  return parse_arg(','.join(items), **{key: default})[key]
+  return parse_arg(','.join(item for k, item in _items(arg) if k == key),
+                   **{key: default})[key]
 
 
 def without(arg: str | None, *keys: str) -> str:
   """The argument string less the items of `keys`."""
-  return ','.join(item for item in filter(None, (arg or '').split(','))
-                  if item.partition('=')[0].strip() not in keys)
+  return ','.join(item for k, item in _items(arg) if k not in keys)
 
 
 def seeds(arg: str | None, default: int) -> range:
   """A sweep's seeds: 0..N-1, N = the argument's `seeds=N` or `default`."""
   return range(arg_value(arg, 'seeds', 0) or default)
+
+
+def add_seeds(add, arg: str | None, default: int) -> None:
+  """A sweep over seeds alone: `add(seed=s)` for each of `seeds`."""
+  for seed in seeds(arg, default):
+    add(seed=seed)
+
 
 def config_diff(base: ml_collections.ConfigDict,
                 other: ml_collections.ConfigDict) -> dict[str, object]:

@@ -24,5 +24,4 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
 
 def sweep(add, arg: str | None = None) -> None:
   """`memax.sweep`'s trials: seeds 0..N-1 (`seeds=N`, default 1)."""
-  for seed in common.seeds(arg, 1):
-    add(seed=seed)
+  common.add_seeds(add, arg, 1)

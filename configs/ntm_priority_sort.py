@@ -63,5 +63,4 @@ def sweep(add, arg: str | None = None) -> None:
       for lr in LEARNING_RATES:
         add(**{'optimizer.learning_rate': lr, 'seed': seed})
   else:
-    for seed in common.seeds(arg, 1):
-      add(seed=seed)
+    common.add_seeds(add, arg, 1)

@@ -45,7 +45,9 @@ from absl import app
 from absl import flags
 
 from memax import sweep_workdir
+from memax import sweeps
 from memax.training import workdir as workdir_lib
+from memax.training import writers
 
 _EXPORT = flags.DEFINE_string(
     'export', None, 'A sweep directory (python -m memax.sweep) to write as '
@@ -79,13 +81,6 @@ def compact_metrics(metrics: Mapping[str, float]) -> dict[str, float]:
   """Metrics rounded to 6 significant digits, example counts left out."""
   return {k: _round(v) for k, v in sorted(metrics.items())
           if not k.endswith('/num_examples')}
-
-
-def _metrics_lines(path: str) -> list[dict[str, Any]]:
-  if not os.path.exists(path):
-    return []
-  with open(path) as f:
-    return [json.loads(line) for line in f if line.strip()]
 
 
 def curve(lines: Iterable[Mapping[str, Any]], metric: str
@@ -141,7 +136,7 @@ def export(sweep_dir: str, study: str | None = None,
     job = sweep.jobs[t['job']]
     run_dir = sweep.job_dir(job)
     member = t['member']
-    everyone = _metrics_lines(os.path.join(run_dir, 'metrics.jsonl'))
+    everyone = writers.read_metrics(run_dir)
     lines = everyone if member is None else [
         x for x in everyone if x.get('member') == member]
     settings = {**record['base_overrides'], **t['overrides']}
@@ -216,6 +211,34 @@ def _task_of(row) -> int | None:
   return row['settings'].get('task.tasks')
 
 
+def _failed(errors: Sequence[float]) -> int:
+  """The number of failed bAbI tasks among test errors."""
+  return sum(e > FAILED_ABOVE for e in errors)
+
+
+def _picked(rows):
+  """The run with the lowest validation error (the papers' best of N)."""
+  return min(rows, key=lambda r: r['metrics'].get('valid/error', math.inf))
+
+
+def _seed_walls(rows, seeds: Sequence[int]) -> list[float]:
+  """Each seed's wall time, summed over its runs (one model per task)."""
+  return [sum(r.get('wall_seconds') or 0 for r in rows if r['seed'] == x)
+          for x in seeds]
+
+
+def _runs(rows) -> list[list[float]]:
+  """Each seed's test errors per task, in seed order: a joint run's, or the
+  one-model-per-task runs of that seed (by task)."""
+  if not any(_task_of(r) is not None for r in rows):
+    return [list(task_errors(r['metrics']).values())
+            for r in sorted(rows, key=lambda r: r['seed'])]
+  by_seed = {}
+  for r in sorted(rows, key=_task_of):
+    by_seed.setdefault(r['seed'], []).append(r['metrics']['test/error'])
+  return [errors for _, errors in sorted(by_seed.items())]
+
+
 def _seeds_text(seeds: Sequence[int]) -> str:
   seeds = sorted(seeds)
   if len(seeds) == 1:
@@ -269,20 +292,18 @@ def babi_tasks(studies: Mapping[str, list], args: Sequence[str],
     n = min(len(v) for v in by_task.values())
     test = [[sorted(by_task[t], key=lambda r: r['seed'])[i]['metrics']
              ['test/error'] for t in tasks] for i in range(n)]
-    best_row = [min(by_task[t], key=lambda r: r['metrics'].get(
-        'valid/error', math.inf))['metrics']['test/error'] for t in tasks]
+    best_row = [_picked(by_task[t])['metrics']['test/error'] for t in tasks]
     label = 'best seed per task on validation'
-    walls = [sum(r.get('wall_seconds') or 0 for r in rows if r['seed'] == x)
-             for x in seeds[:n]]
+    walls = _seed_walls(rows, seeds[:n])
     head = (f'### {name} (one model per task): {_seeds_text(seeds[:n])}, '
             f'{_epochs_text(rows)}, {_range(walls)} s for its {len(tasks)}'
             f' task{"s" if len(tasks) > 1 else ""}, {_commits_text(rows)}')
   else:
     rows = sorted(rows, key=lambda r: r['seed'])
     tasks = list(task_errors(rows[0]['metrics']))
-    test = [[task_errors(r['metrics'])[t] for t in tasks] for r in rows]
-    best = min(rows, key=lambda r: r['metrics'].get('valid/error', math.inf))
-    best_row = [task_errors(best['metrics'])[t] for t in tasks]
+    test = _runs(rows)
+    best = _picked(rows)
+    best_row = list(task_errors(best['metrics']).values())
     label = f'best on validation (seed {best["seed"]})'
     head = (f'### {name}: {_seeds_text([r["seed"] for r in rows])}, '
             f'{_epochs_text(rows)}, {_wall_text(rows)}, '
@@ -295,13 +316,12 @@ def babi_tasks(studies: Mapping[str, list], args: Sequence[str],
     lines.append(f'| {t} | {_pct(sum(col) / len(col))} | {_pct(min(col))}-'
                  f'{_pct(max(col))} | {_pct(b)} |')
   means = [sum(r) / len(r) for r in test]
-  failed = [sum(e > FAILED_ABOVE for e in r) for r in test]
+  failed = [_failed(r) for r in test]
   lines += [f'| **mean error** | {_pct(sum(means) / len(means))} | '
             f'{_pct(min(means))}-{_pct(max(means))} | '
             f'{_pct(sum(best_row) / len(best_row))} |',
             f'| **failed (> 5 %)** | {sum(failed) / len(failed):.1f} | '
-            f'{min(failed)}-{max(failed)} | '
-            f'{sum(b > FAILED_ABOVE for b in best_row)} |', '']
+            f'{min(failed)}-{max(failed)} | {_failed(best_row)} |', '']
   return lines
 
 
@@ -331,8 +351,7 @@ def babi_pick(studies, args, spec):
   errors = [r['metrics']['test/error'] for _, r in picks]
   lines += [f'| **mean error** ({len(picks)} tasks) | | '
             f'{_pct(sum(errors) / len(errors))} |',
-            f'| **failed (> 5 %)** | | '
-            f'{sum(e > FAILED_ABOVE for e in errors)} |', '']
+            f'| **failed (> 5 %)** | | {_failed(errors)} |', '']
   return lines
 
 
@@ -357,32 +376,24 @@ def _babi_summary_cells(studies, names: Sequence[str]) -> list[str]:
   rows = _done(studies[names[0]])
   per_task = any(_task_of(r) is not None for r in rows)
   epochs = _range([r.get('epochs') or 0 for r in rows])
+  runs = _runs(rows)
   if per_task:
-    by_seed = {}
-    for r in rows:
-      by_seed.setdefault(r['seed'], []).append(r)
-    runs = [[r['metrics']['test/error'] for r in sorted(v, key=_task_of)]
-            for _, v in sorted(by_seed.items())]
-    walls = [sum(r.get('wall_seconds') or 0 for r in v)
-             for v in by_seed.values()]
+    walls = _seed_walls(rows, sorted({r['seed'] for r in rows}))
     wall = f'{_range(walls)} s for all {len(runs[0])}'
     best = [r['metrics']['test/error'] for _, r in
             pick_per_task(studies, names)]
     best_label = ' (seed picked per task)'
   else:
-    runs = [list(task_errors(r['metrics']).values()) for r in rows]
     wall = _wall_text(rows).replace(' each', '')
-    picked = min(rows, key=lambda r: r['metrics'].get('valid/error',
-                                                      math.inf))
-    best = list(task_errors(picked['metrics']).values())
+    best = list(task_errors(_picked(rows)['metrics']).values())
     best_label = ''
   means = [sum(r) / len(r) for r in runs]
-  failed = [sum(e > FAILED_ABOVE for e in r) for r in runs]
+  failed = [_failed(r) for r in runs]
   mean = f'{_pct(sum(means) / len(means))} %'
   if len(runs) > 1:
     mean += f' ({_pct(min(means))}-{_pct(max(means))})'
   best_text = (f'{_pct(sum(best) / len(best))} % / '
-               f'{sum(e > FAILED_ABOVE for e in best)}{best_label}'
+               f'{_failed(best)}{best_label}'
                if len(runs) > 1 else '-')
   failed_text = (f'{sum(failed) / len(failed):.1f}' if len(runs) > 1
                  else str(failed[0]))
@@ -424,15 +435,9 @@ def _cell(studies, expr: str) -> str:
                       int(digits or 2))
   per_task = any(_task_of(r) is not None for r in rows)
   if what in ('mean', 'failed'):
-    if per_task:
-      by_seed = {}
-      for r in rows:
-        by_seed.setdefault(r['seed'], []).append(r['metrics']['test/error'])
-      runs = list(by_seed.values())
-    else:
-      runs = [list(task_errors(r['metrics']).values()) for r in rows]
+    runs = _runs(rows)
     if what == 'failed':
-      failed = [sum(e > FAILED_ABOVE for e in r) for r in runs]
+      failed = [_failed(r) for r in runs]
       return f'{sum(failed) / len(failed):.1f}'
     means = [sum(r) / len(r) for r in runs]
     text = f'{_pct(sum(means) / len(means))} %'
@@ -607,17 +612,10 @@ def command(rows: Sequence[Mapping[str, Any]], study: str) -> str:
     if key not in ('seed', 'task.tasks') and all(r['settings'].get(key, value) == value and
                              key in r['settings'] for r in rows):
       shared[key] = value
-  flags = ' '.join(f'--config.{k}={_flag_text(v)}' for k, v in shared.items())
+  flags = ' '.join(f'--config.{k}={sweeps.format_value(v)}'
+                   for k, v in shared.items())
   return (f'python -m memax.sweep --config={config} --workdir=$RUNS/{study}'
           + (f' {flags}' if flags else ''))
-
-
-def _flag_text(value: Any) -> str:
-  if isinstance(value, bool):
-    return 'true' if value else 'false'
-  if isinstance(value, list):
-    return ','.join(map(str, value))
-  return str(value)
 
 
 def commands(studies, args, spec):

@@ -206,7 +206,7 @@ class _Loop:
                      dropped, step)
       # Up to `step`: every process reads the same history, whether or not
       # process 0 has dropped the later lines yet.
-      history = [r for r in _read_metrics(workdir) if r['split'] == 'train'
+      history = [r for r in writers.read_metrics(workdir) if r['split'] == 'train'
                  and r['step'] <= step
                  and isinstance(r.get('loss'), (int, float))]
     self.writer = writers.MetricWriter(
@@ -528,7 +528,7 @@ class _Loop:
       if done is None:
         return None
       out[i] = done
-    records = [r for r in _read_metrics(self.workdir) if r['split'] == 'train'
+    records = [r for r in writers.read_metrics(self.workdir) if r['split'] == 'train'
                and 'loss' in r]
     self.last_train = {}
     for r in records:
@@ -556,12 +556,6 @@ def _process_age() -> float | None:
     return time.time() - (boot + ticks / os.sysconf('SC_CLK_TCK'))
   except (OSError, ValueError, IndexError, StopIteration):
     return None
-
-
-def _read_metrics(workdir: str) -> list[dict[str, Any]]:
-  if not os.path.exists(os.path.join(workdir, 'metrics.jsonl')):
-    return []
-  return writers.read_metrics(workdir)
 
 
 def _solved(tc: ml_collections.ConfigDict, results: dict) -> bool:

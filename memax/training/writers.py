@@ -88,13 +88,15 @@ class MetricWriter:
 
 
 def read_metrics(workdir: str) -> list[dict[str, Any]]:
-  """Reads `metrics.jsonl` back as a list of records.
+  """Reads `metrics.jsonl` back as a list of records (none if absent).
 
   A line that is not JSON (torn by a kill while it was written) is skipped
   with a warning.
   """
   path = os.path.join(workdir, 'metrics.jsonl')
   records = []
+  if not os.path.exists(path):
+    return records
   with open(path) as f:
     for number, line in enumerate(f, 1):
       if not line.strip():
