@@ -9,6 +9,7 @@ import jax
 from memax import ops
 from memax.ops import addressing
 from memax.ops import attention
+from memax.ops import lrua
 from memax.ops import memory
 
 _POS = inspect.Parameter.POSITIONAL_OR_KEYWORD
@@ -45,7 +46,15 @@ _API = {
         attention, ('memory_keys', 'query', 'mask'), ('linear',)),
     'memory_read': (attention, ('values', 'weights'), ()),
     'memory_age': (attention, ('mask',), ('gaps',)),
+    'lrua_usage': (
+        lrua, ('prev_usage', 'read_weights', 'write_weights'), ('decay',)),
+    'least_used': (lrua, ('usage',), ('num',)),
+    'lrua_write_weights': (
+        lrua, ('prev_read_weights', 'prev_least_used', 'gate'), ()),
 }
+
+# Keyword-only hyper-parameters that every caller must give.
+_REQUIRED = {'decay', 'num'}
 
 
 class MemaxOpsApiTest(parameterized.TestCase):
@@ -67,7 +76,7 @@ class MemaxOpsApiTest(parameterized.TestCase):
         [(p.name, p.kind) for p in params],
         [(a, _POS) for a in arrays] + [(k, _KW) for k in keyword_only])
     for p in params:
-      if p.kind == _POS:
+      if p.kind == _POS or p.name in _REQUIRED:
         self.assertIs(p.default, inspect.Parameter.empty, msg=p.name)
       elif isinstance(p.default, float):  # eps: small and positive.
         self.assertGreater(p.default, 0.0, msg=p.name)

@@ -1,7 +1,8 @@
 """Pure, batch-free memory ops. Batch them with `jax.vmap`.
 
-NTM addressing and memory (`addressing`, `memory`); MemN2N / KV-MemNN
-attention over sentence memories (`attention`).
+NTM addressing and memory (`addressing`, `memory`); the MANN's
+least-recently-used access (`lrua`); MemN2N / KV-MemNN attention over
+sentence memories (`attention`).
 """
 
 from memax.ops.addressing import address
@@ -19,6 +20,9 @@ from memax.ops.attention import memory_attention
 from memax.ops.attention import memory_read
 from memax.ops.attention import position_encoding
 from memax.ops.attention import position_encoding_weights
+from memax.ops.lrua import least_used
+from memax.ops.lrua import lrua_usage
+from memax.ops.lrua import lrua_write_weights
 from memax.ops.memory import multi_write
 from memax.ops.memory import read
 from memax.ops.memory import write
@@ -31,6 +35,9 @@ __all__ = (
     'content_weights',
     'cosine_similarity',
     'interpolate',
+    'least_used',
+    'lrua_usage',
+    'lrua_write_weights',
     'masked_softmax',
     'memory_age',
     'memory_attention',
