@@ -27,6 +27,29 @@ def ntm() -> ml_collections.ConfigDict:
   return c
 
 
+def mann() -> ml_collections.ConfigDict:
+  """MANN with LRUA memory, the sizes of Santoro et al. 2016 (Omniglot)."""
+  c = ml_collections.ConfigDict()
+  c.name = 'mann'
+  c.controller_size = 200        # LSTM controller units C.
+  c.memory_size = 128            # slots N; can change at evaluation time.
+  c.word_size = 40               # word size W.
+  c.num_heads = 4                # R read heads, and as many write heads.
+  c.write_vector = 'separate'    # 'separate' add vector (both public
+                                 # implementations) or 'key' (the paper).
+  c.least_used = 'per_head'      # head i -> (i+1)-th least-used slot, or
+                                 # 'shared': one indicator with R ones.
+  c.gamma = 0.95                 # usage decay (paper's text: 0.99).
+  c.key_strength = False         # learn a key strength per head.
+  c.memory_init_value = 1e-6     # constant initial memory.
+  c.clip_value = 20.0            # clip interface pre-activations; 0 = off.
+  c.eps = 1e-6                   # floor of the cosine similarity.
+  c.forget_bias = 1.0            # the controller's forget-gate bias.
+  c.unroll = 1                   # scan steps per loop iteration (speed only).
+  c.remat = False                # recompute steps in the backward pass.
+  return c
+
+
 def lstm() -> ml_collections.ConfigDict:
   """LSTM baseline; one layer of the NTM controller's size by default."""
   c = ml_collections.ConfigDict()
@@ -39,7 +62,7 @@ def lstm() -> ml_collections.ConfigDict:
   return c
 
 
-REGISTRY = {'ntm': ntm, 'lstm': lstm}
+REGISTRY = {'ntm': ntm, 'mann': mann, 'lstm': lstm}
 
 
 def get(name: str) -> ml_collections.ConfigDict:

@@ -6,6 +6,7 @@ from typing import Any, Callable
 import flax.linen as nn
 
 from memax.cells.lstm import LSTMBaseline
+from memax.cells.mann import MANNCell
 from memax.cells.ntm import NTMCell
 from memax.models.kvmemnn import KVMemNN
 from memax.models.memn2n import MemN2N
@@ -15,6 +16,7 @@ from memax.models.sequence import SequenceModel
 # name -> the cell class that a SequenceModel unrolls.
 REGISTRY: dict[str, Callable[..., nn.Module]] = {
     'ntm': NTMCell,
+    'mann': MANNCell,
     'lstm': LSTMBaseline,
 }
 

@@ -1,0 +1,236 @@
+"""The MANN with least-recently-used access (Santoro et al. 2016).
+
+"One-shot learning with memory-augmented neural networks", arXiv 1605.06065,
+sec. 3.2. One time step:
+
+1. an LSTM controller reads `[x_t; r_{t-1}]` and emits, for each of the R
+   heads, a key `k` (tanh), a write gate `alpha` and, with
+   `write_vector='separate'`, an add vector `a` (tanh);
+2. the single least-used slot of the previous usage `w^u_{t-1}` is set to
+   zero ("prior to writing to memory, the least used memory location is
+   computed from `w^u_{t-1}` and is set to zero");
+3. each head writes with `w^w = sigmoid(alpha) w^r_{t-1} + (1 -
+   sigmoid(alpha)) w^lu_{t-1}` (eq. 22): to the slot it read last, or to a
+   least-used slot. `M_t = M + sum_i w^w_i a_i^T` with `a_i = k_i` (the
+   paper, eq. 23) or a separate add vector (both public implementations);
+4. each head reads the written memory by content: a softmax over slots of
+   the cosine similarity to its key (eqs. 17-19), with no key strength
+   unless `key_strength=True`;
+5. the usage becomes `gamma w^u_{t-1} + sum_i w^r_i + sum_i w^w_i` (eq. 20).
+
+The output is `[h_t; r_t]`; the sequence model's readout maps it to logits.
+Least-used slots are per head (head `i` gets the `(i+1)`-th least used, as
+tristandeleu/ntm-one-shot) or shared (every head gets the paper's single
+indicator with R ones, as snowkylin/ntm). The memory size `N` is an
+attribute, never a parameter shape: the same parameters run with any `N`.
+"""
+
+from typing import Any, NamedTuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from memax import ops
+from memax.cells.lstm import FusedLSTMCell
+from memax.cells.lstm import LSTMState
+from memax.types import Array, PRNGKey
+
+WRITE_VECTORS = ('separate', 'key')
+LEAST_USED = ('per_head', 'shared')
+
+
+class MANNState(NamedTuple):
+  """Carry of `MANNCell`.
+
+  Attributes:
+    controller: `LSTMState` of `[B, C]` arrays.
+    memory: `[B, N, W]`.
+    read_weights: `[B, R, N]` `w^r_t`.
+    usage: `[B, N]` `w^u_t`.
+    read_vectors: `[B, R, W]` `r_t`.
+  """
+
+  controller: LSTMState
+  memory: Array
+  read_weights: Array
+  usage: Array
+  read_vectors: Array
+
+
+class HeadParams(NamedTuple):
+  """Activated head parameters, each `[B, R, ...]`.
+
+  key `[B, R, W]`, gate `[B, R]` (`sigmoid(alpha)`), add `[B, R, W]`,
+  strength `[B, R]` (ones without `key_strength`).
+  """
+
+  key: Array
+  gate: Array
+  add: Array
+  strength: Array
+
+
+def _check_config(cell: 'MANNCell') -> None:
+  """Raises ValueError naming the config field of a bad attribute."""
+  for field in ('controller_size', 'memory_size', 'word_size',
+                'num_heads'):
+    value = getattr(cell, field)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+      raise ValueError(f'config.model.{field} must be a positive integer, '
+                       f'got {value!r}.')
+  if cell.num_heads > cell.memory_size:
+    raise ValueError(f'config.model.num_heads ({cell.num_heads}) must not '
+                     f'exceed config.model.memory_size ({cell.memory_size}): '
+                     'each head needs its own least-used slot.')
+  for field, allowed in (('write_vector', WRITE_VECTORS),
+                         ('least_used', LEAST_USED)):
+    if getattr(cell, field) not in allowed:
+      raise ValueError(f'config.model.{field} must be one of {allowed}, got '
+                       f'{getattr(cell, field)!r}.')
+  if not 0.0 <= cell.gamma <= 1.0:
+    raise ValueError('config.model.gamma (usage decay) must be in [0, 1], '
+                     f'got {cell.gamma!r}.')
+
+
+class MANNCell(nn.RNNCellBase):
+  """MANN cell with LRUA memory, carry-first for `lax.scan`.
+
+  `__call__(carry, x [B, D]) -> (carry, (y [B, C + R*W], aux))`; `aux` holds
+  `read_weights [B, R, N]`, `write_weights [B, R, N]` and `usage [B, N]`
+  when `return_aux`.
+
+  Attributes:
+    controller_size: `C`, LSTM units (the paper: 200).
+    memory_size: `N`, slots (128; free to change between train and eval).
+    word_size: `W` (40).
+    num_heads: `R` read heads, and as many write heads (4).
+    write_vector: 'separate' (an add vector of its own, as both public
+      implementations) or 'key' (the head's key is written, eq. 23).
+    least_used: 'per_head' (head i writes to the (i+1)-th least-used slot)
+      or 'shared' (all heads share the indicator with R ones).
+    gamma: usage decay (0.95 in both public implementations; the paper's
+      text: 0.99).
+    key_strength: learn a key strength `oneplus(beta)` per head; off (no
+      strength, eq. 17-18) by default.
+    memory_init_value: constant initial memory (1e-6).
+    clip_value: clip interface pre-activations to `[-c, c]`; 0 disables.
+    eps: floor of the cosine similarity.
+    forget_bias: the controller's forget-gate bias.
+    return_aux: also return weights and usage for plots.
+  """
+
+  controller_size: int = 200
+  memory_size: int = 128
+  word_size: int = 40
+  num_heads: int = 4
+  write_vector: str = 'separate'
+  least_used: str = 'per_head'
+  gamma: float = 0.95
+  key_strength: bool = False
+  memory_init_value: float = 1e-6
+  clip_value: float = 20.0
+  eps: float = 1e-6
+  forget_bias: float = 1.0
+  return_aux: bool = False
+  dtype: Any = jnp.float32
+
+  def setup(self):
+    _check_config(self)
+    self.core = FusedLSTMCell(self.controller_size, self.forget_bias,
+                              dtype=self.dtype)
+    self.interface = nn.Dense(self.num_heads * sum(self._head_sizes()),
+                              dtype=self.dtype)
+
+  def _head_sizes(self) -> list[int]:
+    """Per head: key, gate, then add vector and strength if used."""
+    sizes = [self.word_size, 1]
+    if self.write_vector == 'separate':
+      sizes.append(self.word_size)
+    if self.key_strength:
+      sizes.append(1)
+    return sizes
+
+  def split_heads(self, raw: Array) -> HeadParams:
+    """`raw [B, R * size]` -> activated `HeadParams`."""
+    raw = raw.reshape(raw.shape[:-1] + (self.num_heads, -1))
+    parts = jnp.split(raw, np.cumsum(self._head_sizes())[:-1].tolist(),
+                      axis=-1)
+    key = jnp.tanh(parts[0])
+    gate = jax.nn.sigmoid(parts[1][..., 0])
+    rest = parts[2:]
+    add = key
+    if self.write_vector == 'separate':
+      add, rest = jnp.tanh(rest[0]), rest[1:]
+    strength = jnp.ones_like(gate)
+    if self.key_strength:
+      strength = ops.oneplus(rest[0][..., 0])
+    return HeadParams(key, gate, add, strength)
+
+  def controller_step(self, carry: MANNState, x: Array
+                      ) -> tuple[LSTMState, Array, Array]:
+    """`(controller state, h [B, C], raw interface [B, R * size])`."""
+    reads = carry.read_vectors.reshape(x.shape[:-1] + (-1,))
+    state, h = self.core(carry.controller, jnp.concatenate([x, reads], -1))
+    raw = self.interface(h)
+    if self.clip_value:
+      raw = jnp.clip(raw, -self.clip_value, self.clip_value)
+    return state, h, raw
+
+  def __call__(self, carry: MANNState, x: Array
+               ) -> tuple[MANNState, tuple[Array, dict[str, Array]]]:
+    state, h, raw = self.controller_step(carry, x)
+    p = self.split_heads(raw)
+    num = self.num_heads
+    # `[B, R, N]`: row i is the (i+1)-th least-used slot of w^u_{t-1}.
+    rows = jax.vmap(lambda u: ops.least_used(u, num=num))(carry.usage)
+    least = rows
+    if self.least_used == 'shared':
+      least = jnp.broadcast_to(rows.sum(1, keepdims=True), rows.shape)
+    write_weights = jax.vmap(jax.vmap(ops.lrua_write_weights))(
+        carry.read_weights, least, p.gate)
+    # The least-used slot (row 0) is cleared before the write.
+    cleared = carry.memory * (1.0 - rows[:, 0, :, None])
+    memory = cleared + jnp.einsum('brn,brw->bnw', write_weights, p.add)
+    eps = self.eps
+    content = jax.vmap(jax.vmap(
+        lambda m, k, b: ops.content_weights(m, k, b, eps=eps),
+        in_axes=(None, 0, 0)))
+    read_weights = content(memory, p.key, p.strength)
+    read_vectors = jnp.einsum('brn,bnw->brw', read_weights, memory)
+    usage = jax.vmap(lambda u, r, w: ops.lrua_usage(
+        u, r, w, decay=self.gamma))(carry.usage, read_weights, write_weights)
+    new_carry = MANNState(state, memory, read_weights, usage, read_vectors)
+    y = jnp.concatenate(
+        [h, read_vectors.reshape(x.shape[:-1] + (-1,))], axis=-1)
+    aux = {}
+    if self.return_aux:
+      aux = {'read_weights': read_weights, 'write_weights': write_weights,
+             'usage': usage}
+    return new_carry, (y, aux)
+
+  @nn.nowrap
+  def initialize_carry(self, rng: PRNGKey, input_shape: tuple[int, ...]
+                       ) -> MANNState:
+    """Initial carry for inputs `[B, D]`: constant memory, zero usage.
+
+    Every head's previous read weights start on slot 0, and the previous
+    reads are zero.
+    """
+    del rng
+    _check_config(self)
+    batch = tuple(input_shape[:-1])
+    n, w, r = self.memory_size, self.word_size, self.num_heads
+    zeros = jnp.zeros(batch + (self.controller_size,), self.dtype)
+    return MANNState(
+        controller=LSTMState(zeros, zeros),
+        memory=jnp.full(batch + (n, w), self.memory_init_value, self.dtype),
+        read_weights=jnp.broadcast_to(
+            jax.nn.one_hot(0, n, dtype=self.dtype), batch + (r, n)),
+        usage=jnp.zeros(batch + (n,), self.dtype),
+        read_vectors=jnp.zeros(batch + (r, w), self.dtype))
+
+  @property
+  def num_feature_axes(self) -> int:
+    return 1
