@@ -56,6 +56,33 @@ def ngrams() -> ml_collections.ConfigDict:
   return c
 
 
+def omniglot() -> ml_collections.ConfigDict:
+  """Omniglot episodes, Santoro et al. 2016 (5 classes, one-hot labels)."""
+  c = ml_collections.ConfigDict()
+  c.name = 'omniglot'
+  c.data_dir = ''                # folder of images_background.zip and
+                                 # images_evaluation.zip; '' = the variable
+                                 # MEMAX_OMNIGLOT_DIR, else
+                                 # ../shared/data/omniglot.
+  c.num_classes = 5              # classes per episode.
+  c.episode_length = 50          # steps (images) per episode.
+  c.labels = 'one_hot'           # or 'string': 5-character strings over 5
+                                 # symbols, five-hot (the paper's 15-way).
+  c.string_length = 5
+  c.string_alphabet = 5
+  c.class_draw = 'random'        # each step's class uniform, or 'uniform':
+                                 # exactly length / classes per class.
+  c.augment = True               # k x 90 degree rotation per class, small
+                                 # rotation and translation per image.
+  c.max_rotation = 11.25         # small rotation per image, +- degrees.
+  c.max_shift = 10               # translation per image, +- pixels at 105 px.
+  c.image_size = 20              # down-sampled side (20 x 20 = 400 inputs).
+  c.supersample = 3              # points averaged per output pixel and axis.
+  c.eval_classes = ()            # string labels: also evaluate episodes of
+                                 # these many test classes.
+  return c
+
+
 # Small settings of each task for smoke tests and CI (`runlocal`).
 RUNLOCAL = {
     'copy': dict(max_length=4, eval_lengths=(4, 8)),
@@ -64,6 +91,8 @@ RUNLOCAL = {
     'associative_recall': dict(max_items=3, eval_items=(4,)),
     'priority_sort': dict(num_inputs=6, num_outputs=4),
     'ngrams': dict(order=3, length=24),
+    'omniglot': dict(num_classes=3, episode_length=9, image_size=6,
+                     supersample=2),
 }
 
 
@@ -73,6 +102,7 @@ REGISTRY = {
     'associative_recall': associative_recall,
     'priority_sort': priority_sort,
     'ngrams': ngrams,
+    'omniglot': omniglot,
 }
 
 

@@ -3,9 +3,9 @@
 Launch:
   python -m memax.main --config=configs/train.py:model=ntm,task=copy \
       --workdir=runs/ntm_copy
-Arguments after the colon: `model` (ntm, lstm), `task` (copy, repeat_copy,
-associative_recall, priority_sort, ngrams), `runlocal` (tiny sizes for smoke
-tests). Any field can be overridden, e.g. `--config.model.memory_size=64`.
+Arguments after the colon: `model` (ntm, mann, lstm), `task` (copy,
+repeat_copy, associative_recall, priority_sort, ngrams, omniglot),
+`runlocal` (tiny sizes for smoke tests). Any field can be overridden, e.g. `--config.model.memory_size=64`.
 """
 
 import ml_collections
@@ -120,7 +120,7 @@ def lstm_baseline(config: ml_collections.ConfigDict, num_steps: int
 
 def runlocal(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """Shrinks sizes and steps in place for smoke tests and CI."""
-  if config.model.name == 'ntm':
+  if config.model.name in ('ntm', 'mann'):
     config.model.controller_size = 16
     config.model.memory_size = 16
     config.model.word_size = 8

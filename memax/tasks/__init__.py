@@ -7,6 +7,7 @@ from memax.tasks.associative_recall import AssociativeRecall
 from memax.tasks.babi import BabiTask
 from memax.tasks.copy import Copy
 from memax.tasks.ngrams import DynamicNGrams
+from memax.tasks.omniglot import OmniglotEpisodes
 from memax.tasks.priority_sort import PrioritySort
 from memax.tasks.repeat_copy import RepeatCopy
 
@@ -17,6 +18,7 @@ REGISTRY: dict[str, Callable[..., base.Task]] = {
     'priority_sort': PrioritySort,
     'ngrams': DynamicNGrams,
     'babi': BabiTask,
+    'omniglot': OmniglotEpisodes,
 }
 
 

@@ -334,11 +334,14 @@ def final_evaluation(config: ml_collections.ConfigDict, workdir: str,
       if plot:
         from memax.training import plots  # pylint: disable=g-import-not-at-top
         batch, probs, aux = example
-        plots.plot_example(
-            os.path.join(plot_dir, f'{name}.png'), batch.inputs,
-            batch.targets, probs, batch.mask, aux,
-            title=f'{config.model.name} on {spec.task.name} ({name}): '
-                  + ', '.join(f'{k} {v:.3g}' for k, v in metrics.items()))
+        path = os.path.join(plot_dir, f'{name}.png')
+        title = (f'{config.model.name} on {spec.task.name} ({name}): '
+                 + ', '.join(f'{k} {v:.3g}' for k, v in metrics.items()))
+        if hasattr(spec.task, 'plot_example'):  # the task draws its own.
+          spec.task.plot_example(path, batch, probs, aux, title=title)
+        else:
+          plots.plot_example(path, batch.inputs, batch.targets, probs,
+                             batch.mask, aux, title=title)
     else:
       metrics = evaluate_split(model, state.params, task, spec.split,
                                batch_size=evals.batch_size, kwargs=kwargs,

@@ -1,6 +1,7 @@
 """PNG plots of one example: input, target, output and the memory weightings."""
 
 import os
+import textwrap
 from typing import Mapping
 
 import matplotlib
@@ -147,6 +148,77 @@ def plot_attention(path: str, attention: np.ndarray, sentences: list[str],
   """
   fig = attention_figure(attention, sentences, question, answer, prediction,
                          title, probabilities=probabilities)
+  os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+  fig.savefig(path, dpi=90)
+  plt.close(fig)
+  return path
+
+
+def episode_figure(images: np.ndarray, labels: list[str],
+                   predictions: list[str], aux: Mapping[str, np.ndarray],
+                   title: str = '', *, columns: int = 25
+                   ) -> matplotlib.figure.Figure:
+  """The figure of `plot_episode` (not saved; close it when done)."""
+  images = np.asarray(images)
+  steps = images.shape[0]
+  rows = -(-steps // columns)
+  maps = [(name, np.asarray(aux[key])) for key, name in (
+      ('read_weights', 'read weights'), ('write_weights', 'write weights'),
+      ('usage', 'usage')) if key in aux]
+  fig = plt.figure(figsize=(columns * 0.5 + 1, rows * 0.75 + 1.9 * len(maps)
+                            + 0.8))
+  grid = fig.add_gridspec(rows + len(maps), columns,
+                          height_ratios=[0.75] * rows + [1.9] * len(maps))
+  for t in range(steps):
+    ax = fig.add_subplot(grid[t // columns, t % columns])
+    ax.imshow(images[t], cmap='gray_r', vmin=0.0, vmax=1.0,
+              interpolation='nearest')
+    right = labels[t] == predictions[t]
+    ax.set_title(f'{t}: {labels[t]}', fontsize=6, pad=1)
+    ax.set_xlabel(predictions[t], fontsize=6, labelpad=1,
+                  color='green' if right else 'red')
+    ax.set_xticks([])
+    ax.set_yticks([])
+  for i, (name, values) in enumerate(maps):
+    ax = fig.add_subplot(grid[rows + i, :])
+    if values.ndim == 3:  # [T, heads, N]: the heads' sum, one map.
+      heads = values.shape[1]
+      values = values.sum(1)
+      name = f'{name}, summed over {heads} heads'
+    im = ax.imshow(values.T, aspect='auto', interpolation='nearest',
+                   cmap='viridis', vmin=0.0, vmax=max(1e-6, values.max()))
+    ax.set_title(name, fontsize=9)
+    ax.set_ylabel('memory slot', fontsize=8)
+    fig.colorbar(im, ax=ax, fraction=0.015, pad=0.005)
+    if i == len(maps) - 1:
+      ax.set_xlabel('time step (image index)', fontsize=8)
+  heading = ('each image: step: true label; below it the prediction '
+             '(green right, red wrong)')
+  if title:
+    heading = textwrap.fill(title, 160) + "\n" + heading
+  fig.suptitle(heading, fontsize=9)
+  fig.tight_layout()
+  return fig
+
+
+def plot_episode(path: str, images: np.ndarray, labels: list[str],
+                 predictions: list[str], aux: Mapping[str, np.ndarray],
+                 title: str = '') -> str:
+  """One episode of a one-shot task: images, labels, predictions, memory.
+
+  Args:
+    path: output PNG path.
+    images: `[T, S, S]` the episode's images in [0, 1] (ink bright).
+    labels: `T` true labels as text.
+    predictions: `T` predicted labels as text.
+    aux: optional `read_weights [T, R, N]`, `write_weights [T, R, N]`,
+      `usage [T, N]`: drawn as maps over time (heads summed).
+    title: figure title.
+
+  Returns:
+    `path`.
+  """
+  fig = episode_figure(images, labels, predictions, aux, title)
   os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
   fig.savefig(path, dpi=90)
   plt.close(fig)

@@ -2,9 +2,10 @@
 
 Generated tasks: `evals()` is 'train' plus one `Sampled` evaluation per
 variant, `probabilities` is the sigmoid, there is no device data, and
-`train_batch` is `sample` on the step's data key. bAbI: `evals()` are
-`Exhaustive` splits and `probabilities` is the softmax. And the categorical
-loss and metrics the QA tasks share, by hand.
+`train_batch` is `sample` on the step's data key. Omniglot: the same, but
+episodes are drawn from device data (its images) and `probabilities` is the
+softmax. bAbI: `evals()` are `Exhaustive` splits and `probabilities` is the
+softmax. And the categorical loss and metrics the QA tasks share, by hand.
 """
 
 import os
@@ -16,18 +17,24 @@ import numpy as np
 
 from configs import tasks as task_configs
 from memax import tasks
+from memax.data import omniglot as omniglot_data
 from memax.tasks import babi
 from memax.tasks import base
+from memax.tasks import omniglot
 from memax.types import Batch
 
 _DATA = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'shared',
                      'data', 'babi')
 
 
+# Config fragments of tasks that read a dataset (their own tests below).
+_DATASETS = {'omniglot'}
+
+
 def _generated(small=False):
   """Every registered generated task, by name, from its config."""
   out = {}
-  for name in task_configs.REGISTRY:
+  for name in set(task_configs.REGISTRY) - _DATASETS:
     config = task_configs.get(name)
     if small:
       config.update(task_configs.RUNLOCAL[name])
@@ -40,8 +47,8 @@ class GeneratedTaskContractTest(absltest.TestCase):
   def test_every_registered_task_but_babi_is_generated(self):
     generated = {name for name, cls in tasks.REGISTRY.items()
                  if issubclass(cls, base.Generator)}
-    self.assertEqual(generated, set(task_configs.REGISTRY))
-    self.assertEqual(set(tasks.REGISTRY) - generated, {'babi'})
+    self.assertEqual(generated, set(task_configs.REGISTRY) - _DATASETS)
+    self.assertEqual(set(tasks.REGISTRY) - generated, {'babi', 'omniglot'})
 
   def test_evals_are_train_plus_one_sampled_per_variant(self):
     for name, task in _generated().items():
@@ -95,6 +102,51 @@ class GeneratedTaskContractTest(absltest.TestCase):
                                   jax.random.key_data(want[0]))
     np.testing.assert_array_equal(jax.random.key_data(model_key),
                                   jax.random.key_data(want[1]))
+
+
+class OmniglotContractTest(absltest.TestCase):
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    # Six classes of three random 105x105 drawings: four train, two test.
+    images = np.random.default_rng(0).integers(
+        0, 2, (6, 3, 105, 105)).astype(np.uint8)
+    data = omniglot_data.Omniglot(
+        images=images, classes=tuple(f'A/character{i:02d}' for i in range(6)),
+        train=np.arange(4, dtype=np.int32),
+        test=np.arange(4, 6, dtype=np.int32))
+    config = task_configs.get('omniglot')
+    config.update(task_configs.RUNLOCAL['omniglot'])
+    fields = {k: v for k, v in config.items() if k != 'name'}
+    fields['num_classes'] = 2
+    cls.task = omniglot.OmniglotEpisodes(**fields, data=data)
+
+  def test_evals_are_train_and_test_classes_sampled(self):
+    evals = self.task.evals()
+    self.assertEqual(set(evals), {'train', 'test'})
+    self.assertIs(evals['train'].task, self.task)
+    self.assertEqual(evals['test'].task.split, 'test')
+    for ev in evals.values():
+      self.assertIsInstance(ev, base.Sampled)
+    self.assertIsNone(self.task.num_examples)
+    self.assertEqual(set(self.task.device_data()),
+                     {'images', 'train', 'test'})
+
+  def test_train_batch_is_sample_on_the_step_data_key(self):
+    key, data = jax.random.key(11), self.task.device_data()
+    both = jax.jit(lambda step, data: (
+        self.task.train_batch(key, step, 3, data),
+        self.task.sample(base.step_keys(key, step)[0], 3, data)))
+    got, want = both(jnp.int32(7), data)
+    jax.tree.map(np.testing.assert_array_equal, got, want)
+    other, _ = both(jnp.int32(8), data)
+    self.assertFalse(np.array_equal(other.inputs, got.inputs))
+
+  def test_probabilities_are_the_softmax(self):
+    logits = jax.random.normal(jax.random.key(0), (2, 3, 2)) * 4.0
+    np.testing.assert_allclose(self.task.probabilities(logits),
+                               jax.nn.softmax(logits, -1), rtol=1e-6)
 
 
 class BabiTaskContractTest(absltest.TestCase):
