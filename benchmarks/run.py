@@ -149,15 +149,17 @@ class _Bench:
 
   def __init__(self, model: str, task: str, batch_size: int, *,
                steps_per_call: int, runlocal: bool = False,
-               warmup: int = 1, setting: str = 'default'):
+               warmup: int = 1, setting: str = 'default', config=None):
+    """`config`, if given, is the whole training config (its batch size
+    `batch_size`); else `make_config` builds it from the names."""
     self.model_name, self.task_name = model, task
     self.batch_size, self.steps_per_call = batch_size, steps_per_call
     self.setting = setting
     self.overrides = (tuned_overrides(model, task, batch_size)
                       if setting == 'tuned' else {})
-    config = overrides_lib.apply(
-        make_config(model, task, batch_size, runlocal=runlocal),
-        self.overrides)
+    if config is None:
+      config = make_config(model, task, batch_size, runlocal=runlocal)
+    config = overrides_lib.apply(config, self.overrides)
     s = setup_lib.setup(config)
     self.config, self.task = s.config, s.task
     state = s.init_state()  # placed (replicated when data parallel).

@@ -629,10 +629,54 @@ def commands(studies, args, spec):
   return lines + ['```', '']
 
 
+def instances(studies, args, spec):
+  """Accuracy by instance (one-shot learning), in percent:
+  `instances STUDY[,STUDY...] SPLIT K,K,...`, a row per trial (its final
+  evaluation of SPLIT's `accuracy_K`), a mean row per study of several
+  seeds, then the spec lines `label | value | ...` as they are (published
+  figures beside ours)."""
+  names, split = args[0].split(','), args[1]
+  ks = [int(k) for k in args[2].split(',')]
+  ordinal = {1: '1st', 2: '2nd', 3: '3rd'}
+  head = (['study', 'seed', 'steps', 'wall (min)']
+          + [ordinal.get(k, f'{k}th') for k in ks])
+  lines = ['| ' + ' | '.join(head) + ' |', '|---' * len(head) + '|']
+
+  def values(metrics):
+    return [metrics.get(f'{split}/accuracy_{k}') for k in ks]
+
+  def pct(v):
+    return '-' if v is None else f'{100 * v:.1f}'
+
+  for name in names:
+    rows = sorted(studies[name], key=lambda r: r['seed'])
+    for r in rows:
+      wall = r.get('wall_seconds')
+      wall = '' if wall is None else f'{wall / 60:.0f}'
+      cells = ([pct(v) for v in values(r['metrics'])] if r['metrics']
+               else [r['status']] + [''] * (len(ks) - 1))
+      lines.append(f'| {name} | {r["seed"]} | {r.get("steps", ""):,} | '
+                   f'{wall} | ' + ' | '.join(cells) + ' |')
+    done = _done(rows)
+    if len(done) > 1:
+      per_seed = [values(r['metrics']) for r in done]
+      means = [None if any(v[i] is None for v in per_seed)
+               else sum(v[i] for v in per_seed) / len(per_seed)
+               for i in range(len(ks))]
+      lines.append(f'| {name} | mean of {len(done)} | | | '
+                   + ' | '.join(pct(m) for m in means) + ' |')
+  for line in spec:
+    label, *cells = [c.strip() for c in line.split(' | ')]
+    cells += [''] * (len(ks) - len(cells))
+    lines.append(f'| {label} | | | | ' + ' | '.join(cells[:len(ks)]) + ' |')
+  return lines + ['']
+
+
 TABLES: dict[str, Callable[..., list[str]]] = {
     'babi_tasks': babi_tasks, 'babi_pick': babi_pick,
     'babi_summary': babi_summary, 'cells': cells, 'runs': runs, 'seeds': seeds_table,
     'curve': curve_table, 'commands': commands, 'compare': compare,
+    'instances': instances,
 }
 
 _BLOCK = re.compile(r'<!-- table: (?P<head>[^\n]*?)(?P<spec>\n.*?)?-->\n'
@@ -644,7 +688,7 @@ def _studies_named(kind: str, args: Sequence[str], spec: Sequence[str]
   if kind in ('babi_summary', 'seeds', 'commands'):
     return [n for line in spec for n in line.split(' | ')[0].strip()
             .split('+')]
-  if kind == 'curve':
+  if kind in ('curve', 'instances'):
     return args[0].split(',')
   if kind == 'compare':
     return list(args[:2])

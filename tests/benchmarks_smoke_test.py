@@ -1,4 +1,5 @@
-"""Smoke test of benchmarks/run.py: one tiny measurement per model."""
+"""Smoke tests of benchmarks/run.py (one tiny measurement per model) and
+benchmarks/omniglot.py (MANN beside the LSTM, runlocal sizes)."""
 
 import importlib.util
 import math
@@ -8,18 +9,19 @@ from unittest import mock
 from absl.testing import absltest
 from absl.testing import parameterized
 
-_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
-    __file__))), 'benchmarks', 'run.py')
+_BENCHMARKS = os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), 'benchmarks')
 
 
-def _load_run():
-  spec = importlib.util.spec_from_file_location('benchmarks_run', _PATH)
+def _load(name):
+  spec = importlib.util.spec_from_file_location(
+      f'benchmarks_{name}', os.path.join(_BENCHMARKS, f'{name}.py'))
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
   return module
 
 
-run = _load_run()
+run = _load('run')
 
 _KEYS = ('kind', 'model', 'task', 'batch_size', 'ms_per_step',
          'min_ms_per_step', 'max_ms_per_step', 'sequences_per_s',
@@ -86,6 +88,27 @@ class BenchmarksSmokeTest(parameterized.TestCase):
     args = run.parse_args(['--quick'])
     self.assertEqual(args.tasks, ['copy'])
     self.assertEqual(args.repeats, 2)
+
+  def test_omniglot_mann_beside_lstm(self):
+    data = os.environ.get('MEMAX_OMNIGLOT_DIR') or os.path.join(
+        os.path.dirname(os.path.dirname(_BENCHMARKS)), 'shared', 'data',
+        'omniglot')
+    if not os.path.isdir(data):
+      self.skipTest(f'no Omniglot zips in {data}')
+    with mock.patch.dict(os.environ, {'MEMAX_OMNIGLOT_DIR': data}):
+      records = _load('omniglot').main(
+          ['--runlocal', '--repeats=2', '--steps_per_call=2'])
+    mann, lstm, ratio = records
+    self.assertEqual((mann['model'], lstm['model']), ('mann', 'lstm'))
+    for rec in (mann, lstm):
+      self.assertEqual(rec['repeats'], 2)
+      self.assertAlmostEqual(rec['episodes_per_s'],
+                             rec['batch_size'] * 1e3 / rec['ms_per_step'])
+    self.assertEqual(ratio['kind'], 'ratio')
+    self.assertAlmostEqual(ratio['mann_over_lstm'],
+                           mann['ms_per_step'] / lstm['ms_per_step'])
+    self.assertAlmostEqual(ratio['mann_projected_hours'],
+                           ratio['num_steps'] * mann['ms_per_step'] / 3.6e6)
 
 
 if __name__ == '__main__':

@@ -1,5 +1,6 @@
 """Runs the code cells of the notebooks against a freshly trained workdir."""
 
+import importlib.util
 import json
 import os
 import shutil
@@ -8,6 +9,7 @@ import tempfile
 from absl.testing import absltest
 import matplotlib
 
+from configs import mann_omniglot
 from configs import train as train_config
 from memax.training import train
 
@@ -35,6 +37,36 @@ class NotebooksTest(absltest.TestCase):
       exec(compile(code, 'ntm_weights.ipynb', 'exec'), namespace)  # pylint: disable=exec-used
     self.assertEqual(namespace['aux']['write_weights'].shape[-1], 256)
     self.assertGreaterEqual(namespace['errors'], 0.0)
+
+  def test_mann_omniglot_notebook_runs_and_gets_outputs(self):
+    # Through notebooks/execute.py, which writes the committed outputs.
+    workdir = self.enterContext(tempfile.TemporaryDirectory())
+    # Launched from the repository, run from notebooks/: a relative data
+    # path would not be found there.
+    config = mann_omniglot.get_config('runlocal')
+    config.evals.plot = False
+    config.evals.variants = 'test'
+    train.train_and_evaluate(config, workdir)
+    spec = importlib.util.spec_from_file_location(
+        'notebooks_execute', os.path.join(_ROOT, 'notebooks', 'execute.py'))
+    execute = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(execute)
+    out = os.path.join(workdir, 'executed.ipynb')
+    data = os.environ.get('MEMAX_OMNIGLOT_DIR') or os.path.join(
+        os.path.dirname(_ROOT), 'shared', 'data', 'omniglot')
+    execute.main([os.path.join(_ROOT, 'notebooks', 'mann_omniglot.ipynb'),
+                  '--set', f'WORKDIR={workdir}', '--set',
+                  f'DATA_DIR={os.path.abspath(data)}', '--out', out])
+    with open(out) as f:
+      cells = [c for c in json.load(f)['cells'] if c['cell_type'] == 'code']
+    kinds = [o['output_type'] for c in cells for o in c['outputs']]
+    # The episode figure and the accuracy-by-instance figure.
+    self.assertEqual(kinds.count('display_data'), 2)
+    text = ''.join(t for c in cells for o in c['outputs']
+                   if o['output_type'] == 'stream' for t in o['text'])
+    self.assertIn('restored step 4', text)
+    self.assertIn('accuracy over the episode', text)
+    self.assertIn(repr(workdir), ''.join(cells[0]['source']))
 
 
 if __name__ == '__main__':

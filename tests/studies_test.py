@@ -154,6 +154,25 @@ class TablesTest(absltest.TestCase):
     lines = studies.curve_table({'s': rows}, ['s', '1000,3000'], [])
     self.assertIn('| s | seed=1 | 30.0 | - | 2,000 | 20.5 |', lines)
 
+  def test_accuracy_by_instance_table(self):
+    def row(seed, status, first, second):
+      metrics = ({'test/accuracy_1': first, 'test/accuracy_2': second,
+                  'train/accuracy_2': 0.99} if status == 'done' else {})
+      return {'study': 'm', 'settings': {'seed': seed}, 'seed': seed,
+              'status': status, 'steps': 40000, 'wall_seconds': 600.0,
+              'metrics': metrics}
+    rows = [row(0, 'done', 0.3, 0.8), row(1, 'done', 0.4, 0.9),
+            row(2, 'running', 0, 0)]
+    lines = studies.instances({'m': rows}, ['m', 'test', '1,2,10'],
+                              ['paper | 36.4 | 82.8 | 98.1'])
+    self.assertEqual(lines[0], '| study | seed | steps | wall (min) | 1st | '
+                     '2nd | 10th |')
+    self.assertIn('| m | 0 | 40,000 | 10 | 30.0 | 80.0 | - |', lines)
+    self.assertIn('| m | 2 | 40,000 | 10 | running |  |  |', lines)
+    # The mean over the finished seeds only.
+    self.assertIn('| m | mean of 2 | | | 35.0 | 85.0 | - |', lines)
+    self.assertIn('| paper | | | | 36.4 | 82.8 | 98.1 |', lines)
+
 
 class ReadmeTest(absltest.TestCase):
 

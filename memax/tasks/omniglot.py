@@ -222,6 +222,7 @@ class _Shared:
     self.images = np.asarray(omniglot.images)
     self.splits = {s: np.asarray(getattr(omniglot, s), np.int32)
                    for s in SPLITS}
+    self.names = tuple(getattr(omniglot, 'classes', ()))
     self.device = None
 
 
@@ -422,6 +423,11 @@ class OmniglotEpisodes:
   @property
   def max_steps(self) -> int:
     return self.episode_length
+
+  @property
+  def class_names(self) -> tuple[str, ...]:
+    """'Alphabet/characterNN' of every dataset class (`info`'s indices)."""
+    return self._shared.names
 
   @property
   def num_drawers(self) -> int:
