@@ -3,8 +3,10 @@
 from memax.cells.lstm import FusedLSTMCell
 from memax.cells.lstm import LSTMBaseline
 from memax.cells.lstm import LSTMState
+from memax.cells.mann import MANNCell
+from memax.cells.mann import MANNState
 from memax.cells.ntm import NTMCell
 from memax.cells.ntm import NTMState
 
-__all__ = ('FusedLSTMCell', 'LSTMBaseline', 'LSTMState', 'NTMCell',
-           'NTMState')
+__all__ = ('FusedLSTMCell', 'LSTMBaseline', 'LSTMState', 'MANNCell',
+           'MANNState', 'NTMCell', 'NTMState')

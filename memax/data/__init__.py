@@ -1,5 +1,7 @@
-"""Readers for real datasets (bAbI); pure Python and NumPy, no device code."""
+"""Readers for real datasets (bAbI, Omniglot); pure Python, NumPy and
+Pillow, no device code."""
 
 from memax.data import babi
+from memax.data import omniglot
 
-__all__ = ("babi",)
+__all__ = ("babi", "omniglot")
