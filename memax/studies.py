@@ -598,11 +598,13 @@ def command(rows: Sequence[Mapping[str, Any]], study: str) -> str:
   config = rows[0]['config']
   tasks = {r['settings'].get('task.tasks') for r in rows}
   path, _, arg = config.partition(':')
-  items = arg.split(',') if arg else []
+  # The sweep's own `seeds=N` is replaced by the seeds the file holds.
+  items = [i for i in (arg.split(',') if arg else [])
+           if not i.startswith('seeds=')]
   if 'each_task' in items and len(tasks) == 1 and None not in tasks:
     # One task of a one-model-per-task sweep: that task's config.
     items[items.index('each_task')] = f'tasks={tasks.pop()}'
-    config = f'{path}:{",".join(items)}'
+  config = f'{path}:{",".join(items)}' if items else path
   seeds = sorted({r['seed'] for r in rows})
   if seeds == list(range(len(seeds))):
     sep = ',' if ':' in config else ':'

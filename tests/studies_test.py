@@ -121,6 +121,13 @@ class TablesTest(absltest.TestCase):
         studies.command(joint, 'j'),
         'python -m memax.sweep --config=configs/memn2n_babi.py:tasks=0,'
         'seeds=2 --workdir=$RUNS/j --config.model.mask_empty_slots=true')
+    # A sweep launched with `seeds=N` in its argument: N from the file.
+    for r in joint:
+      r['config'] = 'configs/memn2n_babi.py:seeds=5,tasks=0'
+    self.assertStartsWith(
+        studies.command(joint, 'j'),
+        'python -m memax.sweep --config=configs/memn2n_babi.py:tasks=0,'
+        'seeds=2 ')
 
   def test_compare_two_studies_seed_by_seed(self):
     a = _joint()
