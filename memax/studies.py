@@ -547,9 +547,11 @@ def seeds_table(studies, args, spec):
 
 def curve_table(studies, args, spec):
   """A metric of the periodic evaluations at given steps, a row per trial:
-  `curve STUDY[,STUDY...] STEP,STEP,...`."""
+  `curve STUDY[,STUDY...] STEP,STEP,... [percent]` (`percent`: a fraction
+  shown as a percentage)."""
   del spec
   names, steps = args[0].split(','), [int(s) for s in args[1].split(',')]
+  scale = 100.0 if args[2:] == ['percent'] else 1.0
   metric = None
   lines = []
   for name in names:
@@ -558,14 +560,16 @@ def curve_table(studies, args, spec):
       if not c:
         continue
       metric = metric or c['metric']
-      at = dict(zip(c['steps'], c['values']))
+      at = {k: v * scale for k, v in zip(c['steps'], c['values'])}
       settings = ', '.join(f'{k}={v}' for k, v in r['settings'].items())
       lines.append(f'| {name} | {settings} | ' + ' | '.join(
           _num(at.get(s), 1) or '-' for s in steps)
-                   + f' | {c["steps"][-1]:,} | {_num(c["values"][-1], 1)} |')
+                   + f' | {c["steps"][-1]:,} | '
+                   f'{_num(c["values"][-1] * scale, 1)} |')
   head = [f'| study | settings | ' + ' | '.join(f'{s:,}' for s in steps)
           + ' | last step | last value |', '|---' * (len(steps) + 4) + '|']
-  return [f'{metric} at each step:', ''] + head + lines + ['']
+  unit = ' (%)' if scale != 1.0 else ''
+  return [f'{metric}{unit} at each step:', ''] + head + lines + ['']
 
 
 def compare(studies, args, spec):

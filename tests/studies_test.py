@@ -160,6 +160,8 @@ class TablesTest(absltest.TestCase):
     self.assertIn('| s | 1 | 2000 | 10 | stopped | | | |', lines)
     lines = studies.curve_table({'s': rows}, ['s', '1000,3000'], [])
     self.assertIn('| s | seed=1 | 30.0 | - | 2,000 | 20.5 |', lines)
+    lines = studies.curve_table({'s': rows}, ['s', '1000', 'percent'], [])
+    self.assertIn('| s | seed=1 | 3000.0 | 2,000 | 2050.0 |', lines)
 
   def test_accuracy_by_instance_table(self):
     def row(seed, status, first, second):
@@ -222,7 +224,7 @@ class ReadmeTest(absltest.TestCase):
 
   def test_committed_readmes_match_their_results_files(self):
     # Every table of experiments/*/README.md is what its results files give.
-    self.assertLen(_READMES, 2)
+    self.assertLen(_READMES, 3)
     for readme in _READMES:
       self.assertTrue(studies.update_readme(readme, check=True),
                       f'{readme} is stale: python -m memax.studies '
