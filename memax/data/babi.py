@@ -41,6 +41,8 @@ import zlib
 from absl import logging
 import numpy as np
 
+from memax.data import paths
+
 # Task id -> file stem in the official release.
 TASKS: Mapping[int, str] = {
     1: 'qa1_single-supporting-fact',
@@ -220,20 +222,11 @@ def default_path() -> str:
   Raises:
     FileNotFoundError: neither exists.
   """
-  env = os.environ.get(ENV_VAR)
-  if env:
-    if not os.path.exists(env):
-      raise FileNotFoundError(
-          f'{ENV_VAR}={env!r} does not exist: point it at the bAbI data '
-          f'({_LAYOUT_HELP}).')
-    return env
-  local = os.path.join(os.getcwd(), '..', 'shared', 'data', 'babi')
-  if os.path.isdir(local):
-    return os.path.normpath(local)
-  raise FileNotFoundError(
-      f'No bAbI data path given: pass path=... (or set {ENV_VAR}); '
-      f'{_LAYOUT_HELP}. Get it from the official bAbI release v1.2 '
-      f'({RELEASE}.tar.gz).')
+  return paths.default_path(
+      ENV_VAR, 'babi', bad_env=f'point it at the bAbI data ({_LAYOUT_HELP}).',
+      missing=(f'No bAbI data path given: pass path=... (or set {ENV_VAR}); '
+               f'{_LAYOUT_HELP}. Get it from the official bAbI release v1.2 '
+               f'({RELEASE}.tar.gz).'))
 
 
 # ----------------------------------------------------------------------------

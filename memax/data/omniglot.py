@@ -62,6 +62,8 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image
 
+from memax.data import paths
+
 ENV_VAR = 'MEMAX_OMNIGLOT_DIR'
 BACKGROUND = 'images_background.zip'
 EVALUATION = 'images_evaluation.zip'
@@ -110,17 +112,11 @@ def default_path() -> str:
   Raises:
     FileNotFoundError: neither exists.
   """
-  env = os.environ.get(ENV_VAR)
-  if env:
-    if not os.path.exists(env):
-      raise FileNotFoundError(
-          f'{ENV_VAR}={env!r} does not exist: point it at the folder that '
-          f'holds {BACKGROUND} and {EVALUATION}, {_OFFICIAL}.')
-    return env
-  local = os.path.join(os.getcwd(), '..', 'shared', 'data', 'omniglot')
-  if os.path.isdir(local):
-    return os.path.normpath(local)
-  raise FileNotFoundError(f'No Omniglot data path given: {_HELP}.')
+  return paths.default_path(
+      ENV_VAR, 'omniglot',
+      bad_env=(f'point it at the folder that holds {BACKGROUND} and '
+               f'{EVALUATION}, {_OFFICIAL}.'),
+      missing=f'No Omniglot data path given: {_HELP}.')
 
 
 # ----------------------------------------------------------------------------
