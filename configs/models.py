@@ -39,6 +39,8 @@ def mann() -> ml_collections.ConfigDict:
                                  # implementations) or 'key' (the paper).
   c.least_used = 'per_head'      # head i -> (i+1)-th least-used slot, or
                                  # 'shared': one indicator with R ones.
+  c.read_addressing = 'written'  # keys against the memory after the write
+                                 # (the paper), or 'previous' (snowkylin).
   c.gamma = 0.95                 # usage decay (paper's text: 0.99).
   c.key_strength = False         # learn a key strength per head.
   c.memory_init_value = 1e-6     # constant initial memory.

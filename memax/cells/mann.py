@@ -15,7 +15,10 @@ sec. 3.2. One time step:
    paper, eq. 23) or a separate add vector (both public implementations);
 4. each head reads the written memory by content: a softmax over slots of
    the cosine similarity to its key (eqs. 17-19), with no key strength
-   unless `key_strength=True`;
+   unless `key_strength=True`. With `read_addressing='previous'` (as
+   snowkylin/ntm) the weights compare the key with the memory before this
+   step's clearing and write, and the read vectors still come from the
+   written memory;
 5. the usage becomes `gamma w^u_{t-1} + sum_i w^r_i + sum_i w^w_i` (eq. 20).
 
 The output is `[h_t; r_t]`; the sequence model's readout maps it to logits.
@@ -39,6 +42,7 @@ from memax.types import Array, PRNGKey
 
 WRITE_VECTORS = ('separate', 'key')
 LEAST_USED = ('per_head', 'shared')
+READ_ADDRESSING = ('written', 'previous')
 
 
 class MANNState(NamedTuple):
@@ -85,7 +89,8 @@ def _check_config(cell: 'MANNCell') -> None:
                      f'exceed config.model.memory_size ({cell.memory_size}): '
                      'each head needs its own least-used slot.')
   for field, allowed in (('write_vector', WRITE_VECTORS),
-                         ('least_used', LEAST_USED)):
+                         ('least_used', LEAST_USED),
+                         ('read_addressing', READ_ADDRESSING)):
     if getattr(cell, field) not in allowed:
       raise ValueError(f'config.model.{field} must be one of {allowed}, got '
                        f'{getattr(cell, field)!r}.')
@@ -110,6 +115,11 @@ class MANNCell(nn.RNNCellBase):
       implementations) or 'key' (the head's key is written, eq. 23).
     least_used: 'per_head' (head i writes to the (i+1)-th least-used slot)
       or 'shared' (all heads share the indicator with R ones).
+    read_addressing: 'written' (the read weights compare each key with the
+      memory after this step's write: the paper's order and
+      tristandeleu/ntm-one-shot's) or 'previous' (with the memory before
+      this step's clearing and write, as snowkylin/ntm; the read vectors
+      come from the written memory in both).
     gamma: usage decay (0.95 in both public implementations; the paper's
       text: 0.99).
     key_strength: learn a key strength `oneplus(beta)` per head; off (no
@@ -127,6 +137,7 @@ class MANNCell(nn.RNNCellBase):
   num_heads: int = 4
   write_vector: str = 'separate'
   least_used: str = 'per_head'
+  read_addressing: str = 'written'
   gamma: float = 0.95
   key_strength: bool = False
   memory_init_value: float = 1e-6
@@ -197,7 +208,8 @@ class MANNCell(nn.RNNCellBase):
     content = jax.vmap(jax.vmap(
         lambda m, k, b: ops.content_weights(m, k, b, eps=eps),
         in_axes=(None, 0, 0)))
-    read_weights = content(memory, p.key, p.strength)
+    addressed = memory if self.read_addressing == 'written' else carry.memory
+    read_weights = content(addressed, p.key, p.strength)
     read_vectors = jnp.einsum('brn,bnw->brw', read_weights, memory)
     usage = jax.vmap(lambda u, r, w: ops.lrua_usage(
         u, r, w, decay=self.gamma))(carry.usage, read_weights, write_weights)

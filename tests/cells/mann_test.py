@@ -74,12 +74,16 @@ def np_step(cell, memory, prev_read, prev_usage, raw):
   new_memory[order[0]] = 0.0
   for i in range(r):
     new_memory += np.outer(write_weights[i], adds[i])
-  # Eqs. 17-19: cosine similarity, softmax.
+  # Eqs. 17-19: cosine similarity, softmax; snowkylin/ntm compares the
+  # keys with the memory before the clearing and the write.
+  addressed = new_memory
+  if cell.read_addressing == 'previous':
+    addressed = np.array(memory, np.float64)
   read_weights = np.zeros((r, n))
   for i in range(r):
     sims = np.array([
-        keys[i] @ new_memory[j] / (np.linalg.norm(keys[i])
-                                   * np.linalg.norm(new_memory[j]) + 1e-6)
+        keys[i] @ addressed[j] / (np.linalg.norm(keys[i])
+                                  * np.linalg.norm(addressed[j]) + 1e-6)
         for j in range(n)])
     e = np.exp(strengths[i] * sims - np.max(strengths[i] * sims))
     read_weights[i] = e / e.sum()
@@ -94,11 +98,13 @@ class MANNCellTest(parameterized.TestCase):
 
   @parameterized.product(write_vector=['separate', 'key'],
                          least_used=['per_head', 'shared'],
-                         key_strength=[False, True])
+                         key_strength=[False, True],
+                         read_addressing=['written', 'previous'])
   def test_step_matches_the_equations(self, write_vector, least_used,
-                                      key_strength):
+                                      key_strength, read_addressing):
     cell = _cell(write_vector=write_vector, least_used=least_used,
-                 key_strength=key_strength, gamma=0.9, return_aux=True)
+                 key_strength=key_strength, read_addressing=read_addressing,
+                 gamma=0.9, return_aux=True)
     params, carry, x = _init(cell)
     carry = _random_carry(cell, carry, seed=3)
     new, (y, aux) = cell.apply(params, carry, x)
@@ -197,6 +203,7 @@ class MANNCellTest(parameterized.TestCase):
       ('memory_size', 2.5, 'memory_size must be a positive integer'),
       ('write_vector', 'add', 'write_vector must be one of'),
       ('least_used', 'lru', 'least_used must be one of'),
+      ('read_addressing', 'before', 'read_addressing must be one of'),
       ('gamma', 1.5, r'gamma \(usage decay\) must be in'))
   def test_bad_config(self, field, value, message):
     cell = _cell(**{field: value})
