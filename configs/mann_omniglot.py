@@ -3,7 +3,13 @@
 Santoro et al. 2016, sec. 4.1 and Table 1: an LSTM controller of 200
 units, memory 128 x 40, 4 read heads (and 4 write heads), episodes of 5
 classes and 50 images with the previous label as input. Training protocol
-of the seed implementation (`configs/omniglot.py`).
+of the seed implementation (`configs/omniglot.py`), and its MANN's
+memory access (snowkylin/ntm): the heads share the least-used indicator
+(`model.least_used='shared'`) and address the memory before the step's
+write (`model.read_addressing='previous'`). The paper's order, as
+tristandeleu/ntm-one-shot: `--config.model.read_addressing=written
+--config.model.least_used=per_head` (the MANNCell's defaults), which
+learned far more slowly here (experiments/omniglot/README.md).
 
 Command:
   python -m memax.main --config=configs/mann_omniglot.py --workdir=runs/mann
@@ -26,7 +32,8 @@ from configs import omniglot
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   """`arg`: `labels=string`, `runlocal`, `seeds=N`."""
-  return omniglot.get_config('mann', arg)
+  return omniglot.get_config('mann', arg, least_used='shared',
+                             read_addressing='previous')
 
 
 def sweep(add, arg: str | None = None) -> None:
