@@ -9,6 +9,7 @@ import jax
 from memax import ops
 from memax.ops import addressing
 from memax.ops import attention
+from memax.ops import dnc
 from memax.ops import lrua
 from memax.ops import memory
 
@@ -51,6 +52,19 @@ _API = {
     'least_used': (lrua, ('usage',), ('num',)),
     'lrua_write_weights': (
         lrua, ('prev_read_weights', 'prev_least_used', 'gate'), ()),
+    'dnc_usage': (
+        dnc, ('prev_usage', 'prev_write_weights', 'prev_read_weights',
+              'free_gates'), ()),
+    'dnc_allocation': (dnc, ('usage',), ()),
+    'dnc_write_weights': (
+        dnc, ('allocation', 'write_content_weights', 'allocation_gate',
+              'write_gate'), ()),
+    'dnc_precedence': (dnc, ('prev_precedence', 'write_weights'), ()),
+    'dnc_link': (
+        dnc, ('prev_link', 'prev_precedence', 'write_weights'), ()),
+    'dnc_directional_weights': (dnc, ('link', 'prev_read_weights'), ()),
+    'dnc_read_weights': (
+        dnc, ('backward', 'content', 'forward', 'read_modes'), ()),
 }
 
 # Keyword-only hyper-parameters that every caller must give.

@@ -1,7 +1,8 @@
 """Pure, batch-free memory ops. Batch them with `jax.vmap`.
 
 NTM addressing and memory (`addressing`, `memory`); the MANN's
-least-recently-used access (`lrua`); MemN2N / KV-MemNN attention over
+least-recently-used access (`lrua`); the DNC's allocation and temporal
+links (`dnc`); MemN2N / KV-MemNN attention over
 sentence memories (`attention`).
 """
 
@@ -20,6 +21,13 @@ from memax.ops.attention import memory_attention
 from memax.ops.attention import memory_read
 from memax.ops.attention import position_encoding
 from memax.ops.attention import position_encoding_weights
+from memax.ops.dnc import dnc_allocation
+from memax.ops.dnc import dnc_directional_weights
+from memax.ops.dnc import dnc_link
+from memax.ops.dnc import dnc_precedence
+from memax.ops.dnc import dnc_read_weights
+from memax.ops.dnc import dnc_usage
+from memax.ops.dnc import dnc_write_weights
 from memax.ops.lrua import least_used
 from memax.ops.lrua import lrua_usage
 from memax.ops.lrua import lrua_write_weights
@@ -34,6 +42,13 @@ __all__ = (
     'circular_shift',
     'content_weights',
     'cosine_similarity',
+    'dnc_allocation',
+    'dnc_directional_weights',
+    'dnc_link',
+    'dnc_precedence',
+    'dnc_read_weights',
+    'dnc_usage',
+    'dnc_write_weights',
     'interpolate',
     'least_used',
     'lrua_usage',
