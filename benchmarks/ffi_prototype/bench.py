@@ -30,7 +30,7 @@ import run  # pylint: disable=g-import-not-at-top  (benchmarks/run.py)
 def cpp_call(self, carry, x):
   """`NTMCell.__call__` for 1 + 1 heads with the C++ memory step."""
   controller_state, h, raw = self.controller_step(carry, x)
-  read_size = self.num_read_heads * self._head_size()
+  read_size = self._read_size()
   rp = self._split_heads(raw[..., :read_size], 1, write=False)
   wp = self._split_heads(raw[..., read_size:], 1, write=True)
   memory, ww, rw, rv = ntm_ffi.ntm_step(

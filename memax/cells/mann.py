@@ -33,9 +33,9 @@ from typing import Any, NamedTuple
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from memax import ops
+from memax.cells import interface
 from memax.cells.lstm import FusedLSTMCell
 from memax.cells.lstm import LSTMState
 from memax.types import Array, PRNGKey
@@ -151,33 +151,25 @@ class MANNCell(nn.RNNCellBase):
     _check_config(self)
     self.core = FusedLSTMCell(self.controller_size, self.forget_bias,
                               dtype=self.dtype)
-    self.interface = nn.Dense(self.num_heads * sum(self._head_sizes()),
-                              dtype=self.dtype)
+    self.interface = nn.Dense(
+        interface.interface_size(self._head_fields(), self.num_heads),
+        dtype=self.dtype)
 
-  def _head_sizes(self) -> list[int]:
+  def _head_fields(self) -> tuple[interface.Field, ...]:
     """Per head: key, gate, then add vector and strength if used."""
-    sizes = [self.word_size, 1]
+    fields = [interface.Field('key', (self.word_size,), jnp.tanh),
+              interface.Field('gate', (), jax.nn.sigmoid)]
     if self.write_vector == 'separate':
-      sizes.append(self.word_size)
+      fields.append(interface.Field('add', (self.word_size,), jnp.tanh))
     if self.key_strength:
-      sizes.append(1)
-    return sizes
+      fields.append(interface.Field('strength', (), ops.oneplus))
+    return tuple(fields)
 
   def split_heads(self, raw: Array) -> HeadParams:
     """`raw [B, R * size]` -> activated `HeadParams`."""
-    raw = raw.reshape(raw.shape[:-1] + (self.num_heads, -1))
-    parts = jnp.split(raw, np.cumsum(self._head_sizes())[:-1].tolist(),
-                      axis=-1)
-    key = jnp.tanh(parts[0])
-    gate = jax.nn.sigmoid(parts[1][..., 0])
-    rest = parts[2:]
-    add = key
-    if self.write_vector == 'separate':
-      add, rest = jnp.tanh(rest[0]), rest[1:]
-    strength = jnp.ones_like(gate)
-    if self.key_strength:
-      strength = ops.oneplus(rest[0][..., 0])
-    return HeadParams(key, gate, add, strength)
+    p = interface.split(raw, self._head_fields(), num_heads=self.num_heads)
+    strength = p.get('strength', jnp.ones_like(p['gate']))
+    return HeadParams(p['key'], p['gate'], p.get('add', p['key']), strength)
 
   def controller_step(self, carry: MANNState, x: Array
                       ) -> tuple[LSTMState, Array, Array]:

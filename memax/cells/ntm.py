@@ -19,9 +19,9 @@ from typing import Any, NamedTuple
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from memax import ops
+from memax.cells import interface
 from memax.cells.lstm import FusedLSTMCell
 from memax.cells.lstm import LSTMState
 from memax.types import Array, PRNGKey
@@ -158,39 +158,35 @@ class NTMCell(nn.RNNCellBase):
   def _location(self) -> bool:
     return self.addressing == 'content_and_location'
 
-  def _head_size(self) -> int:
-    size = self.word_size + 1  # key, strength
+  def _head_fields(self, write: bool) -> tuple[interface.Field, ...]:
+    """One head's layout: key, strength, then the location fields (gate,
+    shift, gamma) and, for a write head, erase and add vectors."""
+    w = self.word_size
+    fields = [interface.Field('key', (w,)),
+              interface.Field('strength', (), ops.oneplus)]
     if self._location():
-      size += 1 + (2 * self.shift_range + 1) + 1  # gate, shift, gamma
-    return size
+      fields += [interface.Field('gate', (), jax.nn.sigmoid),
+                 interface.Field('shift', (2 * self.shift_range + 1,),
+                                 jax.nn.softmax),
+                 interface.Field('gamma', (), ops.oneplus)]
+    if write:
+      fields += [interface.Field('erase', (w,), jax.nn.sigmoid),
+                 interface.Field('add', (w,), jnp.tanh)]
+    return tuple(fields)
+
+  def _read_size(self) -> int:
+    return interface.interface_size(self._head_fields(write=False),
+                                    self.num_read_heads)
 
   def _interface_size(self) -> int:
-    head = self._head_size()
-    return (self.num_read_heads * head +
-            self.num_write_heads * (head + 2 * self.word_size))
+    return self._read_size() + interface.interface_size(
+        self._head_fields(write=True), self.num_write_heads)
 
   def _split_heads(self, raw: Array, num_heads: int, write: bool
                    ) -> HeadParams:
     """`raw [B, heads * size]` -> activated `HeadParams` of `[B, heads, .]`."""
-    raw = raw.reshape(raw.shape[:-1] + (num_heads, -1))
-    w = self.word_size
-    sizes = [w, 1]
-    if self._location():
-      sizes += [1, 2 * self.shift_range + 1, 1]
-    if write:
-      sizes += [w, w]
-    parts = jnp.split(raw, np.cumsum(sizes)[:-1].tolist(), axis=-1)
-    params = dict(key=parts[0], strength=ops.oneplus(parts[1][..., 0]),
-                  gate=None, shift=None, gamma=None)
-    rest = parts[2:]
-    if self._location():
-      params.update(gate=jax.nn.sigmoid(rest[0][..., 0]),
-                    shift=jax.nn.softmax(rest[1], axis=-1),
-                    gamma=ops.oneplus(rest[2][..., 0]))
-      rest = rest[3:]
-    if write:
-      params.update(erase=jax.nn.sigmoid(rest[0]), add=jnp.tanh(rest[1]))
-    return HeadParams(**params)
+    p = interface.split(raw, self._head_fields(write), num_heads=num_heads)
+    return HeadParams(**{f: p.get(f) for f in HeadParams._fields})
 
   def _address(self, memory: Array, prev: Array, p: HeadParams) -> Array:
     """Weights `[B, heads, N]` for memory `[B, N, W]`, prev `[B, heads, N]`."""
@@ -246,7 +242,7 @@ class NTMCell(nn.RNNCellBase):
                ) -> tuple[NTMState, tuple[Array, dict[str, Array]]]:
     batch_shape = x.shape[:-1]
     controller_state, h, raw = self.controller_step(carry, x)
-    read_size = self.num_read_heads * self._head_size()
+    read_size = self._read_size()
     read_p = self._split_heads(raw[..., :read_size], self.num_read_heads,
                                write=False)
     write_p = self._split_heads(raw[..., read_size:], self.num_write_heads,

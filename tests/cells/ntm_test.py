@@ -88,7 +88,7 @@ class NTMCellTest(parameterized.TestCase):
     # memory with the pure ops, give the cell's read weights.
     def read_heads(cell, carry, x):
       _, _, raw = cell.controller_step(carry, x)
-      return cell._split_heads(raw[:, :2 * cell._head_size()], 2,
+      return cell._split_heads(raw[:, :cell._read_size()], 2,
                                write=False)
     # On the host: indexing them below compiles nothing.
     p, prev, got = jax.device_get((
