@@ -382,21 +382,21 @@ def load(path: str | os.PathLike = '', *,
   if not os.path.isdir(folder):
     raise ValueError(f'Omniglot path {folder} is a file, not a folder: '
                      f'{_HELP}.')
-  paths = [os.path.join(folder, z) for z in _ZIPS]
+  zips = [os.path.join(folder, z) for z in _ZIPS]
   if split_names is not None:
-    return _load_zips(paths, split_names=split_names,
+    return _load_zips(zips, split_names=split_names,
                       where=f'folder {folder}')
   # The shipped split: decoded once per process for the same zips (same
   # real paths, sizes and modification times), e.g. a training run and its
   # evaluation, or the tests; the arrays are read-only.
   stamps = []
-  for p in paths:
+  for p in zips:
     try:
       info = os.stat(p)
       stamps.append((os.path.realpath(p), info.st_size, info.st_mtime_ns))
     except OSError:
-      return _load_zips(paths, where=f'folder {folder}')  # its own error.
-  return _load_shipped(tuple(stamps), tuple(paths), f'folder {folder}')
+      return _load_zips(zips, where=f'folder {folder}')  # its own error.
+  return _load_shipped(tuple(stamps), tuple(zips), f'folder {folder}')
 
 
 @functools.lru_cache(maxsize=2)
