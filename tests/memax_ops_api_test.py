@@ -65,10 +65,17 @@ _API = {
     'dnc_directional_weights': (dnc, ('link', 'prev_read_weights'), ()),
     'dnc_read_weights': (
         dnc, ('backward', 'content', 'forward', 'read_modes'), ()),
+    'SparseLink': (dnc, ('values', 'columns'), ()),
+    'dnc_sparsify': (dnc, ('weights',), ('k',)),
+    'dnc_sparse_link': (
+        dnc, ('prev_link', 'prev_precedence', 'write_weights'), ()),
+    'dnc_sparse_directional_weights': (
+        dnc, ('link', 'prev_read_weights'), ()),
+    'dnc_sparse_link_to_dense': (dnc, ('link',), ()),
 }
 
 # Keyword-only hyper-parameters that every caller must give.
-_REQUIRED = {'decay', 'num'}
+_REQUIRED = {'decay', 'num', 'k'}
 
 
 class MemaxOpsApiTest(parameterized.TestCase):

@@ -21,11 +21,16 @@ from memax.ops.attention import memory_attention
 from memax.ops.attention import memory_read
 from memax.ops.attention import position_encoding
 from memax.ops.attention import position_encoding_weights
+from memax.ops.dnc import SparseLink
 from memax.ops.dnc import dnc_allocation
 from memax.ops.dnc import dnc_directional_weights
 from memax.ops.dnc import dnc_link
 from memax.ops.dnc import dnc_precedence
 from memax.ops.dnc import dnc_read_weights
+from memax.ops.dnc import dnc_sparse_directional_weights
+from memax.ops.dnc import dnc_sparse_link
+from memax.ops.dnc import dnc_sparse_link_to_dense
+from memax.ops.dnc import dnc_sparsify
 from memax.ops.dnc import dnc_usage
 from memax.ops.dnc import dnc_write_weights
 from memax.ops.lrua import least_used
@@ -36,6 +41,7 @@ from memax.ops.memory import read
 from memax.ops.memory import write
 
 __all__ = (
+    'SparseLink',
     'address',
     'bag_of_words',
     'centered_position_encoding_weights',
@@ -47,6 +53,10 @@ __all__ = (
     'dnc_link',
     'dnc_precedence',
     'dnc_read_weights',
+    'dnc_sparse_directional_weights',
+    'dnc_sparse_link',
+    'dnc_sparse_link_to_dense',
+    'dnc_sparsify',
     'dnc_usage',
     'dnc_write_weights',
     'interpolate',

@@ -16,6 +16,8 @@ Every op works on one example: no batch axis. Batch with `jax.vmap`. Shapes
 use the legend of `memax.types`: `N` slots, `R` read heads.
 """
 
+from typing import NamedTuple
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -181,3 +183,152 @@ def dnc_read_weights(backward: Array, content: Array, forward: Array,
   chex.assert_shape(read_modes, (backward.shape[0], 3))
   return (read_modes[:, 0:1] * backward + read_modes[:, 1:2] * content
           + read_modes[:, 2:3] * forward)
+
+
+# ----------------------------------------------------------------------------
+# The sparse link matrix (Methods, "Sparse link matrix").
+
+
+class SparseLink(NamedTuple):
+  """A link matrix stored as `K` entries per row: `O(N K)`, never `N x N`.
+
+  Row `i` holds `L[i, columns[i, k]] = values[i, k]`; every other entry of
+  the row is zero. An entry with value 0 is empty (its column is
+  meaningless), and the columns of a row's non-empty entries are distinct.
+  Any leading batch axes come before `N`.
+
+  Attributes:
+    values: `[N, K]` the entries' values.
+    columns: `[N, K]` int32, the entries' column indices.
+  """
+
+  values: Array
+  columns: Array
+
+  @staticmethod
+  def empty(num_slots: int, k: int, dtype=jnp.float32) -> 'SparseLink':
+    """The link `L_0 = 0`: `num_slots` rows of `k` empty entries."""
+    return SparseLink(jnp.zeros((num_slots, k), dtype),
+                      jnp.zeros((num_slots, k), jnp.int32))
+
+
+def dnc_sparse_link_to_dense(link: SparseLink) -> Array:
+  """`[N, N]` dense matrix of a `SparseLink` (for tests and plots)."""
+  chex.assert_rank([link.values, link.columns], 2)
+  n = link.values.shape[0]
+  rows = jnp.broadcast_to(jnp.arange(n)[:, None], link.columns.shape)
+  return jnp.zeros((n, n), link.values.dtype).at[rows, link.columns].add(
+      link.values)
+
+
+def _top_k(weights: Array, k: int) -> tuple[Array, Array]:
+  """`(values [k], indices [k])` of the `k` largest weights, rescaled so
+  that they keep the sum of all the weights; ties go to the lower index."""
+  if k >= weights.shape[0]:
+    return weights, jnp.arange(weights.shape[0])
+  _, indices = jax.lax.top_k(jax.lax.stop_gradient(weights), k)
+  values = weights[indices]
+  kept = jnp.sum(values)
+  scale = jnp.sum(weights) / jnp.where(kept > 0, kept, 1.0)
+  return values * jnp.where(kept > 0, scale, 0.0), indices
+
+
+def dnc_sparsify(weights: Array, *, k: int) -> Array:
+  """Keeps the `k` largest of `[N]` weights, rescaled to the same sum.
+
+  The sparse approximations `w^` and `p^` of the Methods' sparse link: all
+  but the `k` largest values are set to zero and the kept ones are scaled
+  so that the vector keeps its sum (so nothing changes when `k >= N`, and a
+  full write, summing to 1, stays a distribution). Equal values: the lower
+  index is kept. The gradient flows through the kept values.
+
+  Args:
+    weights: `[N]` non-negative weights (write weights or precedence).
+    k: values kept, `>= 1` (`k >= N` keeps all).
+
+  Returns:
+    `[N]` the sparse weights.
+  """
+  chex.assert_rank(weights, 1)
+  if k >= weights.shape[0]:
+    return weights
+  values, indices = _top_k(weights, int(k))
+  return jnp.zeros_like(weights).at[indices].set(values)
+
+
+def dnc_sparse_link(prev_link: SparseLink, prev_precedence: Array,
+                    write_weights: Array) -> SparseLink:
+  """The sparse link update, `O(N K^2)` time and `O(N K)` memory.
+
+  With `w^ = dnc_sparsify(w, k=K)` and `p^ = dnc_sparsify(p_{t-1}, k=K)`:
+  `L_t[i, j] = (1 - w^_i - w^_j) L_{t-1}[i, j] + w^_i p^_j`, zero on the
+  diagonal, and, when `K < N`, every entry below `1 / K` set to zero. A
+  row of `L` sums to at most 1, so at most `K` of its entries reach `1/K`:
+  the `K` entries per row hold the thresholded matrix exactly. When
+  `K >= N` nothing is approximated and the result equals `dnc_link`.
+
+  Row `i`'s new entries can only sit in its previous `K` columns or in the
+  `K` columns of `p^`: the update merges these `2K` candidates (summing
+  repeated columns) and keeps the `K` largest.
+
+  Args:
+    prev_link: `SparseLink` `L_{t-1}` of `[N, K]` arrays.
+    prev_precedence: `[N]` precedence `p_{t-1}` (before this write).
+    write_weights: `[N]` write weights `w^w_t`.
+
+  Returns:
+    `SparseLink` `L_t` of `[N, K]` arrays.
+  """
+  chex.assert_rank([prev_link.values, prev_link.columns, prev_precedence,
+                    write_weights], [2, 2, 1, 1])
+  chex.assert_equal_shape([prev_link.values, prev_link.columns])
+  chex.assert_equal_shape([prev_precedence, write_weights])
+  chex.assert_equal_shape_prefix([prev_link.values, write_weights], 1)
+  n, k = prev_link.values.shape
+  kk = min(k, n)
+  w = dnc_sparsify(write_weights, k=kk)
+  p_values, p_columns = _top_k(prev_precedence, kk)
+  # Candidates per row: the previous entries, decayed, then p^'s support.
+  old = (1.0 - w[:, None] - w[prev_link.columns]) * prev_link.values
+  new = w[:, None] * p_values[None, :]
+  columns = jnp.concatenate(
+      [prev_link.columns, jnp.broadcast_to(p_columns, (n, kk))], axis=1)
+  values = jnp.concatenate([old, new], axis=1)
+  # Merge repeated columns into their first occurrence.
+  same = columns[:, :, None] == columns[:, None, :]
+  merged = jnp.einsum('nij,nj->ni', same.astype(values.dtype), values)
+  earlier = jnp.tril(jnp.ones((k + kk, k + kk), bool), -1)
+  first = ~jnp.any(same & earlier[None], axis=2)
+  diagonal = columns == jnp.arange(n)[:, None]
+  merged = jnp.where(first & ~diagonal, merged, 0.0)
+  values, position = jax.lax.top_k(merged, k)
+  columns = jnp.take_along_axis(columns, jax.lax.stop_gradient(position),
+                                axis=1)
+  if k < n:
+    values = jnp.where(values >= 1.0 / k, values, 0.0)
+  return SparseLink(values, columns.astype(jnp.int32))
+
+
+def dnc_sparse_directional_weights(link: SparseLink, prev_read_weights: Array
+                                   ) -> tuple[Array, Array]:
+  """`dnc_directional_weights` for a `SparseLink`, in `O(R N K)`.
+
+  Args:
+    link: `SparseLink` `L_t` of `[N, K]` arrays.
+    prev_read_weights: `[R, N]` read weights `w^r_{t-1}`.
+
+  Returns:
+    `(forward [R, N], backward [R, N])`: `f_i = L w^r_i`, `b_i = L^T w^r_i`.
+  """
+  chex.assert_rank([link.values, link.columns, prev_read_weights], 2)
+  chex.assert_equal_shape([link.values, link.columns])
+  chex.assert_equal_shape_suffix([link.values[:, 0], prev_read_weights], 1)
+  # forward[r, i] = sum_k values[i, k] * read[r, columns[i, k]].
+  forward = jnp.einsum('nk,rnk->rn', link.values,
+                       prev_read_weights[:, link.columns])
+  # backward[r, j] = sum over entries (i, k) in column j of values * read[r, i].
+  flow = (link.values[None] * prev_read_weights[:, :, None]).reshape(
+      prev_read_weights.shape[0], -1)
+  backward = jnp.zeros_like(prev_read_weights).at[
+      :, link.columns.reshape(-1)].add(flow)
+  return forward, backward

@@ -11,6 +11,7 @@ from absl.testing import absltest
 from absl.testing import parameterized
 import chex
 import jax
+import jax.extend
 import jax.numpy as jnp
 import numpy as np
 
@@ -80,6 +81,29 @@ def np_link(prev_link, prev_precedence, write):
       if i != j:
         out[i, j] = ((1 - write[i] - write[j]) * prev_link[i, j]
                      + write[i] * prev_precedence[j])
+  return out
+
+
+def np_sparsify(w, k):
+  """Keeps the k largest (ties: lower index), rescaled to the same sum."""
+  n = w.shape[0]
+  if k >= n:
+    return w.copy()
+  order = sorted(range(n), key=lambda i: (-w[i], i))[:k]
+  out = np.zeros(n)
+  kept = sum(w[i] for i in order)
+  for i in order:
+    out[i] = w[i] * (w.sum() / kept) if kept > 0 else 0.0
+  return out
+
+
+def np_sparse_link(prev_link, prev_precedence, write, k):
+  """The Methods' sparse link on dense arrays: sparsify, update, threshold."""
+  n = write.shape[0]
+  out = np_link(prev_link, np_sparsify(prev_precedence, k),
+                np_sparsify(write, k))
+  if k < n:
+    out[out < 1.0 / k] = 0.0
   return out
 
 
@@ -189,7 +213,9 @@ class ReferenceTest(parameterized.TestCase):
   def test_exported(self):
     for name in ('dnc_usage', 'dnc_allocation', 'dnc_write_weights',
                  'dnc_precedence', 'dnc_link', 'dnc_directional_weights',
-                 'dnc_read_weights'):
+                 'dnc_read_weights', 'dnc_sparsify', 'dnc_sparse_link',
+                 'dnc_sparse_link_to_dense',
+                 'dnc_sparse_directional_weights', 'SparseLink'):
       self.assertIs(getattr(ops, name), getattr(dnc, name))
 
 
@@ -287,6 +313,156 @@ class PropertiesTest(parameterized.TestCase):
     with self.assertRaises(AssertionError):
       dnc.dnc_usage(jnp.zeros(4), jnp.zeros(4), jnp.zeros((2, 4)),
                     jnp.zeros(3))
+
+
+def _sharp_writes(rng, steps, n, total=0.9):
+  """Write weights focused on a few slots (as after training), each a
+  distribution of mass `total` over the slots."""
+  out = []
+  for _ in range(steps):
+    logits = 8.0 * rng.normal(size=n)
+    w = np.exp(logits - logits.max())
+    out.append(total * w / w.sum())
+  return out
+
+
+def _nxn_intermediates(fn, *args):
+  """Shapes in `fn`'s jaxpr with two axes of the slot count `N`."""
+  n = args[1].shape[0]
+  found = []
+
+  def visit(jaxpr):
+    for eqn in jaxpr.eqns:
+      for v in eqn.outvars:
+        if sum(d == n for d in getattr(v.aval, 'shape', ())) >= 2:
+          found.append(v.aval.shape)
+      for sub in jax.extend.core.jaxprs_in_params(eqn.params):
+        visit(sub)
+
+  visit(jax.make_jaxpr(fn)(*args).jaxpr)
+  return found
+
+
+class SparseLinkTest(parameterized.TestCase):
+  """The sparse link (Methods, "Sparse link matrix") against the dense
+  equations with top-K sparsification and the 1/K threshold."""
+
+  def run_steps(self, n, k, steps, seed=0):
+    rng = np.random.default_rng(seed)
+    writes = _sharp_writes(rng, steps, n)
+    link = dnc.SparseLink.empty(n, k, jnp.float64)
+    prec = jnp.zeros(n, jnp.float64)
+    want, want_prec = np.zeros((n, n)), np.zeros(n)
+    step = jax.jit(dnc.dnc_sparse_link)
+    for w in writes:
+      link = step(link, prec, jnp.float64(w))
+      prec = dnc.dnc_precedence(prec, jnp.float64(w))
+      want = np_sparse_link(want, want_prec, w, k)
+      want_prec = np_precedence(want_prec, w)
+      np.testing.assert_allclose(dnc.dnc_sparse_link_to_dense(link), want,
+                                 rtol=1e-10, atol=1e-12)
+    return link, want
+
+  def test_sparsify(self):
+    w = np.float64([0.1, 0.3, 0.05, 0.3, 0.2])
+    with jax.enable_x64():
+      got = dnc.dnc_sparsify(jnp.float64(w), k=2)
+      np.testing.assert_allclose(got, np_sparsify(w, 2), rtol=1e-12)
+      np.testing.assert_allclose(got, [0, 0.475, 0, 0.475, 0], rtol=1e-12)
+      got = dnc.dnc_sparsify(jnp.float64(w), k=3)   # a tie at 0.3 kept both
+      np.testing.assert_allclose(got, np_sparsify(w, 3), rtol=1e-12)
+      np.testing.assert_allclose(dnc.dnc_sparsify(jnp.float64(w), k=5), w)
+      np.testing.assert_allclose(dnc.dnc_sparsify(jnp.zeros(5), k=2), 0.0)
+
+  @parameterized.parameters((10, 3), (12, 4), (16, 8))
+  def test_matches_the_dense_reference(self, n, k):
+    with jax.enable_x64():
+      _, want = self.run_steps(n, k, steps=8)
+    # The threshold left some links, and at most K per row.
+    self.assertGreater(np.count_nonzero(want), 0)
+    self.assertLessEqual(int((want > 0).sum(1).max()), k)
+
+  @parameterized.parameters(0, 2)
+  def test_equals_the_dense_link_when_k_covers_memory(self, extra):
+    n = 7
+    rng = np.random.default_rng(1)
+    with jax.enable_x64():
+      link = dnc.SparseLink.empty(n, n + extra, jnp.float64)
+      dense, prec = jnp.zeros((n, n), jnp.float64), jnp.zeros(n, jnp.float64)
+      for _ in range(6):
+        w = jnp.float64(_simplex(rng, n, 0.8))   # diffuse: no entry is tiny
+        link = dnc.dnc_sparse_link(link, prec, w)
+        dense = dnc.dnc_link(dense, prec, w)
+        prec = dnc.dnc_precedence(prec, w)
+      np.testing.assert_allclose(dnc.dnc_sparse_link_to_dense(link), dense,
+                                 rtol=1e-12, atol=1e-15)
+
+  def test_directional_weights_match_the_dense_ones(self):
+    n, k = 10, 3
+    with jax.enable_x64():
+      link, dense = self.run_steps(n, k, steps=6, seed=2)
+      reads = jnp.float64(_simplex(np.random.default_rng(3), (_R, n)))
+      forward, backward = jax.jit(dnc.dnc_sparse_directional_weights)(
+          link, reads)
+      want_f, want_b = np_directional(dense, np.asarray(reads))
+      np.testing.assert_allclose(forward, want_f, rtol=1e-10, atol=1e-12)
+      np.testing.assert_allclose(backward, want_b, rtol=1e-10, atol=1e-12)
+
+  def test_follows_writes_and_batches(self):
+    # Slots 5, 2, 7 written in turn (K = 2 < N = 9): forward from 5 -> 2.
+    n, k = 9, 2
+    link = dnc.SparseLink.empty(n, k)
+    link = jax.tree.map(lambda a: jnp.stack([a, a]), link)  # batch of 2
+    prec = jnp.zeros((2, n))
+    step = jax.jit(jax.vmap(dnc.dnc_sparse_link))
+    for slot in (5, 2, 7):
+      w = jnp.stack([jax.nn.one_hot(slot, n), jnp.zeros(n)])
+      link = step(link, prec, w)
+      prec = jax.vmap(dnc.dnc_precedence)(prec, w)
+    reads = jnp.stack([jax.nn.one_hot(5, n)[None]] * 2)
+    forward, backward = jax.vmap(dnc.dnc_sparse_directional_weights)(
+        link, reads)
+    np.testing.assert_allclose(forward[0, 0], jax.nn.one_hot(2, n))
+    np.testing.assert_allclose(backward[0, 0], jnp.zeros(n))
+    np.testing.assert_allclose(forward[1], 0.0)   # nothing written
+    np.testing.assert_allclose(link.values[1], 0.0)
+
+  def test_gradients(self):
+    n = 6
+    rng = np.random.default_rng(4)
+    with jax.enable_x64():
+      # K >= N: the update is smooth; numerical gradients through all of it.
+      prev = dnc.dnc_sparse_link(dnc.SparseLink.empty(n, n, jnp.float64),
+                                 jnp.float64(_simplex(rng, n, 0.5)),
+                                 jnp.float64(_simplex(rng, n, 0.8)))
+      reads = jnp.float64(_simplex(rng, (_R, n)))
+
+      def through(values, prec, w, r):
+        link = dnc.dnc_sparse_link(dnc.SparseLink(values, prev.columns),
+                                   prec, w)
+        return jnp.concatenate(dnc.dnc_sparse_directional_weights(link, r))
+
+      chex.assert_numerical_grads(
+          through, (prev.values, jnp.float64(_simplex(rng, n, 0.7)),
+                    jnp.float64(_simplex(rng, n, 0.8)), reads), order=1)
+      # K < N with every weight at zero (the first step): finite.
+      zero = dnc.SparseLink.empty(n, 2, jnp.float64)
+      self.assertTrue(_grads_finite(
+          lambda v, p, w: dnc.dnc_sparse_link(
+              dnc.SparseLink(v, zero.columns), p, w).values,
+          zero.values, jnp.zeros(n), jnp.zeros(n)))
+
+  def test_never_builds_an_n_by_n_array(self):
+    n, k = 512, 8
+    link = dnc.SparseLink.empty(n, k)
+    w = jnp.zeros(n)
+    self.assertEqual(_nxn_intermediates(dnc.dnc_sparse_link, link, w, w), [])
+    self.assertEqual(_nxn_intermediates(
+        lambda l, r: dnc.dnc_sparse_directional_weights(l, r),
+        link, jnp.zeros((_R, n))), [])
+    # The check can fail: the dense link does build one.
+    self.assertNotEqual(_nxn_intermediates(
+        dnc.dnc_link, jnp.zeros((n, n)), w, w), [])
 
 
 if __name__ == '__main__':
