@@ -52,6 +52,30 @@ def mann() -> ml_collections.ConfigDict:
   return c
 
 
+def dnc() -> ml_collections.ConfigDict:
+  """DNC with deepmind/dnc's repeat-copy sizes (Graves et al. 2016)."""
+  c = ml_collections.ConfigDict()
+  c.name = 'dnc'
+  c.controller = 'lstm'          # 'lstm' or 'feedforward'.
+  c.controller_size = 64         # controller units C (per layer).
+  c.controller_layers = 1        # the Methods' deep LSTM: layer l reads
+                                 # [x; reads; h^(l-1)], output all layers.
+  c.memory_size = 16             # slots N; can change at evaluation time.
+  c.word_size = 16               # word size W.
+  c.num_read_heads = 4           # R (one write head).
+  c.strength = 'oneplus'         # key strengths: 'oneplus' (the paper) or
+                                 # 'softplus' (deepmind/dnc).
+  c.link_sparsity = 0            # 0: dense N x N link; K: K links per row.
+  c.controller_clip = 20.0       # clip controller output and state; 0 = off.
+  c.activation_grad_clip = 0.0   # clip gradients of the controller's
+                                 # activations (the paper: 10); 0 = off.
+  c.forget_bias = 1.0            # the controller's forget-gate bias.
+  c.eps = 1e-6                   # floor of the content addressing.
+  c.unroll = 1                   # scan steps per loop iteration (speed only).
+  c.remat = False                # recompute steps in the backward pass.
+  return c
+
+
 def lstm() -> ml_collections.ConfigDict:
   """LSTM baseline; one layer of the NTM controller's size by default."""
   c = ml_collections.ConfigDict()
@@ -64,7 +88,7 @@ def lstm() -> ml_collections.ConfigDict:
   return c
 
 
-REGISTRY = {'ntm': ntm, 'mann': mann, 'lstm': lstm}
+REGISTRY = {'ntm': ntm, 'mann': mann, 'dnc': dnc, 'lstm': lstm}
 
 
 def get(name: str) -> ml_collections.ConfigDict:

@@ -3,8 +3,9 @@
 Launch:
   python -m memax.main --config=configs/train.py:model=ntm,task=copy \
       --workdir=runs/ntm_copy
-Arguments after the colon: `model` (ntm, mann, lstm), `task` (copy,
-repeat_copy, associative_recall, priority_sort, ngrams, omniglot),
+Arguments after the colon: `model` (ntm, mann, dnc, lstm), `task` (copy,
+repeat_copy, associative_recall, priority_sort, ngrams, omniglot,
+babi_words),
 `runlocal` (tiny sizes for smoke tests). Any field can be overridden, e.g. `--config.model.memory_size=64`.
 """
 
@@ -118,9 +119,41 @@ def lstm_baseline(config: ml_collections.ConfigDict, num_steps: int
   return config
 
 
+def dnc_protocol(config: ml_collections.ConfigDict, num_steps: int
+                 ) -> ml_collections.ConfigDict:
+  """deepmind/dnc's training protocol (its train.py): batches of 16,
+  RMSProp 1e-4 without momentum (decay 0.9, eps 1e-10), gradients clipped
+  to a global norm of 50, controller output and state clipped to 20.
+
+  One difference stays: TensorFlow 1's RMSProp starts its mean square at
+  1, optax's at 0 (the first updates are larger here).
+  """
+  config.optimizer.name = 'rmsprop'
+  config.optimizer.learning_rate = 1e-4
+  config.optimizer.momentum = 0.0
+  config.optimizer.decay = 0.9
+  config.optimizer.eps = 1e-10
+  config.optimizer.grad_clip_value = 0.0
+  config.optimizer.grad_clip_norm = 50.0
+  config.model.controller_clip = 20.0
+  config.train.batch_size = 16
+  config.train.num_steps = num_steps
+  config.train.steps_per_call = 100
+  return config
+
+
+def ntm_sizes(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """The NTM's sizes on the NTM paper's tasks: controller 100, memory
+  128 x 20 (for a DNC beside the NTM)."""
+  config.model.controller_size = 100
+  config.model.memory_size = 128
+  config.model.word_size = 20
+  return config
+
+
 def runlocal(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """Shrinks sizes and steps in place for smoke tests and CI."""
-  if config.model.name in ('ntm', 'mann'):
+  if config.model.name in ('ntm', 'mann', 'dnc'):
     config.model.controller_size = 16
     config.model.memory_size = 16
     config.model.word_size = 8

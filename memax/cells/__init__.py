@@ -1,5 +1,7 @@
 """Flax cells (carry-first, `(carry, x) -> (carry, y)`) that wrap the ops."""
 
+from memax.cells.dnc import DNCCell
+from memax.cells.dnc import DNCState
 from memax.cells.lstm import FusedLSTMCell
 from memax.cells.lstm import LSTMBaseline
 from memax.cells.lstm import LSTMState
@@ -8,5 +10,5 @@ from memax.cells.mann import MANNState
 from memax.cells.ntm import NTMCell
 from memax.cells.ntm import NTMState
 
-__all__ = ('FusedLSTMCell', 'LSTMBaseline', 'LSTMState', 'MANNCell',
-           'MANNState', 'NTMCell', 'NTMState')
+__all__ = ('DNCCell', 'DNCState', 'FusedLSTMCell', 'LSTMBaseline',
+           'LSTMState', 'MANNCell', 'MANNState', 'NTMCell', 'NTMState')

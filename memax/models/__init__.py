@@ -5,6 +5,7 @@ from typing import Any, Callable
 
 import flax.linen as nn
 
+from memax.cells.dnc import DNCCell
 from memax.cells.lstm import LSTMBaseline
 from memax.cells.mann import MANNCell
 from memax.cells.ntm import NTMCell
@@ -17,6 +18,7 @@ from memax.models.sequence import SequenceModel
 REGISTRY: dict[str, Callable[..., nn.Module]] = {
     'ntm': NTMCell,
     'mann': MANNCell,
+    'dnc': DNCCell,
     'lstm': LSTMBaseline,
 }
 

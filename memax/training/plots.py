@@ -11,6 +11,42 @@ import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np
 
 
+def example_panels(inputs: np.ndarray, targets: np.ndarray,
+                   outputs: np.ndarray, mask: np.ndarray,
+                   aux: Mapping[str, np.ndarray]
+                   ) -> list[tuple[str, np.ndarray, str]]:
+  """The panels of `plot_example`: `(title, image [rows, T], y label)`."""
+  panels = [('input', inputs.T, 'input channel'),
+            ('target (masked steps)', (targets * mask[:, None]).T,
+             'output bit'),
+            ('output p(bit = 1)', (outputs * mask[:, None]).T, 'output bit')]
+  for name in ('write_weights', 'read_weights'):
+    if name in aux:
+      weights = np.asarray(aux[name])
+      for head in range(weights.shape[1]):
+        label = f'{name.split("_")[0]} weighting, head {head}'
+        panels.append((label, weights[:, head].T, 'memory slot'))
+  # The DNC's memory management: usage and allocation over the slots, the
+  # read modes of each head and the gates.
+  for name, label in (('usage', 'usage'), ('allocation', 'allocation '
+                                           'weighting')):
+    if name in aux:
+      panels.append((label, np.asarray(aux[name]).T, 'memory slot'))
+  if 'read_modes' in aux:
+    modes = np.asarray(aux['read_modes'])
+    for head in range(modes.shape[1]):
+      panels.append((f'read modes, head {head} (rows: backward, content, '
+                     'forward)', modes[:, head].T, 'mode'))
+  gates = [(n, np.asarray(aux[n]).reshape(len(inputs), -1))
+           for n in ('write_gate', 'allocation_gate', 'free_gates')
+           if n in aux]
+  if gates:
+    panels.append(('gates (rows: ' + ', '.join(
+        n.replace('_', ' ') for n, _ in gates) + ')',
+                   np.concatenate([g for _, g in gates], axis=1).T, 'gate'))
+  return panels
+
+
 def plot_example(path: str, inputs: np.ndarray, targets: np.ndarray,
                  outputs: np.ndarray, mask: np.ndarray,
                  aux: Mapping[str, np.ndarray], title: str = '') -> str:
@@ -22,22 +58,15 @@ def plot_example(path: str, inputs: np.ndarray, targets: np.ndarray,
     targets: `[T, O]`.
     outputs: `[T, O]` probabilities.
     mask: `[T]` steps that count.
-    aux: optional `read_weights [T, R, N]`, `write_weights [T, H, N]`.
+    aux: optional `read_weights [T, R, N]`, `write_weights [T, H, N]`; the
+      DNC's `usage [T, N]`, `allocation [T, N]`, `read_modes [T, R, 3]`,
+      `write_gate [T]`, `allocation_gate [T]` and `free_gates [T, R]`.
     title: figure title.
 
   Returns:
     `path`.
   """
-  panels = [('input', inputs.T, 'input channel'),
-            ('target (masked steps)', (targets * mask[:, None]).T,
-             'output bit'),
-            ('output p(bit = 1)', (outputs * mask[:, None]).T, 'output bit')]
-  for name in ('write_weights', 'read_weights'):
-    if name in aux:
-      weights = np.asarray(aux[name])
-      for head in range(weights.shape[1]):
-        label = f'{name.split("_")[0]} weighting, head {head}'
-        panels.append((label, weights[:, head].T, 'memory slot'))
+  panels = example_panels(inputs, targets, outputs, mask, aux)
   fig, axes = plt.subplots(len(panels), 1, figsize=(10, 1.6 * len(panels) + 1),
                            squeeze=False)
   for ax, (name, image, ylabel) in zip(axes[:, 0], panels):

@@ -1,4 +1,5 @@
-"""Tests for `memax.training.plots`: the bAbI attention plot."""
+"""Tests for `memax.training.plots`: the bAbI attention plot and the
+per-example plot of the recurrent models."""
 
 import os
 import tempfile
@@ -122,3 +123,33 @@ class PlotAttentionTest(parameterized.TestCase):
 
 if __name__ == '__main__':
   absltest.main()
+
+
+class PlotExampleTest(absltest.TestCase):
+
+  def test_dnc_panels_and_png(self):
+    t, n, r = 6, 5, 2
+    rng = np.random.default_rng(0)
+    aux = {'write_weights': rng.uniform(size=(t, 1, n)),
+           'read_weights': rng.uniform(size=(t, r, n)),
+           'usage': rng.uniform(size=(t, n)),
+           'allocation': rng.uniform(size=(t, n)),
+           'read_modes': rng.uniform(size=(t, r, 3)),
+           'write_gate': rng.uniform(size=t),
+           'allocation_gate': rng.uniform(size=t),
+           'free_gates': rng.uniform(size=(t, r))}
+    args = (np.zeros((t, 4)), np.ones((t, 3)), np.ones((t, 3)), np.ones(t))
+    panels = plots.example_panels(*args, aux)
+    titles = [p[0] for p in panels]
+    self.assertEqual(len(panels), 3 + 1 + r + 2 + r + 1)
+    self.assertIn('usage', titles)
+    np.testing.assert_array_equal(panels[titles.index('usage')][1],
+                                  aux['usage'].T)
+    gates = panels[-1]
+    self.assertEqual(gates[1].shape, (1 + 1 + r, t))
+    np.testing.assert_array_equal(gates[1][2:], aux['free_gates'].T)
+    self.assertEqual(len(plots.example_panels(*args, {})), 3)
+    with tempfile.TemporaryDirectory() as tmp:
+      path = plots.plot_example(os.path.join(tmp, 'x.png'), *args, aux)
+      with open(path, 'rb') as f:
+        self.assertEqual(f.read(8), b'\x89PNG\r\n\x1a\n')

@@ -1,0 +1,321 @@
+"""The Differentiable Neural Computer cell (Graves et al. 2016, Methods).
+
+"Hybrid computing using a neural network with dynamic external memory",
+Nature 538. One time step, in the Methods' order:
+
+1. the controller reads `chi_t = [x_t; r_{t-1}]` and emits the interface
+   vector `xi_t` (`interface_fields`): R read keys and strengths, a write
+   key and strength, erase and write vectors, R free gates, the allocation
+   and write gates, and R read modes;
+2. the usage `u_t` follows the previous write and the reads freed by the
+   free gates (`ops.dnc_usage`); the allocation weights `a_t` go to the
+   least-used slots (`ops.dnc_allocation`);
+3. the write weights mix allocation and the write key's content weights
+   (`ops.dnc_write_weights`) and the memory is written, erase then add
+   (`ops.write`);
+4. the temporal link matrix `L_t` and the precedence `p_t` follow the write
+   (`ops.dnc_link`, `ops.dnc_precedence`; or the sparse link,
+   `ops.dnc_sparse_link`, with `link_sparsity=K`);
+5. each read head mixes the backward and forward weights of its previous
+   read weights through `L_t` with its content weights on the written
+   memory, by its read modes (`ops.dnc_read_weights`), and reads `r_t`.
+
+The output features are `[h_t; r_t]`, where `h_t` is the controller output
+(the concatenated outputs of its layers); the sequence model's readout
+applies `W_y h_t + W_r r_t` as one linear layer over them.
+
+The memory size `N` is an attribute, never a parameter shape: the same
+parameters run with any `N` (the link matrix, dense or sparse, is state).
+"""
+
+from typing import Any, NamedTuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from memax import ops
+from memax.cells import interface
+from memax.cells.lstm import FusedLSTMCell
+from memax.cells.lstm import LSTMState
+from memax.types import Array, PRNGKey
+
+CONTROLLERS = ('lstm', 'feedforward')
+STRENGTHS = {'oneplus': ops.oneplus, 'softplus': jax.nn.softplus}
+
+
+class DNCState(NamedTuple):
+  """Carry of `DNCCell`.
+
+  Attributes:
+    controller: a tuple of one `LSTMState` (`[B, C]` arrays) per layer, or
+      `()` for a feed-forward controller.
+    memory: `[B, N, W]` `M_t`.
+    usage: `[B, N]` `u_t`.
+    link: `[B, N, N]` link matrix `L_t`, or with `link_sparsity=K` an
+      `ops.SparseLink` of `[B, N, K]` arrays.
+    precedence: `[B, N]` `p_t`.
+    read_weights: `[B, R, N]` `w^r_t`.
+    write_weights: `[B, N]` `w^w_t`.
+    read_vectors: `[B, R, W]` `r_t`.
+  """
+
+  controller: Any
+  memory: Array
+  usage: Array
+  link: Any
+  precedence: Array
+  read_weights: Array
+  write_weights: Array
+  read_vectors: Array
+
+
+@jax.custom_vjp
+def _clip_gradient(x: Array, bound: float) -> Array:
+  """The identity, whose gradient is clipped to `[-bound, bound]`."""
+  del bound
+  return x
+
+
+def _clip_gradient_fwd(x, bound):
+  return x, bound
+
+
+def _clip_gradient_bwd(bound, g):
+  return jnp.clip(g, -bound, bound), None
+
+
+_clip_gradient.defvjp(_clip_gradient_fwd, _clip_gradient_bwd)
+
+
+def _positive_int(value: Any) -> bool:
+  return not isinstance(value, bool) and isinstance(value, int) and value >= 1
+
+
+def _check_config(cell: 'DNCCell') -> None:
+  """Raises ValueError naming the config field of a bad attribute."""
+  for field in ('controller_size', 'controller_layers', 'memory_size',
+                'word_size', 'num_read_heads'):
+    value = getattr(cell, field)
+    if not _positive_int(value):
+      raise ValueError(f'config.model.{field} must be a positive integer, '
+                       f'got {value!r}.')
+  if cell.controller not in CONTROLLERS:
+    raise ValueError(f'config.model.controller must be one of {CONTROLLERS}, '
+                     f'got {cell.controller!r}.')
+  if cell.strength not in STRENGTHS:
+    raise ValueError(f'config.model.strength must be one of '
+                     f'{tuple(STRENGTHS)}, got {cell.strength!r}.')
+  k = cell.link_sparsity
+  if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+    raise ValueError('config.model.link_sparsity must be an integer >= 0 '
+                     f'(0: the dense N x N link), got {k!r}.')
+  for field in ('controller_clip', 'activation_grad_clip'):
+    value = getattr(cell, field)
+    if not isinstance(value, (int, float)) or value < 0:
+      raise ValueError(f'config.model.{field} must be >= 0 (0 disables), '
+                       f'got {value!r}.')
+
+
+class DNCCell(nn.RNNCellBase):
+  """Differentiable Neural Computer cell, carry-first for `lax.scan`.
+
+  `__call__(carry, x [B, D]) -> (carry, (y [B, L*C + R*W], aux))`: `y` is
+  the controller output of all `L` layers and the new read vectors. With
+  `return_aux`, `aux` holds `write_weights [B, 1, N]`, `read_weights
+  [B, R, N]`, `usage [B, N]`, `allocation [B, N]`, `read_modes [B, R, 3]`
+  (backward, content, forward), `free_gates [B, R]`, `allocation_gate [B]`
+  and `write_gate [B]`.
+
+  Attributes:
+    controller: 'lstm' (the paper's deep LSTM) or 'feedforward' (tanh
+      layers, as Extended Data Fig. 1's memory-reuse copy).
+    controller_size: `C`, units per layer.
+    controller_layers: `L`. Layer `l` reads `[chi_t; h^{l-1}_t]` (layer 1
+      reads `chi_t`), and the controller output is `[h^1_t; ...; h^L_t]`,
+      as in the Methods.
+    memory_size: `N` slots (free to change between training and evaluation).
+    word_size: `W`.
+    num_read_heads: `R`; there is one write head.
+    strength: activation of the key strengths: 'oneplus' (the paper,
+      `1 + softplus`, >= 1) or 'softplus' (deepmind/dnc, > 0).
+    link_sparsity: 0 for the dense `N x N` link matrix; `K > 0` for the
+      Methods' sparse link, `K` entries per row (`O(N K)`; equal to the
+      dense one when `K >= N`).
+    controller_clip: clip the controller's outputs and LSTM state to
+      `[-c, c]` each step (deepmind/dnc: 20); 0 disables.
+    activation_grad_clip: clip the gradients of the controller's layer
+      outputs and states element-wise to `[-g, g]` (the paper: 10); 0
+      disables.
+    forget_bias: the LSTM forget-gate bias.
+    eps: numerical floor of the content addressing.
+    return_aux: also return the weightings, usage and gates for plots.
+  """
+
+  controller: str = 'lstm'
+  controller_size: int = 64
+  controller_layers: int = 1
+  memory_size: int = 16
+  word_size: int = 16
+  num_read_heads: int = 4
+  strength: str = 'oneplus'
+  link_sparsity: int = 0
+  controller_clip: float = 20.0
+  activation_grad_clip: float = 0.0
+  forget_bias: float = 1.0
+  eps: float = 1e-6
+  return_aux: bool = False
+  dtype: Any = jnp.float32
+
+  def setup(self):
+    _check_config(self)
+    if self.controller == 'lstm':
+      self.layers = [FusedLSTMCell(self.controller_size, self.forget_bias,
+                                   dtype=self.dtype)
+                     for _ in range(self.controller_layers)]
+    else:
+      self.layers = [nn.Dense(self.controller_size, dtype=self.dtype)
+                     for _ in range(self.controller_layers)]
+    self.interface = nn.Dense(
+        interface.interface_size(self.interface_fields()), dtype=self.dtype)
+
+  # ---- interface layout -----------------------------------------------------
+
+  def interface_fields(self) -> tuple[interface.Field, ...]:
+    """The interface vector `xi_t` of the Methods, in its order.
+
+    Its size is `W R + 3 W + 5 R + 3`.
+    """
+    r, w = self.num_read_heads, self.word_size
+    strength = STRENGTHS[self.strength]
+    return (
+        interface.Field('read_keys', (r, w)),
+        interface.Field('read_strengths', (r,), strength),
+        interface.Field('write_key', (w,)),
+        interface.Field('write_strength', (), strength),
+        interface.Field('erase', (w,), jax.nn.sigmoid),
+        interface.Field('write_vector', (w,)),
+        interface.Field('free_gates', (r,), jax.nn.sigmoid),
+        interface.Field('allocation_gate', (), jax.nn.sigmoid),
+        interface.Field('write_gate', (), jax.nn.sigmoid),
+        interface.Field('read_modes', (r, 3), jax.nn.softmax),
+    )
+
+  # ---- the step -------------------------------------------------------------
+
+  def _limit(self, x: Array) -> Array:
+    """The controller clip and the activation-gradient clip, if enabled."""
+    if self.controller_clip:
+      x = jnp.clip(x, -self.controller_clip, self.controller_clip)
+    if self.activation_grad_clip:
+      x = _clip_gradient(x, float(self.activation_grad_clip))
+    return x
+
+  def controller_step(self, carry: DNCState, x: Array
+                      ) -> tuple[Any, Array, Array]:
+    """The controller on `chi_t = [x_t; r_{t-1}]`.
+
+    Returns:
+      `(controller state, h [B, L*C], xi [B, W R + 3 W + 5 R + 3])`: the
+      new controller state, the concatenated layer outputs, and the
+      interface vector before its fields' activations (`interface_fields`).
+    """
+    chi = jnp.concatenate(
+        [x, carry.read_vectors.reshape(x.shape[:-1] + (-1,))], axis=-1)
+    states, outputs = [], []
+    for l, layer in enumerate(self.layers):
+      layer_in = chi if l == 0 else jnp.concatenate([chi, outputs[-1]], -1)
+      if self.controller == 'lstm':
+        state, _ = layer(carry.controller[l], layer_in)
+        state = LSTMState(self._limit(state.c), self._limit(state.h))
+        states.append(state)
+        outputs.append(state.h)
+      else:
+        outputs.append(self._limit(jnp.tanh(layer(layer_in))))
+    h = jnp.concatenate(outputs, axis=-1) if len(outputs) > 1 else outputs[0]
+    return tuple(states), h, self.interface(h)
+
+  def __call__(self, carry: DNCState, x: Array
+               ) -> tuple[DNCState, tuple[Array, dict[str, Array]]]:
+    controller, h, xi = self.controller_step(carry, x)
+    p = interface.split(xi, self.interface_fields())
+    eps = self.eps
+
+    def content(memory, key, strength):
+      return ops.content_weights(memory, key, strength, eps=eps)
+
+    usage = jax.vmap(ops.dnc_usage)(carry.usage, carry.write_weights,
+                                    carry.read_weights, p['free_gates'])
+    allocation = jax.vmap(ops.dnc_allocation)(usage)
+    write_content = jax.vmap(content)(carry.memory, p['write_key'],
+                                      p['write_strength'])
+    write_weights = jax.vmap(ops.dnc_write_weights)(
+        allocation, write_content, p['allocation_gate'], p['write_gate'])
+    memory = jax.vmap(ops.write)(carry.memory, write_weights, p['erase'],
+                                 p['write_vector'])
+    if self.link_sparsity:
+      link = jax.vmap(ops.dnc_sparse_link)(carry.link, carry.precedence,
+                                           write_weights)
+      forward, backward = jax.vmap(ops.dnc_sparse_directional_weights)(
+          link, carry.read_weights)
+    else:
+      link = jax.vmap(ops.dnc_link)(carry.link, carry.precedence,
+                                    write_weights)
+      forward, backward = jax.vmap(ops.dnc_directional_weights)(
+          link, carry.read_weights)
+    precedence = jax.vmap(ops.dnc_precedence)(carry.precedence, write_weights)
+    read_content = jax.vmap(jax.vmap(content, in_axes=(None, 0, 0)))(
+        memory, p['read_keys'], p['read_strengths'])
+    read_weights = jax.vmap(ops.dnc_read_weights)(
+        backward, read_content, forward, p['read_modes'])
+    read_vectors = jnp.einsum('brn,bnw->brw', read_weights, memory)
+
+    new_carry = DNCState(controller, memory, usage, link, precedence,
+                         read_weights, write_weights, read_vectors)
+    y = jnp.concatenate(
+        [h, read_vectors.reshape(x.shape[:-1] + (-1,))], axis=-1)
+    aux = {}
+    if self.return_aux:
+      aux = {'write_weights': write_weights[:, None],
+             'read_weights': read_weights, 'usage': usage,
+             'allocation': allocation, 'read_modes': p['read_modes'],
+             'free_gates': p['free_gates'],
+             'allocation_gate': p['allocation_gate'],
+             'write_gate': p['write_gate']}
+    return new_carry, (y, aux)
+
+  # ---- initial state --------------------------------------------------------
+
+  @nn.nowrap
+  def initialize_carry(self, rng: PRNGKey, input_shape: tuple[int, ...]
+                       ) -> DNCState:
+    """The zero state of the Methods for inputs `[B, D]`: empty memory and
+    link, zero usage, precedence, weights and reads."""
+    del rng
+    _check_config(self)
+    batch = tuple(input_shape[:-1])
+    n, w, r = self.memory_size, self.word_size, self.num_read_heads
+
+    def zeros(*shape):
+      return jnp.zeros(batch + shape, self.dtype)
+
+    if self.controller == 'lstm':
+      layer = LSTMState(zeros(self.controller_size),
+                        zeros(self.controller_size))
+      controller = (layer,) * self.controller_layers
+    else:
+      controller = ()
+    if self.link_sparsity:
+      empty = ops.SparseLink.empty(n, self.link_sparsity, self.dtype)
+      link = jax.tree.map(lambda a: jnp.broadcast_to(a, batch + a.shape),
+                          empty)
+    else:
+      link = zeros(n, n)
+    return DNCState(controller=controller, memory=zeros(n, w),
+                    usage=zeros(n), link=link, precedence=zeros(n),
+                    read_weights=zeros(r, n), write_weights=zeros(n),
+                    read_vectors=zeros(r, w))
+
+  @property
+  def num_feature_axes(self) -> int:
+    return 1

@@ -1,0 +1,308 @@
+"""Tests for the DNC cell (Graves et al. 2016, Methods): one step against
+the Methods' equations composed by hand from the NumPy references of the
+ops, the sparse link against the dense one, free memory and batch sizes,
+the deep controller, clipping, degenerate inputs, config errors.
+"""
+
+from absl.testing import absltest
+from absl.testing import parameterized
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from memax import ops
+from memax.cells import dnc
+from memax.models import SequenceModel
+from tests.ops import dnc_test as ref
+
+_B, _D = 3, 5
+
+
+def _cell(**kw):
+  defaults = dict(controller_size=10, memory_size=7, word_size=4,
+                  num_read_heads=2)
+  defaults.update(kw)
+  return dnc.DNCCell(**defaults)
+
+
+def _init(cell, seed=0, batch=_B):
+  x = np.random.default_rng(seed).normal(size=(batch, _D)).astype(np.float32)
+  carry = cell.initialize_carry(jax.random.key(1), x.shape)
+  params = cell.init(jax.random.key(2), carry, x)
+  return params, carry, x
+
+
+def _simplex(rng, shape, total):
+  x = np.exp(2 * rng.normal(size=shape))
+  return total * x / x.sum(-1, keepdims=True)
+
+
+def _random_carry(cell, carry, seed):
+  """A carry in the middle of a sequence: random memory, usage, link, ..."""
+  rng = np.random.default_rng(seed)
+  n, r, w = cell.memory_size, cell.num_read_heads, cell.word_size
+  link = _simplex(rng, (_B, n, n), 0.9) * (1 - np.eye(n))
+  if cell.link_sparsity:
+    # Keep the K largest entries per row, stored sparsely.
+    k = cell.link_sparsity
+    columns = np.argsort(-link, axis=-1, kind='stable')[..., :k]
+    values = np.take_along_axis(link, columns, -1)
+    link = ops.SparseLink(jnp.float32(values), jnp.int32(columns))
+  else:
+    link = jnp.float32(link)
+  return carry._replace(
+      memory=jnp.float32(rng.normal(size=(_B, n, w))),
+      usage=jnp.float32(rng.uniform(size=(_B, n))),
+      link=link,
+      precedence=jnp.float32(_simplex(rng, (_B, n), 0.8)),
+      read_weights=jnp.float32(_simplex(rng, (_B, r, n), 1.0)),
+      write_weights=jnp.float32(_simplex(rng, (_B, n), 0.7)),
+      read_vectors=jnp.float32(rng.normal(size=(_B, r, w))))
+
+
+def _dense_link(link, b):
+  if isinstance(link, ops.SparseLink):
+    return np.float64(ops.dnc_sparse_link_to_dense(
+        jax.tree.map(lambda a: a[b], link)))
+  return np.float64(link[b])
+
+
+def np_content(memory, key, strength, eps=1e-6):
+  """Methods, "Content-based addressing": softmax of strength x cosine."""
+  sims = np.array([
+      key @ row / (np.sqrt(key @ key + eps**2) * np.sqrt(row @ row + eps**2)
+                   + eps) for row in memory])
+  e = np.exp(strength * sims - np.max(strength * sims))
+  return e / e.sum()
+
+
+def np_step(cell, carry, b, xi):
+  """One DNC memory step of example `b` from the Methods (float64).
+
+  xi: the interface vector before its activations, `[W R + 3 W + 5 R + 3]`.
+  """
+  sig = lambda z: 1.0 / (1.0 + np.exp(-z))
+  softplus = lambda z: np.log1p(np.exp(z))
+  strength = ((lambda z: 1.0 + softplus(z)) if cell.strength == 'oneplus'
+              else softplus)
+  r, w = cell.num_read_heads, cell.word_size
+  parts, at = {}, 0
+  for name, size in (('read_keys', r * w), ('read_strengths', r),
+                     ('write_key', w), ('write_strength', 1), ('erase', w),
+                     ('write_vector', w), ('free_gates', r),
+                     ('allocation_gate', 1), ('write_gate', 1),
+                     ('read_modes', 3 * r)):
+    parts[name] = xi[at:at + size]
+    at += size
+  assert at == xi.shape[0]
+  read_keys = parts['read_keys'].reshape(r, w)
+  read_strengths = strength(parts['read_strengths'])
+  modes = np.exp(parts['read_modes'].reshape(r, 3))
+  modes /= modes.sum(-1, keepdims=True)
+  f = lambda a: np.float64(a[b])
+  memory, prev_reads = f(carry.memory), f(carry.read_weights)
+  usage = ref.np_usage(f(carry.usage), f(carry.write_weights), prev_reads,
+                       sig(parts['free_gates']))
+  allocation = ref.np_allocation(usage)
+  write_content = np_content(memory, parts['write_key'],
+                             strength(parts['write_strength'][0]))
+  write = ref.np_write_weights(allocation, write_content,
+                               sig(parts['allocation_gate'][0]),
+                               sig(parts['write_gate'][0]))
+  erase = sig(parts['erase'])
+  memory = (memory * (1 - np.outer(write, erase))
+            + np.outer(write, parts['write_vector']))
+  prev_link, prev_prec = _dense_link(carry.link, b), f(carry.precedence)
+  if cell.link_sparsity:
+    link = ref.np_sparse_link(prev_link, prev_prec, write, cell.link_sparsity)
+  else:
+    link = ref.np_link(prev_link, prev_prec, write)
+  precedence = ref.np_precedence(prev_prec, write)
+  forward, backward = ref.np_directional(link, prev_reads)
+  content = np.stack([np_content(memory, read_keys[i], read_strengths[i])
+                      for i in range(r)])
+  read_weights = ref.np_read_weights(backward, content, forward, modes)
+  return dict(memory=memory, usage=usage, link=link, precedence=precedence,
+              write_weights=write, read_weights=read_weights,
+              read_vectors=read_weights @ memory, allocation=allocation)
+
+
+class DNCCellTest(parameterized.TestCase):
+
+  @parameterized.product(strength=['oneplus', 'softplus'],
+                         link_sparsity=[0, 3, 7])
+  def test_step_matches_the_methods(self, strength, link_sparsity):
+    cell = _cell(strength=strength, link_sparsity=link_sparsity,
+                 return_aux=True)
+    params, carry, x = _init(cell)
+    carry = _random_carry(cell, carry, seed=3)
+    new, (y, aux) = cell.apply(params, carry, x)
+    _, h, xi = cell.apply(params, carry, x,
+                          method=dnc.DNCCell.controller_step)
+    for b in range(_B):
+      want = np_step(cell, carry, b, np.float64(xi[b]))
+      got = new._asdict()
+      got['link'] = _dense_link(new.link, b)
+      got['allocation'] = aux['allocation']
+      for name, value in want.items():
+        got_b = got[name] if name == 'link' else got[name][b]
+        np.testing.assert_allclose(got_b, value, rtol=2e-4, atol=2e-5,
+                                   err_msg=name)
+      np.testing.assert_allclose(
+          y[b], np.concatenate([h[b], want['read_vectors'].ravel()]),
+          rtol=2e-4, atol=2e-5)
+    np.testing.assert_array_equal(aux['write_weights'][:, 0],
+                                  new.write_weights)
+    np.testing.assert_array_equal(aux['read_weights'], new.read_weights)
+    np.testing.assert_allclose(aux['read_modes'].sum(-1), 1.0, rtol=1e-6)
+
+  def test_interface_size_is_the_methods(self):
+    cell = _cell(num_read_heads=3, word_size=5)
+    params, carry, x = _init(cell)
+    _, _, xi = cell.apply(params, carry, x,
+                          method=dnc.DNCCell.controller_step)
+    self.assertEqual(xi.shape, (_B, 5 * 3 + 3 * 5 + 5 * 3 + 3))
+
+  def test_initial_carry(self):
+    for k in (0, 4):
+      cell = _cell(link_sparsity=k)
+      carry = cell.initialize_carry(jax.random.key(0), (2, 6, _D))
+      self.assertEqual(carry.memory.shape, (2, 6, 7, 4))
+      self.assertEqual(carry.read_weights.shape, (2, 6, 2, 7))
+      if k:
+        self.assertEqual(carry.link.values.shape, (2, 6, 7, 4))
+        self.assertEqual(carry.link.columns.dtype, jnp.int32)
+      else:
+        self.assertEqual(carry.link.shape, (2, 6, 7, 7))
+      for leaf in jax.tree.leaves(carry):
+        self.assertEqual(float(jnp.abs(leaf).sum()), 0.0)
+
+  def test_first_write_allocates_and_links_follow_the_writes(self):
+    # From the empty state, allocation puts all of its weight on slot 0;
+    # after writes to slots 0 then 1 (forced by usage), forward from 0 is 1.
+    cell = _cell(return_aux=True)
+    params, carry, x = _init(cell)
+    _, (_, aux) = cell.apply(params, carry, x)
+    np.testing.assert_allclose(aux['allocation'],
+                               np.eye(7)[[0] * _B], atol=1e-6)
+    n = 7
+    link, prec = jnp.zeros((n, n)), jnp.zeros(n)
+    for slot in (0, 1):
+      w = jax.nn.one_hot(slot, n)
+      link = ops.dnc_link(link, prec, w)
+      prec = ops.dnc_precedence(prec, w)
+    carry = carry._replace(link=jnp.broadcast_to(link, (_B, n, n)),
+                           precedence=jnp.broadcast_to(prec, (_B, n)),
+                           read_weights=jnp.broadcast_to(
+                               jax.nn.one_hot(0, n), (_B, 2, n)))
+    forward, _ = jax.vmap(ops.dnc_directional_weights)(carry.link,
+                                                       carry.read_weights)
+    np.testing.assert_allclose(forward[:, 0], np.eye(n)[[1] * _B])
+
+  def test_sparse_equals_dense_when_k_covers_memory(self):
+    dense, sparse = _cell(), _cell(link_sparsity=7)
+    params, _, _ = _init(dense)
+    x = jnp.float32(np.random.default_rng(4).normal(size=(_B, 9, _D)))
+    outs = []
+    for cell in (dense, sparse):
+      model = SequenceModel(cell=cell, output_size=3)
+      mparams = model.init(jax.random.key(0), x)
+      # The same cell parameters for both: the link is state, not params.
+      self.assertEqual(jax.tree.map(jnp.shape, mparams['params']['cell']),
+                       jax.tree.map(jnp.shape, params['params']))
+      outs.append(model.apply(mparams, x).logits)
+    np.testing.assert_allclose(outs[0], outs[1], rtol=1e-5, atol=1e-6)
+
+  @parameterized.parameters(0, 4)
+  def test_memory_and_batch_sizes_are_free(self, k):
+    cell = _cell(link_sparsity=k)
+    params, _, _ = _init(cell)
+    for batch, n in ((1, 7), (4, 20)):
+      big = _cell(link_sparsity=k, memory_size=n)
+      x = jnp.ones((batch, _D))
+      carry = big.initialize_carry(jax.random.key(0), x.shape)
+      new, (y, _) = big.apply(params, carry, x)
+      self.assertEqual(new.memory.shape, (batch, n, 4))
+      self.assertEqual(y.shape, (batch, 10 + 2 * 4))
+      self.assertTrue(bool(jnp.all(jnp.isfinite(y))))
+
+  @parameterized.parameters('lstm', 'feedforward')
+  def test_deep_controller_layers_read_the_input_and_the_layer_below(
+      self, controller):
+    cell = _cell(controller=controller, controller_layers=3)
+    params, carry, x = _init(cell)
+    _, h, _ = cell.apply(params, carry, x,
+                         method=dnc.DNCCell.controller_step)
+    self.assertEqual(h.shape, (_B, 3 * 10))
+    p = params['params']
+    chi = 5 + 2 * 4
+    for l in range(3):
+      layer = p[f'layers_{l}']
+      kernel = (layer['gates']['kernel'] if controller == 'lstm'
+                else layer['kernel'])
+      inputs = chi + (10 if l else 0) + (10 if controller == 'lstm' else 0)
+      self.assertEqual(kernel.shape[0], inputs)
+    # By hand for the feed-forward controller: tanh layers with skips.
+    if controller == 'feedforward':
+      chi_x = np.concatenate([x, np.zeros((_B, 8))], -1)
+      dense = lambda l, v: v @ p[f'layers_{l}']['kernel'] + p[
+          f'layers_{l}']['bias']
+      h1 = np.tanh(dense(0, chi_x))
+      h2 = np.tanh(dense(1, np.concatenate([chi_x, h1], -1)))
+      h3 = np.tanh(dense(2, np.concatenate([chi_x, h2], -1)))
+      np.testing.assert_allclose(h, np.concatenate([h1, h2, h3], -1),
+                                 rtol=1e-5, atol=1e-6)
+
+  def test_controller_clip_and_gradient_clip(self):
+    x = jnp.full((_B, _D), 50.0)
+    cell = _cell(controller_clip=0.5)
+    params, carry, _ = _init(cell)
+    carry = carry._replace(controller=tuple(
+        s._replace(c=s.c + 40.0) for s in carry.controller))
+    new, _ = cell.apply(params, carry, x)
+    self.assertLessEqual(float(jnp.abs(new.controller[0].c).max()), 0.5)
+    # The activation-gradient clip bounds the gradient into the state.
+    def grad_c(cell):
+      def loss(c):
+        state = carry._replace(controller=(carry.controller[0]._replace(c=c),))
+        out, (y, _) = cell.apply(params, state, x)
+        return 1e4 * jnp.sum(out.controller[0].c) + jnp.sum(y)
+      return jax.grad(loss)(carry.controller[0].c)
+    free = grad_c(_cell(controller_clip=0.0))
+    clipped = grad_c(_cell(controller_clip=0.0, activation_grad_clip=10.0))
+    self.assertGreater(float(jnp.abs(free).max()), 10.0)
+    self.assertLessEqual(float(jnp.abs(clipped).max()), 10.0 + 1e-4)
+
+  @parameterized.parameters(0, 3)
+  def test_degenerate_inputs_are_finite_with_gradients(self, k):
+    cell = _cell(link_sparsity=k)
+    params, carry, _ = _init(cell)
+    x = jnp.zeros((_B, 9, _D))
+    model = SequenceModel(cell=cell, output_size=2)
+    mparams = model.init(jax.random.key(0), x)
+
+    def loss(p, x):
+      return jnp.sum(model.apply(p, x).logits ** 2)
+
+    for inputs in (x, jnp.full_like(x, 1e3)):
+      value, grads = jax.jit(jax.value_and_grad(loss))(mparams, inputs)
+      self.assertTrue(bool(jnp.isfinite(value)))
+      for g in jax.tree.leaves(grads):
+        self.assertTrue(bool(jnp.all(jnp.isfinite(g))))
+
+  @parameterized.named_parameters(
+      ('controller', dict(controller='gru'), 'config.model.controller'),
+      ('size', dict(memory_size=0), 'config.model.memory_size'),
+      ('layers', dict(controller_layers=1.5),
+       'config.model.controller_layers'),
+      ('strength', dict(strength='exp'), 'config.model.strength'),
+      ('sparsity', dict(link_sparsity=-1), 'config.model.link_sparsity'),
+      ('clip', dict(controller_clip=-1.0), 'config.model.controller_clip'),
+  )
+  def test_bad_config_names_the_field(self, kw, message):
+    with self.assertRaisesRegex(ValueError, message):
+      _cell(**kw).initialize_carry(jax.random.key(0), (1, _D))
+
+
+if __name__ == '__main__':
+  absltest.main()
