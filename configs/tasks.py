@@ -83,6 +83,32 @@ def omniglot() -> ml_collections.ConfigDict:
   return c
 
 
+def babi_words() -> ml_collections.ConfigDict:
+  """bAbI word by word, the DNC paper's protocol (Graves et al. 2016).
+
+  One sequence per story, one word per step, the answer words at '-' steps
+  (`memax.tasks.babi_words`); recurrent models get one-hot words.
+  """
+  c = ml_collections.ConfigDict()
+  c.name = 'babi_words'
+  c.data_dir = ''                # archive or folder; '' = the variable
+                                 # MEMAX_BABI_DIR, else ../shared/data/babi.
+  c.set_name = 'en-10k'          # 'en' (1k) or 'en-10k' (the paper's).
+  c.tasks = 0                    # 1..20, or 0 = joint (all 20, the paper's).
+  c.val_fraction = 0.1           # train stories held out, per task.
+  c.split_seed = 0               # the held-out split (not the model seed).
+  c.pool_batches = 50            # batches per length-sorted pool: a batch
+                                 # holds stories of similar length (1 =
+                                 # plain epoch shuffling).
+  c.inputs = 'one_hot'           # or 'ids' (int32, for a model that embeds).
+  c.allow_missing = True         # a missing train file (the shared en-10k
+                                 # lacks qa3's) is logged and skipped; its
+                                 # task is still tested.
+  c.strict_counts = True         # fail on a file without the release's
+                                 # question count; False: warn.
+  return c
+
+
 # Small settings of each task for smoke tests and CI (`runlocal`).
 RUNLOCAL = {
     'copy': dict(max_length=4, eval_lengths=(4, 8)),
@@ -93,6 +119,7 @@ RUNLOCAL = {
     'ngrams': dict(order=3, length=24),
     'omniglot': dict(num_classes=3, episode_length=9, image_size=6,
                      supersample=2),
+    'babi_words': dict(set_name='en', tasks=1, pool_batches=2),
 }
 
 
@@ -103,6 +130,7 @@ REGISTRY = {
     'priority_sort': priority_sort,
     'ngrams': ngrams,
     'omniglot': omniglot,
+    'babi_words': babi_words,
 }
 
 

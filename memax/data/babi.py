@@ -136,6 +136,27 @@ class RawData(NamedTuple):
   missing: tuple[str, ...]
 
 
+class TaskFile(NamedTuple):
+  """One file of the release, as read by `read_files`.
+
+  Attributes:
+    task: task id, 1..20.
+    split: 'train' or 'test'.
+    source: '<set>/<file>', as in `Example.source`.
+    display: where it was read (a path, or an archive and its member), for
+      messages.
+    text: the whole file.
+    examples: its questions, parsed (`parse`), in file order.
+  """
+
+  task: int
+  split: str
+  source: str
+  display: str
+  text: str
+  examples: list[Example]
+
+
 @dataclasses.dataclass(frozen=True)
 class BabiData:
   """Encoded bAbI data, as returned by `load`.
@@ -495,6 +516,33 @@ def read(path: str | os.PathLike | None = None,
     BabiFormatError: a malformed file or a corrupt archive.
     ValueError: an unknown task id or set name.
   """
+  files, missing = read_files(path, tasks, set_name,
+                              allow_missing=allow_missing,
+                              strict_counts=strict_counts)
+  out: dict[str, list[Example]] = {s: [] for s in SPLITS}
+  for f in files:
+    out[f.split].extend(f.examples)
+  return RawData(out['train'], out['test'], missing)
+
+
+def read_files(path: str | os.PathLike | None = None,
+               tasks: int | Sequence[int] = ALL_TASKS,
+               set_name: str = 'en', *, allow_missing: bool = False,
+               strict_counts: bool = True
+               ) -> tuple[list[TaskFile], tuple[str, ...]]:
+  """Reads and parses the train and test files of some bAbI tasks, by file.
+
+  `read` without the grouping into splits: each file keeps its text, for
+  readers that need the story structure (`memax.data.babi_words`). The
+  checks are `read`'s.
+
+  Args:
+    path, tasks, set_name, allow_missing, strict_counts: see `read`.
+
+  Returns:
+    `(files, missing)`: one TaskFile per file found, in the order task by
+    task, train before test; the files that were absent and skipped.
+  """
   tasks = check_tasks(tasks)
   set_name = check_set(set_name)
   source = _locate(default_path() if path is None else path, set_name)
@@ -512,7 +560,7 @@ def read(path: str | os.PathLike | None = None,
         raise FileNotFoundError(_missing_message(name, source.where(),
                                                  set_name))
   cache: dict[str, tuple[str, ...]] = {}
-  out: dict[str, list[Example]] = {s: [] for s in SPLITS}
+  out: list[TaskFile] = []
   problems = []
   for t in tasks:
     for split in SPLITS:
@@ -529,13 +577,14 @@ def read(path: str | os.PathLike | None = None,
       problem = _count_problem(display, text, len(examples), set_name, split)
       if problem:
         problems.append(problem)
-      out[split].extend(examples)
+      out.append(TaskFile(task=t, split=split, source=f'{set_name}/{name}',
+                          display=display, text=text, examples=examples))
   if problems and strict_counts:
     raise BabiCountError(' '.join(problems) + ' To load anyway, pass '
                          'strict_counts=False (a warning is logged instead).')
   for problem in problems:
     logging.warning('%s Loading it anyway (strict_counts=False).', problem)
-  return RawData(out['train'], out['test'], tuple(missing))
+  return out, tuple(missing)
 
 
 # ----------------------------------------------------------------------------

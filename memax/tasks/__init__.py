@@ -5,6 +5,7 @@ from typing import Any, Callable
 from memax.tasks import base
 from memax.tasks.associative_recall import AssociativeRecall
 from memax.tasks.babi import BabiTask
+from memax.tasks.babi_words import BabiWordsTask
 from memax.tasks.copy import Copy
 from memax.tasks.ngrams import DynamicNGrams
 from memax.tasks.omniglot import OmniglotEpisodes
@@ -18,6 +19,7 @@ REGISTRY: dict[str, Callable[..., base.Task]] = {
     'priority_sort': PrioritySort,
     'ngrams': DynamicNGrams,
     'babi': BabiTask,
+    'babi_words': BabiWordsTask,
     'omniglot': OmniglotEpisodes,
 }
 

@@ -25,7 +25,7 @@ FAILED_ABOVE = 0.05  # a task "fails" above 5 % test error (MemN2N, sec. 4).
 _INPUT_KEYS = ('story', 'query', 'supporting', 'task')
 
 
-def _parse_tasks(tasks: Any) -> tuple[int, ...]:
+def parse_tasks(tasks: Any) -> tuple[int, ...]:
   """`0`, `'all'` or `()` -> all 20 tasks; an int or a sequence -> those."""
   if tasks in (0, 'all', (), None):
     return tuple(range(1, 21))
@@ -73,7 +73,7 @@ class BabiTask:
     if not 0.0 <= val_fraction < 1.0:
       raise ValueError('config.task.val_fraction must be in [0, 1), got '
                        f'{val_fraction!r}.')
-    self.tasks = _parse_tasks(tasks)
+    self.tasks = parse_tasks(tasks)
     self.set_name = set_name
     path = data_dir or babi_data.default_path()
     try:

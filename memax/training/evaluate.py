@@ -147,6 +147,10 @@ def _sampled_forward(model: Any, task: Any, batch_size: int):
 def _split_forward(model: Any, task: Any):
   @jax.jit
   def run(params, batch, kwargs):
+    # A batch with `num_steps` (stories padded to a common length) lets a
+    # sequence model skip its padded steps, as in training.
+    if getattr(batch, 'num_steps', None) is not None:
+      kwargs = dict(kwargs, num_steps=batch.num_steps)
     out = model.apply(params, batch.inputs, **kwargs)
     return task.per_example(out.logits, batch)
   return run

@@ -28,7 +28,7 @@ _DATA = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'shared',
 
 
 # Config fragments of tasks that read a dataset (their own tests below).
-_DATASETS = {'omniglot'}
+_DATASETS = {'omniglot', 'babi_words'}
 
 
 def _generated(small=False):
@@ -48,7 +48,8 @@ class GeneratedTaskContractTest(absltest.TestCase):
     generated = {name for name, cls in tasks.REGISTRY.items()
                  if issubclass(cls, base.Generator)}
     self.assertEqual(generated, set(task_configs.REGISTRY) - _DATASETS)
-    self.assertEqual(set(tasks.REGISTRY) - generated, {'babi', 'omniglot'})
+    self.assertEqual(set(tasks.REGISTRY) - generated,
+                     {'babi', 'babi_words', 'omniglot'})
 
   def test_evals_are_train_plus_one_sampled_per_variant(self):
     for name, task in _generated().items():

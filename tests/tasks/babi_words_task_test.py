@@ -1,0 +1,287 @@
+"""Tests for `memax.tasks.babi_words`: batches, pools, loss, metrics, config."""
+
+import os
+
+from absl.testing import absltest
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from configs import models as model_configs
+from configs import tasks as task_configs
+from memax import models
+from memax import tasks
+from memax.tasks import babi_words
+from memax.tasks import base
+from memax.training import evaluate as evaluate_lib
+from memax.types import Batch
+from memax.types import ModelOutput
+
+_DATA = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'shared',
+                     'data', 'babi')
+
+
+def _task(**kw):
+  config = task_configs.get('babi_words')
+  config.update(task_configs.RUNLOCAL['babi_words'])
+  config.update(dict({'data_dir': _DATA}, **kw))
+  return tasks.build(config)
+
+
+def _lengths(batch):
+  """Story lengths of a one-hot batch: its non-padding (nonzero) steps."""
+  return np.asarray(jnp.sum(jnp.any(batch.inputs != 0, -1), -1))
+
+
+class BatchTest(absltest.TestCase):
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.task = _task()  # en, qa1: 180 train stories of 87 to 91 steps.
+
+  def test_registered_with_its_config_fragment(self):
+    task = self.task
+    self.assertIsInstance(task, babi_words.BabiWordsTask)
+    self.assertEqual(task.name, 'babi_words')
+    self.assertEqual((task.tasks, task.trained_tasks), ((1,), (1,)))
+    self.assertEqual(task.input_size, len(task.vocab))
+    self.assertEqual(task.output_size, task.input_size)
+    self.assertEqual(task.num_examples, 180)
+    self.assertEqual(task.max_questions, 5)
+    self.assertEqual(task.evals(), {k: base.Exhaustive(k)
+                                    for k in ('train', 'valid', 'test')})
+
+  def test_train_batch_masks_padding_and_covers_its_stories(self):
+    task, data = self.task, self.task.device_data()
+    f = jax.jit(lambda step, data: task.train_batch(jax.random.key(0), step,
+                                                    8, data))
+    for step in (0, 5):
+      batch = f(jnp.int32(step), data)
+      lengths = _lengths(batch)
+      self.assertEqual(batch.inputs.shape, (8, task.train_steps,
+                                            task.input_size))
+      self.assertEqual(int(batch.num_steps), lengths.max())
+      steps = np.arange(task.train_steps)[None]
+      mask = np.asarray(batch.mask)
+      self.assertTrue(np.all(mask[steps >= lengths[:, None]] == 0))
+      # The mask is exactly the '-' inputs: one per answer word.
+      dash = np.asarray(batch.inputs[..., task.vocab.answer_id])
+      np.testing.assert_array_equal(mask, dash)
+      self.assertEqual(mask.sum(), 8 * 5)
+      # Same step, same batch: a pure function of (key, step).
+      jax.tree.map(np.testing.assert_array_equal, f(jnp.int32(step), data),
+                   batch)
+    self.assertFalse(np.array_equal(f(jnp.int32(1), data).inputs,
+                                    batch.inputs))
+
+  def test_ids_inputs(self):
+    task = _task(inputs='ids')
+    batch = task.sample(jax.random.key(1), 3)
+    self.assertEqual(batch.inputs.dtype, jnp.int32)
+    self.assertEqual(batch.inputs.shape, (3, task.train_steps))
+    lengths = np.asarray(jnp.sum(batch.inputs >= 0, -1))
+    self.assertEqual(int(batch.num_steps), lengths.max())
+    np.testing.assert_array_equal(
+        np.asarray(batch.mask), np.asarray(batch.inputs == 0))  # '-' is id 0
+
+  def test_eval_batches_hold_every_story_once_shortest_first(self):
+    task = self.task
+    lengths, questions = [], 0
+    for batch in task.batches('valid', 8):  # 20 stories: 8 + 8 + 4.
+      self.assertEqual(batch.inputs.shape[:2], (8, task.max_steps))
+      real = np.asarray(batch.targets.task) > 0
+      got = _lengths(batch)
+      self.assertTrue(np.all(got[~real] == 0))
+      self.assertEqual(int(batch.num_steps), got.max())
+      lengths.extend(got[real])
+      questions += int(batch.mask.sum())
+    self.assertLen(lengths, 20)
+    self.assertEqual(lengths, sorted(lengths))
+    self.assertEqual(sorted(lengths),
+                     sorted(task.arrays('valid')['length'].tolist()))
+    self.assertEqual(questions, 100)
+
+
+  def test_evaluation_of_a_sequence_model_skips_padding_alike(self):
+    # The evaluation passes each batch's num_steps to the model; the result
+    # equals running every batch to the full length.
+    task = self.task
+    config = model_configs.get('lstm')
+    config.hidden_size = 4
+    model = models.build(config, task.output_size)
+    params = model.init(jax.random.key(0), task.sample(jax.random.key(1),
+                                                       1).inputs)
+    got = evaluate_lib.evaluate_split(model, params, task, 'valid',
+                                      batch_size=8)
+    full = jax.jit(lambda p, b: task.per_example(
+        model.apply(p, b.inputs).logits, b))
+    outs = jax.device_get([full(params, b) for b in task.batches('valid', 8)])
+    want = task.summarize({k: np.concatenate([o[k] for o in outs])
+                           for k in outs[0]})
+    self.assertEqual(got['num_examples'], 100.0)
+    self.assertEqual(got['error'], want['error'])
+    self.assertAlmostEqual(got['loss'], want['loss'], places=4)
+    self.assertEqual(set(got), set(task.metric_names()))
+    logits = jax.random.normal(jax.random.key(2), (2, 3, task.output_size))
+    np.testing.assert_allclose(task.probabilities(logits),
+                               jax.nn.softmax(logits, -1), rtol=1e-6)
+
+
+  def test_evaluation_passes_num_steps_to_the_model(self):
+    task, seen = self.task, []
+
+    class Spy:
+      def apply(self, params, inputs, **kwargs):
+        del params
+        seen.append(sorted(kwargs))
+        return ModelOutput(jnp.zeros(inputs.shape[:2] + (task.output_size,)))
+
+    out = evaluate_lib.evaluate_split(Spy(), {}, task, 'valid', batch_size=8)
+    self.assertEqual(seen, [['num_steps']])  # traced once
+    self.assertEqual(out['num_examples'], 100.0)
+
+
+class PoolTest(absltest.TestCase):
+  """`pooled_indices` on synthetic lengths: an epoch, and tight batches."""
+
+  def setUp(self):
+    super().setUp()
+    self.lengths = jnp.asarray(
+        np.random.default_rng(0).integers(1, 500, 103), jnp.int32)
+    self.rows = jax.jit(
+        lambda step, pool: babi_words.pooled_indices(
+            jax.random.key(3), step, 8, self.lengths, pool),
+        static_argnums=1)
+
+  def test_an_epoch_sees_every_story_at_most_once(self):
+    # 103 stories, batches of 8: 12 steps an epoch; pools of 5, 5 and 2.
+    epoch = np.stack([np.asarray(self.rows(s, 5)) for s in range(12)])
+    self.assertLen(set(epoch.ravel().tolist()), 96)
+    lengths = np.asarray(self.lengths)[epoch]
+    np.testing.assert_array_equal(np.sort(lengths, 1), lengths)
+    # Within a pool, batches do not overlap in length.
+    for pool in (range(0, 5), range(5, 10), range(10, 12)):
+      batches = sorted(lengths[list(pool)].tolist())
+      for a, b in zip(batches, batches[1:]):
+        self.assertLessEqual(a[-1], b[0])
+    # The next epoch, another order.
+    nxt = np.stack([np.asarray(self.rows(s, 5)) for s in range(12, 24)])
+    self.assertLen(set(nxt.ravel().tolist()), 96)
+    self.assertFalse(np.array_equal(np.sort(nxt, 1), np.sort(epoch, 1)))
+
+  def test_pools_cut_the_padding(self):
+    lengths = np.asarray(self.lengths)
+    def padded_steps(pool):
+      return sum(8 * lengths[np.asarray(self.rows(s, pool))].max()
+                 for s in range(12))
+    # Pools of all 12 batches vs plain shuffling (pools of one batch).
+    self.assertLess(padded_steps(12), 0.75 * padded_steps(1))
+
+
+class LossAndMetricsTest(absltest.TestCase):
+  """Known logits over a hand-made batch of 3 stories (one padding row)."""
+
+  def setUp(self):
+    super().setUp()
+    # V = 5 (id 0 is '-'), T = 7. Story 0 (task 2): question A answered by
+    # words (3, 4) at steps 2-3, question B by word 1 at step 6. Story 1
+    # (task 5): one question, word 2 at step 4. Row 2 is padding.
+    self.v = 5
+    words = np.zeros((3, 7), np.int32)
+    mask = np.zeros((3, 7), np.float32)
+    words[0, [2, 3, 6]] = [3, 4, 1]
+    mask[0, [2, 3, 6]] = 1.0
+    words[1, 4] = 2
+    mask[1, 4] = 1.0
+    self.batch = Batch(
+        inputs=jnp.zeros((3, 7, self.v)),
+        targets=babi_words.WordTargets(jnp.asarray(words),
+                                       jnp.asarray([2, 5, 0], jnp.int32)),
+        mask=jnp.asarray(mask), num_steps=jnp.int32(7))
+    # Right everywhere, then one wrong word of A's two (step 3 predicts 1).
+    logits = 4.0 * jax.nn.one_hot(words, self.v)
+    self.logits = logits.at[0, 3].set(4.0 * jax.nn.one_hot(1, self.v))
+    task = babi_words.BabiWordsTask.__new__(babi_words.BabiWordsTask)
+    task.max_questions = 3
+    self.task = task
+
+  def test_question_index(self):
+    np.testing.assert_array_equal(
+        babi_words.question_index(self.batch.mask),
+        [[-1, -1, 0, 0, -1, -1, 1], [-1, -1, -1, -1, 0, -1, -1],
+         [-1] * 7])
+
+  def test_one_wrong_word_of_two_makes_the_question_wrong(self):
+    q, metrics, per_example = jax.device_get(jax.jit(lambda z, b: (
+        babi_words.per_question(z, b, 3), self.task.metrics(z, b),
+        self.task.per_example(z, b)))(self.logits, self.batch))
+    np.testing.assert_array_equal(q['mask'], [[1, 1, 0], [1, 0, 0],
+                                              [0, 0, 0]])
+    np.testing.assert_array_equal(q['correct'], [[False, True, False],
+                                                 [True, False, False],
+                                                 [False, False, False]])
+    self.assertAlmostEqual(float(metrics['error']), 1 / 3, places=6)
+    self.assertAlmostEqual(float(metrics['word_error']), 1 / 4, places=6)
+    np.testing.assert_array_equal(per_example['task'][:, 0], [2, 5, 0])
+    out = self.task.summarize(per_example)
+    self.assertEqual(out['num_examples'], 3.0)
+    self.assertAlmostEqual(out['error'], 1 / 3)
+    self.assertEqual(out['error_task_2'], 0.5)
+    self.assertEqual(out['error_task_5'], 0.0)
+    self.assertEqual(out['failed_tasks'], 1.0)
+
+  def test_loss_counts_only_answer_steps(self):
+    xent = lambda z, t: float(jax.nn.logsumexp(z) - z[t])
+    z = self.logits
+    loss, grads, q = jax.jit(lambda z, b: (
+        *jax.value_and_grad(self.task.loss)(z, b),
+        babi_words.per_question(z, b, 3)))(z, self.batch)
+    want = np.mean([xent(z[0, 2], 3), xent(z[0, 3], 4), xent(z[0, 6], 1),
+                    xent(z[1, 4], 2)])
+    self.assertAlmostEqual(float(loss), want, places=5)
+    off = np.asarray(self.batch.mask) == 0
+    self.assertTrue(np.all(np.asarray(grads)[off] == 0))
+    self.assertTrue(np.all(np.any(np.asarray(grads)[~off] != 0, -1)))
+    # A question's loss sums its words'.
+    self.assertAlmostEqual(float(q['loss'][0, 0]),
+                           xent(z[0, 2], 3) + xent(z[0, 3], 4), places=5)
+
+
+class En10kTest(absltest.TestCase):
+
+  def test_missing_qa3_is_tested_untrained(self):
+    with self.assertLogs(level='WARNING') as logs:
+      task = babi_words.BabiWordsTask(data_dir=_DATA, set_name='en-10k',
+                                      tasks=(1, 3))
+    self.assertIn('qa3_three-supporting-facts_train.txt', logs.output[0])
+    self.assertEqual(task.tasks, (1, 3))
+    self.assertEqual(task.trained_tasks, (1,))
+    self.assertEqual(task.num_examples, 1800)  # 90 % of qa1's 2,000.
+    self.assertEqual(set(task.arrays('test')['task'].tolist()), {1, 3})
+    self.assertEqual(task.max_steps, 1393)  # qa3's longest test story.
+    with self.assertRaisesRegex(ValueError, 'No training stories'):
+      _task(set_name='en-10k', tasks=3)
+    with self.assertRaisesRegex(FileNotFoundError,
+                                r'config\.task\.allow_missing=False'):
+      _task(set_name='en-10k', tasks=3, allow_missing=False)
+
+
+class ConfigTest(absltest.TestCase):
+
+  def test_bad_values_name_the_field(self):
+    for field, value in (('set_name', 'en-1k'), ('tasks', 21),
+                         ('val_fraction', 1.0), ('split_seed', -1),
+                         ('pool_batches', 0), ('inputs', 'embed')):
+      with self.subTest(field):
+        with self.assertRaisesRegex(ValueError, rf'config\.task\.{field}'):
+          babi_words.BabiWordsTask(data_dir=_DATA, **{field: value})
+    with self.assertRaisesRegex(FileNotFoundError, r'config\.task\.data_dir'):
+      _task(data_dir='/nonexistent/babi')
+    with self.assertRaisesRegex(ValueError, 'config.task'):
+      _task(pool_size=3)
+
+
+if __name__ == '__main__':
+  jax.config.update('jax_numpy_rank_promotion', 'raise')
+  absltest.main()
