@@ -16,8 +16,10 @@ length 2 x 2 repeats (the training maximum), 4 x 4 and 8 x 8.
 1-10 repeats, evaluations up to 20 x 20) with a DNC of the NTM's sizes
 (LSTM 100, memory 128 x 20) and 4 read heads, deepmind's protocol.
 
-Command:
-  python -m memax.main --config=configs/dnc_repeat_copy.py --workdir=runs/dnc_repeat_copy
+Command (the environment variable works around a compile of more than 10
+minutes by XLA's CPU compiler at these 9-step sequences; docs/benchmarks.md,
+"XLA CPU: a slow compile at small sequence lengths"):
+  JAX_DISABLE_MOST_OPTIMIZATIONS=1 python -m memax.main --config=configs/dnc_repeat_copy.py --workdir=runs/dnc_repeat_copy
 Evaluate (longer sequences, bigger memory) after training:
   python -m memax.evaluate --workdir=runs/dnc_repeat_copy --config.model.memory_size=64
 """
