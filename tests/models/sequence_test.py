@@ -26,7 +26,7 @@ _UNROLL = 2  # divides _T: the unrolled scan has no remainder loop.
 
 def _config(name, **kw):
   config = model_configs.get(name)
-  if name in ('ntm', 'mann'):
+  if name in ('ntm', 'mann', 'dnc'):
     config.update(dict(controller_size=8, memory_size=12, word_size=5))
   else:
     config.hidden_size = 8
