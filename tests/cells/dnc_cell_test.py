@@ -221,7 +221,7 @@ class DNCCellTest(parameterized.TestCase):
       big = _cell(link_sparsity=k, memory_size=n)
       x = jnp.ones((batch, _D))
       carry = big.initialize_carry(jax.random.key(0), x.shape)
-      new, (y, _) = big.apply(params, carry, x)
+      new, (y, _) = jax.jit(big.apply)(params, carry, x)
       self.assertEqual(new.memory.shape, (batch, n, 4))
       self.assertEqual(y.shape, (batch, 10 + 2 * 4))
       self.assertTrue(bool(jnp.all(jnp.isfinite(y))))
@@ -259,7 +259,7 @@ class DNCCellTest(parameterized.TestCase):
     params, carry, _ = _init(cell)
     carry = carry._replace(controller=tuple(
         s._replace(c=s.c + 40.0) for s in carry.controller))
-    new, _ = cell.apply(params, carry, x)
+    new, _ = jax.jit(cell.apply)(params, carry, x)
     self.assertLessEqual(float(jnp.abs(new.controller[0].c).max()), 0.5)
     # The activation-gradient clip bounds the gradient into the state.
     def grad_c(cell):
@@ -267,7 +267,7 @@ class DNCCellTest(parameterized.TestCase):
         state = carry._replace(controller=(carry.controller[0]._replace(c=c),))
         out, (y, _) = cell.apply(params, state, x)
         return 1e4 * jnp.sum(out.controller[0].c) + jnp.sum(y)
-      return jax.grad(loss)(carry.controller[0].c)
+      return jax.jit(jax.grad(loss))(carry.controller[0].c)
     free = grad_c(_cell(controller_clip=0.0))
     clipped = grad_c(_cell(controller_clip=0.0, activation_grad_clip=10.0))
     self.assertGreater(float(jnp.abs(free).max()), 10.0)
