@@ -274,21 +274,31 @@ class DNCCellTest(parameterized.TestCase):
     self.assertLessEqual(float(jnp.abs(clipped).max()), 10.0 + 1e-4)
 
   def test_degenerate_inputs_are_finite_with_gradients(self):
-    # The sparse link (the dense ops' degenerate inputs: tests/ops).
+    # Two steps of the cell with the sparse link (the dense ops' degenerate
+    # inputs: tests/ops), from the empty state and from a saturated one
+    # (every slot used, reads and writes one-hot), at zero and huge inputs.
     cell = _cell(link_sparsity=3)
-    params, carry, _ = _init(cell)
-    x = jnp.zeros((_B, 9, _D))
-    model = SequenceModel(cell=cell, output_size=2)
-    mparams = model.init(jax.random.key(0), x)
+    params, carry, x = _init(cell)
+    n = cell.memory_size
+    one_hot = jax.nn.one_hot(jnp.arange(_B) % n, n)
+    saturated = carry._replace(
+        usage=jnp.ones_like(carry.usage), write_weights=one_hot,
+        read_weights=jnp.broadcast_to(one_hot[:, None], carry.read_weights.shape))
 
-    def loss(p, x):
-      return jnp.sum(model.apply(p, x).logits ** 2)
+    def loss(p, carry, x):
+      for _ in range(2):
+        carry, (y, _) = cell.apply(p, carry, x)
+      return jnp.sum(y ** 2) + jnp.sum(carry.memory ** 2)
 
-    for inputs in (x, jnp.full_like(x, 1e3)):
-      value, grads = jax.jit(jax.value_and_grad(loss))(mparams, inputs)
-      self.assertTrue(bool(jnp.isfinite(value)))
-      for g in jax.tree.leaves(grads):
-        self.assertTrue(bool(jnp.all(jnp.isfinite(g))))
+    value_and_grad = jax.jit(jax.value_and_grad(loss, argnums=(0, 1),
+                                                allow_int=True))
+    for start in (carry, saturated):
+      for inputs in (jnp.zeros_like(x), jnp.full_like(x, 1e3)):
+        value, grads = value_and_grad(params, start, inputs)
+        self.assertTrue(bool(jnp.isfinite(value)))
+        for g in jax.tree.leaves(grads):
+          if jnp.issubdtype(g.dtype, jnp.floating):
+            self.assertTrue(bool(jnp.all(jnp.isfinite(g))))
 
   @parameterized.named_parameters(
       ('controller', dict(controller='gru'), 'config.model.controller'),
