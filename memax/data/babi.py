@@ -636,33 +636,30 @@ def _unique_sentences(examples: Iterable[Example]) -> list[tuple[str, ...]]:
   return list(seen.values())
 
 
-class Vocab:
-  """Word <-> id map shared by story words, query words and answers.
+class SymbolTable:
+  """An immutable symbol <-> id map: id i is `words[i]`.
 
-  Id 0 is '<pad>', then the specials '<eos>' and '<query>' (used by
-  `token_stream`), then the words and answers in sorted order.
+  The base of the bAbI vocabularies (`Vocab` here, `babi_words.WordVocab`
+  for the word-level encoding); a subclass sets how it is named in errors
+  and in its JSON, the id of padding, and `_check` for its own rules.
   """
+
+  _NAME = 'symbol table'  # in error messages.
+  _UNIT = 'symbols'
+  _FORMAT = ''            # the 'format' of `to_json`.
+  PAD_ID = 0              # the id `decode` reads as padding.
 
   def __init__(self, words: Sequence[str]):
     words = tuple(words)
-    if words[:len(SPECIALS)] != SPECIALS:
-      raise ValueError(f'A Vocab starts with {SPECIALS}, got '
-                       f'{words[:len(SPECIALS)]}.')
     if len(set(words)) != len(words):
-      raise ValueError('A Vocab has duplicate words.')
+      raise ValueError(f'A {type(self).__name__} has duplicate words.')
+    self._check(words)
     self._words = words
     self._ids = {w: i for i, w in enumerate(words)}
 
-  @classmethod
-  def build(cls, *example_lists: Iterable[Example]) -> Vocab:
-    """A vocabulary of every word and answer in the given examples."""
-    words = set()
-    examples = [ex for exs in example_lists for ex in exs]
-    for s in _unique_sentences(examples):
-      words.update(s)
-    words.update(ex.answer for ex in examples)
-    words.difference_update(SPECIALS)
-    return cls(SPECIALS + tuple(sorted(words)))
+  def _check(self, words: tuple[str, ...]) -> None:
+    """Raises ValueError when `words` break the subclass's rules."""
+    del words
 
   @property
   def words(self) -> tuple[str, ...]:
@@ -675,42 +672,77 @@ class Vocab:
     return word in self._ids
 
   def __eq__(self, other) -> bool:
-    return isinstance(other, Vocab) and self._words == other._words
+    return type(other) is type(self) and self._words == other._words
 
   def __hash__(self) -> int:
     return hash(self._words)
 
   def __repr__(self) -> str:
-    return f'Vocab({len(self)} words)'
+    return f'{type(self).__name__}({len(self)} {self._UNIT})'
 
   def index(self, word: str) -> int:
-    """The id of `word`; ValueError naming it if it is not in the vocab."""
+    """The id of `word`; ValueError naming it if it is not in the table."""
     try:
       return self._ids[word]
     except KeyError:
-      raise ValueError(f'Word {word!r} is not in the bAbI vocabulary '
-                       f'({len(self)} words).') from None
+      raise ValueError(f'Word {word!r} is not in the {self._NAME} '
+                       f'({len(self)} {self._UNIT}).') from None
 
-  def encode_words(self, words: Sequence[str]) -> np.ndarray:
+  def encode_words(self, words: Iterable[str]) -> np.ndarray:
     """Ids of `words`, int32 [len(words)]."""
     return np.asarray([self.index(w) for w in words], dtype=np.int32)
 
   def decode(self, ids: Iterable[int], *, skip_pad: bool = True) -> list[str]:
-    """Words of `ids` (any int array, flattened); padding dropped."""
-    return [self._words[i] for i in np.asarray(ids, dtype=np.int64).ravel()
-            if not (skip_pad and i == 0)]
+    """Words of `ids` (any int array, flattened); `PAD_ID` is dropped, or
+    read as '<pad>' with `skip_pad=False`."""
+    out = []
+    for i in np.asarray(ids, dtype=np.int64).ravel():
+      if i == self.PAD_ID:
+        if not skip_pad:
+          out.append(PAD)
+      else:
+        out.append(self._words[i])
+    return out
 
   def to_json(self) -> str:
-    return json.dumps({'format': 'memax.babi.Vocab/1', 'words': self._words})
+    return json.dumps({'format': self._FORMAT, 'words': self._words})
 
   @classmethod
-  def from_json(cls, text: str) -> Vocab:
+  def from_json(cls, text: str):
     try:
-      data = json.loads(text)
-      words = data['words']
+      words = json.loads(text)['words']
     except (ValueError, KeyError, TypeError) as e:
-      raise ValueError(f'Not a memax bAbI vocabulary JSON: {e}') from e
+      raise ValueError(f'Not a memax {cls._NAME} JSON: {e}') from e
     return cls(words)
+
+
+class Vocab(SymbolTable):
+  """Word <-> id map shared by story words, query words and answers.
+
+  Id 0 is '<pad>', then the specials '<eos>' and '<query>' (used by
+  `token_stream`), then the words and answers in sorted order.
+  """
+
+  _NAME = 'bAbI vocabulary'
+  _UNIT = 'words'
+  _FORMAT = 'memax.babi.Vocab/1'
+  PAD_ID = 0
+
+  def _check(self, words: tuple[str, ...]) -> None:
+    if words[:len(SPECIALS)] != SPECIALS:
+      raise ValueError(f'A Vocab starts with {SPECIALS}, got '
+                       f'{words[:len(SPECIALS)]}.')
+
+  @classmethod
+  def build(cls, *example_lists: Iterable[Example]) -> Vocab:
+    """A vocabulary of every word and answer in the given examples."""
+    words = set()
+    examples = [ex for exs in example_lists for ex in exs]
+    for s in _unique_sentences(examples):
+      words.update(s)
+    words.update(ex.answer for ex in examples)
+    words.difference_update(SPECIALS)
+    return cls(SPECIALS + tuple(sorted(words)))
 
 
 # ----------------------------------------------------------------------------

@@ -42,7 +42,6 @@ would store 10 to 20 times more):
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -179,20 +178,20 @@ def train_val_split(stories: Sequence[Story], val_fraction: float = 0.1,
   return train, val
 
 
-class WordVocab:
+class WordVocab(babi.SymbolTable):
   """Symbol <-> id map of the word-level encoding; id i is `words[i]`.
 
   No padding or other special symbol: padded steps are `PAD_ID` (-1).
   """
 
-  def __init__(self, words: Sequence[str]):
-    words = tuple(words)
-    if len(set(words)) != len(words):
-      raise ValueError('A WordVocab has duplicate words.')
+  _NAME = 'bAbI word vocabulary'
+  _UNIT = 'symbols'
+  _FORMAT = 'memax.babi_words.WordVocab/1'
+  PAD_ID = PAD_ID
+
+  def _check(self, words: tuple[str, ...]) -> None:
     if ANSWER not in words:
       raise ValueError(f'A WordVocab needs the answer symbol {ANSWER!r}.')
-    self._words = words
-    self._ids = {w: i for i, w in enumerate(words)}
 
   @classmethod
   def build(cls, *story_lists: Iterable[Story]) -> WordVocab:
@@ -206,60 +205,9 @@ class WordVocab:
     return cls(sorted(words))
 
   @property
-  def words(self) -> tuple[str, ...]:
-    return self._words
-
-  @property
   def answer_id(self) -> int:
     """The id of the answer step symbol '-'."""
-    return self._ids[ANSWER]
-
-  def __len__(self) -> int:
-    return len(self._words)
-
-  def __eq__(self, other) -> bool:
-    return isinstance(other, WordVocab) and self._words == other._words
-
-  def __hash__(self) -> int:
-    return hash(self._words)
-
-  def __repr__(self) -> str:
-    return f'WordVocab({len(self)} symbols)'
-
-  def index(self, word: str) -> int:
-    """The id of `word`; ValueError naming it if it is not in the vocab."""
-    try:
-      return self._ids[word]
-    except KeyError:
-      raise ValueError(f'Word {word!r} is not in the bAbI word vocabulary '
-                       f'({len(self)} symbols).') from None
-
-  def encode_words(self, words: Iterable[str]) -> np.ndarray:
-    """Ids of `words`, int32 [len(words)]."""
-    return np.asarray([self.index(w) for w in words], dtype=np.int32)
-
-  def decode(self, ids: Iterable[int], *, skip_pad: bool = True) -> list[str]:
-    """Symbols of `ids` (any int array, flattened); `PAD_ID` dropped."""
-    out = []
-    for i in np.asarray(ids, dtype=np.int64).ravel():
-      if i == PAD_ID:
-        if not skip_pad:
-          out.append('<pad>')
-      else:
-        out.append(self._words[i])
-    return out
-
-  def to_json(self) -> str:
-    return json.dumps({'format': 'memax.babi_words.WordVocab/1',
-                       'words': self._words})
-
-  @classmethod
-  def from_json(cls, text: str) -> WordVocab:
-    try:
-      words = json.loads(text)['words']
-    except (ValueError, KeyError, TypeError) as e:
-      raise ValueError(f'Not a memax bAbI word vocabulary JSON: {e}') from e
-    return cls(words)
+    return self.index(ANSWER)
 
 
 # ----------------------------------------------------------------------------
