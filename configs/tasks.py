@@ -12,6 +12,8 @@ def copy() -> ml_collections.ConfigDict:
   c.eval_lengths = (20, 40, 80, 120)  # evaluation variants.
   c.length_per_batch = False     # one length per batch (pytorch-ntm); the
                                  # model then skips the padded steps.
+  c.num_sequences = 1            # copies in a row (the DNC's memory reuse).
+  c.eval_sequences = ()          # series lengths of extra eval variants.
   return c
 
 

@@ -1,9 +1,18 @@
-"""The copy task (Graves et al. 2014, sec. 4.1).
+"""The copy task (Graves et al. 2014, sec. 4.1), one or several in a row.
 
 A sequence of random `num_bits`-bit vectors is presented, followed by a
 delimiter flag on an extra input channel; the model must then reproduce the
 sequence with no further input. Lengths vary within a batch: every batch is
 padded to `2 * max_length + 1` steps and the mask marks the output steps.
+
+With `num_sequences = S > 1` (the DNC paper's Extended Data Fig. 1, "a
+series of 10 random sequences"), S such copies follow each other without a
+gap: sequence i's vectors, its delimiter, its copy, then sequence i + 1's
+first vector. Each sequence draws its own length; the series is padded at
+its end to `S * (2 * max_length + 1)` steps. Once a sequence is copied it is
+never needed again, so a memory smaller than the series (the paper: 10
+slots for 50 vectors) must be freed and reused. `bit_errors` counts the
+whole series of a batch row.
 """
 
 import dataclasses
@@ -27,6 +36,11 @@ class Copy(base.Generator):
     length_per_batch: draw one length for the whole batch (as pytorch-ntm
       does) instead of one per sequence; the batch then records its
       `num_steps` = 2L + 1, and the sequence model skips the padding.
+      With several sequences, one length per position in the series.
+    num_sequences: copies in a row in one batch row (1).
+    eval_sequences: series lengths of extra evaluation variants
+      (`sequences_<n>`, training lengths), e.g. more sequences than the
+      memory can hold at once.
   """
 
   num_bits: int = 8
@@ -34,6 +48,8 @@ class Copy(base.Generator):
   max_length: int = 20
   eval_lengths: tuple[int, ...] = (20, 40, 80, 120)
   length_per_batch: bool = False
+  num_sequences: int = 1
+  eval_sequences: tuple[int, ...] = ()
   name: str = 'copy'
 
   def __post_init__(self):
@@ -42,6 +58,9 @@ class Copy(base.Generator):
                      'task.max_length')
     for length in self.eval_lengths:
       base.check_positive(length, 'task.eval_lengths')
+    base.check_positive(self.num_sequences, 'task.num_sequences')
+    for count in self.eval_sequences:
+      base.check_positive(count, 'task.eval_sequences')
 
   @property
   def input_size(self) -> int:
@@ -53,30 +72,42 @@ class Copy(base.Generator):
 
   @property
   def max_steps(self) -> int:
-    return 2 * self.max_length + 1
+    return self.num_sequences * (2 * self.max_length + 1)
 
   def sample(self, rng: PRNGKey, batch_size: int, data: None = None
              ) -> Batch:
     del data
+    num_seq, max_len = self.num_sequences, self.max_length
     length_rng, bits_rng = jax.random.split(rng)
     lengths = jax.random.randint(
-        length_rng, (1 if self.length_per_batch else batch_size, 1),
-        self.min_length, self.max_length + 1)
-    lengths = jnp.broadcast_to(lengths, (batch_size, 1))
+        length_rng, (1 if self.length_per_batch else batch_size, num_seq),
+        self.min_length, max_len + 1)
+    lengths = jnp.broadcast_to(lengths, (batch_size, num_seq))  # [B, S]
+    # Sequence i's vectors are rows [i L, i L + L) of `bits`.
     bits = base.random_bits(bits_rng,
-                            (batch_size, self.max_length, self.num_bits))
+                            (batch_size, num_seq * max_len, self.num_bits))
+    ends = jnp.cumsum(2 * lengths + 1, axis=-1)  # [B, S]: each copy's end.
     t = jnp.arange(self.max_steps)[None, :]  # [1, T]
-    # Input phase: steps [0, L); delimiter at L; output phase [L+1, 2L+1).
-    src = jnp.take_along_axis(
-        bits, jnp.clip(t, 0, self.max_length - 1)[..., None], axis=1)
-    inputs = jnp.where((t < lengths)[..., None], src, 0.0)
-    delimiter = (t == lengths).astype(jnp.float32)[..., None]
+    # The sequence that step t belongs to (S: the padding after the last).
+    seq = jnp.sum(t[..., None] >= ends[:, None, :], axis=-1)  # [B, T]
+    in_series = seq < num_seq
+    seq = jnp.minimum(seq, num_seq - 1)
+    length = jnp.take_along_axis(lengths, seq, axis=1)  # [B, T]
+    tau = t - (jnp.take_along_axis(ends, seq, axis=1) - 2 * length - 1)
+    # Within a sequence: input phase tau in [0, L); delimiter at L; output
+    # phase (L, 2L].
+    def rows(index):
+      index = seq * max_len + jnp.clip(index, 0, max_len - 1)
+      return jnp.take_along_axis(bits, index[..., None], axis=1)
+
+    inputs = jnp.where((in_series & (tau < length))[..., None], rows(tau),
+                       0.0)
+    delimiter = (in_series & (tau == length)).astype(jnp.float32)[..., None]
     inputs = jnp.concatenate([inputs, delimiter], axis=-1)
-    out_index = jnp.clip(t - lengths - 1, 0, self.max_length - 1)
-    targets = jnp.take_along_axis(bits, out_index[..., None], axis=1)
-    mask = ((t > lengths) & (t <= 2 * lengths)).astype(jnp.float32)
-    targets = targets * mask[..., None]
-    num_steps = 2 * lengths[0, 0] + 1 if self.length_per_batch else None
+    mask = (in_series & (tau > length) & (tau <= 2 * length)).astype(
+        jnp.float32)
+    targets = rows(tau - length - 1) * mask[..., None]
+    num_steps = ends[0, -1] if self.length_per_batch else None
     return Batch(inputs=inputs, targets=targets, mask=mask,
                  num_steps=num_steps)
 
@@ -84,7 +115,10 @@ class Copy(base.Generator):
   metrics = staticmethod(base.bit_metrics)
 
   def variants(self) -> dict[str, 'Copy']:
-    return {
+    out = {
         f'length_{n}': dataclasses.replace(self, min_length=n, max_length=n)
         for n in self.eval_lengths
     }
+    out.update({f'sequences_{n}': dataclasses.replace(self, num_sequences=n)
+                for n in self.eval_sequences})
+    return out

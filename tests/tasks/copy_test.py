@@ -134,11 +134,66 @@ class CopyTest(parameterized.TestCase):
     self.assertEqual(variants['length_120'].min_length, 120)
     self.assertEqual(variants['length_120'].max_steps, 241)
 
+  def test_several_sequences_in_a_row(self):
+    task = copy.Copy(num_bits=3, min_length=1, max_length=4, num_sequences=3,
+                     eval_sequences=(5,))
+    self.assertEqual(task.max_steps, 27)
+    batch = jax.tree.map(np.asarray, jax.jit(task.sample, static_argnums=1)(
+        jax.random.key(2), 16))
+    all_lengths, firsts = [], []
+    for b in range(16):
+      inputs, targets, mask = (batch.inputs[b], batch.targets[b],
+                               batch.mask[b])
+      # Rebuild the row from its delimiters: each sequence, its delimiter,
+      # its copy, and the next sequence right after.
+      want_in = np.zeros_like(inputs)
+      want_target = np.zeros_like(targets)
+      want_mask = np.zeros_like(mask)
+      start = 0
+      for delimiter in np.flatnonzero(inputs[:, -1]):
+        length = delimiter - start
+        all_lengths.append(length)
+        firsts.append(tuple(inputs[start, :-1]))
+        self.assertBetween(length, 1, 4)
+        want_in[start:delimiter] = inputs[start:delimiter]
+        want_in[delimiter, -1] = 1.0
+        copied = slice(delimiter + 1, delimiter + 1 + length)
+        want_target[copied] = inputs[start:delimiter, :-1]
+        want_mask[copied] = 1.0
+        start = delimiter + 1 + length
+      self.assertLen(np.flatnonzero(inputs[:, -1]), 3)
+      np.testing.assert_array_equal(inputs, want_in)
+      np.testing.assert_array_equal(targets, want_target)
+      np.testing.assert_array_equal(mask, want_mask)
+    self.assertLen(set(all_lengths), 4)
+    # Every sequence draws its own bits: 48 first vectors of 3 bits take
+    # most of the 8 values.
+    self.assertGreater(len(set(firsts)), 5)
+    variants = task.variants()
+    self.assertEqual(variants['sequences_5'].num_sequences, 5)
+    self.assertEqual(variants['sequences_5'].max_steps, 45)
+
+  def test_several_sequences_with_one_length_per_batch(self):
+    task = copy.Copy(num_bits=3, min_length=1, max_length=4, num_sequences=2,
+                     length_per_batch=True)
+    batch = jax.tree.map(np.asarray, jax.jit(task.sample, static_argnums=1)(
+        jax.random.key(5), 8))
+    delimiters = np.flatnonzero(batch.inputs[0, :, -1])
+    first = delimiters[0]
+    second = delimiters[1] - (2 * first + 1)
+    self.assertEqual(int(batch.num_steps), 2 * first + 2 * second + 2)
+    for b in range(8):
+      np.testing.assert_array_equal(np.flatnonzero(batch.inputs[b, :, -1]),
+                                    delimiters)
+    np.testing.assert_array_equal(batch.mask[:, int(batch.num_steps):], 0.0)
+
   @parameterized.parameters(
       (dict(num_bits=0), 'num_bits'),
       (dict(min_length=0), 'min_length'),
       (dict(min_length=5, max_length=4), 'min_length'),
       (dict(eval_lengths=(20, -1)), 'eval_lengths'),
+      (dict(num_sequences=0), 'num_sequences'),
+      (dict(eval_sequences=(0,)), 'eval_sequences'),
   )
   def test_bad_config_names_field(self, kwargs, field):
     with self.assertRaisesRegex(ValueError, rf'config\.task\.{field}'):
