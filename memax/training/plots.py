@@ -47,13 +47,12 @@ def example_panels(inputs: np.ndarray, targets: np.ndarray,
   return panels
 
 
-def plot_example(path: str, inputs: np.ndarray, targets: np.ndarray,
-                 outputs: np.ndarray, mask: np.ndarray,
-                 aux: Mapping[str, np.ndarray], title: str = '') -> str:
-  """Plots one example over time and writes it to `path`.
+def example_figure(inputs: np.ndarray, targets: np.ndarray,
+                   outputs: np.ndarray, mask: np.ndarray,
+                   aux: Mapping[str, np.ndarray], title: str = ''):
+  """One example over time, a panel per row (`example_panels`).
 
   Args:
-    path: output PNG path.
     inputs: `[T, D]`.
     targets: `[T, O]`.
     outputs: `[T, O]` probabilities.
@@ -64,7 +63,7 @@ def plot_example(path: str, inputs: np.ndarray, targets: np.ndarray,
     title: figure title.
 
   Returns:
-    `path`.
+    The matplotlib figure (still open).
   """
   panels = example_panels(inputs, targets, outputs, mask, aux)
   fig, axes = plt.subplots(len(panels), 1, figsize=(10, 1.6 * len(panels) + 1),
@@ -79,6 +78,14 @@ def plot_example(path: str, inputs: np.ndarray, targets: np.ndarray,
   if title:
     fig.suptitle(title)
   fig.tight_layout()
+  return fig
+
+
+def plot_example(path: str, inputs: np.ndarray, targets: np.ndarray,
+                 outputs: np.ndarray, mask: np.ndarray,
+                 aux: Mapping[str, np.ndarray], title: str = '') -> str:
+  """Writes `example_figure` of one example to the PNG `path`; returns it."""
+  fig = example_figure(inputs, targets, outputs, mask, aux, title)
   os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
   fig.savefig(path, dpi=90)
   plt.close(fig)
