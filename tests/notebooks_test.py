@@ -14,7 +14,28 @@ from configs import train as train_config
 from memax.training import train
 
 matplotlib.use('Agg')
-_ROOT = os.path.dirname(os.path.dirname(__file__))
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def execute_notebook(name: str, out: str, **settings: str):
+  """Runs notebooks/<name> through notebooks/execute.py (which writes the
+  committed outputs) into `out`, with `--set NAME=VALUE` for each setting.
+
+  Returns:
+    (its code cells, the kinds of their outputs, their printed text).
+  """
+  spec = importlib.util.spec_from_file_location(
+      'notebooks_execute', os.path.join(_ROOT, 'notebooks', 'execute.py'))
+  execute = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(execute)
+  sets = [a for k, v in settings.items() for a in ('--set', f'{k}={v}')]
+  execute.main([os.path.join(_ROOT, 'notebooks', name), *sets, '--out', out])
+  with open(out) as f:
+    cells = [c for c in json.load(f)['cells'] if c['cell_type'] == 'code']
+  kinds = [o['output_type'] for c in cells for o in c['outputs']]
+  text = ''.join(t for c in cells for o in c['outputs']
+                 if o['output_type'] == 'stream' for t in o['text'])
+  return cells, kinds, text
 
 
 class NotebooksTest(absltest.TestCase):
@@ -47,23 +68,13 @@ class NotebooksTest(absltest.TestCase):
     config.evals.plot = False
     config.evals.variants = 'test'
     train.train_and_evaluate(config, workdir)
-    spec = importlib.util.spec_from_file_location(
-        'notebooks_execute', os.path.join(_ROOT, 'notebooks', 'execute.py'))
-    execute = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(execute)
-    out = os.path.join(workdir, 'executed.ipynb')
     data = os.environ.get('MEMAX_OMNIGLOT_DIR') or os.path.join(
         os.path.dirname(_ROOT), 'shared', 'data', 'omniglot')
-    execute.main([os.path.join(_ROOT, 'notebooks', 'mann_omniglot.ipynb'),
-                  '--set', f'WORKDIR={workdir}', '--set',
-                  f'DATA_DIR={os.path.abspath(data)}', '--out', out])
-    with open(out) as f:
-      cells = [c for c in json.load(f)['cells'] if c['cell_type'] == 'code']
-    kinds = [o['output_type'] for c in cells for o in c['outputs']]
+    cells, kinds, text = execute_notebook(
+        'mann_omniglot.ipynb', os.path.join(workdir, 'executed.ipynb'),
+        WORKDIR=workdir, DATA_DIR=os.path.abspath(data))
     # The episode figure and the accuracy-by-instance figure.
     self.assertEqual(kinds.count('display_data'), 2)
-    text = ''.join(t for c in cells for o in c['outputs']
-                   if o['output_type'] == 'stream' for t in o['text'])
     self.assertIn('restored step 4', text)
     self.assertIn('accuracy over the episode', text)
     self.assertIn(repr(workdir), ''.join(cells[0]['source']))

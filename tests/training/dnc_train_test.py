@@ -2,8 +2,6 @@
 relaunch of the finished run does not train further, and the DNC notebook
 runs on it."""
 
-import importlib.util
-import json
 import os
 import shutil
 import tempfile
@@ -14,6 +12,7 @@ from configs import train as train_config
 from memax.training import checkpoint
 from memax.training import train
 from memax.training import writers
+from tests import notebooks_test
 
 
 def _config():
@@ -57,22 +56,10 @@ class DNCTrainTest(absltest.TestCase):
     self._run_notebook(workdir)
 
   def _run_notebook(self, workdir):
-    # Through notebooks/execute.py, which writes the committed outputs.
-    root = os.path.dirname(os.path.dirname(os.path.dirname(
-        os.path.abspath(__file__))))
-    spec = importlib.util.spec_from_file_location(
-        'notebooks_execute', os.path.join(root, 'notebooks', 'execute.py'))
-    execute = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(execute)
-    out = os.path.join(workdir, 'executed.ipynb')
-    execute.main([os.path.join(root, 'notebooks', 'dnc_memory.ipynb'),
-                  '--set', f'WORKDIR={workdir}', '--out', out])
-    with open(out) as f:
-      cells = [c for c in json.load(f)['cells'] if c['cell_type'] == 'code']
-    kinds = [o['output_type'] for c in cells for o in c['outputs']]
+    _, kinds, text = notebooks_test.execute_notebook(
+        'dnc_memory.ipynb', os.path.join(workdir, 'executed.ipynb'),
+        WORKDIR=workdir)
     self.assertEqual(kinds.count('display_data'), 1)
-    text = ''.join(t for c in cells for o in c['outputs']
-                   if o['output_type'] == 'stream' for t in o['text'])
     self.assertIn('restored step 1500', text)
     self.assertIn('1 sequences of 3 vectors, 8 memory slots', text)
     self.assertIn('distinct slots written over the series', text)
