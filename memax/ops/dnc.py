@@ -71,7 +71,11 @@ def dnc_allocation(usage: Array) -> Array:
     `[N]` allocation weights `a_t`, in slot order.
   """
   chex.assert_rank(usage, 1)
-  order = jnp.argsort(jax.lax.stop_gradient(usage), stable=True)
+  # The ascending order with ties to the lower index, by `lax.top_k` of
+  # the negated usages (it puts equal values in index order): on CPU about
+  # twice as fast as a stable `argsort`, which calls its comparator per
+  # comparison.
+  _, order = jax.lax.top_k(-jax.lax.stop_gradient(usage), usage.shape[0])
   sorted_usage = usage[order]
   # prod_{i<j}: the product of the sorted usages before position j.
   before = jnp.cumprod(jnp.concatenate(
