@@ -9,7 +9,6 @@ import tempfile
 from absl.testing import absltest
 import matplotlib
 
-from configs import mann_omniglot
 from configs import train as train_config
 from memax.training import train
 
@@ -58,26 +57,6 @@ class NotebooksTest(absltest.TestCase):
       exec(compile(code, 'ntm_weights.ipynb', 'exec'), namespace)  # pylint: disable=exec-used
     self.assertEqual(namespace['aux']['write_weights'].shape[-1], 256)
     self.assertGreaterEqual(namespace['errors'], 0.0)
-
-  def test_mann_omniglot_notebook_runs_and_gets_outputs(self):
-    # Through notebooks/execute.py, which writes the committed outputs.
-    workdir = self.enterContext(tempfile.TemporaryDirectory())
-    # Launched from the repository, run from notebooks/: a relative data
-    # path would not be found there.
-    config = mann_omniglot.get_config('runlocal')
-    config.evals.plot = False
-    config.evals.variants = 'test'
-    train.train_and_evaluate(config, workdir)
-    data = os.environ.get('MEMAX_OMNIGLOT_DIR') or os.path.join(
-        os.path.dirname(_ROOT), 'shared', 'data', 'omniglot')
-    cells, kinds, text = execute_notebook(
-        'mann_omniglot.ipynb', os.path.join(workdir, 'executed.ipynb'),
-        WORKDIR=workdir, DATA_DIR=os.path.abspath(data))
-    # The episode figure and the accuracy-by-instance figure.
-    self.assertEqual(kinds.count('display_data'), 2)
-    self.assertIn('restored step 4', text)
-    self.assertIn('accuracy over the episode', text)
-    self.assertIn(repr(workdir), ''.join(cells[0]['source']))
 
 
 if __name__ == '__main__':

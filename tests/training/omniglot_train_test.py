@@ -6,7 +6,8 @@ episodes (2 classes of 8 x 8 images, no augmentation) trains for 800 steps
 in two launches (the second resumes the first), then must beat chance on
 the 2nd instance of a class on held-out characters: labels are shuffled in
 every episode, so only what it wrote in memory can tell it the label. Then
-`memax.evaluate` runs the trained model with a larger memory.
+`memax.evaluate` runs the trained model with a larger memory, and
+notebooks/mann_omniglot.ipynb runs on it.
 """
 
 import json
@@ -22,6 +23,7 @@ from memax import overrides
 from memax.data import omniglot as omniglot_data
 from memax.training import train
 from memax.training import writers
+from tests import notebooks_test
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -70,6 +72,17 @@ class MANNOmniglotTrainTest(absltest.TestCase):
     bigger = results['test']
     self.assertTrue(np.isfinite(bigger['episode_loss']))
     self.assertGreater(bigger['accuracy_2'], 0.5, bigger)
+    # The notebook on this run, through notebooks/execute.py (which writes
+    # the committed outputs); run from notebooks/, so the data path is
+    # absolute.
+    cells, kinds, text = notebooks_test.execute_notebook(
+        'mann_omniglot.ipynb', os.path.join(workdir, 'executed.ipynb'),
+        WORKDIR=workdir, DATA_DIR=os.path.abspath(_DATA))
+    # The episode figure and the accuracy-by-instance figure.
+    self.assertEqual(kinds.count('display_data'), 2)
+    self.assertIn('restored step 800', text)
+    self.assertIn('accuracy over the episode', text)
+    self.assertIn(repr(workdir), ''.join(cells[0]['source']))
 
 
 if __name__ == '__main__':
