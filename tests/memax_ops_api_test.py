@@ -63,6 +63,9 @@ _API = {
     'dnc_link': (
         dnc, ('prev_link', 'prev_precedence', 'write_weights'), ()),
     'dnc_directional_weights': (dnc, ('link', 'prev_read_weights'), ()),
+    'dnc_link_and_directional': (dnc, ('prev_link', 'prev_precedence',
+                                       'write_weights', 'prev_read_weights'),
+                                 ()),
     'dnc_read_weights': (
         dnc, ('backward', 'content', 'forward', 'read_modes'), ()),
     'SparseLink': (dnc, ('values', 'columns'), ()),

@@ -15,7 +15,10 @@ Nature 538. One time step, in the Methods' order:
    (`ops.write`);
 4. the temporal link matrix `L_t` and the precedence `p_t` follow the write
    (`ops.dnc_link`, `ops.dnc_precedence`; or the sparse link,
-   `ops.dnc_sparse_link`, with `link_sparsity=K`);
+   `ops.dnc_sparse_link`, with `link_sparsity=K`). The dense link and the
+   directional weights of step 5 run as one op,
+   `dnc_link_and_directional`, whose hand-written gradient keeps one
+   `N x N` array per step;
 5. each read head mixes the backward and forward weights of its previous
    read weights through `L_t` with its content weights on the written
    memory, by its read modes (`ops.dnc_read_weights`), and reads `r_t`.
@@ -259,10 +262,8 @@ class DNCCell(nn.RNNCellBase):
       forward, backward = jax.vmap(ops.dnc_sparse_directional_weights)(
           link, carry.read_weights)
     else:
-      link = jax.vmap(ops.dnc_link)(carry.link, carry.precedence,
-                                    write_weights)
-      forward, backward = jax.vmap(ops.dnc_directional_weights)(
-          link, carry.read_weights)
+      link, forward, backward = jax.vmap(ops.dnc_link_and_directional)(
+          carry.link, carry.precedence, write_weights, carry.read_weights)
     precedence = jax.vmap(ops.dnc_precedence)(carry.precedence, write_weights)
     read_content = jax.vmap(jax.vmap(content, in_axes=(None, 0, 0)))(
         memory, p['read_keys'], p['read_strengths'])

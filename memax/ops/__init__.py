@@ -24,6 +24,7 @@ from memax.ops.attention import position_encoding_weights
 from memax.ops.dnc import SparseLink
 from memax.ops.dnc import dnc_allocation
 from memax.ops.dnc import dnc_directional_weights
+from memax.ops.dnc import dnc_link_and_directional
 from memax.ops.dnc import dnc_link
 from memax.ops.dnc import dnc_precedence
 from memax.ops.dnc import dnc_read_weights
@@ -50,6 +51,7 @@ __all__ = (
     'cosine_similarity',
     'dnc_allocation',
     'dnc_directional_weights',
+    'dnc_link_and_directional',
     'dnc_link',
     'dnc_precedence',
     'dnc_read_weights',

@@ -11,6 +11,10 @@ weights give the write weights (`dnc_write_weights`); the memory is written
 follow the write (`dnc_link`, `dnc_precedence`); each read head mixes the
 backward and forward weights given by the links (`dnc_directional_weights`)
 with its content weights by its read modes (`dnc_read_weights`).
+`dnc_link_and_directional` computes the link and the directional weights
+in one op, with a hand-written gradient that keeps one `N x N` array per
+step under `lax.scan` (the cell's path; the two ops stay for reuse and
+forward-mode differentiation).
 
 Every op works on one example: no batch axis. Batch with `jax.vmap`. Shapes
 use the legend of `memax.types`: `N` slots, `R` read heads.
@@ -165,6 +169,107 @@ def dnc_directional_weights(link: Array, prev_read_weights: Array
   forward = prev_read_weights @ link.T
   backward = prev_read_weights @ link
   return forward, backward
+
+
+def dnc_link_and_directional(prev_link: Array, prev_precedence: Array,
+                             write_weights: Array, prev_read_weights: Array
+                             ) -> tuple[Array, Array, Array]:
+  """`dnc_link`, then `dnc_directional_weights` through the new link.
+
+  The same values as the two ops, with a gradient written out by hand
+  (`jax.custom_vjp`) that keeps only the inputs: under `lax.scan` and
+  `jax.grad` one `N x N` array per step (`L_{t-1}`) instead of the several
+  that autodiff saves (`L_{t-1}`, `L_t` and broadcast factors), and a
+  backward pass that reads `L_{t-1}` and the link's cotangent a few times
+  without building `L_t` or other `N x N` temporaries. On CPU the dense
+  DNC's train step is dominated by these arrays. Reverse mode only: use
+  the two ops for `jax.jvp`.
+
+  Args:
+    prev_link: `[N, N]` link matrix `L_{t-1}`.
+    prev_precedence: `[N]` precedence `p_{t-1}` (before this write).
+    write_weights: `[N]` write weights `w^w_t`.
+    prev_read_weights: `[R, N]` read weights `w^r_{t-1}`, a row per head.
+
+  Returns:
+    `(link [N, N], forward [R, N], backward [R, N])`: `L_t`, `f_i = L_t
+    w^r_i` and `b_i = L_t^T w^r_i`.
+  """
+  chex.assert_rank([prev_link, prev_precedence, write_weights,
+                    prev_read_weights], [2, 1, 1, 2])
+  chex.assert_equal_shape([prev_precedence, write_weights])
+  chex.assert_shape(prev_link, write_weights.shape * 2)
+  chex.assert_equal_shape_suffix([write_weights, prev_read_weights], 1)
+  return _link_and_directional(prev_link, prev_precedence, write_weights,
+                               prev_read_weights)
+
+
+def _link_and_directional_fwd(prev_link, prev_precedence, write_weights,
+                              prev_read_weights):
+  link = dnc_link(prev_link, prev_precedence, write_weights)
+  forward, backward = dnc_directional_weights(link, prev_read_weights)
+  return (link, forward, backward), (prev_link, prev_precedence,
+                                     write_weights, prev_read_weights)
+
+
+@jax.custom_vjp
+def _link_and_directional(prev_link, prev_precedence, write_weights,
+                          prev_read_weights):
+  return _link_and_directional_fwd(prev_link, prev_precedence, write_weights,
+                                   prev_read_weights)[0]
+
+
+def _link_and_directional_bwd(residuals, cotangents):
+  """The vector-Jacobian product from `L_{t-1}`, `p`, `w` and `r` alone.
+
+  With `L = L_{t-1}`, `c_ij = 1 - w_i - w_j` and the mask `M = 1 - I`,
+  `L_t = M o (c o L + w p^T)`. The new link's total cotangent is `G =
+  g_L + sum_h g_f[h] r[h]^T + r[h] g_b[h]^T`, and only `M o G` reaches the
+  inputs: `d L = c o M o G`, `d w_i = sum_j (M G)_ij (p_j - L_ij) -
+  sum_j (M G)_ji L_ji`, `d p = (M G)^T w`, `d r_h = L_t^T g_f[h] + L_t
+  g_b[h]`. `d L` is the only `N x N` result; every other term is expanded
+  into products of `L` or `g_L` with vectors, minus the diagonal's share,
+  so that neither `G` nor `L_t` is built.
+  """
+  prev, p, w, r = residuals
+  g_link, g_fwd, g_bwd = cotangents
+  eye = jnp.eye(w.shape[0], dtype=bool)
+  outer = jnp.concatenate([g_fwd, r]).T @ jnp.concatenate([r, g_bwd])
+  d_link = jnp.where(
+      eye, 0.0, (1.0 - w[:, None] - w[None, :]) * (g_link + outer))
+  g_diag = jnp.diagonal(g_link) + jnp.sum(g_fwd * r + r * g_bwd, axis=0)
+  l_diag = jnp.diagonal(prev)
+  # L times [r, g_b, w g_b] and L^T times [g_f, r, (1 - w) g_f], per head.
+  l_r, l_gb, l_wgb = jnp.split(
+      jnp.concatenate([r, g_bwd, w[None] * g_bwd]) @ prev.T, 3)
+  lt_gf, lt_r, lt_wgf = jnp.split(
+      jnp.concatenate([g_fwd, r, (1.0 - w[None]) * g_fwd]) @ prev, 3)
+  # sum_j (M G)_ij (p_j - L_ij) and sum_j (M G)_ji L_ji.
+  rows = (jnp.sum(g_link * (p[None, :] - prev), axis=1)
+          + jnp.sum(g_fwd * ((r @ p)[:, None] - l_r)
+                    + r * ((g_bwd @ p)[:, None] - l_gb), axis=0)
+          - g_diag * (p - l_diag))
+  columns = (jnp.sum(g_link * prev, axis=0)
+             + jnp.sum(r * lt_gf + g_bwd * lt_r, axis=0)
+             - g_diag * l_diag)
+  d_w = rows - columns
+  d_p = (w @ g_link
+         + jnp.sum((g_fwd @ w)[:, None] * r + (r @ w)[:, None] * g_bwd,
+                   axis=0)
+         - g_diag * w)
+  # L_t = U - diag(u), U = c o L + w p^T, u = diag(U):
+  # U^T x = L^T ((1 - w) x) - w (L^T x) + p (w . x); U y = (1 - w) (L y) -
+  # L (w y) + w (p . y).
+  u = (1.0 - 2.0 * w) * l_diag + w * p
+  d_r = (lt_wgf - w[None] * lt_gf + (g_fwd @ w)[:, None] * p[None]
+         + (1.0 - w[None]) * l_gb - l_wgb + (g_bwd @ p)[:, None] * w[None]
+         - u[None] * (g_fwd + g_bwd))
+  return (d_link.astype(prev.dtype), d_p.astype(p.dtype),
+          d_w.astype(w.dtype), d_r.astype(r.dtype))
+
+
+_link_and_directional.defvjp(_link_and_directional_fwd,
+                             _link_and_directional_bwd)
 
 
 def dnc_read_weights(backward: Array, content: Array, forward: Array,

@@ -7,6 +7,8 @@ gradients, and on degenerate inputs (usages at 0 and 1, ties, free gates at
 1) with finite values and gradients.
 """
 
+import functools
+
 from absl.testing import absltest
 from absl.testing import parameterized
 import chex
@@ -197,6 +199,19 @@ class ReferenceTest(parameterized.TestCase):
     self.check(forward, lambda e: np_directional(e['link'], e['reads'])[0])
     self.check(backward, lambda e: np_directional(e['link'], e['reads'])[1])
 
+  def test_link_and_directional(self):
+    link, forward, backward = jax.jit(jax.vmap(dnc.dnc_link_and_directional))(
+        self.batch('link'), self.batch('precedence'), self.batch('write'),
+        self.batch('reads'))
+
+    def want(e):
+      new = np_link(e['link'], e['precedence'], e['write'])
+      return (new,) + np_directional(new, e['reads'])
+
+    self.check(link, lambda e: want(e)[0])
+    self.check(forward, lambda e: want(e)[1])
+    self.check(backward, lambda e: want(e)[2])
+
   def test_read_weights(self):
     f, b = jax.vmap(dnc.dnc_directional_weights)(self.batch('link'),
                                                  self.batch('reads'))
@@ -213,6 +228,7 @@ class ReferenceTest(parameterized.TestCase):
   def test_exported(self):
     for name in ('dnc_usage', 'dnc_allocation', 'dnc_write_weights',
                  'dnc_precedence', 'dnc_link', 'dnc_directional_weights',
+                 'dnc_link_and_directional',
                  'dnc_read_weights', 'dnc_sparsify', 'dnc_sparse_link',
                  'dnc_sparse_link_to_dense',
                  'dnc_sparse_directional_weights', 'SparseLink'):
@@ -313,6 +329,132 @@ class PropertiesTest(parameterized.TestCase):
     with self.assertRaises(AssertionError):
       dnc.dnc_usage(jnp.zeros(4), jnp.zeros(4), jnp.zeros((2, 4)),
                     jnp.zeros(3))
+
+
+def _separate_link_and_directional(prev_link, prev_precedence,
+                                   write_weights, prev_read_weights):
+  link = dnc.dnc_link(prev_link, prev_precedence, write_weights)
+  return (link,) + dnc.dnc_directional_weights(link, prev_read_weights)
+
+
+def _memory_free_dnc(link_fn, carry, xs, link_target):
+  """A DNC's weightings without the memory, batched, scanned over time:
+  usage, allocation, write weights, link (`link_fn`), precedence, reads.
+  Returns the loss `sum(reads * xs['target']) + sum(last link *
+  link_target)`, whose gradient flows through every step's link."""
+
+  def step(carry, x):
+    link, precedence, reads, usage, write = carry
+    usage = dnc.dnc_usage(usage, write, reads, x['free'])
+    write = dnc.dnc_write_weights(dnc.dnc_allocation(usage), x['content'],
+                                  x['g_a'], x['g_w'])
+    link, forward, backward = link_fn(link, precedence, write, reads)
+    precedence = dnc.dnc_precedence(precedence, write)
+    reads = dnc.dnc_read_weights(backward, x['read_content'], forward,
+                                 x['modes'])
+    return (link, precedence, reads, usage, write), reads
+
+  (link, *_), reads = jax.lax.scan(jax.vmap(step), carry, xs)
+  return jnp.sum(reads * xs['target']) + jnp.sum(link * link_target)
+
+
+def _link_case(name, steps=5, batch=2, n=_N):
+  """`(carry, xs, link_target)` of `_memory_free_dnc`, float64 (under
+  `enable_x64`), batch first in the carry and time first in `xs`; `name`
+  picks the degenerate case."""
+  rng = np.random.default_rng(7)
+  shape = (steps, batch)
+  xs = dict(free=rng.uniform(size=shape + (_R,)),
+            content=_simplex(rng, shape + (n,)),
+            g_a=rng.uniform(size=shape), g_w=rng.uniform(size=shape),
+            read_content=_simplex(rng, shape + (_R, n)),
+            modes=_simplex(rng, shape + (_R, 3)),
+            target=rng.normal(size=shape + (_R, n)))
+  link_target = rng.normal(size=(batch, n, n))
+  # A diagonal in the first link too: the op must ignore it.
+  carry = (rng.uniform(size=(batch, n, n)) / n,
+           _simplex(rng, (batch, n), 0.7), _simplex(rng, (batch, _R, n)),
+           rng.uniform(size=(batch, n)), _simplex(rng, (batch, n), 0.8))
+  if name == 'empty_memory_and_free_gates_at_one':
+    # All slots free, every read released: full writes by allocation,
+    # summing to 1, into a zero link.
+    carry = tuple(np.zeros_like(c) for c in carry)
+    xs.update(free=np.ones(shape + (_R,)), g_a=np.ones(shape),
+              g_w=np.ones(shape))
+  elif name == 'content_writes_summing_to_one':
+    # One-hot writes, then halves on two slots (1 - w_i - w_j = 0).
+    content = np.zeros(shape + (n,))
+    content[..., 0] = 1.0
+    content[2:, :, 1] = content[2:, :, 3] = 0.5
+    content[2:, :, 0] = 0.0
+    carry = (np.zeros((batch, n, n)),) + carry[1:]
+    xs.update(content=content, g_a=np.zeros(shape), g_w=np.ones(shape))
+  return jax.tree.map(jnp.float64, (carry, xs, link_target))
+
+
+class LinkAndDirectionalTest(parameterized.TestCase):
+  """The fused op and its hand-written gradient against the two ops."""
+
+  @parameterized.parameters('random', 'empty_memory_and_free_gates_at_one',
+                            'content_writes_summing_to_one')
+  def test_equals_the_separate_ops_through_a_scan(self, name):
+    with jax.enable_x64():
+      args = _link_case(name)
+      results = []
+      for link_fn in (dnc.dnc_link_and_directional,
+                      _separate_link_and_directional):
+        fn = jax.jit(jax.value_and_grad(
+            functools.partial(_memory_free_dnc, link_fn), argnums=(0, 1, 2)))
+        results.append(fn(*args))
+      (value, grads), (want_value, want_grads) = results
+      np.testing.assert_allclose(value, want_value, rtol=1e-12)
+      chex.assert_trees_all_close(grads, want_grads, rtol=1e-10, atol=1e-12)
+      for g in jax.tree.leaves(grads):
+        self.assertTrue(bool(jnp.all(jnp.isfinite(g))))
+
+  def test_numerical_gradients(self):
+    rng = np.random.default_rng(8)
+    e = _example(rng)
+    with jax.enable_x64():
+      link = jnp.float64(e['link'] + np.diag(rng.uniform(size=_N)))
+      chex.assert_numerical_grads(
+          lambda *a: jnp.concatenate(
+              [x.reshape(-1) for x in dnc.dnc_link_and_directional(*a)]),
+          (link, jnp.float64(e['precedence']), jnp.float64(e['write']),
+           jnp.float64(e['reads'])), order=1, modes=('rev',))
+
+  def test_float32_matches_the_separate_ops(self):
+    with jax.enable_x64():
+      args = jax.tree.map(np.float32, _link_case('random', n=32))
+    grads = [jax.jit(jax.grad(functools.partial(_memory_free_dnc, fn),
+                              argnums=(0, 1)))(*args)
+             for fn in (dnc.dnc_link_and_directional,
+                        _separate_link_and_directional)]
+    chex.assert_trees_all_close(*grads, rtol=1e-4, atol=1e-6)
+
+  def test_a_scan_saves_one_link_per_step(self):
+    steps, n = 5, 9
+    with jax.enable_x64():
+      args = jax.tree.map(np.float32, _link_case('random', steps=steps, n=n))
+
+    def saved(link_fn):
+      """The shapes of the scan's `[T, B, N, N]` residuals."""
+      _, vjp = jax.vjp(functools.partial(_memory_free_dnc, link_fn), *args)
+      return [r.shape for r in jax.tree.leaves(vjp)
+              if r.shape[:1] == (steps,) and r.shape[2:] == (n, n)]
+
+    self.assertEqual(saved(dnc.dnc_link_and_directional),
+                     [(steps, 2, n, n)])
+    # The check can fail: autodiff of the two ops saves several.
+    self.assertGreater(len(saved(_separate_link_and_directional)), 1)
+
+  def test_shape_errors(self):
+    with self.assertRaises(AssertionError):
+      dnc.dnc_link_and_directional(jnp.zeros((4, 4)), jnp.zeros(4),
+                                   jnp.zeros(4), jnp.zeros((2, 5)))
+    with self.assertRaises(AssertionError):
+      dnc.dnc_link_and_directional(jnp.zeros((4, 4)), jnp.zeros(4),
+                                   jnp.zeros(4), jnp.zeros(4))
 
 
 def _sharp_writes(rng, steps, n, total=0.9):
