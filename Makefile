@@ -32,7 +32,7 @@ demo: install
 	$(PY) -m memax.main --config=configs/ntm_copy.py --workdir=$(DEMO_WORKDIR)
 
 test: install-test
-	$(PY) -m pytest -n 2 tests
+	$(PY) -m pytest -n 2 --dist worksteal tests
 
 bench: install
 	$(PY) benchmarks/run.py
