@@ -291,31 +291,25 @@ class RunnerTest(_Runs):
     self.assertEqual(rebuilt['counts'], {'done': 2})
     self.assertTrue(os.path.exists(os.path.join(workdir, 'summary.json')))
 
-    # The same trials as one population: one process, the same metrics.
-    pop_dir = os.path.join(tmp, 'population')
-    self._run(*[f'--workdir={pop_dir}' if a.startswith('--workdir=') else a
-                for a in args], '--executor=population')
-    pop = json.load(open(os.path.join(pop_dir, 'sweep.json')))
-    self.assertLen(pop['jobs'], 1)
-    self.assertEqual(sorted(pop['jobs'][0]['members'].values()), [0, 1])
+    # The same trials as one population (one process, the same metrics), as
+    # a job of submitit's local executor.
+    jobs_dir = os.path.join(tmp, 'submitit')
+    self._run(*[f'--workdir={jobs_dir}' if a.startswith('--workdir=') else a
+                for a in args], '--executor=submitit', '--cluster=local',
+              '--populations')
+    record = json.load(open(os.path.join(jobs_dir, 'sweep.json')))
+    self.assertLen(record['jobs'], 1)
+    self.assertEqual(sorted(record['jobs'][0]['members'].values()), [0, 1])
     local = json.load(open(os.path.join(workdir, 'summary.json')))['trials']
-    population = json.load(open(os.path.join(pop_dir, 'summary.json')))[
+    population = json.load(open(os.path.join(jobs_dir, 'summary.json')))[
         'trials']
+    self.assertLen(population, len(local))
     for a, b in zip(local, population):
       self.assertEqual((a['name'], b['status']), (b['name'], 'done'))
       self.assertEqual(sorted(a['metrics']), sorted(b['metrics']))
       for k, v in a['metrics'].items():
         self.assertAlmostEqual(b['metrics'][k], v, delta=1e-4 * abs(v) + 1e-5,
                                msg=f'{a["name"]} {k}')
-
-    # The same population as a job of submitit's local executor.
-    jobs_dir = os.path.join(tmp, 'submitit')
-    self._run(*[f'--workdir={jobs_dir}' if a.startswith('--workdir=') else a
-                for a in args], '--executor=submitit', '--cluster=local',
-              '--populations')
-    submitted = json.load(open(os.path.join(jobs_dir, 'summary.json')))
-    self.assertEqual([(t['name'], t['metrics']) for t in submitted['trials']],
-                     [(t['name'], t['metrics']) for t in population])
     record = json.load(open(os.path.join(jobs_dir, 'sweep.json')))
     ended = json.load(open(os.path.join(jobs_dir, 'status',
                                         f'{record["jobs"][0]["name"]}.json')))
@@ -333,7 +327,7 @@ class KilledSweepTest(_Runs):
     workdir = os.path.join(tmp, 'sweep')
     args = [f'--config={config}', f'--workdir={workdir}',
             '--sweep=seed=0', *_QUICK, '--config.train.'
-            'num_steps=6000', '--config.train.ckpt_every=100',
+            'num_steps=3000', '--config.train.ckpt_every=100',
             '--config.train.log_every=100', '--config.train.eval_every=1000']
     env = self._env()
     sweep = subprocess.Popen([sys.executable, '-m', 'memax.sweep', *args],
@@ -367,7 +361,7 @@ class KilledSweepTest(_Runs):
       steps = [json.loads(line)['step'] for line in f
                if json.loads(line).get('split') == 'train']
     self.assertEqual(steps, sorted(set(steps)))
-    self.assertEqual(steps[-1], 6000)
+    self.assertEqual(steps[-1], 3000)
 
 
 if __name__ == '__main__':

@@ -86,8 +86,9 @@ class TempDirMixin:
 
 class TrainAndEvaluateTest(TempDirMixin, parameterized.TestCase):
 
-  @parameterized.product(model=['ntm', 'lstm'],
-                         task=['copy', 'associative_recall'])
+  # Each model and each task once: the NTM on copy (the learning run) and
+  # the LSTM on associative recall with all its variants.
+  @parameterized.parameters(('ntm', 'copy'), ('lstm', 'associative_recall'))
   def test_writes_the_workdir(self, model, task):
     # The final evaluations of every variant of the task (the task's, not
     # the model's) for the LSTM; the NTM's only of 'train' (its
