@@ -34,17 +34,12 @@ if _ROOT not in sys.path:
 import jax  # pylint: disable=g-import-not-at-top
 import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
 
+from benchmarks import run  # pylint: disable=g-import-not-at-top
 from configs import dnc_copy  # pylint: disable=g-import-not-at-top
 from configs import train as train_config  # pylint: disable=g-import-not-at-top
 from memax.cells.dnc import DNCCell  # pylint: disable=g-import-not-at-top
 from memax.models import SequenceModel  # pylint: disable=g-import-not-at-top
 from memax.training import setup as setup_lib  # pylint: disable=g-import-not-at-top
-
-
-def _environment() -> dict[str, Any]:
-  return {'jax_version': jax.__version__,
-          'device_kind': jax.devices()[0].device_kind,
-          'cpu_count': os.cpu_count()}
 
 
 class _Chunk:
@@ -161,9 +156,7 @@ def main(argv=None):
       records += memory_part([n], [0, 8] if n <= args.dense_max else [8],
                              args.length, args.repeats)
   if args.out:
-    with open(args.out, 'w') as f:
-      json.dump({'environment': _environment(), 'args': vars(args),
-                 'records': records}, f, indent=2)
+    run.write_results(args.out, args, records)
   return records
 
 

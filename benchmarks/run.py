@@ -400,12 +400,17 @@ def main(argv=None) -> list[dict[str, Any]]:
       _emit(rec)
       records.append(rec)
   if args.out:
-    out_dir = os.path.dirname(os.path.abspath(args.out))
-    os.makedirs(out_dir, exist_ok=True)
-    with open(args.out, 'w') as f:
-      json.dump({'environment': environment(), 'args': vars(args),
-                 'records': records}, f, indent=2)
+    write_results(args.out, args, records)
   return records
+
+
+def write_results(path: str, args: argparse.Namespace,
+                  records: list[dict[str, Any]]) -> None:
+  """Writes `{'environment', 'args', 'records'}` as JSON to `path`."""
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  with open(path, 'w') as f:
+    json.dump({'environment': environment(), 'args': vars(args),
+               'records': records}, f, indent=2)
 
 
 if __name__ == '__main__':
