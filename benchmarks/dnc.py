@@ -6,6 +6,14 @@ an LSTM of the same controller size (one layer), timed in alternation in
 the same process, on copy (lengths 1-20) with `configs/dnc_copy.py`'s
 sizes (LSTM 100, memory 128 x 20, 4 read heads).
 
+`--part=babi`: the DNC1 train step of `configs/dnc_babi_words.py` (LSTM
+256, memory 256 x 64, 4 read heads) on word-level bAbI, all 20 tasks
+(`--babi_set`, the data from `MEMAX_BABI_DIR`), beside an LSTM of 256 units
+with the same batches, timed in alternation; each call trains on other
+stories (pools sorted by length), so the median is over batches of every
+length. Each record adds the hours the config's `train.num_steps` would
+take at that median (`projected_hours`).
+
 `--part=memory`: one forward and backward pass of the DNC (LSTM 64, word
 16, 4 read heads) over `--length` steps of random inputs at batch 1, for
 memory sizes N, with the dense link and the sparse link (K = 8): median ms
@@ -16,6 +24,7 @@ of `N x N`; the sparse one `T` arrays of `N x K`.
 Output: one JSON object per line on stdout; `--out FILE` also writes them.
 
   python benchmarks/dnc.py --part=step
+  python benchmarks/dnc.py --part=babi --batch_sizes=16 --repeats=10
   python benchmarks/dnc.py --part=memory --sizes=64,256,1024,4096,16384
 """
 
@@ -33,8 +42,10 @@ if _ROOT not in sys.path:
 
 import jax  # pylint: disable=g-import-not-at-top
 import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+import ml_collections  # pylint: disable=g-import-not-at-top
 
 from benchmarks import run  # pylint: disable=g-import-not-at-top
+from configs import dnc_babi_words  # pylint: disable=g-import-not-at-top
 from configs import dnc_copy  # pylint: disable=g-import-not-at-top
 from configs import train as train_config  # pylint: disable=g-import-not-at-top
 from memax.cells.dnc import DNCCell  # pylint: disable=g-import-not-at-top
@@ -69,30 +80,52 @@ class _Chunk:
   def record(self) -> dict[str, Any]:
     ms = 1e3 * statistics.median(self.times)
     batch = self.config.train.batch_size
-    return {'kind': 'step', 'model': self.name, 'task': 'copy',
-            'batch_size': batch, 'ms_per_step': ms,
-            'sequences_per_s': batch * 1e3 / ms, 'repeats': len(self.times),
-            'compile_s': self.compile_s,
-            'steps_per_call': self.config.train.steps_per_call}
+    return {'kind': 'step', 'model': self.name,
+            'task': self.config.task.name, 'batch_size': batch,
+            'ms_per_step': ms, 'sequences_per_s': batch * 1e3 / ms,
+            'repeats': len(self.times), 'compile_s': self.compile_s,
+            'steps_per_call': self.config.train.steps_per_call,
+            'projected_hours': ms * self.config.train.num_steps / 3.6e6,
+            'num_steps': self.config.train.num_steps}
 
 
-def step_part(batch_sizes, repeats: int, steps_per_call: int):
+def _beside_an_lstm(dnc, task: str, batch: int, *, same_task: bool):
+  """(dnc, lstm): an LSTM config of the DNC's controller size (one layer)
+  and optimizer; `same_task`: also the DNC's task, training and evaluation
+  fields
+  (else the LSTM config's own, as the copy measurements always had)."""
+  dnc.train.batch_size = batch
+  lstm = train_config.get_config(f'model=lstm,task={task}')
+  lstm.model.hidden_size = dnc.model.controller_size
+  lstm.model.num_layers = 1
+  if same_task:
+    lstm.task = ml_collections.ConfigDict(dnc.task.to_dict())
+    lstm.train = ml_collections.ConfigDict(dnc.train.to_dict())
+    lstm.evals = ml_collections.ConfigDict(dnc.evals.to_dict())
+  lstm.train.batch_size = batch
+  lstm.optimizer = dnc.optimizer
+  return dnc, lstm
+
+
+def step_part(batch_sizes, repeats: int, steps_per_call: int,
+              babi_set: str = ''):
+  """The DNC beside the LSTM: on copy, or on word-level bAbI (`babi_set`)."""
   records = []
   for batch in batch_sizes:
-    dnc = dnc_copy.get_config()
-    dnc.train.batch_size = batch
-    lstm = train_config.get_config('model=lstm,task=copy')
-    lstm.model.hidden_size = dnc.model.controller_size
-    lstm.model.num_layers = 1
-    lstm.train.batch_size = batch
-    lstm.optimizer = dnc.optimizer
+    if babi_set:
+      dnc, lstm = _beside_an_lstm(
+          dnc_babi_words.get_config(f'set={babi_set}'), 'babi_words', batch,
+          same_task=True)
+    else:
+      dnc, lstm = _beside_an_lstm(dnc_copy.get_config(), 'copy', batch,
+                                  same_task=False)
     chunks = [_Chunk('dnc', dnc, steps_per_call),
               _Chunk('lstm', lstm, steps_per_call)]
     for r in range(repeats):
       for c in chunks[r % 2:] + chunks[:r % 2]:
         c.call()
     recs = [c.record() for c in chunks]
-    recs.append({'kind': 'ratio', 'task': 'copy', 'batch_size': batch,
+    recs.append({'kind': 'ratio', 'task': dnc.task.name, 'batch_size': batch,
                  'dnc_over_lstm': recs[0]['ms_per_step']
                                   / recs[1]['ms_per_step']})
     for rec in recs:
@@ -137,7 +170,9 @@ def memory_part(sizes, sparsities, length: int, repeats: int):
 
 def main(argv=None):
   p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-  p.add_argument('--part', choices=('step', 'memory'), default='step')
+  p.add_argument('--part', choices=('step', 'babi', 'memory'),
+                 default='step')
+  p.add_argument('--babi_set', default='en-10k', choices=('en', 'en-10k'))
   p.add_argument('--batch_sizes', default='1,16')
   p.add_argument('--steps_per_call', type=int, default=20)
   p.add_argument('--sizes', default='64,256,1024,4096,16384')
@@ -147,9 +182,10 @@ def main(argv=None):
   p.add_argument('--repeats', type=int, default=5)
   p.add_argument('--out', default='')
   args = p.parse_args(argv)
-  if args.part == 'step':
+  if args.part in ('step', 'babi'):
     records = step_part([int(b) for b in args.batch_sizes.split(',')],
-                        args.repeats, args.steps_per_call)
+                        args.repeats, args.steps_per_call,
+                        args.babi_set if args.part == 'babi' else '')
   else:
     records = []
     for n in [int(s) for s in args.sizes.split(',')]:

@@ -42,6 +42,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
                       log_every=1000, eval_every=2000, ckpt_every=2000,
                       best_metric='valid/error')
   config.evals.variants = 'valid,test'
+  config.evals.periodic_variants = ('valid',)  # best_metric's split.
   if arg.runlocal:
     train.runlocal(config)
     config.task.set_name = 'en'
