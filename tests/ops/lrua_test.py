@@ -74,6 +74,13 @@ def np_write_weights(prev_read, prev_least_used, gate):
   return out
 
 
+# Jitted for the tests on values: one program per shape rather than one per
+# primitive run eagerly (compilation is most of the time). The checks under
+# `jax.debug_nans` run eagerly, every primitive checked.
+_least_used = jax.jit(ops.least_used, static_argnames='num')
+_write_weights = jax.jit(ops.lrua_write_weights)
+
+
 def _softmax_rows(rng, shape):
   x = np.exp(rng.normal(size=shape))
   return x / x.sum(-1, keepdims=True)
@@ -98,8 +105,8 @@ class LruaUsageTest(parameterized.TestCase):
     rng = np.random.default_rng(0)
     prev, reads, writes = (rng.uniform(size=6), _softmax_rows(rng, (3, 6)),
                            _softmax_rows(rng, (1, 6)))
-    got = lrua.lrua_usage(jnp.float32(prev), jnp.float32(reads),
-                          jnp.float32(writes), decay=0.5)
+    got = jax.jit(lambda *a: lrua.lrua_usage(*a, decay=0.5))(
+        jnp.float32(prev), jnp.float32(reads), jnp.float32(writes))
     np.testing.assert_allclose(got, np_usage(prev, reads, writes, 0.5),
                                rtol=1e-6)
 
@@ -110,8 +117,10 @@ class LruaUsageTest(parameterized.TestCase):
             jnp.asarray(_softmax_rows(rng, (2, 5))))
     with jax.enable_x64():
       args = tuple(jnp.float64(a) for a in args)
+      # Jitted: one program per derivative instead of one per primitive.
       chex.assert_numerical_grads(
-          lambda u, a, b: lrua.lrua_usage(u, a, b, decay=0.9), args, order=1)
+          jax.jit(lambda u, a, b: lrua.lrua_usage(u, a, b, decay=0.9)), args,
+          order=1)
 
   def test_rank_error(self):
     with self.assertRaises(AssertionError):
@@ -136,19 +145,19 @@ class LeastUsedTest(parameterized.TestCase):
 
   def test_ties_go_to_the_lower_index(self):
     usage = jnp.asarray([0.5, 0.0, 0.5, 0.0, 0.0, 1.0])
-    got = np.asarray(ops.least_used(usage, num=5))
+    got = np.asarray(_least_used(usage, num=5))
     self.assertEqual(got.argmax(-1).tolist(), [1, 3, 4, 0, 2])
     np.testing.assert_array_equal(got, np_least_used(np.asarray(usage), 5))
 
   def test_all_zero_usage_gives_the_first_slots(self):
-    got = np.asarray(ops.least_used(jnp.zeros(128), num=4))
+    got = np.asarray(_least_used(np.zeros(128, np.float32), num=4))
     self.assertEqual(got.argmax(-1).tolist(), [0, 1, 2, 3])
     np.testing.assert_array_equal(got.sum(-1), np.ones(4))
 
   def test_rows_are_distinct_one_hots(self):
     rng = np.random.default_rng(3)
     usage = jnp.asarray(rng.integers(0, 3, 40).astype(np.float32))
-    got = np.asarray(ops.least_used(usage, num=10))
+    got = np.asarray(_least_used(usage, num=10))
     np.testing.assert_array_equal(got.sum(-1), np.ones(10))
     self.assertEqual(len(set(got.argmax(-1).tolist())), 10)
 
@@ -187,9 +196,9 @@ class WriteWeightsTest(parameterized.TestCase):
 
   @parameterized.parameters(0.0, 1.0)
   def test_gate_ends(self, gate):
-    read = jnp.asarray([0.2, 0.8, 0.0])
-    lu = jnp.asarray([0.0, 0.0, 1.0])
-    got = ops.lrua_write_weights(read, lu, jnp.float32(gate))
+    read = np.asarray([0.2, 0.8, 0.0], np.float32)
+    lu = np.asarray([0.0, 0.0, 1.0], np.float32)
+    got = _write_weights(read, lu, np.float32(gate))
     np.testing.assert_allclose(got, read if gate else lu)
 
   def test_gradients(self):
@@ -198,7 +207,9 @@ class WriteWeightsTest(parameterized.TestCase):
       args = (jnp.float64(_softmax_rows(rng, (6,))),
               jnp.float64(np_least_used(rng.uniform(size=6), 1)[0]),
               jnp.float64(0.3))
-      chex.assert_numerical_grads(ops.lrua_write_weights, args, order=2)
+      # Jitted: one program per derivative instead of one per primitive.
+      chex.assert_numerical_grads(jax.jit(ops.lrua_write_weights), args,
+                                  order=2)
 
 
 if __name__ == '__main__':

@@ -89,7 +89,8 @@ class BabiTaskTest(absltest.TestCase):
   def test_sample_draws_train_rows_from_device_or_host_data(self):
     task = self.task
     rng = jax.random.key(3)
-    batch = task.sample(rng, 8, task.device_data())
+    # From the device data: one program (op by op, one per operation).
+    batch = jax.jit(task.sample, static_argnums=1)(rng, 8, task.device_data())
     self.assertEqual(batch.inputs['story'].shape, (8, 20,
                                                    task.sentence_size))
     self.assertEqual(batch.targets.shape, (8,))
@@ -105,23 +106,27 @@ class BabiTaskTest(absltest.TestCase):
     self.assertTrue(set(map(tuple, got)) <= rows)
 
   def test_loss_reduction(self):
+    # The loss of zero logits over a sample of 4, as one program per task
+    # (op by op, one per operation).
+    def zero_loss(task):
+      return jax.jit(lambda data: task.loss(
+          jnp.zeros((4, task.output_size)),
+          task.sample(jax.random.key(0), 4, data)))(task.device_data())
+
     task = self.task
-    batch = task.sample(jax.random.key(0), 4, task.device_data())
-    logits = jnp.zeros((4, task.output_size))
-    mean = float(task.loss(logits, batch))
+    mean = float(zero_loss(task))
     self.assertAlmostEqual(mean, np.log(task.output_size), places=5)
     summed = babi.BabiTask(data_dir=_DATA, tasks=1, loss_reduction='sum')
-    batch = summed.sample(jax.random.key(0), 4, summed.device_data())
-    self.assertAlmostEqual(
-        float(summed.loss(jnp.zeros((4, summed.output_size)), batch)),
-        4 * np.log(summed.output_size), places=4)
+    self.assertAlmostEqual(float(zero_loss(summed)),
+                           4 * np.log(summed.output_size), places=4)
 
   def test_perfect_logits_give_zero_error(self):
     task = self.task
     outs = []
+    perfect = jax.jit(lambda batch: task.per_example(  # one program
+        jax.nn.one_hot(batch.targets, task.output_size) * 10.0, batch))
     for batch in task.batches('valid', 64):
-      logits = jax.nn.one_hot(batch.targets, task.output_size) * 10.0
-      outs.append(jax.device_get(task.per_example(logits, batch)))
+      outs.append(jax.device_get(perfect(batch)))
     joined = {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
     out = task.summarize(joined)
     self.assertEqual(out['error'], 0.0)

@@ -31,6 +31,22 @@ _DATA = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'shared',
 _DATASETS = {'omniglot', 'babi_words'}
 
 
+def _normal(seed, shape):
+  """`jax.random.normal(key(seed), shape) * 4`: logits of every sign."""
+  return jax.random.normal(jax.random.key(seed), shape) * 4.0
+
+
+@jax.jit
+def _categorical(logits, batch):
+  """Each categorical function of `base` on one input, as one program (op
+  by op, every operation and shape compiles a program of its own)."""
+  return {'loss': base.categorical_loss(logits, batch),
+          'loss_sum': base.categorical_loss(logits, batch, reduction='sum'),
+          'xent': base.categorical_xent(logits, batch),
+          'metrics': base.categorical_metrics(logits, batch),
+          'per_example': base.categorical_per_example(logits, batch)}
+
+
 def _generated(small=False):
   """Every registered generated task, by name, from its config."""
   out = {}
@@ -73,36 +89,50 @@ class GeneratedTaskContractTest(absltest.TestCase):
     self.assertEqual(evals['length_120'].task.max_steps, 241)
 
   def test_probabilities_are_the_sigmoid(self):
-    logits = jax.random.normal(jax.random.key(0), (2, 3, 5)) * 4.0
-    for name, task in _generated().items():
+    generated = _generated()
+
+    @jax.jit  # every task's, as one program
+    def probabilities():
+      logits = _normal(0, (2, 3, 5))
+      return ({name: task.probabilities(logits)
+               for name, task in generated.items()}, jax.nn.sigmoid(logits))
+
+    probs, sigmoid = probabilities()
+    for name in generated:
       with self.subTest(name):
-        np.testing.assert_allclose(task.probabilities(logits),
-                                   jax.nn.sigmoid(logits), rtol=1e-6)
+        np.testing.assert_allclose(probs[name], sigmoid, rtol=1e-6)
 
   def test_train_batch_is_sample_on_the_step_data_key(self):
     key, batch_size = jax.random.key(11), 3
-    for name, task in _generated(small=True).items():
+    generated = _generated(small=True)
+    # One program for every task; `step` traced, as in the train step.
+    both = jax.jit(lambda step: {
+        name: (task.train_batch(key, step, batch_size, task.device_data()),
+               task.sample(base.step_keys(key, step)[0], batch_size))
+        for name, task in generated.items()})
+    at_7, at_8 = both(jnp.int32(7)), both(jnp.int32(8))
+    for name in generated:
       with self.subTest(name):
-        # One program per task; `step` traced, as in the train step.
-        both = jax.jit(lambda step, task=task: (
-            task.train_batch(key, step, batch_size, task.device_data()),
-            task.sample(base.step_keys(key, step)[0], batch_size)))
-        got, want = both(jnp.int32(7))
+        got, want = at_7[name]
         self.assertEqual(jax.tree.structure(got), jax.tree.structure(want))
         jax.tree.map(np.testing.assert_array_equal, got, want)
         self.assertEqual(got.inputs.shape[0], batch_size)
         # Another step, another batch.
-        other, _ = both(jnp.int32(8))
+        other, _ = at_8[name]
         self.assertFalse(np.array_equal(other.inputs, got.inputs))
 
   def test_step_keys_split_the_step_folded_key(self):
-    key = jax.random.key(5)
-    data_key, model_key = base.step_keys(key, 3)
-    want = jax.random.split(jax.random.fold_in(key, 3))
-    np.testing.assert_array_equal(jax.random.key_data(data_key),
-                                  jax.random.key_data(want[0]))
-    np.testing.assert_array_equal(jax.random.key_data(model_key),
-                                  jax.random.key_data(want[1]))
+    @jax.jit  # one program rather than one per operation
+    def keys():
+      key = jax.random.key(5)
+      data_key, model_key = base.step_keys(key, 3)
+      want = jax.random.split(jax.random.fold_in(key, 3))
+      return jax.tree.map(jax.random.key_data,
+                          (data_key, model_key, want[0], want[1]))
+
+    data_key, model_key, want_data, want_model = keys()
+    np.testing.assert_array_equal(data_key, want_data)
+    np.testing.assert_array_equal(model_key, want_model)
 
 
 class OmniglotContractTest(absltest.TestCase):
@@ -145,9 +175,10 @@ class OmniglotContractTest(absltest.TestCase):
     self.assertFalse(np.array_equal(other.inputs, got.inputs))
 
   def test_probabilities_are_the_softmax(self):
-    logits = jax.random.normal(jax.random.key(0), (2, 3, 2)) * 4.0
-    np.testing.assert_allclose(self.task.probabilities(logits),
-                               jax.nn.softmax(logits, -1), rtol=1e-6)
+    probs, softmax = jax.jit(lambda: (  # one program
+        lambda logits: (self.task.probabilities(logits),
+                        jax.nn.softmax(logits, -1)))(_normal(0, (2, 3, 2))))()
+    np.testing.assert_allclose(probs, softmax, rtol=1e-6)
 
 
 class BabiTaskContractTest(absltest.TestCase):
@@ -174,30 +205,42 @@ class BabiTaskContractTest(absltest.TestCase):
     self.assertEqual(task.absent_evals, ('valid',))
 
   def test_probabilities_are_the_softmax(self):
-    logits = jax.random.normal(jax.random.key(0),
-                               (4, self.task.output_size)) * 4.0
-    probs = self.task.probabilities(logits)
-    np.testing.assert_allclose(probs, jax.nn.softmax(logits, axis=-1),
-                               rtol=1e-6)
+    @jax.jit  # one program rather than one per operation
+    def probabilities():
+      logits = _normal(0, (4, self.task.output_size))
+      return (self.task.probabilities(logits),
+              jax.nn.softmax(logits, axis=-1))
+
+    probs, softmax = probabilities()
+    np.testing.assert_allclose(probs, softmax, rtol=1e-6)
     np.testing.assert_allclose(np.sum(probs, -1), 1.0, rtol=1e-5)
 
   def test_loss_metrics_and_per_example_are_the_categorical_ones(self):
     task = self.task
-    batch = task.sample(jax.random.key(1), 6, task.device_data())
-    batch = batch._replace(mask=jnp.array([1.0, 1.0, 1.0, 1.0, 0.0, 1.0]))
-    logits = jax.random.normal(jax.random.key(2), (6, task.output_size))
-    np.testing.assert_allclose(task.loss(logits, batch),
-                               base.categorical_loss(logits, batch),
-                               rtol=1e-6)
     summed = babi.BabiTask(data_dir=_DATA, tasks=1, memory_size=10,
                            loss_reduction='sum')
-    np.testing.assert_allclose(
-        summed.loss(logits, batch),
-        base.categorical_loss(logits, batch, reduction='sum'), rtol=1e-6)
-    self.assertEqual(task.metrics(logits, batch),
-                     base.categorical_metrics(logits, batch))
-    per_example = task.per_example(logits, batch)
-    shared = base.categorical_per_example(logits, batch)
+
+    @jax.jit  # one program rather than one per operation
+    def run(data):
+      batch = task.sample(jax.random.key(1), 6, data)
+      batch = batch._replace(mask=jnp.array([1.0, 1.0, 1.0, 1.0, 0.0, 1.0]))
+      logits = jax.random.normal(jax.random.key(2), (6, task.output_size))
+      return batch, {
+          'loss': task.loss(logits, batch),
+          'summed': summed.loss(logits, batch),
+          'metrics': task.metrics(logits, batch),
+          'per_example': task.per_example(logits, batch)}, {
+              'loss': base.categorical_loss(logits, batch),
+              'summed': base.categorical_loss(logits, batch,
+                                              reduction='sum'),
+              'metrics': base.categorical_metrics(logits, batch),
+              'per_example': base.categorical_per_example(logits, batch)}
+
+    batch, got, want = run(task.device_data())
+    np.testing.assert_allclose(got['loss'], want['loss'], rtol=1e-6)
+    np.testing.assert_allclose(got['summed'], want['summed'], rtol=1e-6)
+    self.assertEqual(got['metrics'], want['metrics'])
+    per_example, shared = got['per_example'], want['per_example']
     self.assertEqual(set(per_example), set(shared) | {'task'})
     for k, v in shared.items():
       np.testing.assert_array_equal(per_example[k], v, err_msg=k)
@@ -210,11 +253,14 @@ class CategoricalTest(absltest.TestCase):
   def setUp(self):
     super().setUp()
     # Three examples over 3 classes; the last one is padding (mask 0).
-    self.logits = jnp.array([[2.0, 0.0, 0.0],   # right (target 0)
-                             [0.0, 1.0, 3.0],   # wrong (target 1)
-                             [5.0, 0.0, 0.0]])  # wrong, but masked
-    self.batch = Batch(inputs={}, targets=jnp.array([0, 1, 2]),
-                       mask=jnp.array([1.0, 1.0, 0.0]))
+    # (NumPy arrays: indexing and stacking them compiles nothing; the
+    # functions run as one program, `_categorical`.)
+    self.logits = np.array([[2.0, 0.0, 0.0],   # right (target 0)
+                            [0.0, 1.0, 3.0],   # wrong (target 1)
+                            [5.0, 0.0, 0.0]],  # wrong, but masked
+                           np.float32)
+    self.batch = Batch(inputs={}, targets=np.array([0, 1, 2], np.int32),
+                       mask=np.array([1.0, 1.0, 0.0], np.float32))
 
   def _xent(self, row, target):
     z = np.asarray(self.logits[row], np.float64)
@@ -222,29 +268,25 @@ class CategoricalTest(absltest.TestCase):
 
   def test_loss_by_hand(self):
     x0, x1 = self._xent(0, 0), self._xent(1, 1)
-    np.testing.assert_allclose(
-        base.categorical_loss(self.logits, self.batch), (x0 + x1) / 2,
-        rtol=1e-6)
-    np.testing.assert_allclose(
-        base.categorical_loss(self.logits, self.batch, reduction='sum'),
-        x0 + x1, rtol=1e-6)
-    np.testing.assert_allclose(
-        base.categorical_xent(self.logits, self.batch),
-        [x0, x1, self._xent(2, 2)], rtol=1e-6)
+    out = _categorical(self.logits, self.batch)
+    np.testing.assert_allclose(out['loss'], (x0 + x1) / 2, rtol=1e-6)
+    np.testing.assert_allclose(out['loss_sum'], x0 + x1, rtol=1e-6)
+    np.testing.assert_allclose(out['xent'], [x0, x1, self._xent(2, 2)],
+                               rtol=1e-6)
 
   def test_all_masked_is_zero_not_nan(self):
-    batch = self.batch._replace(mask=jnp.zeros(3))
-    self.assertEqual(float(base.categorical_loss(self.logits, batch)), 0.0)
-    self.assertEqual(
-        float(base.categorical_metrics(self.logits, batch)['error']), 0.0)
+    batch = self.batch._replace(mask=np.zeros(3, np.float32))
+    out = _categorical(self.logits, batch)
+    self.assertEqual(float(out['loss']), 0.0)
+    self.assertEqual(float(out['metrics']['error']), 0.0)
 
   def test_metrics_count_masked_errors(self):
-    metrics = base.categorical_metrics(self.logits, self.batch)
+    metrics = _categorical(self.logits, self.batch)['metrics']
     self.assertEqual(set(metrics), {'error'})
     self.assertAlmostEqual(float(metrics['error']), 0.5)
 
   def test_per_example(self):
-    out = base.categorical_per_example(self.logits, self.batch)
+    out = _categorical(self.logits, self.batch)['per_example']
     self.assertEqual(set(out), {'correct', 'loss', 'prediction', 'mask'})
     np.testing.assert_array_equal(out['correct'], [True, False, False])
     np.testing.assert_array_equal(out['prediction'], [0, 2, 0])
@@ -255,19 +297,17 @@ class CategoricalTest(absltest.TestCase):
 
   def test_sequence_targets(self):
     # `[B, T, V]` logits and `[B, T]` targets and mask.
-    logits = jnp.stack([self.logits, self.logits[::-1]])
-    targets = jnp.array([[0, 1, 2], [0, 0, 0]])
-    mask = jnp.array([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    logits = np.stack([self.logits, self.logits[::-1]])
+    targets = np.array([[0, 1, 2], [0, 0, 0]], np.int32)
+    mask = np.array([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]], np.float32)
     batch = Batch(inputs={}, targets=targets, mask=mask)
     x = lambda z, t: np.log(np.sum(np.exp(z))) - z[t]
     want = (self._xent(0, 0) + self._xent(1, 1)
             + x(np.asarray(self.logits[2], np.float64), 0)) / 3
-    np.testing.assert_allclose(base.categorical_loss(logits, batch), want,
-                               rtol=1e-6)
+    out = _categorical(logits, batch)
+    np.testing.assert_allclose(out['loss'], want, rtol=1e-6)
     # Wrong: row 0 step 1; row 1 step 0 predicts 0 (logits [5, 0, 0]): right.
-    self.assertAlmostEqual(
-        float(base.categorical_metrics(logits, batch)['error']), 1 / 3,
-        places=6)
+    self.assertAlmostEqual(float(out['metrics']['error']), 1 / 3, places=6)
 
 
 if __name__ == '__main__':

@@ -3,7 +3,6 @@
 from absl.testing import absltest
 from absl.testing import parameterized
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from memax import tasks
@@ -17,24 +16,26 @@ _BATCH = 256
 class BaseTest(parameterized.TestCase):
 
   def test_bit_cost_and_errors_by_hand(self):
-    targets = jnp.array([[[1.0, 0.0], [0.0, 1.0]]])  # [1, 2, 2]
-    mask = jnp.array([[1.0, 0.0]])
-    batch = Batch(inputs=jnp.zeros((1, 2, 1)), targets=targets, mask=mask)
-    logits = jnp.array([[[0.0, 5.0], [-9.0, -9.0]]])
+    targets = np.array([[[1.0, 0.0], [0.0, 1.0]]], np.float32)  # [1, 2, 2]
+    mask = np.array([[1.0, 0.0]], np.float32)
+    batch = Batch(inputs=np.zeros((1, 2, 1), np.float32), targets=targets,
+                  mask=mask)
+    logits = np.array([[[0.0, 5.0], [-9.0, -9.0]]], np.float32)
     # Step 0 counts: bit 0 costs 1 bit (p = 1/2) and bit 1 is a wrong guess
     # costing log2(1 + e^5); step 1 is masked out. A logit of exactly 0
     # thresholds to 0, so both bits of step 0 are errors.
     expected = 1.0 + np.log2(1.0 + np.exp(5.0))
-    np.testing.assert_allclose(base.bit_cost(logits, batch), [expected],
-                               rtol=1e-5)
-    np.testing.assert_allclose(base.bit_errors(logits, batch), [2.0])
-    metrics = base.bit_metrics(logits, batch)
+    cost, errors, metrics, loss = jax.jit(lambda z, b: (  # one program
+        base.bit_cost(z, b), base.bit_errors(z, b), base.bit_metrics(z, b),
+        base.bit_loss(z, b)))(logits, batch)
+    np.testing.assert_allclose(cost, [expected], rtol=1e-5)
+    np.testing.assert_allclose(errors, [2.0])
     self.assertAlmostEqual(float(metrics['cost_bits']), expected, places=4)
-    self.assertAlmostEqual(float(base.bit_loss(logits, batch)), expected,
-                           places=4)
+    self.assertAlmostEqual(float(loss), expected, places=4)
 
   def test_random_bits(self):
-    bits = np.asarray(base.random_bits(jax.random.key(0), (64, 64)))
+    bits = np.asarray(jax.jit(lambda: base.random_bits(  # one program
+        jax.random.key(0), (64, 64)))())
     self.assertEqual(bits.dtype, np.float32)
     self.assertTrue(np.all((bits == 0.0) | (bits == 1.0)))
     self.assertAlmostEqual(bits.mean(), 0.5, delta=0.05)
@@ -95,9 +96,10 @@ class CopyTest(parameterized.TestCase):
                      length_per_batch=True)
     self.assertIsNone(self.batch.num_steps)
     seen = set()
+    sample = jax.jit(task.sample, static_argnums=1)  # compiled once
     for seed in range(12):
-      batch = jax.jit(task.sample, static_argnums=1)(jax.random.key(seed), 8)
-      lengths = np.asarray(batch.mask.sum(-1))
+      batch = jax.tree.map(np.asarray, sample(jax.random.key(seed), 8))
+      lengths = batch.mask.sum(-1)
       self.assertLen(set(lengths.tolist()), 1)  # one length per batch
       length = int(lengths[0])
       seen.add(length)
@@ -117,15 +119,16 @@ class CopyTest(parameterized.TestCase):
 
   def test_perfect_and_zero_logits(self):
     targets, mask = self.batch.targets, self.batch.mask
-    perfect = self.task.metrics((2 * targets - 1) * 20.0, self.batch)
+    # One program for both logits (op by op, one per operation).
+    evaluate = jax.jit(lambda z, b: (self.task.metrics(z, b),
+                                     self.task.loss(z, b)))
+    perfect, _ = evaluate((2 * targets - 1) * 20.0, self.batch)
     self.assertLess(float(perfect['cost_bits']), 1e-4)
     self.assertEqual(float(perfect['bit_errors']), 0.0)
-    zero = self.task.metrics(np.zeros_like(targets), self.batch)
+    zero, zero_loss = evaluate(np.zeros_like(targets), self.batch)
     masked_bits = mask.sum(-1).mean() * self.task.output_size
     self.assertAlmostEqual(float(zero['cost_bits']), masked_bits, places=3)
-    self.assertAlmostEqual(float(self.task.loss(np.zeros_like(targets),
-                                                self.batch)),
-                           masked_bits, places=3)
+    self.assertAlmostEqual(float(zero_loss), masked_bits, places=3)
 
   def test_variants(self):
     variants = copy.Copy().variants()

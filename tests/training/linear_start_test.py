@@ -154,26 +154,43 @@ class ConfigTest(absltest.TestCase):
                    input_size=10)
 
 
+def _plateau_config(epochs):
+  """The runlocal MemN2N run of `PlateauRunTest`: parameters that stay put."""
+  config = _memn2n_config()
+  config.train.num_epochs = epochs
+  config.optimizer.learning_rate = 1e-30
+  config.evals.plot = False
+  config.tensorboard = False
+  return config
+
+
 class TrainStepTest(absltest.TestCase):
 
   def test_linear_is_data_of_one_compiled_step(self):
-    s = setup.setup(_memn2n_config())
+    # The run's compiled train program (`Setup.chunk`: the train steps of
+    # one call) of PlateauRunTest's two-epoch run: the same program, so the
+    # compilation cache serves one test's compilation to the other.
+    s = setup.setup(_plateau_config(2))
     state = s.init_state()
     self.assertEqual(int(state.linear_start.until), PLATEAU)
+    # The chunk donates its state: the ended one has buffers of its own, and
+    # its `until` is placed like the state's, as the trainer places it.
+    ended = s.init_state()
+    ended = ended._replace(linear_start=s.place(ended.linear_start._replace(
+        until=jnp.asarray(0, jnp.int32))))
     traces = []
 
     def counted(*args):
       traces.append(1)
       return s.train_step(*args)
 
-    step = jax.jit(counted)
-    key = s.keys.train
-    linear, m_linear = step(state, key, s.data)
-    ended = state._replace(linear_start=state.linear_start._replace(
-        until=jnp.asarray(0, jnp.int32)))
-    softmax, m_softmax = step(ended, key, s.data)
+    chunk = step_lib.make_train_chunk(counted, s.config.train.steps_per_call)
+    key, data = s.chunk_inputs()
+    linear, m_linear, _ = chunk(state, key, data)
+    softmax, m_softmax, _ = chunk(ended, key, data)
     self.assertLen(traces, 1)
-    # The same batch and parameters, another attention: another loss.
+    self.assertEqual(chunk._cache_size(), 1)  # one compiled program.
+    # The same batches and parameters, another attention: another loss.
     self.assertGreater(abs(float(m_linear['loss'])
                            - float(m_softmax['loss'])), 1e-3)
     self.assertEqual(int(linear.linear_start.until), PLATEAU)
@@ -189,12 +206,7 @@ class PlateauRunTest(absltest.TestCase):
   """
 
   def _config(self, epochs):
-    config = _memn2n_config()
-    config.train.num_epochs = epochs
-    config.optimizer.learning_rate = 1e-30
-    config.evals.plot = False
-    config.tensorboard = False
-    return config
+    return _plateau_config(epochs)
 
   def _saved(self, workdir, config):
     return checkpoint.restore(checkpoint.manager(workdir, read_only=True),
