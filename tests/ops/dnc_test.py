@@ -143,10 +143,28 @@ def _example(rng):
       modes=_simplex(rng, (_R, 3)))
 
 
+@functools.cache
+def _jit_grads(fn, num_args):
+  """`fn`'s gradients of `sum(fn(*args) ** 2)`, jitted once per `fn`."""
+  return jax.jit(jax.grad(lambda *a: jnp.sum(fn(*a) ** 2),
+                          argnums=tuple(range(num_args))))
+
+
 def _grads_finite(fn, *args):
-  grads = jax.grad(lambda *a: jnp.sum(fn(*a) ** 2),
-                   argnums=tuple(range(len(args))))(*args)
-  return all(bool(jnp.all(jnp.isfinite(g))) for g in grads)
+  grads = _jit_grads(fn, len(args))(*args)
+  return all(bool(np.all(np.isfinite(np.asarray(g)))) for g in grads)
+
+
+@functools.cache
+def _jit_vmap(fn):
+  """`jit(vmap(fn))`, one per op: each shape compiles once per session."""
+  return jax.jit(jax.vmap(fn))
+
+
+# The ops jitted once for the tests of single examples (one compilation per
+# shape instead of one per primitive, as eager calls would).
+_allocation = jax.jit(dnc.dnc_allocation)
+_usage = jax.jit(dnc.dnc_usage)
 
 
 class ReferenceTest(parameterized.TestCase):
@@ -158,49 +176,50 @@ class ReferenceTest(parameterized.TestCase):
     self.examples = [_example(rng) for _ in range(_B)]
 
   def batch(self, key):
-    return jnp.float32(np.stack([e[key] for e in self.examples]))
+    return np.float32(np.stack([e[key] for e in self.examples]))
 
   def check(self, got, want_fn):
+    got = np.asarray(got)  # indexed on the host: nothing to compile.
     for b, e in enumerate(self.examples):
       np.testing.assert_allclose(got[b], want_fn(e), rtol=1e-5, atol=1e-6)
 
   def test_usage(self):
-    got = jax.jit(jax.vmap(dnc.dnc_usage))(
+    got = _jit_vmap(dnc.dnc_usage)(
         self.batch('usage'), self.batch('write'), self.batch('reads'),
         self.batch('free'))
     self.check(got, lambda e: np_usage(e['usage'], e['write'], e['reads'],
                                        e['free']))
 
   def test_allocation(self):
-    got = jax.jit(jax.vmap(dnc.dnc_allocation))(self.batch('usage'))
+    got = _jit_vmap(dnc.dnc_allocation)(self.batch('usage'))
     self.check(got, lambda e: np_allocation(e['usage']))
 
   def test_write_weights(self):
-    got = jax.jit(jax.vmap(dnc.dnc_write_weights))(
+    got = _jit_vmap(dnc.dnc_write_weights)(
         self.batch('usage'), self.batch('content'), self.batch('g_a'),
         self.batch('g_w'))
     self.check(got, lambda e: np_write_weights(e['usage'], e['content'],
                                                e['g_a'], e['g_w']))
 
   def test_precedence(self):
-    got = jax.jit(jax.vmap(dnc.dnc_precedence))(self.batch('precedence'),
-                                                self.batch('write'))
+    got = _jit_vmap(dnc.dnc_precedence)(self.batch('precedence'),
+                                        self.batch('write'))
     self.check(got, lambda e: np_precedence(e['precedence'], e['write']))
 
   def test_link(self):
-    got = jax.jit(jax.vmap(dnc.dnc_link))(
+    got = _jit_vmap(dnc.dnc_link)(
         self.batch('link'), self.batch('precedence'), self.batch('write'))
     self.check(got, lambda e: np_link(e['link'], e['precedence'],
                                       e['write']))
 
   def test_directional_weights(self):
-    forward, backward = jax.jit(jax.vmap(dnc.dnc_directional_weights))(
+    forward, backward = _jit_vmap(dnc.dnc_directional_weights)(
         self.batch('link'), self.batch('reads'))
     self.check(forward, lambda e: np_directional(e['link'], e['reads'])[0])
     self.check(backward, lambda e: np_directional(e['link'], e['reads'])[1])
 
   def test_link_and_directional(self):
-    link, forward, backward = jax.jit(jax.vmap(dnc.dnc_link_and_directional))(
+    link, forward, backward = _jit_vmap(dnc.dnc_link_and_directional)(
         self.batch('link'), self.batch('precedence'), self.batch('write'),
         self.batch('reads'))
 
@@ -213,9 +232,9 @@ class ReferenceTest(parameterized.TestCase):
     self.check(backward, lambda e: want(e)[2])
 
   def test_read_weights(self):
-    f, b = jax.vmap(dnc.dnc_directional_weights)(self.batch('link'),
-                                                 self.batch('reads'))
-    got = jax.jit(jax.vmap(dnc.dnc_read_weights))(
+    f, b = _jit_vmap(dnc.dnc_directional_weights)(self.batch('link'),
+                                                  self.batch('reads'))
+    got = _jit_vmap(dnc.dnc_read_weights)(
         b, self.batch('read_content'), f, self.batch('modes'))
 
     def want(e):
@@ -238,15 +257,15 @@ class ReferenceTest(parameterized.TestCase):
 class PropertiesTest(parameterized.TestCase):
 
   def test_allocation_goes_to_the_least_used_slot(self):
-    usage = jnp.float32([0.9, 0.2, 1.0, 0.5])
-    a = np.asarray(dnc.dnc_allocation(usage))
+    usage = np.float32([0.9, 0.2, 1.0, 0.5])
+    a = np.asarray(_allocation(usage))
     self.assertEqual(int(np.argmax(a)), 1)
     self.assertLessEqual(float(a.sum()), 1.0 + 1e-6)
     np.testing.assert_allclose(a[1], 0.8, rtol=1e-6)   # 1 - u
     np.testing.assert_allclose(a[3], 0.5 * 0.2, rtol=1e-6)
 
   def test_allocation_ties_go_to_the_lower_index(self):
-    a = np.asarray(dnc.dnc_allocation(jnp.float32([0.5, 0.3, 0.3, 0.3])))
+    a = np.asarray(_allocation(np.float32([0.5, 0.3, 0.3, 0.3])))
     np.testing.assert_allclose(a, np_allocation(np.float64(
         [0.5, 0.3, 0.3, 0.3])), rtol=1e-6)
     self.assertGreater(a[1], a[2])
@@ -254,8 +273,8 @@ class PropertiesTest(parameterized.TestCase):
 
   @parameterized.parameters(0.0, 1.0)
   def test_allocation_at_constant_usage(self, value):
-    usage = jnp.full((_N,), value, jnp.float32)
-    a = np.asarray(dnc.dnc_allocation(usage))
+    usage = np.full((_N,), value, np.float32)
+    a = np.asarray(_allocation(usage))
     want = np.zeros(_N)
     want[0] = 1.0 - value   # all free: everything to slot 0; all used: 0
     np.testing.assert_allclose(a, want, atol=1e-7)
@@ -263,49 +282,55 @@ class PropertiesTest(parameterized.TestCase):
 
   def test_allocation_gradient_flows_through_the_sorted_values(self):
     with jax.enable_x64():
-      usage = jnp.float64([0.9, 0.2, 0.7, 0.5])
-      chex.assert_numerical_grads(dnc.dnc_allocation, (usage,), order=1)
+      usage = np.float64([0.9, 0.2, 0.7, 0.5])
+      chex.assert_numerical_grads(_allocation, (usage,), order=1)
       # d a[3] / d u[1]: slot 3 comes second, after slot 1.
-      jac = jax.jacobian(dnc.dnc_allocation)(usage)
+      jac = np.asarray(jax.jit(jax.jacobian(dnc.dnc_allocation))(usage))
       np.testing.assert_allclose(jac[3, 1], 1 - 0.5, rtol=1e-12)
 
   def test_usage_frees_what_was_read_with_free_gate_one(self):
-    reads = jnp.float32([[0.0, 1.0, 0.0]])
-    u = dnc.dnc_usage(jnp.float32([0.5, 0.9, 0.3]), jnp.zeros(3),
-                      reads, jnp.float32([1.0]))
+    reads = np.float32([[0.0, 1.0, 0.0]])
+    args = (np.float32([0.5, 0.9, 0.3]), np.zeros(3, np.float32), reads,
+            np.float32([1.0]))
+    u = _usage(*args)
     np.testing.assert_allclose(u, [0.5, 0.0, 0.3], atol=1e-7)
-    self.assertTrue(_grads_finite(dnc.dnc_usage, jnp.float32([0.5, 0.9, 0.3]),
-                                  jnp.zeros(3), reads, jnp.float32([1.0])))
+    self.assertTrue(_grads_finite(dnc.dnc_usage, *args))
 
   def test_usage_stays_in_unit_interval(self):
     rng = np.random.default_rng(3)
     for _ in range(5):
       e = _example(rng)
-      u = dnc.dnc_usage(jnp.float32(e['usage']), jnp.float32(e['write']),
-                        jnp.float32(e['reads']), jnp.float32(e['free']))
-      self.assertTrue(bool(jnp.all((u >= 0) & (u <= 1))))
+      u = np.asarray(_usage(np.float32(e['usage']), np.float32(e['write']),
+                            np.float32(e['reads']), np.float32(e['free'])))
+      self.assertTrue(bool(np.all((u >= 0) & (u <= 1))))
 
   def test_link_diagonal_is_zero_and_follows_writes(self):
     # Write slot 2, then slot 0: L[0, 2] = 1 (0 was written after 2).
     n = 4
-    link, prec = jnp.zeros((n, n)), jnp.zeros(n)
-    for slot in (2, 0):
-      w = jax.nn.one_hot(slot, n)
-      link = dnc.dnc_link(link, prec, w)
-      prec = dnc.dnc_precedence(prec, w)
+
+    @jax.jit
+    def run(writes, reads):
+      link, prec = jnp.zeros((n, n)), jnp.zeros(n)
+      for w in writes:
+        link = dnc.dnc_link(link, prec, w)
+        prec = dnc.dnc_precedence(prec, w)
+      return link, dnc.dnc_directional_weights(link, reads)
+
+    one_hot = np.eye(n, dtype=np.float32)
+    link, (forward, backward) = jax.device_get(
+        run([one_hot[2], one_hot[0]], one_hot[2][None]))
     np.testing.assert_allclose(np.diag(link), 0.0)
     np.testing.assert_allclose(link[0, 2], 1.0)
-    self.assertEqual(float(jnp.abs(link).sum()), 1.0)
-    forward, backward = dnc.dnc_directional_weights(
-        link, jax.nn.one_hot(2, n)[None])
-    np.testing.assert_allclose(forward[0], jax.nn.one_hot(0, n))
-    np.testing.assert_allclose(backward[0], jnp.zeros(n))
+    self.assertEqual(float(np.abs(link).sum()), 1.0)
+    np.testing.assert_allclose(forward[0], one_hot[0])
+    np.testing.assert_allclose(backward[0], np.zeros(n))
 
   def test_numerical_gradients(self):
     rng = np.random.default_rng(5)
     e = _example(rng)
     with jax.enable_x64():
-      f = lambda k: jnp.float64(e[k])
+      # NumPy arguments: check_grads perturbs them with NumPy, not eager ops.
+      f = lambda k: np.float64(e[k])
       cases = [
           (dnc.dnc_usage, (f('usage'), f('write'), f('reads'), f('free'))),
           (dnc.dnc_write_weights, (f('usage'), f('content'), f('g_a'),
@@ -318,17 +343,19 @@ class PropertiesTest(parameterized.TestCase):
                                   f('modes'))),
       ]
       for fn, args in cases:
-        chex.assert_numerical_grads(fn, args, order=1)
+        # Jitted: each of f, its jvp and vjp compiles once, not per op.
+        chex.assert_numerical_grads(jax.jit(fn), args, order=1)
 
   def test_shape_errors(self):
+    # NumPy arguments: the shape checks come first, nothing is compiled.
     with self.assertRaises(AssertionError):
-      dnc.dnc_link(jnp.zeros((3, 4)), jnp.zeros(3), jnp.zeros(3))
+      dnc.dnc_link(np.zeros((3, 4)), np.zeros(3), np.zeros(3))
     with self.assertRaises(AssertionError):
-      dnc.dnc_read_weights(jnp.zeros((2, 4)), jnp.zeros((2, 4)),
-                           jnp.zeros((2, 4)), jnp.zeros((2, 2)))
+      dnc.dnc_read_weights(np.zeros((2, 4)), np.zeros((2, 4)),
+                           np.zeros((2, 4)), np.zeros((2, 2)))
     with self.assertRaises(AssertionError):
-      dnc.dnc_usage(jnp.zeros(4), jnp.zeros(4), jnp.zeros((2, 4)),
-                    jnp.zeros(3))
+      dnc.dnc_usage(np.zeros(4), np.zeros(4), np.zeros((2, 4)),
+                    np.zeros(3))
 
 
 def _separate_link_and_directional(prev_link, prev_precedence,
@@ -389,7 +416,23 @@ def _link_case(name, steps=5, batch=2, n=_N):
     content[2:, :, 0] = 0.0
     carry = (np.zeros((batch, n, n)),) + carry[1:]
     xs.update(content=content, g_a=np.zeros(shape), g_w=np.ones(shape))
-  return jax.tree.map(jnp.float64, (carry, xs, link_target))
+  return jax.tree.map(np.float64, (carry, xs, link_target))
+
+
+@functools.cache
+def _both_value_and_grads(argnums):
+  """One jitted program: `value_and_grad` of `_memory_free_dnc` (over
+  `argnums`) with the fused op and with the two separate ops. Cached: the
+  cases of one shape and dtype compile it once."""
+
+  def both(*args):
+    return tuple(
+        jax.value_and_grad(functools.partial(_memory_free_dnc, link_fn),
+                           argnums=argnums)(*args)
+        for link_fn in (dnc.dnc_link_and_directional,
+                        _separate_link_and_directional))
+
+  return jax.jit(both)
 
 
 class LinkAndDirectionalTest(parameterized.TestCase):
@@ -400,36 +443,29 @@ class LinkAndDirectionalTest(parameterized.TestCase):
   def test_equals_the_separate_ops_through_a_scan(self, name):
     with jax.enable_x64():
       args = _link_case(name)
-      results = []
-      for link_fn in (dnc.dnc_link_and_directional,
-                      _separate_link_and_directional):
-        fn = jax.jit(jax.value_and_grad(
-            functools.partial(_memory_free_dnc, link_fn), argnums=(0, 1, 2)))
-        results.append(fn(*args))
-      (value, grads), (want_value, want_grads) = results
+      (value, grads), (want_value, want_grads) = _both_value_and_grads(
+          (0, 1, 2))(*args)
       np.testing.assert_allclose(value, want_value, rtol=1e-12)
       chex.assert_trees_all_close(grads, want_grads, rtol=1e-10, atol=1e-12)
       for g in jax.tree.leaves(grads):
-        self.assertTrue(bool(jnp.all(jnp.isfinite(g))))
+        self.assertTrue(bool(np.all(np.isfinite(np.asarray(g)))))
 
   def test_numerical_gradients(self):
     rng = np.random.default_rng(8)
     e = _example(rng)
     with jax.enable_x64():
-      link = jnp.float64(e['link'] + np.diag(rng.uniform(size=_N)))
+      link = np.float64(e['link'] + np.diag(rng.uniform(size=_N)))
       chex.assert_numerical_grads(
-          lambda *a: jnp.concatenate(
-              [x.reshape(-1) for x in dnc.dnc_link_and_directional(*a)]),
-          (link, jnp.float64(e['precedence']), jnp.float64(e['write']),
-           jnp.float64(e['reads'])), order=1, modes=('rev',))
+          jax.jit(lambda *a: jnp.concatenate(
+              [x.reshape(-1) for x in dnc.dnc_link_and_directional(*a)])),
+          (link, np.float64(e['precedence']), np.float64(e['write']),
+           np.float64(e['reads'])), order=1, modes=('rev',))
 
   def test_float32_matches_the_separate_ops(self):
     with jax.enable_x64():
       args = jax.tree.map(np.float32, _link_case('random', n=32))
-    grads = [jax.jit(jax.grad(functools.partial(_memory_free_dnc, fn),
-                              argnums=(0, 1)))(*args)
-             for fn in (dnc.dnc_link_and_directional,
-                        _separate_link_and_directional)]
+    # The gradients with respect to the first two arguments.
+    grads = [g for _, g in _both_value_and_grads((0, 1))(*args)]
     chex.assert_trees_all_close(*grads, rtol=1e-4, atol=1e-6)
 
   def test_a_scan_saves_one_link_per_step(self):
@@ -438,8 +474,10 @@ class LinkAndDirectionalTest(parameterized.TestCase):
       args = jax.tree.map(np.float32, _link_case('random', steps=steps, n=n))
 
     def saved(link_fn):
-      """The shapes of the scan's `[T, B, N, N]` residuals."""
-      _, vjp = jax.vjp(functools.partial(_memory_free_dnc, link_fn), *args)
+      """The shapes of the scan's `[T, B, N, N]` residuals (traced, as
+      under a jitted train step: shapes only, nothing to compile)."""
+      vjp = jax.eval_shape(lambda *a: jax.vjp(
+          functools.partial(_memory_free_dnc, link_fn), *a)[1], *args)
       return [r.shape for r in jax.tree.leaves(vjp)
               if r.shape[:1] == (steps,) and r.shape[2:] == (n, n)]
 
@@ -450,11 +488,11 @@ class LinkAndDirectionalTest(parameterized.TestCase):
 
   def test_shape_errors(self):
     with self.assertRaises(AssertionError):
-      dnc.dnc_link_and_directional(jnp.zeros((4, 4)), jnp.zeros(4),
-                                   jnp.zeros(4), jnp.zeros((2, 5)))
+      dnc.dnc_link_and_directional(np.zeros((4, 4)), np.zeros(4),
+                                   np.zeros(4), np.zeros((2, 5)))
     with self.assertRaises(AssertionError):
-      dnc.dnc_link_and_directional(jnp.zeros((4, 4)), jnp.zeros(4),
-                                   jnp.zeros(4), jnp.zeros(4))
+      dnc.dnc_link_and_directional(np.zeros((4, 4)), np.zeros(4),
+                                   np.zeros(4), np.zeros(4))
 
 
 def _sharp_writes(rng, steps, n, total=0.9):
@@ -485,6 +523,29 @@ def _nxn_intermediates(fn, *args):
   return found
 
 
+@jax.jit
+def _sparse_step(link, prec, w):
+  """A sparse link step, the precedence after it and the dense new link."""
+  link = dnc.dnc_sparse_link(link, prec, w)
+  return link, dnc.dnc_precedence(prec, w), dnc.dnc_sparse_link_to_dense(link)
+
+
+@jax.jit
+def _sparse_and_dense_step(link, dense, prec, w):
+  """A step of the sparse and the dense link from the same precedence."""
+  link = dnc.dnc_sparse_link(link, prec, w)
+  return (link, dnc.dnc_link(dense, prec, w), dnc.dnc_precedence(prec, w),
+          dnc.dnc_sparse_link_to_dense(link))
+
+
+def _empty_link(n, k, dtype=jnp.float32):
+  """`SparseLink.empty(n, k, dtype)` as NumPy zeros (its shapes and dtypes,
+  all zeros): an argument of a jitted step with nothing to compile."""
+  shapes = jax.eval_shape(functools.partial(dnc.SparseLink.empty, n, k,
+                                            dtype))
+  return jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), shapes)
+
+
 class SparseLinkTest(parameterized.TestCase):
   """The sparse link (Methods, "Sparse link matrix") against the dense
   equations with top-K sparsification and the 1/K threshold."""
@@ -492,29 +553,31 @@ class SparseLinkTest(parameterized.TestCase):
   def run_steps(self, n, k, steps, seed=0):
     rng = np.random.default_rng(seed)
     writes = _sharp_writes(rng, steps, n)
-    link = dnc.SparseLink.empty(n, k, jnp.float64)
-    prec = jnp.zeros(n, jnp.float64)
+    link = _empty_link(n, k, jnp.float64)
+    prec = np.zeros(n)
     want, want_prec = np.zeros((n, n)), np.zeros(n)
-    step = jax.jit(dnc.dnc_sparse_link)
     for w in writes:
-      link = step(link, prec, jnp.float64(w))
-      prec = dnc.dnc_precedence(prec, jnp.float64(w))
+      # One compiled step per (n, k): the link, the precedence and the
+      # dense view of the link.
+      link, prec, got = _sparse_step(link, prec, np.float64(w))
       want = np_sparse_link(want, want_prec, w, k)
       want_prec = np_precedence(want_prec, w)
-      np.testing.assert_allclose(dnc.dnc_sparse_link_to_dense(link), want,
-                                 rtol=1e-10, atol=1e-12)
+      np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
     return link, want
 
   def test_sparsify(self):
     w = np.float64([0.1, 0.3, 0.05, 0.3, 0.2])
     with jax.enable_x64():
-      got = dnc.dnc_sparsify(jnp.float64(w), k=2)
-      np.testing.assert_allclose(got, np_sparsify(w, 2), rtol=1e-12)
-      np.testing.assert_allclose(got, [0, 0.475, 0, 0.475, 0], rtol=1e-12)
-      got = dnc.dnc_sparsify(jnp.float64(w), k=3)   # a tie at 0.3 kept both
-      np.testing.assert_allclose(got, np_sparsify(w, 3), rtol=1e-12)
-      np.testing.assert_allclose(dnc.dnc_sparsify(jnp.float64(w), k=5), w)
-      np.testing.assert_allclose(dnc.dnc_sparsify(jnp.zeros(5), k=2), 0.0)
+      # One program for the three k; called again on zeros.
+      sparsify = jax.jit(lambda x: tuple(
+          dnc.dnc_sparsify(x, k=k) for k in (2, 3, 5)))
+      got2, got3, got5 = sparsify(w)
+      np.testing.assert_allclose(got2, np_sparsify(w, 2), rtol=1e-12)
+      np.testing.assert_allclose(got2, [0, 0.475, 0, 0.475, 0], rtol=1e-12)
+      # k = 3: a tie at 0.3 kept both.
+      np.testing.assert_allclose(got3, np_sparsify(w, 3), rtol=1e-12)
+      np.testing.assert_allclose(got5, w)
+      np.testing.assert_allclose(sparsify(np.zeros(5))[0], 0.0)
 
   @parameterized.parameters((10, 3), (12, 4), (16, 8))
   def test_matches_the_dense_reference(self, n, k):
@@ -529,43 +592,45 @@ class SparseLinkTest(parameterized.TestCase):
     n = 7
     rng = np.random.default_rng(1)
     with jax.enable_x64():
-      link = dnc.SparseLink.empty(n, n + extra, jnp.float64)
-      dense, prec = jnp.zeros((n, n), jnp.float64), jnp.zeros(n, jnp.float64)
+      link = _empty_link(n, n + extra, jnp.float64)
+      dense, prec = np.zeros((n, n)), np.zeros(n)
       for _ in range(6):
-        w = jnp.float64(_simplex(rng, n, 0.8))   # diffuse: no entry is tiny
-        link = dnc.dnc_sparse_link(link, prec, w)
-        dense = dnc.dnc_link(dense, prec, w)
-        prec = dnc.dnc_precedence(prec, w)
-      np.testing.assert_allclose(dnc.dnc_sparse_link_to_dense(link), dense,
-                                 rtol=1e-12, atol=1e-15)
+        w = np.float64(_simplex(rng, n, 0.8))   # diffuse: no entry is tiny
+        link, dense, prec, got = _sparse_and_dense_step(link, dense, prec, w)
+      np.testing.assert_allclose(got, dense, rtol=1e-12, atol=1e-15)
 
   def test_directional_weights_match_the_dense_ones(self):
     n, k = 10, 3
     with jax.enable_x64():
       link, dense = self.run_steps(n, k, steps=6, seed=2)
-      reads = jnp.float64(_simplex(np.random.default_rng(3), (_R, n)))
+      reads = np.float64(_simplex(np.random.default_rng(3), (_R, n)))
       forward, backward = jax.jit(dnc.dnc_sparse_directional_weights)(
           link, reads)
-      want_f, want_b = np_directional(dense, np.asarray(reads))
+      want_f, want_b = np_directional(dense, reads)
       np.testing.assert_allclose(forward, want_f, rtol=1e-10, atol=1e-12)
       np.testing.assert_allclose(backward, want_b, rtol=1e-10, atol=1e-12)
 
   def test_follows_writes_and_batches(self):
     # Slots 5, 2, 7 written in turn (K = 2 < N = 9): forward from 5 -> 2.
     n, k = 9, 2
-    link = dnc.SparseLink.empty(n, k)
-    link = jax.tree.map(lambda a: jnp.stack([a, a]), link)  # batch of 2
-    prec = jnp.zeros((2, n))
-    step = jax.jit(jax.vmap(dnc.dnc_sparse_link))
-    for slot in (5, 2, 7):
-      w = jnp.stack([jax.nn.one_hot(slot, n), jnp.zeros(n)])
-      link = step(link, prec, w)
-      prec = jax.vmap(dnc.dnc_precedence)(prec, w)
-    reads = jnp.stack([jax.nn.one_hot(5, n)[None]] * 2)
-    forward, backward = jax.vmap(dnc.dnc_sparse_directional_weights)(
-        link, reads)
-    np.testing.assert_allclose(forward[0, 0], jax.nn.one_hot(2, n))
-    np.testing.assert_allclose(backward[0, 0], jnp.zeros(n))
+
+    @jax.jit
+    def run(writes, reads):
+      link = dnc.SparseLink.empty(n, k)
+      link = jax.tree.map(lambda a: jnp.stack([a, a]), link)  # batch of 2
+      prec = jnp.zeros((2, n))
+      for w in writes:
+        link = jax.vmap(dnc.dnc_sparse_link)(link, prec, w)
+        prec = jax.vmap(dnc.dnc_precedence)(prec, w)
+      return link, jax.vmap(dnc.dnc_sparse_directional_weights)(link, reads)
+
+    one_hot = np.eye(n, dtype=np.float32)
+    writes = [np.stack([one_hot[slot], np.zeros(n, np.float32)])
+              for slot in (5, 2, 7)]
+    reads = np.stack([one_hot[5][None]] * 2)
+    link, (forward, backward) = jax.device_get(run(writes, reads))
+    np.testing.assert_allclose(forward[0, 0], one_hot[2])
+    np.testing.assert_allclose(backward[0, 0], np.zeros(n))
     np.testing.assert_allclose(forward[1], 0.0)   # nothing written
     np.testing.assert_allclose(link.values[1], 0.0)
 
@@ -574,37 +639,39 @@ class SparseLinkTest(parameterized.TestCase):
     rng = np.random.default_rng(4)
     with jax.enable_x64():
       # K >= N: the update is smooth; numerical gradients through all of it.
-      prev = dnc.dnc_sparse_link(dnc.SparseLink.empty(n, n, jnp.float64),
-                                 jnp.float64(_simplex(rng, n, 0.5)),
-                                 jnp.float64(_simplex(rng, n, 0.8)))
-      reads = jnp.float64(_simplex(rng, (_R, n)))
+      prev = jax.device_get(jax.jit(dnc.dnc_sparse_link)(
+          _empty_link(n, n, jnp.float64), np.float64(_simplex(rng, n, 0.5)),
+          np.float64(_simplex(rng, n, 0.8))))
+      reads = np.float64(_simplex(rng, (_R, n)))
 
+      @jax.jit  # f, its jvp and its vjp each compile once, not per op.
       def through(values, prec, w, r):
         link = dnc.dnc_sparse_link(dnc.SparseLink(values, prev.columns),
                                    prec, w)
         return jnp.concatenate(dnc.dnc_sparse_directional_weights(link, r))
 
       chex.assert_numerical_grads(
-          through, (prev.values, jnp.float64(_simplex(rng, n, 0.7)),
-                    jnp.float64(_simplex(rng, n, 0.8)), reads), order=1)
+          through, (prev.values, np.float64(_simplex(rng, n, 0.7)),
+                    np.float64(_simplex(rng, n, 0.8)), reads), order=1)
       # K < N with every weight at zero (the first step): finite.
-      zero = dnc.SparseLink.empty(n, 2, jnp.float64)
+      zero = _empty_link(n, 2, jnp.float64)
       self.assertTrue(_grads_finite(
           lambda v, p, w: dnc.dnc_sparse_link(
               dnc.SparseLink(v, zero.columns), p, w).values,
-          zero.values, jnp.zeros(n), jnp.zeros(n)))
+          zero.values, np.zeros(n), np.zeros(n)))
 
   def test_never_builds_an_n_by_n_array(self):
+    # Shapes only (`make_jaxpr` of abstract arguments): nothing to compile.
     n, k = 512, 8
-    link = dnc.SparseLink.empty(n, k)
-    w = jnp.zeros(n)
+    link = jax.eval_shape(lambda: dnc.SparseLink.empty(n, k))
+    w = jax.ShapeDtypeStruct((n,), jnp.float32)
     self.assertEqual(_nxn_intermediates(dnc.dnc_sparse_link, link, w, w), [])
     self.assertEqual(_nxn_intermediates(
         lambda l, r: dnc.dnc_sparse_directional_weights(l, r),
-        link, jnp.zeros((_R, n))), [])
+        link, jax.ShapeDtypeStruct((_R, n), jnp.float32)), [])
     # The check can fail: the dense link does build one.
     self.assertNotEqual(_nxn_intermediates(
-        dnc.dnc_link, jnp.zeros((n, n)), w, w), [])
+        dnc.dnc_link, jax.ShapeDtypeStruct((n, n), jnp.float32), w, w), [])
 
 
 if __name__ == '__main__':

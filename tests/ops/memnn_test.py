@@ -19,6 +19,7 @@ import numpy as np
 
 from memax.ops import memnn
 from tests.models import qa_testing
+from tests.ops import grad_testing
 
 _B = 3  # batch
 
@@ -147,6 +148,8 @@ jitted = types.SimpleNamespace(
     pairwise_margin_loss=jax.jit(memnn.pairwise_margin_loss,
                                  static_argnames='margin'),
 )
+
+
 
 
 @jax.jit
@@ -505,6 +508,10 @@ class BatchTest(parameterized.TestCase):
         x, ys, time_emb, times, query_time)
     weights = self.variant(jax.vmap(_lookup))(
         x, ys, time_emb, times, query_time, valid)
+    # The examples as NumPy arrays: indexing a `jax.Array` runs (and
+    # compiles) a program per index shape.
+    x, ys, time_emb, times, query_time, valid, out, weights = map(
+        np.asarray, (x, ys, time_emb, times, query_time, valid, out, weights))
     for b in range(_B):
       np.testing.assert_allclose(
           out[b], jitted.pairwise_scores(x[b], ys[b], time_emb[b], times[b],
@@ -526,6 +533,9 @@ class BatchTest(parameterized.TestCase):
     pfn = lambda *a: memnn.pairwise_margin_loss(*a, margin=0.2)
     out = self.variant(jax.vmap(fn))(scores, target, negatives, mask)
     pout = self.variant(jax.vmap(pfn))(pairwise, target, negatives, mask)
+    # The examples as NumPy arrays (see test_pairwise_scores_and_lookup).
+    scores, pairwise, target, negatives, mask, out, pout = map(
+        np.asarray, (scores, pairwise, target, negatives, mask, out, pout))
     for b in range(_B):
       np.testing.assert_allclose(out[b], np_margin_loss(
           np.asarray(scores[b]), int(target[b]), negatives[b], mask[b], 0.2),
@@ -545,18 +555,15 @@ class GradientTest(parameterized.TestCase):
       ys = jnp.asarray(rng.normal(size=(5, 4)))
       time_emb = jnp.asarray(rng.normal(size=(3, 4)))
       times, query_time = jnp.arange(5), jnp.array(2)
-      # Jitted: one program per derivative instead of one per primitive.
-      jax.test_util.check_grads(jax.jit(memnn.match_scores), (x, ys),
-                                order=2, modes=['rev'], atol=1e-5, rtol=1e-5)
-      jax.test_util.check_grads(
-          jax.jit(lambda a, b, c: memnn.pairwise_scores(a, b, c, times,
-                                                        query_time)),
-          (x, ys, time_emb), order=2, modes=['rev'], atol=1e-5, rtol=1e-5)
+      grad_testing.check_grads_rev2(memnn.match_scores, (x, ys), atol=1e-5,
+                                    rtol=1e-5)
+      grad_testing.check_grads_rev2(
+          lambda a, b, c: memnn.pairwise_scores(a, b, c, times, query_time),
+          (x, ys, time_emb), atol=1e-5, rtol=1e-5)
       words = jnp.array([3, 1, 0, 3])
-      jax.test_util.check_grads(
-          jax.jit(lambda t: memnn.bag_of_words(words, t)),
-          (jnp.asarray(rng.normal(size=(6, 4))),), order=2, modes=['rev'],
-          atol=1e-5, rtol=1e-5)
+      grad_testing.check_grads_rev2(
+          lambda t: memnn.bag_of_words(words, t),
+          (jnp.asarray(rng.normal(size=(6, 4))),), atol=1e-5, rtol=1e-5)
 
   def test_losses_away_from_the_hinge(self):
     with jax.enable_x64(True):
@@ -566,15 +573,38 @@ class GradientTest(parameterized.TestCase):
       pairwise = jnp.array([[0.0, 0.5, -0.3, 2.0], [0.4, 0.0, 0.0, 0.0],
                             [0.7, 0.0, 0.0, 0.0], [-3.0, 0.0, 0.0, 0.0]])
       negatives, mask = jnp.array([1, 2, 3]), jnp.ones((3,))
-      # Jitted: one program per derivative instead of one per primitive.
-      jax.test_util.check_grads(
-          jax.jit(lambda s: memnn.margin_ranking_loss(
-              s, jnp.array(0), negatives, mask, margin=0.1)),
-          (scores,), order=2, modes=['rev'], atol=1e-5, rtol=1e-5)
-      jax.test_util.check_grads(
-          jax.jit(lambda p: memnn.pairwise_margin_loss(
-              p, jnp.array(0), negatives, mask, margin=0.1)),
-          (pairwise,), order=2, modes=['rev'], atol=1e-5, rtol=1e-5)
+      grad_testing.check_grads_rev2(
+          lambda s: memnn.margin_ranking_loss(
+              s, jnp.array(0), negatives, mask, margin=0.1),
+          (scores,), atol=1e-5, rtol=1e-5)
+      grad_testing.check_grads_rev2(
+          lambda p: memnn.pairwise_margin_loss(
+              p, jnp.array(0), negatives, mask, margin=0.1),
+          (pairwise,), atol=1e-5, rtol=1e-5)
+
+
+def _degenerate_objective(tables, story, query):
+  """A lookup and both losses, from the tables `[4, V, E]`: `(loss, w)`."""
+  n = story.shape[0]
+  x = memnn.bag_of_words(query, tables[0])
+  ys = jax.vmap(memnn.bag_of_words, in_axes=(0, None))(story, tables[1])
+  valid = jnp.any(story != 0, axis=-1)
+  pairwise = memnn.pairwise_scores(x, ys, tables[2, :3], jnp.arange(n),
+                                   jnp.array(n))
+  weights = _lookup(x, ys, tables[2, :3], jnp.arange(n), jnp.array(n), valid)
+  negatives, mask = memnn.sample_negatives(
+      jax.random.key(0), valid, jnp.array(0), num=3)
+  loss = memnn.pairwise_margin_loss(pairwise, jnp.array(0), negatives, mask,
+                                    margin=0.1)
+  loss += memnn.margin_ranking_loss(
+      memnn.match_scores(x, ys), jnp.array(0), jnp.arange(n),
+      valid.astype(jnp.float32), margin=0.1)
+  return loss + jnp.sum(weights), weights
+
+
+# One program for both cases of DegenerateTest: the story is an argument.
+_degenerate_value_and_grad = jax.jit(
+    jax.value_and_grad(_degenerate_objective, has_aux=True))
 
 
 class DegenerateTest(parameterized.TestCase):
@@ -593,27 +623,9 @@ class DegenerateTest(parameterized.TestCase):
     else:
       story = jnp.zeros((n, length), jnp.int32)
     query = jnp.array([1, 2, 0])
-
-    def objective(tables):
-      x = memnn.bag_of_words(query, tables[0])
-      ys = jax.vmap(memnn.bag_of_words, in_axes=(0, None))(story, tables[1])
-      valid = jnp.any(story != 0, axis=-1)
-      pairwise = memnn.pairwise_scores(x, ys, tables[2, :3], jnp.arange(n),
-                                       jnp.array(n))
-      weights = _lookup(x, ys, tables[2, :3], jnp.arange(n), jnp.array(n),
-                        valid)
-      negatives, mask = memnn.sample_negatives(
-          jax.random.key(0), valid, jnp.array(0), num=3)
-      loss = memnn.pairwise_margin_loss(pairwise, jnp.array(0), negatives,
-                                        mask, margin=0.1)
-      loss += memnn.margin_ranking_loss(
-          memnn.match_scores(x, ys), jnp.array(0), jnp.arange(n),
-          valid.astype(jnp.float32), margin=0.1)
-      return loss + jnp.sum(weights), weights
-
     with jax.debug_nans(True):
-      (loss, weights), grads = jax.jit(jax.value_and_grad(
-          objective, has_aux=True))(tables)
+      (loss, weights), grads = _degenerate_value_and_grad(tables, story,
+                                                          query)
       jax.block_until_ready(grads)
     self.assertTrue(np.isfinite(float(loss)))
     self.assertTrue(np.all(np.isfinite(np.asarray(grads))))

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from memax.ops import memory as memory_ops
+from tests.ops import grad_testing
 
 _B = 3  # batch
 _L = 2  # second leading axis (heads, for read and write)
@@ -155,9 +156,7 @@ class GradientTest(parameterized.TestCase):
     with jax.enable_x64(True):
       inputs = _random_inputs(2, (), 4, 3, dtype=np.float64)
       args = [jnp.asarray(inputs[k]) for k in names]
-      # Jitted: one program per derivative instead of one per primitive.
-      jax.test_util.check_grads(
-          jax.jit(fn), args, order=2, modes=['rev'], atol=1e-5, rtol=1e-5)
+      grad_testing.check_grads_rev2(fn, args, atol=1e-5, rtol=1e-5)
 
 
 class ReadTest(absltest.TestCase):
