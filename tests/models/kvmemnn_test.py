@@ -7,6 +7,7 @@ construction on a hand example, padding invariance, free batch / memory /
 sentence sizes and finite gradients.
 """
 
+import functools
 
 from absl.testing import absltest
 from absl.testing import parameterized
@@ -123,6 +124,36 @@ def _apply(model, params, inputs):
   return np.asarray(out.logits), jax.tree.map(np.asarray, out.aux), out.losses
 
 
+def _forward_calls():
+  """The forward passes that the value tests read, on the default shapes.
+
+  `{key: (model, params, inputs)}`; each test reads its own keys.
+  """
+  calls = {}
+  for name, config in _CONFIGS.items():
+    model = _model(**config)
+    calls['reference', name] = (model, _params(model, 1), random_batch(0))
+    model = _model(mask_empty_slots=False, **config)
+    params, inputs = _params(model, 3), random_batch(2)
+    calls['empty_in_softmax', name] = (model, params, inputs)
+    calls['empty_masked', name] = (_model(**config), params, inputs)
+  for name in ('sentence_bow', 'window_position_te'):
+    model = _model(**_CONFIGS[name])
+    calls['padding', name] = (model, _params(model, 5), random_batch(4))
+  return calls
+
+
+_forwards = qa_testing.forwards_in_one_program(_forward_calls)
+
+
+def _forward(key):
+  """`(params, inputs, logits, aux, losses)` of one of `_forward_calls`."""
+  calls, outputs = _forwards()
+  _, params, inputs = calls[key]
+  out = outputs[key]
+  return params, inputs, out.logits, out.aux, out.losses
+
+
 _window_memories = jax.jit(kvmemnn.window_memories,
                            static_argnames='window_size')
 
@@ -147,10 +178,7 @@ class ReferenceTest(parameterized.TestCase):
   @parameterized.named_parameters(*((name, name) for name in _CONFIGS))
   def test_forward_matches_reference(self, name):
     config = _CONFIGS[name]
-    model = _model(**config)
-    inputs = random_batch(0)
-    params = _params(model, 1)
-    logits, aux, losses = _apply(model, params, inputs)
+    params, inputs, logits, aux, losses = _forward(('reference', name))
     self.assertEqual(dict(losses), {})  # no objective of its own
     self.assertEqual(logits.shape, (3, _V))
     self.assertEqual(aux['attention'].shape, (3, _K, _M))
@@ -181,11 +209,8 @@ class EmptySlotsInSoftmaxTest(parameterized.TestCase):
   @parameterized.named_parameters(*((name, name) for name in _CONFIGS))
   def test_matches_reference(self, name):
     config = _CONFIGS[name]
-    model = _model(mask_empty_slots=False, **config)
-    inputs = random_batch(2)
-    params = _params(model, 3)
-    logits, aux, _ = _apply(model, params, inputs)
-    masked = _jitted(_model(**config))(params, inputs).logits
+    params, inputs, logits, aux, _ = _forward(('empty_in_softmax', name))
+    masked = _forward(('empty_masked', name))[2]
     self.assertFalse(np.allclose(logits, masked, atol=1e-3))
     window = config['memory_mode'] == 'window'
     for b in range(3):
@@ -256,9 +281,8 @@ class PaddingAndSizesTest(parameterized.TestCase):
 
   @parameterized.parameters('sentence_bow', 'window_position_te')
   def test_empty_slots_and_padding_words_change_nothing(self, name):
-    model = _model(**_CONFIGS[name])
-    qa_testing.assert_padding_invariant(_jitted(model), _params(model, 5),
-                                        random_batch(4), _M, _L)
+    qa_testing.assert_padding_invariant_of(_forwards, ('padding', name),
+                                           _jitted, _M, _L)
 
   def test_same_params_for_other_batch_memory_and_sentence_sizes(self):
     model = _model(**_CONFIGS['sentence_bow'])
@@ -276,20 +300,34 @@ class PaddingAndSizesTest(parameterized.TestCase):
 
 class GradientTest(parameterized.TestCase):
 
-  @parameterized.parameters('sentence_bow', 'window_position_te')
-  def test_gradients_finite(self, name):
-    model = _model(**_CONFIGS[name])
+  _NAMES = ('sentence_bow', 'window_position_te')
+
+  @classmethod
+  @functools.cache
+  def _value_and_grad(cls):
+    """`(params, fn)`, `fn(params) = {name: (loss, grads)}`.
+
+    One program for both configs (see `qa_testing.apply_together`).
+    """
     inputs = random_batch(6)  # includes an all-empty story
     answers = jnp.array([1, 2, 3])
-    params = _params(model, 7)
+    models = {name: _model(**_CONFIGS[name]) for name in cls._NAMES}
+    params = {name: _params(model, 7) for name, model in models.items()}
 
-    def loss(params):
+    def loss(params, model):
       logits = model.apply(params, inputs, train=True).logits
       return -jnp.mean(jnp.take_along_axis(
           jax.nn.log_softmax(logits), answers[:, None], axis=1))
 
+    return params, jax.jit(lambda params: {
+        name: jax.value_and_grad(loss)(params[name], model)
+        for name, model in models.items()})
+
+  @parameterized.parameters(*_NAMES)
+  def test_gradients_finite(self, name):
+    params, value_and_grad = self._value_and_grad()
     with jax.debug_nans(True):
-      value, grads = jax.jit(jax.value_and_grad(loss))(params)
+      value, grads = value_and_grad(params)[name]
     self.assertTrue(np.isfinite(value))
     for g in jax.tree.leaves(grads):
       self.assertTrue(np.all(np.isfinite(g)))

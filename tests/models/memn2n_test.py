@@ -6,6 +6,8 @@ then padding invariance, free batch / memory / sentence sizes, linear start,
 random noise and finite gradients.
 """
 
+import functools
+import itertools
 
 from absl.testing import absltest
 from absl.testing import parameterized
@@ -129,14 +131,88 @@ def _params(model, seed):
 _jitted = qa_testing.jitted
 
 
-def _apply(model, params, inputs, **kw):
-  """`(logits, aux)` of the jitted model (its `ModelOutput` has no losses).
+_TYINGS = ('adjacent', 'layerwise')
+_ENCODINGS = ('position', 'position_centered', 'bow')
 
-  As NumPy arrays: indexing a `jax.Array` compiles a program per shape.
+
+def _forward_calls():
+  """The forward passes that the value tests read, on the default shapes.
+
+  `{key: (model, params, inputs, kwargs)}`; each test reads its own keys.
   """
-  out = _jitted(model)(params, inputs, **kw)
+  calls = {}
+  for tying, encoding in itertools.product(_TYINGS, _ENCODINGS):
+    model = _model(weight_tying=tying, encoding=encoding)
+    calls['forward', tying, encoding] = (model, _params(model, 1),
+                                         random_batch(0), {})
+  for encoding, temporal in itertools.product(
+      ('position', 'position_centered'), (True, False)):
+    model = _model(encoding=encoding, position_length='padded',
+                   temporal_encoding=temporal)
+    params, inputs = _params(model, 5), random_batch(4)
+    calls['padded', encoding, temporal] = (model, params, inputs, {})
+    calls['sentence_level', encoding, temporal] = (
+        _model(encoding=encoding, temporal_encoding=temporal), params, inputs,
+        {})
+  model = _model(encoding='bow', temporal_encoding=False)
+  calls['without_temporal'] = (model, _params(model, 3), random_batch(2), {})
+  for tying, linear in itertools.product(_TYINGS, (False, True)):
+    model = _model(weight_tying=tying, mask_empty_slots=False)
+    params, inputs = _params(model, 9), random_batch(8)
+    calls['empty_in_softmax', tying, linear] = (model, params, inputs,
+                                                {'linear': linear})
+  for mask_empty in (False, True):
+    model = _model(mask_empty_slots=mask_empty)
+    calls['attention_sums', mask_empty] = (model, _params(model, 7),
+                                           random_batch(6), {})
+  for tying in _TYINGS:
+    model = _model(weight_tying=tying)
+    calls['padding', tying] = (model, _params(model, 5), random_batch(4), {})
+  inputs = random_batch(12, empty_last=False)
+  model = _model()
+  params = _params(model, 13)
+  calls['noise', 'eval'] = (model, params, inputs, {})
+  for seed in (14, 15):
+    calls['noise', 'train', seed] = (
+        model, params, inputs,
+        {'train': True, 'rngs': {'noise': jax.random.key(seed)}})
+  for name, kw in (('zero_noise', dict(random_noise=0.0)),
+                   ('no_temporal', dict(temporal_encoding=False))):
+    model = _model(**kw)
+    params = _params(model, 16)
+    calls[name, 'eval'] = (model, params, inputs, {})
+    calls[name, 'train'] = (
+        model, params, inputs,
+        {'train': True, 'rngs': {'noise': jax.random.key(17)}})
+  return calls
+
+
+_forwards = qa_testing.forwards_in_one_program(_forward_calls)
+
+
+def _forward(key):
+  """`(model, params, inputs, logits, aux)` of one of `_forward_calls`."""
+  calls, outputs = _forwards()
+  model, params, inputs, _ = calls[key]
+  out = outputs[key]
   assert not out.losses
-  return np.asarray(out.logits), jax.tree.map(np.asarray, out.aux)
+  return model, params, inputs, out.logits, out.aux
+
+
+@functools.cache
+def _linear_switch():
+  """`(params, inputs, apply)`: both tyings, a traced `linear` flag.
+
+  `apply(params, inputs, linear) = {tying: ModelOutput}`, one jitted
+  function for both tyings (one program, see `qa_testing.apply_together`); the
+  parameters as those of the `'empty_in_softmax'` forward passes.
+  """
+  models = {tying: _model(weight_tying=tying) for tying in _TYINGS}
+  params = {tying: _params(model, 9) for tying, model in models.items()}
+  apply = jax.jit(lambda params, inputs, linear: {
+      tying: model.apply(params[tying], inputs, linear=linear)
+      for tying, model in models.items()})
+  return params, random_batch(8), apply
 
 
 class ReferenceTest(parameterized.TestCase):
@@ -144,10 +220,7 @@ class ReferenceTest(parameterized.TestCase):
   @parameterized.product(tying=['adjacent', 'layerwise'],
                          encoding=['position', 'position_centered', 'bow'])
   def test_forward_matches_reference(self, tying, encoding):
-    model = _model(weight_tying=tying, encoding=encoding)
-    inputs = random_batch(0)
-    params = _params(model, 1)
-    logits, aux = _apply(model, params, inputs)
+    _, params, inputs, logits, aux = _forward(('forward', tying, encoding))
     self.assertEqual(logits.shape, (3, _V))
     self.assertEqual(aux['attention'].shape, (3, _K, _M))
     for b in range(3):
@@ -162,14 +235,8 @@ class ReferenceTest(parameterized.TestCase):
                          temporal=[True, False])
   def test_padded_position_length_matches_reference(self, encoding,
                                                     temporal):
-    model = _model(encoding=encoding, position_length='padded',
-                   temporal_encoding=temporal)
-    inputs = random_batch(4)
-    params = _params(model, 5)
-    logits, aux = _apply(model, params, inputs)
-    sentence_level, _ = _apply(_model(encoding=encoding,
-                                      temporal_encoding=temporal),
-                               params, inputs)
+    _, params, inputs, logits, aux = _forward(('padded', encoding, temporal))
+    sentence_level = _forward(('sentence_level', encoding, temporal))[3]
     self.assertFalse(np.allclose(logits, sentence_level, atol=1e-3))
     for b in range(3):
       expected, attention = np_memn2n(
@@ -180,11 +247,8 @@ class ReferenceTest(parameterized.TestCase):
                                  atol=1e-6)
 
   def test_without_temporal_encoding_matches_reference(self):
-    model = _model(encoding='bow', temporal_encoding=False)
-    inputs = random_batch(2)
-    params = _params(model, 3)
+    _, params, inputs, logits, _ = _forward('without_temporal')
     self.assertNotIn('temporal', params['params'])
-    logits, _ = _apply(model, params, inputs)
     for b in range(3):
       expected, _ = np_memn2n(
           params, inputs['story'][b], inputs['query'][b], tying='adjacent',
@@ -197,12 +261,13 @@ class EmptySlotsInSoftmaxTest(parameterized.TestCase):
 
   @parameterized.product(tying=['adjacent', 'layerwise'], linear=[False, True])
   def test_matches_reference(self, tying, linear):
-    model = _model(weight_tying=tying, mask_empty_slots=False)
-    inputs = random_batch(8)
-    params = _params(model, 9)
-    logits, aux = _apply(model, params, inputs, linear=linear)
-    masked, _ = _apply(_model(weight_tying=tying), params, inputs,
-                       linear=linear)
+    _, params, inputs, logits, aux = _forward(
+        ('empty_in_softmax', tying, linear))
+    masked_params, masked_inputs, apply = _linear_switch()  # the same
+    jax.tree.map(np.testing.assert_array_equal,
+                 (masked_params[tying], masked_inputs), (params, inputs))
+    masked = np.asarray(apply(masked_params, masked_inputs,
+                              jnp.bool_(linear))[tying].logits)
     # With the softmax, the empty slots take weight and change the answer;
     # a linear start reads nothing from them either way.
     self.assertEqual(np.allclose(logits, masked, atol=1e-5), linear)
@@ -216,9 +281,7 @@ class EmptySlotsInSoftmaxTest(parameterized.TestCase):
                                  atol=1e-6)
 
   def test_attention_sums_to_one_over_all_slots(self):
-    model = _model(mask_empty_slots=False)
-    _, aux = _apply(model, _params(model, 7), random_batch(6))
-    attention = np.asarray(aux['attention'])
+    attention = _forward(('attention_sums', False))[4]['attention']
     np.testing.assert_allclose(attention.sum(-1), 1.0, rtol=1e-5)
     # The all-empty story attends uniformly to its zero slots.
     np.testing.assert_allclose(attention[-1], 1.0 / _M, rtol=1e-5)
@@ -252,14 +315,11 @@ class PaddingTest(parameterized.TestCase):
 
   @parameterized.parameters('adjacent', 'layerwise')
   def test_empty_slots_and_padding_words_change_nothing(self, tying):
-    model = _model(weight_tying=tying)
-    qa_testing.assert_padding_invariant(_jitted(model), _params(model, 5),
-                                        random_batch(4), _M, _L)
+    qa_testing.assert_padding_invariant_of(_forwards, ('padding', tying),
+                                           _jitted, _M, _L)
 
   def test_attention_sums_to_one_over_real_slots(self):
-    model = _model()
-    _, aux = _apply(model, _params(model, 7), random_batch(6))
-    sums = np.asarray(aux['attention']).sum(-1)
+    sums = _forward(('attention_sums', True))[4]['attention'].sum(-1)
     np.testing.assert_allclose(sums[:-1], 1.0, rtol=1e-5)
     np.testing.assert_array_equal(sums[-1], 0.0)  # the all-empty story
 
@@ -271,12 +331,15 @@ class SizesTest(absltest.TestCase):
     params = jax.jit(model.init)(jax.random.key(0),
                                  random_batch(0, 1, 2, 3, empty_last=False))
     inputs = random_batch(1, batch=3, num_slots=_M + 3, length=_L + 2)
-    logits, aux = _apply(model, params, inputs)
+    apply = _jitted(model)
+    out = apply(params, inputs)
+    assert not out.losses
+    logits, aux = np.asarray(out.logits), jax.tree.map(np.asarray, out.aux)
     self.assertEqual(logits.shape, (3, _V))
     self.assertEqual(aux['attention'].shape, (3, _K, _M + 3))
     for b in range(3):
       one = {k: v[b:b + 1] for k, v in inputs.items()}
-      single, _ = _apply(model, params, one)
+      single = np.asarray(apply(params, one).logits)
       np.testing.assert_allclose(single[0], logits[b], rtol=1e-5, atol=1e-6)
 
 
@@ -284,12 +347,10 @@ class LinearStartTest(parameterized.TestCase):
 
   @parameterized.parameters('adjacent', 'layerwise')
   def test_linear_is_a_traced_switch(self, tying):
-    model = _model(weight_tying=tying)
-    inputs = random_batch(8)
-    params = _params(model, 9)
-    apply = jax.jit(model.apply)  # one program for both forms
+    all_params, inputs, apply = _linear_switch()  # one program, both forms
+    params = all_params[tying]
     for linear in (True, False):
-      out = apply(params, inputs, linear=jnp.bool_(linear))
+      out = apply(all_params, inputs, jnp.bool_(linear))[tying]
       logits, aux = np.asarray(out.logits), jax.tree.map(np.asarray, out.aux)
       for b in range(3):
         expected, attention = np_memn2n(
@@ -305,18 +366,10 @@ class LinearStartTest(parameterized.TestCase):
 
 class RandomNoiseTest(absltest.TestCase):
 
-  def setUp(self):
-    super().setUp()
-    self.inputs = random_batch(12, empty_last=False)
-
   def test_train_differs_from_eval_and_is_finite(self):
-    model = _model()
-    params = _params(model, 13)
-    evaluated, _ = _apply(model, params, self.inputs)
-    trained, aux = _apply(model, params, self.inputs, train=True,
-                          rngs={'noise': jax.random.key(14)})
-    again, _ = _apply(model, params, self.inputs, train=True,
-                      rngs={'noise': jax.random.key(15)})
+    evaluated = _forward(('noise', 'eval'))[3]
+    _, _, _, trained, aux = _forward(('noise', 'train', 14))
+    again = _forward(('noise', 'train', 15))[3]
     self.assertTrue(np.all(np.isfinite(trained)))
     self.assertFalse(np.allclose(trained, evaluated))
     self.assertFalse(np.allclose(trained, again))
@@ -324,34 +377,43 @@ class RandomNoiseTest(absltest.TestCase):
                                rtol=1e-5)
 
   def test_no_effect_without_noise_or_temporal_encoding(self):
-    for kw in (dict(random_noise=0.0), dict(temporal_encoding=False)):
-      model = _model(**kw)
-      params = _params(model, 16)
-      evaluated, _ = _apply(model, params, self.inputs)
-      trained, _ = _apply(model, params, self.inputs, train=True,
-                          rngs={'noise': jax.random.key(17)})
-      np.testing.assert_allclose(trained, evaluated, rtol=1e-6)
+    for name in ('zero_noise', 'no_temporal'):
+      evaluated = _forward((name, 'eval'))[3]
+      trained = _forward((name, 'train'))[3]
+      np.testing.assert_allclose(trained, evaluated, rtol=1e-6,
+                                 err_msg=name)
 
 
 class GradientTest(parameterized.TestCase):
 
-  @parameterized.parameters('adjacent', 'layerwise')
-  def test_gradients_finite(self, tying):
-    model = _model(weight_tying=tying)
+  @staticmethod
+  @functools.cache
+  def _value_and_grad():
+    """`(params, fn)`, `fn(params, linear) = {tying: (loss, grads)}`.
+
+    One program for both tyings (see `qa_testing.apply_together`).
+    """
     inputs = random_batch(18)  # includes an all-empty story
     answers = jnp.array([1, 2, 3])
-    params = _params(model, 19)
+    models = {tying: _model(weight_tying=tying) for tying in _TYINGS}
+    params = {tying: _params(model, 19) for tying, model in models.items()}
 
-    def loss(params, linear):
+    def loss(params, linear, model):
       logits = model.apply(params, inputs, train=True, linear=linear,
                            rngs={'noise': jax.random.key(20)}).logits
       return -jnp.mean(jnp.take_along_axis(
           jax.nn.log_softmax(logits), answers[:, None], axis=1))
 
-    grad_fn = jax.jit(jax.value_and_grad(loss))
+    return params, jax.jit(lambda params, linear: {
+        tying: jax.value_and_grad(loss)(params[tying], linear, model)
+        for tying, model in models.items()})
+
+  @parameterized.parameters('adjacent', 'layerwise')
+  def test_gradients_finite(self, tying):
+    params, grad_fn = self._value_and_grad()
     for linear in (True, False):  # linear, then softmax attention
       with jax.debug_nans(True):
-        value, grads = grad_fn(params, jnp.bool_(linear))
+        value, grads = grad_fn(params, jnp.bool_(linear))[tying]
       self.assertTrue(np.isfinite(value))
       for g in jax.tree.leaves(grads):
         self.assertTrue(np.all(np.isfinite(g)))
@@ -424,44 +486,70 @@ def _logits_and_attention(out):
   return out.logits, out.aux['attention']
 
 
+# Each encoding once, both tyings, and in every case both position lengths,
+# temporal encoding on and off and both empty-slot treatments (linear
+# attention where temporal encoding meets layer-wise tying).
+_DENSE_CASES = (
+    ('position', 'adjacent', (('sentence', True, True),
+                              ('padded', False, False))),
+    ('position_centered', 'layerwise', (('padded', True, False),
+                                        ('sentence', False, True))),
+    ('bow', 'layerwise', (('sentence', True, True),
+                          ('padded', False, False))),
+)
+
+
+@functools.cache
+def _dense_and_gathered():
+  """Gradients and outputs of both formulations for every case.
+
+  `{(encoding, tying, position_length, temporal, mask_empty):
+  ((grads, (logits, att)), (ref_grads, (ref_logits, ref_att)))}`, all in
+  one program (see `qa_testing.apply_together`).
+  """
+  models, params = {}, {}
+  for encoding, tying, cases in _DENSE_CASES:
+    for position_length, temporal, mask_empty in cases:
+      key = (encoding, tying, position_length, temporal, mask_empty)
+      models[key] = _model(weight_tying=tying, encoding=encoding,
+                           position_length=position_length,
+                           temporal_encoding=temporal,
+                           mask_empty_slots=mask_empty)
+      params[key] = _params(models[key], 32)
+  inputs = random_batch(31)
+
+  def both(model, params, cotangent, linear):
+    kw = {'linear': True} if linear else {}
+
+    def dense(params):
+      logits, att = _logits_and_attention(model.apply(params, inputs, **kw))
+      return jnp.sum(logits * cotangent), (logits, att)
+
+    def gathered(params):
+      logits, att = gather_memn2n(model, params, inputs, linear=linear)
+      return jnp.sum(logits * cotangent), (logits, att)
+
+    return (jax.grad(dense, has_aux=True)(params),
+            jax.grad(gathered, has_aux=True)(params))
+
+  @jax.jit
+  def run(params):
+    cotangent = jax.random.normal(jax.random.key(33), (3, _V))
+    return [both(models[key], params[key], cotangent,
+                 linear=key[3] and key[1] == 'layerwise') for key in models]
+
+  return dict(zip(models, run(params)))
+
+
 class DenseFormulationTest(parameterized.TestCase):
   """The model's matrix-product formulation is the gather formulation."""
 
-  # Each encoding once, both tyings, and in every case both position
-  # lengths, temporal encoding on and off and both empty-slot treatments
-  # (linear attention where temporal encoding meets layer-wise tying).
-  @parameterized.parameters(
-      ('position', 'adjacent', (('sentence', True, True),
-                                ('padded', False, False))),
-      ('position_centered', 'layerwise', (('padded', True, False),
-                                          ('sentence', False, True))),
-      ('bow', 'layerwise', (('sentence', True, True),
-                            ('padded', False, False))),
-  )
+  @parameterized.parameters(*_DENSE_CASES)
   def test_values_and_gradients_match_gathers(self, encoding, tying, cases):
     for position_length, temporal, mask_empty in cases:
-      linear = temporal and tying == 'layerwise'
-      model = _model(weight_tying=tying, encoding=encoding,
-                     position_length=position_length,
-                     temporal_encoding=temporal, mask_empty_slots=mask_empty)
-      inputs = random_batch(31)
-      params = _params(model, 32)
-      kw = {'linear': True} if linear else {}
-      cotangent = jax.random.normal(jax.random.key(33), (3, _V))
-
-      def dense(params):
-        logits, att = _logits_and_attention(model.apply(params, inputs, **kw))
-        return jnp.sum(logits * cotangent), (logits, att)
-
-      def gathered(params):
-        logits, att = gather_memn2n(model, params, inputs, linear=linear)
-        return jnp.sum(logits * cotangent), (logits, att)
-
-      both = jax.jit(lambda p: (  # pylint: disable=cell-var-from-loop
-          jax.grad(dense, has_aux=True)(p),
-          jax.grad(gathered, has_aux=True)(p)))
-      (grads, (logits, att)), (ref_grads, (ref_logits, ref_att)) = both(
-          params)
+      (grads, (logits, att)), (ref_grads, (ref_logits, ref_att)) = (
+          _dense_and_gathered()[encoding, tying, position_length, temporal,
+                                mask_empty])
       msg = f'{position_length=} {temporal=} {mask_empty=}'
       _assert_close(logits, ref_logits, 1e-5, msg)
       _assert_close(att, ref_att, 1e-5, msg)
@@ -474,45 +562,65 @@ class CompactionTest(parameterized.TestCase):
   """`slots_per_example`: the hops over the batch's non-empty slots only."""
 
   _B, _SLOTS = 4, 8
-
-  def _inputs(self, seed):
-    """Empty slots anywhere in the story, not only after the real ones."""
-    inputs = random_batch(seed, batch=self._B, num_slots=self._SLOTS)
-    rng = np.random.default_rng(seed)
-    story = np.stack([s[rng.permutation(self._SLOTS)]
-                      for s in inputs['story']])
-    return {'story': story, 'query': inputs['query']}
-
-  def _run(self, model, params, inputs):
-    def loss(params):
-      out = model.apply(params, inputs, train=True,
-                        rngs={'noise': jax.random.key(5)})
-      return jnp.sum(jnp.sin(out.logits)), (out.logits,
-                                            out.aux['attention'])
-    return jax.jit(jax.grad(loss, has_aux=True))(params)
-
   # Fillers in the list (a capacity above the count) and an overflowing
   # batch; the second model (layer-wise, centred PE, empty slots in the
   # softmax) with fillers only: the fallback is the path
   # DenseFormulationTest checks.
-  @parameterized.parameters(
-      ('position', 'adjacent', True, (1, -1)),
-      ('position_centered', 'layerwise', False, (1,)))
+  _CASES = (('position', 'adjacent', True, (1, -1)),
+            ('position_centered', 'layerwise', False, (1,)))
+
+  @classmethod
+  def _inputs(cls, seed):
+    """Empty slots anywhere in the story, not only after the real ones."""
+    inputs = random_batch(seed, batch=cls._B, num_slots=cls._SLOTS)
+    rng = np.random.default_rng(seed)
+    story = np.stack([s[rng.permutation(cls._SLOTS)]
+                      for s in inputs['story']])
+    return {'story': story, 'query': inputs['query']}
+
+  @classmethod
+  @functools.cache
+  def _grads(cls):
+    """`(count, fits, {(encoding, per_example): (grads, (logits, att))})`.
+
+    Every model of `_CASES` (`slots_per_example` 0, i.e. all slots, and the
+    case's capacities) on `_inputs(41)`, in one program (see
+    `qa_testing.apply_together`).
+    """
+    inputs = cls._inputs(41)
+    count = int(np.sum(np.any(inputs['story'] != 0, axis=-1)))
+    fits = -(-count // cls._B)  # the least capacity that holds them
+    models, params = {}, {}
+    for encoding, tying, mask_empty, extra in cls._CASES:
+      kw = dict(weight_tying=tying, encoding=encoding,
+                mask_empty_slots=mask_empty)
+      params[encoding] = _params(_model(**kw), 43)
+      for per_example in (0,) + tuple(fits + e for e in extra):
+        models[encoding, per_example] = _model(
+            slots_per_example=per_example, **kw)
+
+    def grad(model, params):
+      def loss(params):
+        out = model.apply(params, inputs, train=True,
+                          rngs={'noise': jax.random.key(5)})
+        return jnp.sum(jnp.sin(out.logits)), (out.logits,
+                                              out.aux['attention'])
+      return jax.grad(loss, has_aux=True)(params)
+
+    run = jax.jit(lambda params: [grad(model, params[key[0]])
+                                  for key, model in models.items()])
+    return count, fits, dict(zip(models, run(params)))
+
+  @parameterized.parameters(*_CASES)
   def test_fitting_and_overflowing_batches_match_all_slots(
       self, encoding, tying, mask_empty, extra):
-    inputs = self._inputs(41)
-    count = int(np.sum(np.any(inputs['story'] != 0, axis=-1)))
-    fits = -(-count // self._B)  # the least capacity that holds them
+    del tying, mask_empty  # in _CASES
+    count, fits, runs = self._grads()
     self.assertGreater(fits - 1, 0)
     self.assertLess(self._B * (fits + 1), self._B * self._SLOTS)
-    kw = dict(weight_tying=tying, encoding=encoding,
-              mask_empty_slots=mask_empty)
-    params = _params(_model(**kw), 43)
-    grads, (logits, att) = self._run(
-        _model(slots_per_example=0, **kw), params, inputs)
+    grads, (logits, att) = runs[encoding, 0]
     for per_example in (fits + e for e in extra):
-      got_grads, (got_logits, got_att) = self._run(
-          _model(slots_per_example=per_example, **kw), params, inputs)
+      got_grads, (got_logits, got_att) = runs[encoding, per_example]
       msg = f'{per_example=} for {count} slots'
       _assert_close(got_logits, logits, 1e-5, msg)
       _assert_close(got_att, att, 1e-5, msg)
@@ -571,20 +679,21 @@ class HelpersTest(absltest.TestCase):
   def test_layout_products_values_and_gradients(self):
     # Each product against the plain expression it stands for, with every
     # input's gradient; also under `vmap` (population members).
-    counts, queries, u = (jax.random.normal(jax.random.key(i), shape)
-                          for i, shape in enumerate([(7, 4), (4, 3), (2, 3)]))
-    table = jax.random.normal(jax.random.key(3), (7, 3))
-    cases = {
-        'counts': (lambda c, t: memn2n._counts_product(c, t, t.T),
-                   lambda c, t: c.T @ t, (counts, table)),
-        'keys': (lambda t, q: memn2n._keys_product(t, t.T, q),
-                 lambda t, q: t @ q.T, (table, queries)),
-        'answer': (memn2n._answer_product, lambda u, a: u @ a.T,
-                   (u, table)),
-    }
 
-    @jax.jit
+    @jax.jit  # one program, the random inputs included
     def ours_and_references():
+      counts, queries, u = (
+          jax.random.normal(jax.random.key(i), shape)
+          for i, shape in enumerate([(7, 4), (4, 3), (2, 3)]))
+      table = jax.random.normal(jax.random.key(3), (7, 3))
+      cases = {
+          'counts': (lambda c, t: memn2n._counts_product(c, t, t.T),
+                     lambda c, t: c.T @ t, (counts, table)),
+          'keys': (lambda t, q: memn2n._keys_product(t, t.T, q),
+                   lambda t, q: t @ q.T, (table, queries)),
+          'answer': (memn2n._answer_product, lambda u, a: u @ a.T,
+                     (u, table)),
+      }
       out = {}
       for name, (ours, reference, args) in cases.items():
         weights = jax.random.normal(jax.random.key(9),

@@ -286,9 +286,17 @@ def _model(**kw):
   return memnn.MemNN(vocab_size=_V, **kw)
 
 
-def _init(model, key, inputs):
-  """`model.init`, jitted (op by op it takes several times longer)."""
-  return jax.jit(model.init)(key, inputs)
+def _input_shapes(inputs):
+  return tuple((k, np.shape(v), np.asarray(v).dtype)
+               for k, v in sorted(inputs.items()))
+
+
+@functools.cache
+def _param_shapes(model, input_shapes):
+  """`jax.eval_shape` of `model.init` (a trace: worth keeping)."""
+  inputs = {k: jax.ShapeDtypeStruct(shape, dtype)
+            for k, shape, dtype in input_shapes}
+  return jax.eval_shape(model.init, jax.random.key(0), inputs)
 
 
 def _random_params(model, seed, std, inputs):
@@ -298,7 +306,7 @@ def _random_params(model, seed, std, inputs):
   the structure without compiling `init`, whose program contains the whole
   forward pass (LearningTest and the NL gradient test use `init` itself).
   """
-  shapes = jax.eval_shape(model.init, jax.random.key(0), inputs)
+  shapes = _param_shapes(model, _input_shapes(inputs))
   rng = np.random.default_rng(seed)
   return jax.tree.map(
       lambda s: np.asarray(std * rng.normal(size=s.shape), s.dtype), shapes)
@@ -316,14 +324,69 @@ def _evaluate_and_train(model):
   return lambda params, inputs: jax.tree.map(np.asarray, both(params, inputs))
 
 
+def _config_key(kw):
+  return tuple(sorted(kw.items()))
+
+
+@functools.cache
+def _evaluate_and_train_all():
+  """`_evaluate_and_train` of every config of `_CONFIGS`, one program.
+
+  `{config key: (evaluation output, training losses)}` of
+  `fn(params, inputs)`, `params` keyed by config. Compilation is most of
+  this file's time, and XLA compiles each distinct fused kernel once per
+  program: the configurations share many, so one program compiles about a
+  third less than one per configuration (programs of other shapes share
+  little: no gain).
+  """
+  models = {}
+  for config in _CONFIGS:
+    kw = {k: v for k, v in config.items() if k != 'testcase_name'}
+    models[_config_key(kw)] = _model(**kw)
+  both = jax.jit(lambda params, inputs: {
+      key: (model.apply(params[key], inputs),
+            model.apply(params[key], inputs, train=True).losses)
+      for key, model in models.items()})
+  return models, lambda params, inputs: jax.tree.map(
+      np.asarray, both(params, inputs))
+
+
+def _evaluate_and_train_any(model, params, inputs):
+  """`_evaluate_and_train(model)(params, inputs)`, from the program of
+  `_evaluate_and_train_all` where that program has this model and shapes
+  (the other configs then run on zero parameters)."""
+  models, fn = _evaluate_and_train_all()
+  keys = [key for key, m in models.items() if m == model]
+  if not keys or _input_shapes(inputs) != _input_shapes(random_inputs(0)):
+    return _evaluate_and_train(model)(params, inputs)
+  all_params = {key: jax.tree.map(lambda s: np.zeros(s.shape, s.dtype),
+                                  _param_shapes(m, _input_shapes(inputs)))
+                for key, m in models.items()}
+  all_params[keys[0]] = params
+  return fn(all_params, inputs)[keys[0]]
+
+
+@functools.cache
+def _reference_outputs(seed, std, input_seed):
+  """`(params, inputs, outputs)` of `_evaluate_and_train_all`, by config.
+
+  N(0, std^2) parameters from `seed` for every config, on
+  `random_inputs(input_seed)`.
+  """
+  models, fn = _evaluate_and_train_all()
+  inputs = random_inputs(input_seed)
+  params = {key: _random_params(model, seed, std, inputs)
+            for key, model in models.items()}
+  return params, inputs, fn(params, inputs)
+
+
 class ReferenceTest(parameterized.TestCase):
 
   @parameterized.named_parameters(*_CONFIGS)
   def test_forward_chain_matches_reference(self, **kw):
-    model = _model(**kw)
-    inputs = random_inputs(0)
-    params = _random_params(model, 1, 1.0, inputs)
-    out, _ = _evaluate_and_train(model)(params, inputs)
+    params, inputs, outputs = _reference_outputs(1, 1.0, 0)
+    params = params[_config_key(kw)]
+    out, _ = outputs[_config_key(kw)]
     logits, aux = out.logits, out.aux
     self.assertEqual(dict(out.losses), {})  # no margin loss at evaluation
     ref = _reference(params, kw)
@@ -340,10 +403,9 @@ class ReferenceTest(parameterized.TestCase):
 
   @parameterized.named_parameters(*_CONFIGS)
   def test_loss_matches_reference(self, **kw):
-    model = _model(**kw)
-    inputs = random_inputs(2)
-    params = _random_params(model, 3, 0.5, inputs)
-    _, losses = _evaluate_and_train(model)(params, inputs)
+    params, inputs, outputs = _reference_outputs(3, 0.5, 2)
+    params = params[_config_key(kw)]
+    _, losses = outputs[_config_key(kw)]
     ref = _reference(params, kw)
     expected = np.mean([
         ref.loss(inputs['story'][b], inputs['query'][b],
@@ -363,13 +425,12 @@ class InterfaceTest(parameterized.TestCase):
     model = _model(**extensions)
     inputs = random_inputs(4)
     params = _random_params(model, 5, 1.0, inputs)
-    apply = _evaluate_and_train(model)
-    out, losses = apply(params, inputs)
+    out, losses = _evaluate_and_train_any(model, params, inputs)
     logits, aux = out.logits, out.aux
     padded = dict(inputs)
     padded['story'] = np.pad(inputs['story'], ((0, 0), (0, 5), (0, 3)))
     padded['query'] = np.pad(inputs['query'], ((0, 0), (0, 3)))
-    pout, plosses = apply(params, padded)
+    pout, plosses = _evaluate_and_train_any(model, params, padded)
     plogits, paux = pout.logits, pout.aux
     np.testing.assert_allclose(plogits, logits, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(paux['chosen'], aux['chosen'])
@@ -389,22 +450,37 @@ class InterfaceTest(parameterized.TestCase):
     self.assertEqual(jax.tree.map(jnp.shape, small),
                      jax.tree.map(jnp.shape, large))
     small = _random_params(model, 0, 0.1, random_inputs(0, 1, 2, 3, (2,)))
-    apply = jax.jit(model.apply)
-    for b, m, l in ((1, 3, 4), (7, 25, 11)):
-      out = apply(small, random_inputs(1, b, m, l, (3, m)))
+    # The shapes of test_padding_changes_nothing (its programs serve).
+    for b, m, l in ((3, 6, 5), (3, 11, 8)):
+      out, _ = _evaluate_and_train_any(model, small,
+                                       random_inputs(1, b, m, l, (3, m)))
       logits, aux = out.logits, out.aux
       self.assertEqual(logits.shape, (b, _V))
       self.assertEqual(aux['attention'].shape, (b, 2, m))
       self.assertEqual(aux['chosen'].shape, (b, 2))
 
+  @staticmethod
+  @functools.cache
+  def _empty_memory_value_and_grad():
+    """`(params, fn)`, `fn(params) = {config key: ((loss, aux), grads)}`.
+
+    Both extension settings on an all-empty memory, in one program (see
+    `_evaluate_and_train_all`).
+    """
+    inputs = random_inputs(6, filled=(0,))
+    models = {_config_key(kw): _model(null_memory=False, **kw)
+              for kw in ({}, _EXTENSIONS)}
+    params = {key: _random_params(model, 0, 0.1, inputs)
+              for key, model in models.items()}
+    return params, jax.jit(lambda params: {
+        key: jax.value_and_grad(_loss_fn(model, inputs), has_aux=True)(
+            params[key]) for key, model in models.items()})
+
   @parameterized.named_parameters(('plain', {}), ('ng_nl', _EXTENSIONS))
   def test_empty_memory_attends_nowhere_and_stays_finite(self, extensions):
-    model = _model(null_memory=False, **extensions)
-    inputs = random_inputs(6, filled=(0,))
-    params = _random_params(model, 0, 0.1, inputs)
+    params, value_and_grad = self._empty_memory_value_and_grad()
     with jax.debug_nans(True):
-      (loss, aux), grads = jax.jit(jax.value_and_grad(
-          _loss_fn(model, inputs), has_aux=True))(params)
+      (loss, aux), grads = value_and_grad(params)[_config_key(extensions)]
     np.testing.assert_array_equal(aux['attention'], 0.0)
     np.testing.assert_array_equal(aux['chosen'], -1)
     self.assertTrue(np.isfinite(float(loss)))
@@ -415,15 +491,18 @@ class InterfaceTest(parameterized.TestCase):
     model = _model(num_negatives=3)
     inputs = random_inputs(7)
     params = _random_params(model, 0, 0.1, inputs)
-    apply = jax.jit(lambda p, k: model.apply(
-        p, inputs, train=True, rngs={'noise': k}).losses['margin'])
-    a, b = apply(params, jax.random.key(1)), apply(params, jax.random.key(1))
-    c = apply(params, jax.random.key(2))
-    self.assertEqual(float(a), float(b))
-    self.assertNotEqual(float(a), float(c))
     # Logits at evaluation need neither rng nor labels.
     eval_inputs = {k: inputs[k] for k in ('story', 'query')}
-    out = jax.jit(model.apply)(params, eval_inputs)
+    # One program for training and evaluation (see
+    # `_evaluate_and_train_all`).
+    apply = jax.jit(lambda p, k: (
+        model.apply(p, inputs, train=True, rngs={'noise': k}).losses['margin'],
+        model.apply(p, eval_inputs)))
+    (a, out), (b, _) = (apply(params, jax.random.key(1)),
+                        apply(params, jax.random.key(1)))
+    c, _ = apply(params, jax.random.key(2))
+    self.assertEqual(float(a), float(b))
+    self.assertNotEqual(float(a), float(c))
     self.assertEqual(out.logits.shape, (3, _V))
     self.assertEqual(dict(out.losses), {})
     self.assertNotIn('loss', out.aux)
@@ -446,8 +525,9 @@ class InterfaceTest(parameterized.TestCase):
                                      inputs)['params'])
     shared = {'params': {k: v for k, v in params['params'].items()
                          if k in plain_names}}
-    aux = jax.jit(extended.apply)(params, inputs).aux
-    plain_aux = jax.jit(plain.apply)(shared, inputs).aux
+    aux, plain_aux = jax.jit(lambda params, shared: (  # one program
+        extended.apply(params, inputs).aux,
+        plain.apply(shared, inputs).aux))(params, shared)
     np.testing.assert_array_equal(aux['chosen'], plain_aux['chosen'])
 
   def test_bad_extension_settings_raise(self):
@@ -465,7 +545,7 @@ class InterfaceTest(parameterized.TestCase):
     # small step checks the NL backward pass.
     model = _model(init_std=0.5, **_EXTENSIONS)
     inputs = random_inputs(3)
-    params = _init(model, jax.random.key(4), inputs)
+    params = jax.jit(model.init)(jax.random.key(4), inputs)
     # Values and gradients from one program.
     value_and_grad = jax.jit(jax.value_and_grad(
         lambda p: _loss_fn(model, inputs)(p)[0]))
@@ -500,7 +580,7 @@ class InterfaceTest(parameterized.TestCase):
     model = _model()
     inputs = random_inputs(9)
     params = _random_params(model, 0, 0.1, inputs)
-    aux = _evaluate_and_train(model)(params, inputs)[0].aux
+    aux = _evaluate_and_train_any(model, params, inputs)[0].aux
     sup = inputs['supporting'][:, :2]
     real = sup >= 0
     expected = np.sum(real & (np.asarray(aux['chosen']) == sup)) / real.sum()
@@ -510,41 +590,64 @@ class InterfaceTest(parameterized.TestCase):
 class LearningTest(absltest.TestCase):
   """100 Adam steps on 'where is X' (answer = X's latest move)."""
 
-  def _train(self, time_features):
+  def _train(self):
+    """`{time_features: (losses, support accuracy, accuracy)}`.
+
+    The models with and without time features, each trained on the same
+    batches as if alone, side by side: one program for both inits, one for
+    both training steps, one for both evaluations (see
+    `_evaluate_and_train_all`).
+    """
     data = where_is_data(0, 1024)
     test = where_is_data(1, 512)
-    model = _model(embedding_size=20, time_features=time_features)
-    params = _init(model, jax.random.key(0),
-                   {k: v[:2] for k, v in data.items()})
+    models = {time_features: _model(embedding_size=20,
+                                    time_features=time_features)
+              for time_features in (True, False)}
+    params = jax.jit(lambda key, inputs: {
+        name: model.init(key, inputs) for name, model in models.items()})(
+            jax.random.key(0), {k: v[:2] for k, v in data.items()})
     opt = optax.adam(0.01)
 
     @jax.jit
     def train_step(params, opt_state, idx):
       batch = {k: v[idx] for k, v in data.items()}
-      (loss, _), grads = jax.value_and_grad(_loss_fn(model, batch),
-                                            has_aux=True)(params)
-      updates, opt_state = opt.update(grads, opt_state, params)
-      return optax.apply_updates(params, updates), opt_state, loss
+      new_params, new_state, losses = {}, {}, {}
+      for name, model in models.items():
+        (losses[name], _), grads = jax.value_and_grad(
+            _loss_fn(model, batch), has_aux=True)(params[name])
+        updates, new_state[name] = opt.update(grads, opt_state[name],
+                                              params[name])
+        new_params[name] = optax.apply_updates(params[name], updates)
+      return new_params, new_state, losses
 
     data = {k: jnp.asarray(v) for k, v in data.items()}
-    opt_state = jax.jit(opt.init)(params)
+    opt_state = jax.jit(lambda params: {
+        name: opt.init(p) for name, p in params.items()})(params)
     order = np.random.default_rng(2).integers(0, 1024, size=(100, 32))
-    losses = []
+    losses = {name: [] for name in models}
     for idx in order:
       params, opt_state, loss = train_step(params, opt_state, idx)
-      losses.append(float(loss))
-    out = jax.jit(model.apply)(params, test)
-    logits, aux = np.asarray(out.logits), out.aux
-    accuracy = float(np.mean(np.argmax(logits, -1) == test['answer']))
-    return losses, float(aux['support_accuracy']), accuracy
+      for name in models:
+        losses[name].append(float(loss[name]))
+    outs = jax.jit(lambda params, test: {
+        name: model.apply(params[name], test)
+        for name, model in models.items()})(params, test)
+    results = {}
+    for name, out in outs.items():
+      logits, aux = np.asarray(out.logits), out.aux
+      accuracy = float(np.mean(np.argmax(logits, -1) == test['answer']))
+      results[name] = (losses[name], float(aux['support_accuracy']),
+                       accuracy)
+    return results
 
   def test_loss_falls_and_time_features_find_the_latest_fact(self):
-    losses, support, accuracy = self._train(time_features=True)
+    results = self._train()
+    losses, support, accuracy = results[True]
     self.assertLess(np.mean(losses[-10:]), 0.3 * np.mean(losses[:10]))
     # Chance is about 1 / 5.5 (3 to 8 facts per story).
     self.assertGreater(support, 0.9)
     self.assertGreater(accuracy, 0.9)
-    _, plain_support, _ = self._train(time_features=False)
+    _, plain_support, _ = results[False]
     self.assertLess(plain_support, support - 0.2)
 
 

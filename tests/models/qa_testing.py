@@ -101,3 +101,62 @@ def np_ngram_id(gram, buckets):
   for w in gram:
     h = ((h * 16777619) % 2**32) ^ int(w)
   return ((h * 2654435761) % 2**32) % buckets + 1
+
+
+def apply_together(calls):
+  """`{key: ModelOutput}` of several forward passes, as one compiled program.
+
+  `calls[key] = (model, params, inputs)` or `(model, params, inputs,
+  kwargs)`: `train` is static and the other keyword arguments (`linear`,
+  `rngs`) are traced. Compilation is most of the model tests' time, and
+  XLA compiles each distinct fused kernel once per program: configurations
+  with the same shapes share many, so one program for all of them compiles
+  about a third less than one program each (programs of other shapes
+  share little: no gain). As NumPy arrays: indexing a `jax.Array` compiles
+  a program per shape.
+  """
+  calls = {key: (tuple(call) + ({},))[:4] for key, call in calls.items()}
+  keys = list(calls)
+  static = [{k: v for k, v in calls[key][3].items() if k == 'train'}
+            for key in keys]
+
+  @jax.jit
+  def run(args):
+    return [calls[key][0].apply(params, inputs, **kw, **st)
+            for key, st, (params, inputs, kw) in zip(keys, static, args)]
+
+  outs = run([(calls[key][1], calls[key][2],
+               {k: v for k, v in calls[key][3].items() if k != 'train'})
+              for key in keys])
+  return dict(zip(keys, jax.tree.map(np.asarray, outs)))
+
+
+def forwards_in_one_program(make_calls):
+  """A cached `() -> (calls, outputs)`: `calls = make_calls()` (a dict for
+  `apply_together`) and `outputs = apply_together(calls)`."""
+
+  @functools.cache
+  def forwards():
+    calls = make_calls()
+    return calls, apply_together(calls)
+
+  return forwards
+
+
+def assert_padding_invariant_of(forwards, key, jit_model, num_slots, length):
+  """`assert_padding_invariant` of the call `key` of `forwards()`.
+
+  `forwards` as made by `forwards_in_one_program`. The unpadded inputs'
+  output comes from the shared program (the same model, parameters and
+  inputs); the padded ones run through `jit_model(model)`.
+  """
+  calls, outputs = forwards()
+  model, params, inputs = calls[key][:3]
+  apply = jit_model(model)
+
+  def served(p, x):
+    if p is params and x is inputs:
+      return outputs[key]
+    return apply(p, x)
+
+  assert_padding_invariant(served, params, inputs, num_slots, length)

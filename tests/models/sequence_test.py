@@ -1,9 +1,10 @@
 """Tests for the sequence model and the model registry.
 
 Compiling the NTM's scans dominates this file, so the tests share one input
-batch, one set of parameters per model and a few jitted programs (cached at
-module level): each program runs a model forward and backward once and
-returns its output with the gradients of the losses the tests compare.
+batch, one set of parameters per model and one jitted program per model
+(cached at module level), which runs each variant of the model forward and
+backward once and returns its output with the gradients of the losses the
+tests compare.
 """
 
 import functools
@@ -48,17 +49,32 @@ def _params(name):
   return jax.jit(model.init)(jax.random.key(1), _inputs())
 
 
+# The variants of each model that the tests run on the shared inputs, as
+# `(remat, unroll, skip)`: the plain model (the reference), remat with
+# unrolling, skipping with and without remat, and (the LSTM) unrolling alone.
+_VARIANTS = {
+    'ntm': ((False, 1, False), (True, _UNROLL, False), (False, 1, True),
+            (True, 1, True)),
+    'lstm': ((False, 1, False), (True, _UNROLL, False),
+             (False, _UNROLL, False), (False, 1, True), (True, 1, True)),
+}
+
+
 @functools.lru_cache(maxsize=None)
-def _program(name, remat=False, unroll=1, skip=False):
-  """`(model, run)`: `run(params, xs, num_steps) -> (output, grads)`.
+def _model(name, remat=False, unroll=1):
+  return models.build(_config(name, remat=remat, unroll=unroll),
+                      output_size=3, return_aux=name == 'ntm')
+
+
+def _run(name, remat=False, unroll=1, skip=False):
+  """`run(params, xs, num_steps) -> (output, grads)` of a variant.
 
   `grads` maps 'all' to the gradient of `sum(logits ** 2)` and 'first' to
   that of `sum(logits[:, :_N] ** 2)`, both from one forward pass (`vjp`),
   each only where a test compares it: 'first' for the skipping test, 'all'
   for remat and unroll, both for the plain model (the reference).
   """
-  model = models.build(_config(name, remat=remat, unroll=unroll),
-                       output_size=3, return_aux=name == 'ntm')
+  model = _model(name, remat, unroll)
   if skip:
     wanted = ('first',)
   elif (remat, unroll) == (False, 1):
@@ -66,7 +82,6 @@ def _program(name, remat=False, unroll=1, skip=False):
   else:
     wanted = ('all',)
 
-  @jax.jit
   def run(params, xs, num_steps):
     def logits_fn(p):
       out = model.apply(p, xs, num_steps=num_steps)
@@ -77,22 +92,49 @@ def _program(name, remat=False, unroll=1, skip=False):
                   'first': 2 * jnp.where(first, logits, 0.0)}
     return out, {k: vjp(cotangents[k])[0] for k in wanted}
 
-  return model, run
+  return run
+
+
+def _changed_inputs() -> np.ndarray:
+  """`_inputs()` with the steps from 5 on changed (the causality test)."""
+  changed = _inputs().copy()
+  changed[:, 5:] = 7.0
+  return changed
 
 
 @functools.lru_cache(maxsize=None)
+def _all_results(name):
+  """`({variant: (output, grads)}, changed_logits)` of the model `name`.
+
+  Every variant of `_VARIANTS[name]` on the shared inputs (`skip` passes
+  `num_steps=_N`, a traced int32 as the trainer does), and the logits of
+  the plain model on `_changed_inputs()`: one jitted program per model (the
+  variants compiled together cost about a third less than one by one).
+  """
+  runs = {v: _run(name, *v) for v in _VARIANTS[name]}
+  plain = _model(name)
+
+  @jax.jit
+  def run_all(params, xs, changed, num_steps):
+    results = {v: run(params, xs, num_steps if v[2] else None)
+               for v, run in runs.items()}
+    return results, plain.apply(params, changed).logits
+
+  # On the host: the tests' slices compile nothing.
+  return jax.device_get(run_all(_params(name), _inputs(), _changed_inputs(),
+                                jnp.int32(_N)))
+
+
 def _results(name, remat=False, unroll=1, skip=False):
-  """`(output, grads)` of `_program(...)` on the shared inputs; `skip`
-  passes `num_steps=_N` (a traced int32, as the trainer does)."""
-  _, run = _program(name, remat, unroll, skip)
-  return run(_params(name), _inputs(), jnp.int32(_N) if skip else None)
+  """`(output, grads)` of the variant on the shared inputs."""
+  return _all_results(name)[0][(remat, unroll, skip)]
 
 
 class SequenceModelTest(parameterized.TestCase):
 
   @parameterized.parameters('ntm', 'lstm')
   def test_scan_equals_a_python_loop_over_the_cell(self, name):
-    model, _ = _program(name)
+    model = _model(name)
     out, _ = _results(name)  # the model's scan over _inputs().
     params, xs = _params(name), _inputs()
     self.assertEqual(dict(out.losses), {})  # the cell has no loss of its own
@@ -101,10 +143,10 @@ class SequenceModelTest(parameterized.TestCase):
     step = jax.jit(cell.apply)  # one compiled step, called at every t.
     carry = cell.initialize_carry(jax.random.key(0), xs[:, 0].shape)
     cell_params = {'params': params['params']['cell']}
-    readout = params['params']['readout']
+    readout = jax.device_get(params['params']['readout'])  # NumPy below.
     for t in range(xs.shape[1]):
       carry, (features, _) = step(cell_params, carry, xs[:, t])
-      expected = features @ readout['kernel'] + readout['bias']
+      expected = np.asarray(features) @ readout['kernel'] + readout['bias']
       np.testing.assert_allclose(logits[:, t], expected, rtol=1e-5,
                                  atol=1e-5)
 
@@ -153,12 +195,10 @@ class SequenceModelTest(parameterized.TestCase):
     self.assertEqual(aux['read_weights'].shape, (5, 30, 1, 64))
 
   def test_outputs_are_causal(self):
-    _, run = _program('ntm')  # the compiled program of _results('ntm').
-    xs = _inputs()
-    changed = xs.copy()
-    changed[:, 5:] = 7.0
+    # The plain model on _inputs() and on _changed_inputs(), whose steps
+    # from 5 on differ: one program with _results('ntm').
     a = _results('ntm')[0].logits
-    b = run(_params('ntm'), changed, None)[0].logits
+    b = _all_results('ntm')[1]
     np.testing.assert_allclose(a[:, :5], b[:, :5], rtol=1e-6)
     self.assertFalse(np.allclose(a[:, 5:], b[:, 5:]))
 
