@@ -34,11 +34,12 @@ def _random_carry(cell, carry, seed):
   rng = np.random.default_rng(seed)
   n, r = cell.memory_size, cell.num_heads
   weights = np.exp(3 * rng.normal(size=(_B, r, n)))
+  # NumPy: host arrays, nothing to compile.
   return carry._replace(
-      memory=jnp.float32(rng.normal(size=(_B, n, cell.word_size))),
-      read_weights=jnp.float32(weights / weights.sum(-1, keepdims=True)),
-      usage=jnp.float32(rng.uniform(0, 2, (_B, n))),
-      read_vectors=jnp.float32(rng.normal(size=(_B, r, cell.word_size))))
+      memory=np.float32(rng.normal(size=(_B, n, cell.word_size))),
+      read_weights=np.float32(weights / weights.sum(-1, keepdims=True)),
+      usage=np.float32(rng.uniform(0, 2, (_B, n))),
+      read_vectors=np.float32(rng.normal(size=(_B, r, cell.word_size))))
 
 
 def np_step(cell, memory, prev_read, prev_usage, raw):
@@ -107,9 +108,10 @@ class MANNCellTest(parameterized.TestCase):
                  gamma=0.9, return_aux=True)
     params, carry, x = _init(cell)
     carry = _random_carry(cell, carry, seed=3)
-    new, (y, aux) = cell.apply(params, carry, x)
-    _, h, raw = cell.apply(params, carry, x,
-                           method=mann.MANNCell.controller_step)
+    # On the host: indexing the results below compiles nothing.
+    new, (y, aux) = jax.device_get(cell.apply(params, carry, x))
+    _, h, raw = jax.device_get(cell.apply(
+        params, carry, x, method=mann.MANNCell.controller_step))
     for b in range(_B):
       memory, read_w, write_w, usage, reads = np_step(
           cell, np.float64(carry.memory[b]), np.float64(carry.read_weights[b]),
@@ -132,14 +134,15 @@ class MANNCellTest(parameterized.TestCase):
     params, carry, x = _init(cell)
     _, h0, _ = cell.apply(params, carry, x,
                           method=mann.MANNCell.controller_step)
-    carry = carry._replace(read_vectors=carry.read_vectors + 1.0)
+    carry = carry._replace(read_vectors=np.asarray(carry.read_vectors) + 1.0)
     _, h1, _ = cell.apply(params, carry, x,
                           method=mann.MANNCell.controller_step)
-    self.assertGreater(float(jnp.abs(h1 - h0).max()), 1e-4)
+    self.assertGreater(float(np.abs(np.asarray(h1) - np.asarray(h0)).max()),
+                       1e-4)
 
   def test_initial_carry(self):
     cell = _cell(memory_init_value=1e-6)
-    carry = cell.initialize_carry(jax.random.key(0), (4, _D))
+    carry = jax.device_get(cell.initialize_carry(jax.random.key(0), (4, _D)))
     np.testing.assert_array_equal(carry.memory, np.full((4, 10, 6), 1e-6,
                                                         np.float32))
     np.testing.assert_array_equal(carry.usage, np.zeros((4, 10)))
@@ -163,8 +166,12 @@ class MANNCellTest(parameterized.TestCase):
     for n, batch in ((10, 1), (64, 5)):
       bigger = _cell(memory_size=n)
       x = np.ones((batch, _D), np.float32)
-      carry = bigger.initialize_carry(jax.random.key(0), x.shape)
-      new, (y, _) = bigger.apply(params, carry, x)
+      # Shapes only (flax checks every parameter's shape as the cell is
+      # traced): nothing to compile.
+      new, (y, _) = jax.eval_shape(
+          lambda p, x: bigger.apply(
+              p, bigger.initialize_carry(jax.random.key(0), x.shape), x),
+          params, x)
       self.assertEqual(new.memory.shape, (batch, n, 6))
       self.assertEqual(y.shape, (batch, 12 + 3 * 6))
 
@@ -172,9 +179,11 @@ class MANNCellTest(parameterized.TestCase):
     cell = _cell(memory_init_value=0.0)
     model = SequenceModel(cell=cell, output_size=4)
     x = jnp.zeros((2, 5, _D))
-    params = model.init(jax.random.key(0), x)
-    # Zero interface weights: keys are tanh(0) = 0 and gates 1/2.
-    params = jax.tree.map(jnp.zeros_like, params)
+    # Zero interface weights: keys are tanh(0) = 0 and gates 1/2. (All
+    # parameters zero: only their shapes come from `init`, nothing to
+    # compile.)
+    params = jax.tree.map(lambda s: np.zeros(s.shape, s.dtype),
+                          jax.eval_shape(model.init, jax.random.key(0), x))
     with jax.debug_nans(True):
       out = model.apply(params, x)
       grads = jax.grad(lambda p: jnp.sum(model.apply(p, x).logits ** 2)
@@ -188,12 +197,12 @@ class MANNCellTest(parameterized.TestCase):
     model = SequenceModel(cell=cell, output_size=5)
     x = jnp.asarray(np.random.default_rng(0).normal(size=(2, 6, _D)),
                     jnp.float32)
-    params = model.init(jax.random.key(0), x)
+    params = jax.jit(model.init)(jax.random.key(0), x)  # one compilation.
     loss = jax.jit(jax.value_and_grad(
         lambda p: jnp.mean(model.apply(p, x).logits ** 2)))
-    value, grads = loss(params)
+    value, grads = jax.device_get(loss(params))
     self.assertTrue(np.isfinite(value))
-    norms = [float(jnp.abs(g).sum()) for g in jax.tree.leaves(grads)]
+    norms = [float(np.abs(g).sum()) for g in jax.tree.leaves(grads)]
     self.assertTrue(all(np.isfinite(norms)))
     self.assertGreater(min(norms), 0.0)
 

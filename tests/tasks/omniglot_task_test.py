@@ -196,15 +196,18 @@ class HelpersTest(absltest.TestCase):
     np.testing.assert_allclose(got, [2 / 5, 3 / 4, 1 / 2, 0.0])
 
   def test_distinct_integers_are_distinct_and_uniform(self):
-    draw = jax.jit(jax.vmap(lambda k: omniglot.distinct_integers(k, 5, 2)))
-    pairs = np.asarray(draw(jax.random.split(jax.random.key(0), 20000)))
+    @jax.jit  # both draws (and the keys) in one program.
+    def draw(key, other):
+      keys = jax.random.split(key, 20000)
+      return (jax.vmap(lambda k: omniglot.distinct_integers(k, 5, 2))(keys),
+              omniglot.distinct_integers(other, 7, 7))
+
+    pairs, every = jax.device_get(draw(jax.random.key(0), jax.random.key(2)))
     self.assertTrue(np.all(pairs[:, 0] != pairs[:, 1]))
     counts = np.bincount(pairs[:, 0] * 5 + pairs[:, 1], minlength=25)
     counts = counts[[a * 5 + b for a in range(5) for b in range(5) if a != b]]
     self.assertLen(counts, 20)
     np.testing.assert_allclose(counts / 20000, 1 / 20, atol=0.008)
-    every = np.asarray(jax.jit(omniglot.distinct_integers, static_argnums=(
-        1, 2))(jax.random.key(2), 7, 7))
     self.assertEqual(sorted(every.tolist()), list(range(7)))
 
 
@@ -333,7 +336,11 @@ class OneHotEpisodesTest(absltest.TestCase):
 
   def test_loss_and_metrics_against_numpy(self):
     batch, task = self.batch, self.task
-    loss, metrics = jax.jit(task.loss), jax.jit(task.metrics)
+    # The loss and the metrics in one compiled program.
+    loss_and_metrics = jax.jit(lambda l, b: (task.loss(l, b),
+                                             task.metrics(l, b)))
+    loss = lambda l, b: loss_and_metrics(l, b)[0]
+    metrics = lambda l, b: loss_and_metrics(l, b)[1]
     logits = np.asarray(jax.random.normal(jax.random.key(4), (_N, 20, 4)))
     xent = _xent(logits, batch.targets)
     correct = np.argmax(logits, -1) == batch.targets
@@ -345,7 +352,7 @@ class OneHotEpisodesTest(absltest.TestCase):
     np.testing.assert_allclose(got['episode_loss'], xent.sum(1).mean(),
                                rtol=1e-5)
     self.assertAlmostEqual(float(got['accuracy']), correct.mean(), places=6)
-    instance = np.asarray(omniglot.instance_indices(batch.targets))
+    instance = np.asarray(jax.jit(omniglot.instance_indices)(batch.targets))
     for k in (1, 2, 10):
       self.assertAlmostEqual(float(got[f'accuracy_{k}']),
                              correct[instance == k].mean(), places=6)
@@ -440,9 +447,10 @@ class StringEpisodesTest(absltest.TestCase):
     logits = np.asarray(jax.random.normal(jax.random.key(1), (64, 20, 6)))
     per_char = logits.reshape(64, 20, 3, 2)
     xent = _xent(per_char, batch.targets).sum(-1)
-    np.testing.assert_allclose(jax.jit(task.loss)(logits, batch),
-                               xent.mean(), rtol=1e-5)
-    metrics = jax.jit(task.metrics)(logits, batch)
+    # The loss and the metrics in one compiled program.
+    loss, metrics = jax.jit(lambda l, b: (task.loss(l, b), task.metrics(
+        l, b)))(logits, batch)
+    np.testing.assert_allclose(loss, xent.mean(), rtol=1e-5)
     np.testing.assert_allclose(metrics['episode_loss'], xent.sum(1).mean(),
                                rtol=1e-5)
     # Right only when every character is.
@@ -455,7 +463,8 @@ class StringEpisodesTest(absltest.TestCase):
                                rtol=1e-5)
 
   def test_uniform_draw_and_instances(self):
-    instance = np.asarray(omniglot.instance_indices(self.batch.targets))
+    instance = np.asarray(jax.jit(omniglot.instance_indices)(
+        self.batch.targets))
     self.assertEqual(instance.max(), 5)  # 20 steps, 4 classes, 5 each.
     np.testing.assert_array_equal(np.sort(instance, 1),
                                   np.repeat(np.arange(1, 6), 4)[None]
