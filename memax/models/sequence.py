@@ -41,7 +41,8 @@ class SequenceModel(nn.Module):
     output_size: `O`, logits per step.
     unroll: steps per iteration of the scan loop (speed only).
     remat: recompute each step's activations in the backward pass instead
-      of storing them (less memory traffic, more compute).
+      of storing them (less memory traffic, more compute). Steps skipped
+      by `num_steps` are always recomputed (see `__call__`).
   """
 
   # Random-number streams the model draws from (the trainer provides them).
@@ -63,9 +64,13 @@ class SequenceModel(nn.Module):
     `num_steps`, a `[]` int >= 1, says that the steps from that index on are
     padding for the whole batch: they are skipped (`lax.cond`; the carry
     passes through, features and aux are zero), so a batch costs about its
-    own length rather than `T`. This pays at large batches (most with
-    `remat`, which then stores only the carry of a skipped step); at batch 1
-    the conditional costs more than the step it skips.
+    own length rather than `T`. This pays at large batches; at batch 1 the
+    conditional costs more than the step it skips. Skipping always
+    recomputes each step in the backward pass (as `remat` does): without
+    it the conditional's residuals, stacked over time, include the cell's
+    weights at every step (the LSTM's 256 x 1024 recurrent kernel became a
+    1,377 x 256 x 1024 array), and a gradient that skips 1,298 of 1,378
+    steps cost 3.4x the one computing them all (docs/benchmarks.md).
     """
     del train
     rng = (self.make_rng('carry') if self.has_rng('carry')
@@ -84,7 +89,7 @@ class SequenceModel(nn.Module):
       # steps' (zero) outputs their structure.
       carry, first = self.cell(carry, inputs[:, 0])
       skipped = jax.tree.map(jnp.zeros_like, first)
-      step = nn.remat(_step_or_skip) if self.remat else _step_or_skip
+      step = nn.remat(_step_or_skip)
       scan = nn.scan(step, variable_broadcast='params',
                      split_rngs={'params': False},
                      in_axes=((1, 0), nn.broadcast), out_axes=1,
