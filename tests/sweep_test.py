@@ -218,6 +218,62 @@ class _Runs(absltest.TestCase):
     return result
 
 
+# Before RunnerTest: its trial compiles the programs of RunnerTest's trials
+# (the same config; steps and intervals change no program), which then
+# find them in the compilation cache instead of both compiling them at once.
+class KilledSweepTest(_Runs):
+  """A sweep killed (SIGKILL) in the middle of a trial, then resumed."""
+
+  # Steps of the trial: killed after its first checkpoint (step 100), it
+  # still has 900 steps (9 checkpoints, seconds) to go.
+  NUM_STEPS = 1000
+
+  def test_killed_sweep_resumes_and_runs_nothing_twice(self):
+    tmp = self.enterContext(tempfile.TemporaryDirectory())
+    config = os.path.join(tmp, 'one_config.py')
+    with open(config, 'w') as f:
+      f.write(_SWEEP_CONFIG.split('def sweep')[0])  # no sweep of its own
+    workdir = os.path.join(tmp, 'sweep')
+    args = [f'--config={config}', f'--workdir={workdir}',
+            '--sweep=seed=0', *_QUICK,
+            f'--config.train.num_steps={self.NUM_STEPS}',
+            '--config.train.ckpt_every=100',
+            '--config.train.log_every=100', '--config.train.eval_every=1000']
+    env = self._env()
+    sweep = subprocess.Popen([sys.executable, '-m', 'memax.sweep', *args],
+                             cwd=_ROOT, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    first = os.path.join(workdir, 'trials')
+    deadline = time.time() + 300
+    ckpts = []
+    while time.time() < deadline and not ckpts:
+      time.sleep(0.05)
+      for d in (os.listdir(first) if os.path.isdir(first) else []):
+        path = os.path.join(first, d, 'checkpoints')
+        ckpts = [c for c in (os.listdir(path) if os.path.isdir(path) else [])
+                 if c.isdigit()]  # a finished checkpoint
+    sweep.kill()  # the trial dies with it (it would keep the workdir locked)
+    sweep.wait()
+    self.assertNotEmpty(ckpts, 'no checkpoint before the deadline')
+    name = sorted(os.listdir(first))[0]
+    self.assertFalse(os.path.exists(os.path.join(workdir, 'status',
+                                                 f'{name}.json')))
+
+    self._run(*args)
+    log = open(os.path.join(workdir, 'logs', f'{name}.log')).read()
+    self.assertEqual(log.count('$ '), 2)
+    self.assertIn('Resumed from', log)
+    summary = json.load(open(os.path.join(workdir, 'summary.json')))
+    self.assertEqual(summary['counts'], {'done': 1})
+    # Every step is logged once: the resumed run drops what the killed one
+    # logged after its checkpoint, and logs those steps again.
+    with open(os.path.join(first, name, 'metrics.jsonl')) as f:
+      steps = [json.loads(line)['step'] for line in f
+               if json.loads(line).get('split') == 'train']
+    self.assertEqual(steps, sorted(set(steps)))
+    self.assertEqual(steps[-1], self.NUM_STEPS)
+
+
 class RunnerTest(_Runs):
   """`python -m memax.sweep` with tiny LSTM trials."""
 
@@ -314,54 +370,6 @@ class RunnerTest(_Runs):
     ended = json.load(open(os.path.join(jobs_dir, 'status',
                                         f'{record["jobs"][0]["name"]}.json')))
     self.assertStartsWith(ended['id'], 'job ')
-
-
-class KilledSweepTest(_Runs):
-  """A sweep killed (SIGKILL) in the middle of a trial, then resumed."""
-
-  def test_killed_sweep_resumes_and_runs_nothing_twice(self):
-    tmp = self.enterContext(tempfile.TemporaryDirectory())
-    config = os.path.join(tmp, 'one_config.py')
-    with open(config, 'w') as f:
-      f.write(_SWEEP_CONFIG.split('def sweep')[0])  # no sweep of its own
-    workdir = os.path.join(tmp, 'sweep')
-    args = [f'--config={config}', f'--workdir={workdir}',
-            '--sweep=seed=0', *_QUICK, '--config.train.'
-            'num_steps=3000', '--config.train.ckpt_every=100',
-            '--config.train.log_every=100', '--config.train.eval_every=1000']
-    env = self._env()
-    sweep = subprocess.Popen([sys.executable, '-m', 'memax.sweep', *args],
-                             cwd=_ROOT, env=env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
-    first = os.path.join(workdir, 'trials')
-    deadline = time.time() + 300
-    ckpts = []
-    while time.time() < deadline and not ckpts:
-      time.sleep(0.05)
-      for d in (os.listdir(first) if os.path.isdir(first) else []):
-        path = os.path.join(first, d, 'checkpoints')
-        ckpts = [c for c in (os.listdir(path) if os.path.isdir(path) else [])
-                 if c.isdigit()]  # a finished checkpoint
-    sweep.kill()  # the trial dies with it (it would keep the workdir locked)
-    sweep.wait()
-    self.assertNotEmpty(ckpts, 'no checkpoint before the deadline')
-    name = sorted(os.listdir(first))[0]
-    self.assertFalse(os.path.exists(os.path.join(workdir, 'status',
-                                                 f'{name}.json')))
-
-    self._run(*args)
-    log = open(os.path.join(workdir, 'logs', f'{name}.log')).read()
-    self.assertEqual(log.count('$ '), 2)
-    self.assertIn('Resumed from', log)
-    summary = json.load(open(os.path.join(workdir, 'summary.json')))
-    self.assertEqual(summary['counts'], {'done': 1})
-    # Every step is logged once: the resumed run drops what the killed one
-    # logged after its checkpoint, and logs those steps again.
-    with open(os.path.join(first, name, 'metrics.jsonl')) as f:
-      steps = [json.loads(line)['step'] for line in f
-               if json.loads(line).get('split') == 'train']
-    self.assertEqual(steps, sorted(set(steps)))
-    self.assertEqual(steps[-1], 3000)
 
 
 if __name__ == '__main__':
