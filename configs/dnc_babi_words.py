@@ -8,7 +8,13 @@ activations clipped to [-10, 10], RMSProp 1e-4 with momentum 0.9. Ours
 where the paper is silent: stories in batches of 16 (`train.batch_size`),
 RMSProp decay 0.95 and no other gradient clipping, 10 % of each task's
 training stories held out for validation, and evaluations every 2,000
-batches. The best checkpoint by validation error is kept.
+batches. The best checkpoint by validation error is kept. Each batch is
+computed to the end of one of 10 length buckets (`train.length_buckets`;
+the stories are 24 to 820 words, padded to 1,378): the loss and gradients
+are the full batch's, and on CPU at batch 16 a train step took 8.6 s
+against 30.9 s skipping the padded steps inside the scan, at the cost of
+10 gradient programs to compile (470 s against 77 s at load 9; the
+persistent compilation cache keeps them for later launches).
 
 `set=en-10k` (the paper's; the shared copy lacks qa3's train file, so qa3
 is tested untrained, as in the MemN2N 10k row) or `set=en` (1k).
@@ -40,7 +46,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
                           decay=0.95, grad_clip_value=0.0, grad_clip_norm=0.0)
   config.train.update(batch_size=16, num_steps=500_000, steps_per_call=100,
                       log_every=1000, eval_every=2000, ckpt_every=2000,
-                      best_metric='valid/error')
+                      best_metric='valid/error', length_buckets=10)
   config.evals.variants = 'valid,test'
   config.evals.periodic_variants = ('valid',)  # best_metric's split.
   if arg.runlocal:
@@ -49,6 +55,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.task.tasks = arg.tasks or 1
     config.evals.variants = 'valid'
     config.train.best_metric = 'auto'
+    config.train.length_buckets = 2  # compiles 2 gradients, not 10.
   return config
 
 
