@@ -33,7 +33,11 @@ _MISSING = not all(os.path.isfile(os.path.join(_DATA, z)) for z in
                    (omniglot_data.BACKGROUND, omniglot_data.EVALUATION))
 
 
-def _config(num_steps):
+def _config(num_steps, plot=True):
+  """The run of `num_steps`; without `plot`, no final plots (the first
+  launch's are the second's to draw). Training evaluates 'train' alone
+  (the config also 'test', one more MANN program to compile): the checks
+  read the final evaluation's."""
   config = mann_omniglot.get_config('runlocal')
   return overrides.apply(config, {
       'task.data_dir': _DATA, 'task.num_classes': 2,
@@ -43,7 +47,8 @@ def _config(num_steps):
       'train.num_steps': num_steps, 'train.steps_per_call': 100,
       'train.log_every': 100, 'train.eval_every': 400,
       'train.ckpt_every': 400, 'evals.num_batches': 8,
-      'evals.batch_size': 64, 'evals.variants': 'test'})
+      'evals.batch_size': 64, 'evals.variants': 'test',
+      'evals.periodic_variants': (), 'evals.plot': plot})
 
 
 @absltest.skipIf(_MISSING, f'no Omniglot zips in {_DATA}')
@@ -51,7 +56,7 @@ class MANNOmniglotTrainTest(absltest.TestCase):
 
   def test_learns_above_chance_on_the_second_instance_and_resumes(self):
     workdir = self.enterContext(tempfile.TemporaryDirectory())
-    first = train.train_and_evaluate(_config(400), workdir)
+    first = train.train_and_evaluate(_config(400, plot=False), workdir)
     self.assertEqual(first['step'], 400)
     final = train.train_and_evaluate(_config(800), workdir)  # resumes
     self.assertEqual(final['step'], 800)
@@ -67,8 +72,10 @@ class MANNOmniglotTrainTest(absltest.TestCase):
                        metrics)
     self.assertTrue(os.path.exists(os.path.join(workdir, 'plots',
                                                 'test.png')))
-    # The same parameters with four times the memory.
-    results = evaluate.run(workdir, ['model.memory_size=64'])
+    # The same parameters with four times the memory (its numbers; no
+    # plots).
+    results = evaluate.run(workdir, ['model.memory_size=64',
+                                     'evals.plot=False'])
     bigger = results['test']
     self.assertTrue(np.isfinite(bigger['episode_loss']))
     self.assertGreater(bigger['accuracy_2'], 0.5, bigger)
