@@ -174,9 +174,10 @@ class TrainAndEvaluateTest(TempDirMixin, parameterized.TestCase):
 
   def test_early_stop_when_solved(self):
     # Model-agnostic (the loop stops on the periodic evaluation's metric):
-    # the LSTM, whose programs test_nan_stops_... and test_writes_the_workdir
-    # compile too; the plots are test_writes_the_workdir's.
-    config = _config('lstm', num_steps=8, plot=False)
+    # the LSTM, whose programs test_nan_stops_... and test_resume_... compile
+    # too (the final evaluation of 'train' alone, as theirs); the plots and
+    # the other variants are test_writes_the_workdir's.
+    config = _config('lstm', num_steps=8, plot=False, variants='train')
     config.train.stop_metric = 'bit_errors'
     config.train.stop_below = 1e9  # any value counts as solved
     workdir = self.tmpdir()
