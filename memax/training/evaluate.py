@@ -298,7 +298,8 @@ def final_evaluation(config: ml_collections.ConfigDict, workdir: str,
     state: the trained state (its parameters, and the step's model form).
     key: evaluation rng.
     task: the task of `config`.
-    model: the model of `config`, built with `return_aux=True` for plots.
+    model: the model of `config`, built with `return_aux=True` if
+      `config.evals.plot` (the plots draw its auxiliary outputs).
     data: the task's device data.
     linear_start: the model runs linear start (MemN2N).
     out_dir: where to write; None is training's own `eval/<name>.json` and
