@@ -8,6 +8,7 @@ import matplotlib
 matplotlib.use('Agg')
 import matplotlib.figure  # pylint: disable=g-import-not-at-top
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+from matplotlib import ticker  # pylint: disable=g-import-not-at-top
 import numpy as np
 
 
@@ -66,18 +67,20 @@ def example_figure(inputs: np.ndarray, targets: np.ndarray,
     The matplotlib figure (still open).
   """
   panels = example_panels(inputs, targets, outputs, mask, aux)
+  # Constrained layout leaves room for the suptitle (tight_layout let it
+  # overlap the first panel's title).
   fig, axes = plt.subplots(len(panels), 1, figsize=(10, 1.6 * len(panels) + 1),
-                           squeeze=False)
+                           squeeze=False, layout='constrained')
   for ax, (name, image, ylabel) in zip(axes[:, 0], panels):
     im = ax.imshow(image, aspect='auto', interpolation='nearest',
                    cmap='viridis', vmin=0.0, vmax=max(1e-6, image.max()))
     ax.set_title(name, fontsize=9)
     ax.set_ylabel(ylabel, fontsize=8)
+    ax.yaxis.set_major_locator(ticker.MaxNLocator(integer=True))  # rows.
     fig.colorbar(im, ax=ax, fraction=0.02, pad=0.01)
   axes[-1, 0].set_xlabel('time step')
   if title:
     fig.suptitle(title)
-  fig.tight_layout()
   return fig
 
 
