@@ -251,8 +251,8 @@ def run(workdir: str, overrides: list[str], *, step: int | None = None,
   out_dir = _output_dir(workdir, name)
   # The same key as training's final evaluation for the same seed.
   key = setup_lib.run_keys(eval_seed).eval
-  model = setup_lib.build_model(  # auxiliary outputs only for plots.
-      config, task, return_aux=bool(s.config.evals.get('plot', True)))
+  model = setup_lib.build_model(config, task,
+                                return_aux=evaluate_lib.draws_plots(s.config))
   results = evaluate_lib.final_evaluation(
       s.config, workdir, state, key, task=task, model=model, data=s.data,
       linear_start=s.linear_start, out_dir=out_dir,

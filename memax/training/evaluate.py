@@ -284,6 +284,14 @@ def _out_paths(workdir: str, out_dir: str | None) -> tuple[str, str]:
   return out_dir, out_dir
 
 
+def draws_plots(config: ml_collections.ConfigDict) -> bool:
+  """Whether the final evaluation of `config` draws plots
+  (`config.evals.plot`, default on); only then does its model return
+  auxiliary outputs (without them it runs the periodic evaluation's
+  programs)."""
+  return bool(config.evals.get('plot', True))
+
+
 def final_evaluation(config: ml_collections.ConfigDict, workdir: str,
                      state: step_lib.TrainState, key: PRNGKey, *,
                      task: Any, model: Any, data: PyTree = None,
@@ -298,8 +306,9 @@ def final_evaluation(config: ml_collections.ConfigDict, workdir: str,
     state: the trained state (its parameters, and the step's model form).
     key: evaluation rng.
     task: the task of `config`.
-    model: the model of `config`, built with `return_aux=True` if
-      `config.evals.plot` (the plots draw its auxiliary outputs).
+    model: the model of `config`, built with
+      `return_aux=draws_plots(config)` (the plots draw its auxiliary
+      outputs).
     data: the task's device data.
     linear_start: the model runs linear start (MemN2N).
     out_dir: where to write; None is training's own `eval/<name>.json` and
@@ -318,7 +327,7 @@ def final_evaluation(config: ml_collections.ConfigDict, workdir: str,
   kwargs = model_kwargs(state, linear_start)
   evaluator = Evaluator(model, task, evals, key, linear_start=linear_start,
                         periodic=False)
-  plot = evals.get('plot', True) and write
+  plot = draws_plots(config) and write
   results = {}
 
   def save(name: str, value: dict[str, Any]) -> None:

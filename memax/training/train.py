@@ -475,10 +475,8 @@ class _Loop:
 
   def _final(self, state: TrainState, step: int) -> dict[str, Any]:
     s = self.s
-    # Auxiliary outputs only for plots; without them the final evaluation
-    # runs the periodic evaluation's programs (cached), not new ones.
-    model = setup_lib.build_model(s.config, s.task, return_aux=bool(
-        s.config.evals.get('plot', True)))
+    model = setup_lib.build_model(s.config, s.task,
+                                  return_aux=evaluate_lib.draws_plots(s.config))
     plot_member = s.config.get('population', {}).get('plot_member', 0)
     out = {}
     for i in self._ids():
