@@ -7,13 +7,16 @@ one per trial:
    "config": "configs/memn2n_babi.py:tasks=0,protocol=code",
    "settings": {"seed": 0}, "seed": 0, "commit": "c2d54a6", "dirty": false,
    "status": "done", "steps": 50580, "epochs": 90.0, "wall_seconds": 411.0,
-   "shared_by": 1, "metrics": {"test/error": 0.139, ...},
+   "train_seconds": 352.0, "shared_by": 1,
+   "metrics": {"test/error": 0.139, ...},
    "curve": {"metric": "train/bit_errors", "steps": [...], "values": [...]}}
 
 `settings` are every override of the config file's defaults the trial ran
 with (the sweep's base overrides and its own); `metrics` the final
 evaluation's, `<split>/<metric>`; `wall_seconds` the wall time of the
-process that ran it, which `shared_by` trials shared (a population);
+run over all its launches (null for a run resumed by a memax that did not
+log it), which `shared_by` trials shared (a population); `train_seconds`
+the part of it spent in train steps;
 `curve` (optional) one metric of the periodic evaluations. The run folders
 themselves (checkpoints, TensorBoard, plots) stay out of the repository.
 
@@ -124,6 +127,30 @@ def _progress(lines: Sequence[Mapping[str, Any]],
   return out
 
 
+def _times(lines: Sequence[Mapping[str, Any]],
+           launch_wall: float | None) -> dict[str, Any]:
+  """`wall_seconds`: the run's own count over all its launches (its last
+  train line's), else, from runs that did not log it, the sweep's time for
+  the launch that finished it, which is the whole run's unless the run was
+  resumed (None when its train steps alone took longer: it was).
+  `train_seconds`: the time in train steps alone (no compiling, evaluating
+  or saving), summed from the train lines' rates."""
+  train = [x for x in lines if x.get('split') == 'train'
+           and isinstance(x.get('steps_per_sec'), (int, float))
+           and x['steps_per_sec'] > 0]
+  walls = [x['wall_seconds'] for x in train
+           if isinstance(x.get('wall_seconds'), (int, float))]
+  seconds, before = 0.0, 0
+  for x in sorted(train, key=lambda x: x['step']):
+    seconds += (x['step'] - before) / x['steps_per_sec']
+    before = x['step']
+  wall = walls[-1] if walls else launch_wall
+  if not walls and wall is not None and train and seconds > wall:
+    wall = None
+  return {'wall_seconds': wall,
+          'train_seconds': round(seconds, 1) if train else None}
+
+
 def export(sweep_dir: str, study: str | None = None,
            curve_metric: str | None = None) -> list[dict[str, Any]]:
   """The rows of a sweep directory, one per trial (finished or not)."""
@@ -146,7 +173,7 @@ def export(sweep_dir: str, study: str | None = None,
            'commit': (git.get('commit') or '')[:7] or None,
            'dirty': git.get('dirty'), 'status': t['status'],
            **_progress(lines, everyone if member is not None else ()),
-           'wall_seconds': t['wall_seconds'],
+           **_times(lines, t['wall_seconds']),
            'shared_by': len(job['members']),
            'metrics': compact_metrics(t['metrics'])}
     if curve_metric:
@@ -644,7 +671,7 @@ def instances(studies, args, spec):
   names, split = args[0].split(','), args[1]
   ks = [int(k) for k in args[2].split(',')]
   ordinal = {1: '1st', 2: '2nd', 3: '3rd'}
-  head = (['study', 'seed', 'steps', 'wall (min)']
+  head = (['study', 'seed', 'steps', 'wall (min)', 'train (min)']
           + [ordinal.get(k, f'{k}th') for k in ks])
   lines = ['| ' + ' | '.join(head) + ' |', '|---' * len(head) + '|']
 
@@ -657,24 +684,26 @@ def instances(studies, args, spec):
   for name in names:
     rows = sorted(studies[name], key=lambda r: r['seed'])
     for r in rows:
-      wall = r.get('wall_seconds')
-      wall = '' if wall is None else f'{wall / 60:.0f}'
+      wall, train = (r.get(k) for k in ('wall_seconds', 'train_seconds'))
+      minutes = ' | '.join('' if v is None else f'{v / 60:.0f}'
+                           for v in (wall, train))
       cells = ([pct(v) for v in values(r['metrics'])] if r['metrics']
                else [r['status']] + [''] * (len(ks) - 1))
       lines.append(f'| {name} | {r["seed"]} | {r.get("steps", ""):,} | '
-                   f'{wall} | ' + ' | '.join(cells) + ' |')
+                   f'{minutes} | ' + ' | '.join(cells) + ' |')
     done = _done(rows)
     if len(done) > 1:
       per_seed = [values(r['metrics']) for r in done]
       means = [None if any(v[i] is None for v in per_seed)
                else sum(v[i] for v in per_seed) / len(per_seed)
                for i in range(len(ks))]
-      lines.append(f'| {name} | mean of {len(done)} | | | '
+      lines.append(f'| {name} | mean of {len(done)} | | | | '
                    + ' | '.join(pct(m) for m in means) + ' |')
   for line in spec:
     label, *cells = [c.strip() for c in line.split(' | ')]
     cells += [''] * (len(ks) - len(cells))
-    lines.append(f'| {label} | | | | ' + ' | '.join(cells[:len(ks)]) + ' |')
+    lines.append(f'| {label} | | | | | ' + ' | '.join(cells[:len(ks)])
+                 + ' |')
   return lines + ['']
 
 

@@ -169,18 +169,40 @@ class TablesTest(absltest.TestCase):
                   'train/accuracy_2': 0.99} if status == 'done' else {})
       return {'study': 'm', 'settings': {'seed': seed}, 'seed': seed,
               'status': status, 'steps': 40000, 'wall_seconds': 600.0,
-              'metrics': metrics}
+              'train_seconds': 540.0 if seed else None, 'metrics': metrics}
     rows = [row(0, 'done', 0.3, 0.8), row(1, 'done', 0.4, 0.9),
             row(2, 'running', 0, 0)]
     lines = studies.instances({'m': rows}, ['m', 'test', '1,2,10'],
                               ['paper | 36.4 | 82.8 | 98.1'])
-    self.assertEqual(lines[0], '| study | seed | steps | wall (min) | 1st | '
-                     '2nd | 10th |')
-    self.assertIn('| m | 0 | 40,000 | 10 | 30.0 | 80.0 | - |', lines)
-    self.assertIn('| m | 2 | 40,000 | 10 | running |  |  |', lines)
+    self.assertEqual(lines[0], '| study | seed | steps | wall (min) | '
+                     'train (min) | 1st | 2nd | 10th |')
+    self.assertIn('| m | 0 | 40,000 | 10 |  | 30.0 | 80.0 | - |', lines)
+    self.assertIn('| m | 1 | 40,000 | 10 | 9 | 40.0 | 90.0 | - |', lines)
+    self.assertIn('| m | 2 | 40,000 | 10 | 9 | running |  |  |', lines)
     # The mean over the finished seeds only.
-    self.assertIn('| m | mean of 2 | | | 35.0 | 85.0 | - |', lines)
-    self.assertIn('| paper | | | | 36.4 | 82.8 | 98.1 |', lines)
+    self.assertIn('| m | mean of 2 | | | | 35.0 | 85.0 | - |', lines)
+    self.assertIn('| paper | | | | | 36.4 | 82.8 | 98.1 |', lines)
+
+  def test_wall_and_train_time_of_a_run(self):
+    def line(step, rate, **extra):
+      return {'step': step, 'split': 'train', 'steps_per_sec': rate, **extra}
+    # The train time sums each logged interval at its rate; eval lines and
+    # a launch's total are not train time.
+    lines = [{'step': 0, 'split': 'train', 'loss': 1.0},
+             line(100, 10.0), {'step': 100, 'split': 'eval/test'},
+             line(300, 4.0)]
+    self.assertEqual(studies._times(lines, 200.0),
+                     {'wall_seconds': 200.0, 'train_seconds': 60.0})
+    # A run that logs its own wall time over all launches: the last line's.
+    logged = [line(100, 10.0, wall_seconds=30.0),
+              line(300, 4.0, wall_seconds=95.0)]
+    self.assertEqual(studies._times(logged, 20.0)['wall_seconds'], 95.0)
+    # Train steps longer than the finishing launch: it was resumed, so the
+    # launch's time is not the run's.
+    self.assertEqual(studies._times(lines, 45.0),
+                     {'wall_seconds': None, 'train_seconds': 60.0})
+    self.assertEqual(studies._times([], None),
+                     {'wall_seconds': None, 'train_seconds': None})
 
 
 class ReadmeTest(absltest.TestCase):

@@ -13,7 +13,7 @@ import contextlib
 import json
 import os
 import time
-from typing import Any
+from typing import Any, Sequence
 
 from absl import logging
 import jax
@@ -209,6 +209,7 @@ class _Loop:
       history = [r for r in writers.read_metrics(workdir) if r['split'] == 'train'
                  and r['step'] <= step
                  and isinstance(r.get('loss'), (int, float))]
+    self.wall_before = _wall_before(history) if resumed_at is not None else 0.0
     self.writer = writers.MetricWriter(
         workdir, tensorboard=s.config.get('tensorboard', True),
         purge_step=None if resumed_at is None else step + 1)
@@ -387,7 +388,7 @@ class _Loop:
       per_member[i] = values
       self.writer.write_scalars(step, dict(
           values, steps_per_sec=rate, sequences_per_sec=rate * tc.batch_size,
-          **extra), member=i)
+          **extra, **self._wall()), member=i)
     if self.members is None:
       self.last_train = per_member[None]
     else:
@@ -405,6 +406,14 @@ class _Loop:
         _format_eta((num_steps - step) / max(rate, 1e-9)),
         '' if self.members is None else
         f' | mean over {len(live)} live members')
+
+  def _wall(self) -> dict[str, float]:
+    """`{'wall_seconds': ...}`: the wall time since the run first started,
+    summed over the launches that reached this step (each up to its last
+    log line kept); empty when an earlier launch did not record it."""
+    if self.wall_before is None:
+      return {}
+    return {'wall_seconds': self.wall_before + time.time() - self.start}
 
   def _evaluate(self, state: TrainState, step: int
                 ) -> tuple[TrainState, bool]:
@@ -540,6 +549,17 @@ class _Loop:
       else:
         self.last_train[f'member{r.get("member")}'] = values
     return self._results(out, None, step)
+
+
+def _wall_before(history: Sequence[dict[str, Any]]) -> float | None:
+  """The wall time a resumed run had spent by its last kept log line (None
+  when that line, written by an older memax, does not say; 0.0 when the
+  run had logged nothing but its first loss)."""
+  logged = [r for r in history if 'steps_per_sec' in r]
+  if not logged:
+    return 0.0
+  wall = logged[-1].get('wall_seconds')
+  return float(wall) if isinstance(wall, (int, float)) else None
 
 
 def _member_dir(workdir: str, i: int) -> str:

@@ -138,7 +138,22 @@ class TrainAndEvaluateTest(TempDirMixin, parameterized.TestCase):
     train.train_and_evaluate(config(num_steps=8), straight)
     resumed = self.tmpdir()
     train.train_and_evaluate(config(num_steps=4), resumed)
+    # Wall time adds up over launches: what the first launch logged last
+    # (made large here, to tell a sum from the second launch's own count).
+    path = os.path.join(resumed, 'metrics.jsonl')
+    with open(path) as f:
+      lines = [json.loads(x) for x in f]
+    last = [x for x in lines if x['split'] == 'train'][-1]
+    self.assertEqual(last['step'], 4)
+    self.assertGreater(last['wall_seconds'], 0)
+    last['wall_seconds'] = 1e6
+    with open(path, 'w') as f:
+      f.writelines(json.dumps(x) + '\n' for x in lines)
     train.train_and_evaluate(config(num_steps=8), resumed)
+    walls = [r['wall_seconds'] for r in writers.read_metrics(resumed)
+             if r['split'] == 'train' and r['step'] > 4]
+    self.assertLen(walls, 2)
+    self.assertTrue(1e6 < walls[0] < walls[1] < 1e6 + 600, walls)
     a = _params(straight, config())
     b = _params(resumed, config())
     self.assertEqual(int(a.step), 8)
