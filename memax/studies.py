@@ -276,12 +276,17 @@ def _seeds_text(seeds: Sequence[int]) -> str:
 
 
 def _wall_text(rows) -> str:
-  """Each run's wall time, or a population's for all its members."""
-  walls = [r.get('wall_seconds') or 0 for r in rows]
+  """Each run's wall time, or a population's for all its members; the time
+  in train steps where a resumed run's wall time was not recorded."""
+  walls = [r.get('wall_seconds') for r in rows]
+  unit = 's'
+  if None in walls and None not in [r.get('train_seconds') for r in rows]:
+    walls, unit = [r['train_seconds'] for r in rows], 's in train steps'
+  walls = [w or 0 for w in walls]
   shared = max(r.get('shared_by') or 1 for r in rows)
   if shared > 1:
-    return f'{_range(walls)} s for all {shared} (a population)'
-  return f'{_range(walls)} s' + (' each' if len(rows) > 1 else '')
+    return f'{_range(walls)} {unit} for all {shared} (a population)'
+  return f'{_range(walls)} {unit}' + (' each' if len(rows) > 1 else '')
 
 
 def _epochs_text(rows) -> str:

@@ -203,6 +203,11 @@ class TablesTest(absltest.TestCase):
                      {'wall_seconds': None, 'train_seconds': 60.0})
     self.assertEqual(studies._times([], None),
                      {'wall_seconds': None, 'train_seconds': None})
+    # Tables say which of the two they show.
+    rows = [{'wall_seconds': 200.0, 'train_seconds': 60.0},
+            {'wall_seconds': None, 'train_seconds': 90.0}]
+    self.assertEqual(studies._wall_text(rows[:1]), '200 s')
+    self.assertEqual(studies._wall_text(rows), '60-90 s in train steps each')
 
 
 class ReadmeTest(absltest.TestCase):
