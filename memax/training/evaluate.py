@@ -336,11 +336,12 @@ def final_evaluation(config: ml_collections.ConfigDict, workdir: str,
 
   for i, (name, spec) in enumerate(evaluator.evals.items()):
     if isinstance(spec, tasks_base.Sampled):
-      metrics, example = evaluate_sampled(
+      out = evaluate_sampled(
           model, state.params, spec.task, jax.random.fold_in(key, 1000 + i),
           num_batches=evals.num_batches, batch_size=evals.batch_size,
-          data=data, kwargs=kwargs, return_example=True,
+          data=data, kwargs=kwargs, return_example=plot,
           run=evaluator.run(name))
+      metrics, example = out if plot else (out, None)
       save(name, dict(record, variant=name, task=_task_fields(spec.task),
                       model=config.model.to_dict(),
                       num_sequences=evals.num_batches * evals.batch_size,
