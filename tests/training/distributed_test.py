@@ -225,7 +225,7 @@ finally:
 '''
 
 # Differ between runs, by nature.
-_TIMING = ('steps_per_sec', 'sequences_per_sec')
+_TIMING = ('steps_per_sec', 'sequences_per_sec', 'wall_seconds')
 
 
 def _files(workdir: str) -> list[str]:
