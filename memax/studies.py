@@ -694,8 +694,10 @@ def instances(studies, args, spec):
                            for v in (wall, train))
       cells = ([pct(v) for v in values(r['metrics'])] if r['metrics']
                else [r['status']] + [''] * (len(ks) - 1))
-      lines.append(f'| {name} | {r["seed"]} | {r.get("steps", ""):,} | '
-                   f'{minutes} | ' + ' | '.join(cells) + ' |')
+      steps = r.get('steps')
+      steps = '' if steps is None else f'{steps:,}'
+      lines.append(f'| {name} | {r["seed"]} | {steps} | {minutes} | '
+                   + ' | '.join(cells) + ' |')
     done = _done(rows)
     if len(done) > 1:
       per_seed = [values(r['metrics']) for r in done]

@@ -171,7 +171,9 @@ class TablesTest(absltest.TestCase):
               'status': status, 'steps': 40000, 'wall_seconds': 600.0,
               'train_seconds': 540.0 if seed else None, 'metrics': metrics}
     rows = [row(0, 'done', 0.3, 0.8), row(1, 'done', 0.4, 0.9),
-            row(2, 'running', 0, 0)]
+            row(2, 'running', 0, 0), row(3, 'pending', 0, 0)]
+    del rows[3]['steps']  # not started: no steps, no times.
+    rows[3]['wall_seconds'] = rows[3]['train_seconds'] = None
     lines = studies.instances({'m': rows}, ['m', 'test', '1,2,10'],
                               ['paper | 36.4 | 82.8 | 98.1'])
     self.assertEqual(lines[0], '| study | seed | steps | wall (min) | '
@@ -179,6 +181,7 @@ class TablesTest(absltest.TestCase):
     self.assertIn('| m | 0 | 40,000 | 10 |  | 30.0 | 80.0 | - |', lines)
     self.assertIn('| m | 1 | 40,000 | 10 | 9 | 40.0 | 90.0 | - |', lines)
     self.assertIn('| m | 2 | 40,000 | 10 | 9 | running |  |  |', lines)
+    self.assertIn('| m | 3 |  |  |  | pending |  |  |', lines)
     # The mean over the finished seeds only.
     self.assertIn('| m | mean of 2 | | | | 35.0 | 85.0 | - |', lines)
     self.assertIn('| paper | | | | | 36.4 | 82.8 | 98.1 |', lines)
