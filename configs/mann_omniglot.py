@@ -15,7 +15,7 @@ Command:
   python -m memax.main --config=configs/mann_omniglot.py --workdir=runs/mann
 Seeds (the sweep runner):
   python -m memax.sweep --config=configs/mann_omniglot.py:seeds=3 \
-      --sweep_dir=runs/mann_omniglot
+      --workdir=runs/mann_omniglot
 15 classes with string labels (the paper's Table 2):
   python -m memax.main --config=configs/mann_omniglot.py:labels=string \
       --workdir=runs/mann_string
