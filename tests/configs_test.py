@@ -3,6 +3,7 @@
 import glob
 import importlib.util
 import os
+import re
 
 from absl.testing import absltest
 from absl.testing import parameterized
@@ -17,6 +18,29 @@ _EXPERIMENTS = sorted(
     os.path.basename(p)[:-3]
     for p in glob.glob(os.path.join(_ROOT, 'configs', '*_*.py'))
     if not os.path.basename(p).startswith('_'))
+
+
+def _flags_of(module: str) -> set[str]:
+  """The flags `python -m memax.<module>` defines, read from its source
+  (importing several launchers would define their flags twice)."""
+  with open(os.path.join(_ROOT, 'memax', f'{module}.py')) as f:
+    text = f.read()
+  names = set(re.findall(r"DEFINE_\w+\(\s*'(\w+)'", text))
+  if 'distributed.define_flags()' in text:
+    names |= {'coordinator_address', 'num_processes', 'process_id'}
+  if module == 'evaluate':
+    names.add('config')  # `--config.a.b=value` overrides, taken out first.
+  return names
+
+
+def _unknown_flags(text: str) -> list[str]:
+  """`memax.<module> --flag` for each flag of a `python -m memax.<module>`
+  command in `text` that the module does not define."""
+  text = text.replace('\\\n', ' ')
+  commands = re.findall(r'python -m memax\.(\w+)([^\n`]*)', text)
+  return [f'memax.{module} --{flag}' for module, rest in commands
+          for flag in re.findall(r'--(\w+)', rest)
+          if flag not in _flags_of(module)]
 
 
 def _load(name):
@@ -51,6 +75,24 @@ class ConfigsTest(parameterized.TestCase):
       self.assertEqual(runlocal.num_epochs, 2)
     else:
       self.assertEqual(runlocal.num_steps, 4)
+
+  @parameterized.parameters(*_EXPERIMENTS)
+  def test_its_documented_commands_use_flags_that_exist(self, name):
+    self.assertEqual(_unknown_flags(_load(name).__doc__), [])
+
+  def test_the_docs_commands_use_flags_that_exist(self):
+    paths = ([os.path.join(_ROOT, 'README.md')]
+             + glob.glob(os.path.join(_ROOT, 'docs', '*.md'))
+             + glob.glob(os.path.join(_ROOT, 'experiments', '*', '*.md'))
+             + glob.glob(os.path.join(_ROOT, 'notebooks', '*.ipynb')))
+    self.assertGreater(len(paths), 5)
+    for path in paths:
+      with open(path) as f:
+        self.assertEqual(_unknown_flags(f.read()), [], path)
+    # It finds one.
+    self.assertEqual(_unknown_flags('python -m memax.sweep --config=c.py '
+                                    '\\\n  --sweep_dir=runs/x'),
+                     ['memax.sweep --sweep_dir'])
 
   @parameterized.parameters(*_EXPERIMENTS)
   def test_every_config_defines_a_valid_sweep(self, name):
