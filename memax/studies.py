@@ -29,7 +29,8 @@ A README's tables are generated from its study files. A table is a block
   <!-- end table -->
 
 and `python -m memax.studies --tables=README.md` rewrites every block's text
-from the files `results/<study>.jsonl` beside the README (`--check` only
+from the files `results/<study>.jsonl` beside the README, or of another
+experiment for a study named `<experiment>/<study>` (`--check` only
 compares, and fails on a stale table). The kinds are in `TABLES`.
 
   python -m memax.studies --export=RUNS/memn2n_codenull_joint \
@@ -741,12 +742,18 @@ def _studies_named(kind: str, args: Sequence[str], spec: Sequence[str]
 
 
 def render(text: str, results_dir: str) -> str:
-  """`text` with every table block regenerated from `results_dir`."""
+  """`text` with every table block regenerated from `results_dir`. A study
+  named `<experiment>/<study>` is another experiment's, read from
+  `<results_dir>/../../<experiment>/results/<study>.jsonl` (the NTM's
+  results beside the DNC's, say)."""
   cache = {}
 
   def study(name):
     if name not in cache:
-      cache[name] = load(os.path.join(results_dir, f'{name}.jsonl'))
+      where, base = os.path.split(name)
+      folder = (os.path.join(results_dir, os.pardir, os.pardir, where,
+                             'results') if where else results_dir)
+      cache[name] = load(os.path.join(folder, f'{base}.jsonl'))
     return cache[name]
 
   def replace(m):

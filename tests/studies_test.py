@@ -238,6 +238,22 @@ class ReadmeTest(absltest.TestCase):
     studies.write(os.path.join(tmp, 'results', 'j.jsonl'), rows)
     self.assertFalse(studies.update_readme(readme, check=True))
 
+  def test_a_table_takes_another_experiments_study(self):
+    tmp = self.enterContext(tempfile.TemporaryDirectory())
+    for experiment in ('mine', 'other'):
+      os.makedirs(os.path.join(tmp, experiment, 'results'))
+    studies.write(os.path.join(tmp, 'other', 'results', 'j.jsonl'), _joint())
+    block = '<!-- table: babi_tasks {} -->\n<!-- end table -->'
+    here = studies.render(block.format('other/j'),
+                          os.path.join(tmp, 'mine', 'results'))
+    there = studies.render(block.format('j'),
+                           os.path.join(tmp, 'other', 'results'))
+    self.assertIn('| 3 | 40.0 | 30.0-50.0 | 50.0 |', here)
+    self.assertEqual(here.replace('other/j', 'j'), there)
+    with self.assertRaisesRegex(FileNotFoundError, 'nope.jsonl'):
+      studies.render(block.format('other/nope'),
+                     os.path.join(tmp, 'mine', 'results'))
+
   def test_bad_blocks_and_files_are_clear_errors(self):
     with self.assertRaisesRegex(ValueError, "Table kind 'nope'"):
       studies.render('<!-- table: nope x -->\n<!-- end table -->', '/tmp')
