@@ -59,14 +59,13 @@ def grad_part(args):
   def loss(p, x, n=None):
     return jnp.sum(model.apply(p, x, num_steps=n).logits ** 2)
 
-  full = jax.jit(jax.grad(loss))
-  skip = jax.jit(jax.grad(loss))
+  grad = jax.jit(jax.grad(loss))  # all steps, or skipping (with `n`).
   static = jax.jit(jax.grad(lambda p, x: loss(p, x[:, :args.active])))
   n = jnp.int32(args.active)
   return [{'part': 'grad', 'hidden': args.hidden, 'batch': args.batch,
            'length': args.length, 'active': args.active,
-           'full_s': _median_s(full, params, x, repeats=args.repeats),
-           'skip_s': _median_s(skip, params, x, n, repeats=args.repeats),
+           'full_s': _median_s(grad, params, x, repeats=args.repeats),
+           'skip_s': _median_s(grad, params, x, n, repeats=args.repeats),
            'static_s': _median_s(static, params, x, repeats=args.repeats)}]
 
 

@@ -1,5 +1,6 @@
 """Every config builds, has its command in its docstring, and rejects typos."""
 
+import functools
 import glob
 import importlib.util
 import os
@@ -20,7 +21,8 @@ _EXPERIMENTS = sorted(
     if not os.path.basename(p).startswith('_'))
 
 
-def _flags_of(module: str) -> set[str]:
+@functools.lru_cache(maxsize=None)
+def _flags_of(module: str) -> frozenset[str]:
   """The flags `python -m memax.<module>` defines, read from its source
   (importing several launchers would define their flags twice)."""
   with open(os.path.join(_ROOT, 'memax', f'{module}.py')) as f:
@@ -30,7 +32,7 @@ def _flags_of(module: str) -> set[str]:
     names |= {'coordinator_address', 'num_processes', 'process_id'}
   if module == 'evaluate':
     names.add('config')  # `--config.a.b=value` overrides, taken out first.
-  return names
+  return frozenset(names)
 
 
 def _unknown_flags(text: str) -> list[str]:

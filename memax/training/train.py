@@ -209,7 +209,7 @@ class _Loop:
       history = [r for r in writers.read_metrics(workdir) if r['split'] == 'train'
                  and r['step'] <= step
                  and isinstance(r.get('loss'), (int, float))]
-    self.wall_before = _wall_before(history) if resumed_at is not None else 0.0
+    self.wall_before = _wall_before(history)
     self.writer = writers.MetricWriter(
         workdir, tensorboard=s.config.get('tensorboard', True),
         purge_step=None if resumed_at is None else step + 1)
@@ -380,6 +380,7 @@ class _Loop:
     tc, s = self.tc, self.s
     extra = ({'epoch': step / s.steps_per_epoch} if s.steps_per_epoch
              else {})
+    extra.update(self._wall())  # one time for every member's line.
     per_member = {}
     for i in self._ids():
       values = {k: float(np.mean([np.asarray(m[k]) if i is None
@@ -388,7 +389,7 @@ class _Loop:
       per_member[i] = values
       self.writer.write_scalars(step, dict(
           values, steps_per_sec=rate, sequences_per_sec=rate * tc.batch_size,
-          **extra, **self._wall()), member=i)
+          **extra), member=i)
     if self.members is None:
       self.last_train = per_member[None]
     else:
@@ -553,8 +554,8 @@ class _Loop:
 
 def _wall_before(history: Sequence[dict[str, Any]]) -> float | None:
   """The wall time a resumed run had spent by its last kept log line (None
-  when that line, written by an older memax, does not say; 0.0 when the
-  run had logged nothing but its first loss)."""
+  when that line, written by an older memax, does not say; 0.0 for a new
+  run, or one that had logged nothing but its first loss)."""
   logged = [r for r in history if 'steps_per_sec' in r]
   if not logged:
     return 0.0
