@@ -58,11 +58,12 @@ class DNCTrainTest(absltest.TestCase):
   def _run_notebook(self, workdir):
     _, kinds, text = notebooks_test.execute_notebook(
         'dnc_memory.ipynb', os.path.join(workdir, 'executed.ipynb'),
-        WORKDIR=workdir)
-    self.assertEqual(kinds.count('display_data'), 1)
+        WORKDIR=workdir, LINK_WORKDIR=workdir)
+    self.assertEqual(kinds.count('display_data'), 2)
     self.assertIn('restored step 1500', text)
     self.assertIn('1 sequences of 3 vectors, 8 memory slots', text)
     self.assertIn('distinct slots written over the series', text)
+    self.assertEqual(text.count('reads at the slot written for the vector'), 2)
 
 
 if __name__ == '__main__':
