@@ -249,10 +249,25 @@ def _picked(rows):
   return min(rows, key=lambda r: r['metrics'].get('valid/error', math.inf))
 
 
-def _seed_walls(rows, seeds: Sequence[int]) -> list[float]:
-  """Each seed's wall time, summed over its runs (one model per task)."""
-  return [sum(r.get('wall_seconds') or 0 for r in rows if r['seed'] == x)
-          for x in seeds]
+def _seed_walls(rows, seeds: Sequence[int]) -> list[float | None]:
+  """Each seed's wall time, summed over its runs (one model per task); None
+  where one of them was not recorded."""
+  walls = []
+  for x in seeds:
+    times = [r.get('wall_seconds') for r in rows if r['seed'] == x]
+    walls.append(None if None in times else sum(times))
+  return walls
+
+
+def _walls_range(walls: Sequence[float | None], unit: str = 's') -> str:
+  """`lo-hi unit` over the recorded times, saying how many were not (runs
+  from before memax recorded wall time)."""
+  known = [w for w in walls if w is not None]
+  if not known:
+    return 'not recorded'
+  missing = len(walls) - len(known)
+  return f'{_range(known)} {unit}' + (f' ({missing} not recorded)'
+                                      if missing else '')
 
 
 def _runs(rows) -> list[list[float]]:
@@ -283,11 +298,11 @@ def _wall_text(rows) -> str:
   unit = 's'
   if None in walls and None not in [r.get('train_seconds') for r in rows]:
     walls, unit = [r['train_seconds'] for r in rows], 's in train steps'
-  walls = [w or 0 for w in walls]
+  text = _walls_range(walls, unit)
   shared = max(r.get('shared_by') or 1 for r in rows)
   if shared > 1:
-    return f'{_range(walls)} {unit} for all {shared} (a population)'
-  return f'{_range(walls)} {unit}' + (' each' if len(rows) > 1 else '')
+    return f'{text} for all {shared} (a population)'
+  return text + (' each' if len(rows) > 1 and walls.count(None) == 0 else '')
 
 
 def _epochs_text(rows) -> str:
@@ -329,7 +344,7 @@ def babi_tasks(studies: Mapping[str, list], args: Sequence[str],
     label = 'best seed per task on validation'
     walls = _seed_walls(rows, seeds[:n])
     head = (f'### {name} (one model per task): {_seeds_text(seeds[:n])}, '
-            f'{_epochs_text(rows)}, {_range(walls)} s for its {len(tasks)}'
+            f'{_epochs_text(rows)}, {_walls_range(walls)} for its {len(tasks)}'
             f' task{"s" if len(tasks) > 1 else ""}, {_commits_text(rows)}')
   else:
     rows = sorted(rows, key=lambda r: r['seed'])
@@ -412,7 +427,7 @@ def _babi_summary_cells(studies, names: Sequence[str]) -> list[str]:
   runs = _runs(rows)
   if per_task:
     walls = _seed_walls(rows, sorted({r['seed'] for r in rows}))
-    wall = f'{_range(walls)} s for all {len(runs[0])}'
+    wall = f'{_walls_range(walls)} for all {len(runs[0])}'
     best = [r['metrics']['test/error'] for _, r in
             pick_per_task(studies, names)]
     best_label = ' (seed picked per task)'

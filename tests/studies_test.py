@@ -211,6 +211,13 @@ class TablesTest(absltest.TestCase):
             {'wall_seconds': None, 'train_seconds': 90.0}]
     self.assertEqual(studies._wall_text(rows[:1]), '200 s')
     self.assertEqual(studies._wall_text(rows), '60-90 s in train steps each')
+    # Runs from before memax recorded either: never shown as 0 s.
+    old = [{'wall_seconds': 565.3}, {'wall_seconds': None}]
+    self.assertEqual(studies._wall_text(old), '565 s (1 not recorded)')
+    self.assertEqual(studies._wall_text(old[1:] * 2), 'not recorded')
+    seeds = [{'seed': 0, 'wall_seconds': 5.0}, {'seed': 0, 'wall_seconds': 7.0},
+             {'seed': 1, 'wall_seconds': None}]
+    self.assertEqual(studies._seed_walls(seeds, [0, 1]), [12.0, None])
 
 
 class ReadmeTest(absltest.TestCase):
