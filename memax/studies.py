@@ -551,10 +551,17 @@ def runs(studies, args, spec):
   return lines + ['']
 
 
+def _short(v: float, digits: int) -> str:
+  """`v` to `digits` decimals, trailing zeros dropped; a value that would
+  round to 0 but is not 0 keeps two significant figures (0.0039, not 0)."""
+  if v != 0 and abs(v) < 0.5 * 10.0 ** -digits:
+    return f'{v:.2g}'
+  return f'{v:.{digits}f}'.rstrip('0').rstrip('.')
+
+
 def _seed_list(rows, metric: str, digits: int) -> str:
   values = [r['metrics'].get(metric) for r in rows]
-  return ', '.join('-' if v is None else f'{v:.{digits}f}'.rstrip('0')
-                   .rstrip('.') for v in values)
+  return ', '.join('-' if v is None else _short(v, digits) for v in values)
 
 
 def _last_periodic(row, metric: str) -> str:
@@ -631,7 +638,7 @@ def compare(studies, args, spec):
   head = ['seed'] + [f'{m}: {n}' for m in metrics for n in (a, b)] + [
       'equal']
   lines = ['| ' + ' | '.join(head) + ' |', '|---' * len(head) + '|']
-  same_count = 0
+  same_count = in_both = 0
   for seed in seeds:
     pair = [d.get(seed, {}).get('metrics', {}) for d in by_seed]
     cells = [f'{p[m]:.4g}' if m in p else '-' for m in metrics for p in pair]
@@ -639,9 +646,12 @@ def compare(studies, args, spec):
                for m in metrics)
     same_count += same
     both = all(pair)
+    in_both += both
     lines.append(f'| {seed} | ' + ' | '.join(cells) + ' | '
                  + ('yes' if same else 'no' if both else '-') + ' |')
-  return lines + ['', f'Equal in {same_count} of {len(seeds)} seeds.', '']
+  only = len(seeds) - in_both
+  return lines + ['', f'Equal in {same_count} of the {in_both} seeds in both'
+                  + (f' ({only} in one only).' if only else '.'), '']
 
 
 def command(rows: Sequence[Mapping[str, Any]], study: str) -> str:
@@ -706,8 +716,8 @@ def instances(studies, args, spec):
     rows = sorted(studies[name], key=lambda r: r['seed'])
     for r in rows:
       wall, train = (r.get(k) for k in ('wall_seconds', 'train_seconds'))
-      minutes = ' | '.join('' if v is None else f'{v / 60:.0f}'
-                           for v in (wall, train))
+      minutes = ' | '.join(('-' if r.get('steps') else '') if v is None
+                           else f'{v / 60:.0f}' for v in (wall, train))
       cells = ([pct(v) for v in values(r['metrics'])] if r['metrics']
                else [r['status']] + [''] * (len(ks) - 1))
       steps = r.get('steps')

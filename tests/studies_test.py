@@ -136,7 +136,12 @@ class TablesTest(absltest.TestCase):
     lines = studies.compare({'a': a, 'b': b}, ['a', 'b', 'test/error'], [])
     self.assertEqual(_table(lines, '0'), ['0', '0.1333', '0.1333', 'yes'])
     self.assertEqual(_table(lines, '1'), ['1', '0.1867', '0.5', 'no'])
-    self.assertIn('Equal in 1 of 2 seeds.', lines)
+    self.assertIn('Equal in 1 of the 2 seeds in both.', lines)
+    # A seed that only one study ran is not counted as a difference.
+    lines = studies.compare({'a': a, 'b': b[:1]}, ['a', 'b', 'test/error'],
+                            [])
+    self.assertEqual(_table(lines, '1'), ['1', '0.1867', '-', '-'])
+    self.assertIn('Equal in 1 of the 1 seeds in both (1 in one only).', lines)
 
   def test_algorithmic_tables(self):
     def row(seed, status, metrics, curve=None):
@@ -178,7 +183,7 @@ class TablesTest(absltest.TestCase):
                               ['paper | 36.4 | 82.8 | 98.1'])
     self.assertEqual(lines[0], '| study | seed | steps | wall (min) | '
                      'train (min) | 1st | 2nd | 10th |')
-    self.assertIn('| m | 0 | 40,000 | 10 |  | 30.0 | 80.0 | - |', lines)
+    self.assertIn('| m | 0 | 40,000 | 10 | - | 30.0 | 80.0 | - |', lines)
     self.assertIn('| m | 1 | 40,000 | 10 | 9 | 40.0 | 90.0 | - |', lines)
     self.assertIn('| m | 2 | 40,000 | 10 | 9 | running |  |  |', lines)
     self.assertIn('| m | 3 |  |  |  | pending |  |  |', lines)
@@ -218,6 +223,13 @@ class TablesTest(absltest.TestCase):
     seeds = [{'seed': 0, 'wall_seconds': 5.0}, {'seed': 0, 'wall_seconds': 7.0},
              {'seed': 1, 'wall_seconds': None}]
     self.assertEqual(studies._seed_walls(seeds, [0, 1]), [12.0, None])
+
+  def test_short_numbers_do_not_round_to_zero(self):
+    self.assertEqual(studies._short(0.00390625, 2), '0.0039')
+    self.assertEqual(studies._short(0.0, 2), '0')
+    self.assertEqual(studies._short(0.414, 2), '0.41')
+    self.assertEqual(studies._short(5.0, 2), '5')
+    self.assertEqual(studies._short(-0.001, 2), '-0.001')
 
 
 class ReadmeTest(absltest.TestCase):
