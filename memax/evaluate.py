@@ -112,7 +112,7 @@ def load_params(config: ml_collections.ConfigDict, workdir: str,
     what = ('No best checkpoint' if best else 'No checkpoint')
     raise FileNotFoundError(
         f'{what} in {os.path.join(workdir, subdir)}: train first with '
-        '`python -m memax.main --workdir=...`'
+        '`python -m memax.main --config=... --workdir=...`'
         + (' (the best is kept when config.train.best_metric is set).'
            if best else '.'))
   if member is None:

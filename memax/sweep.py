@@ -4,7 +4,7 @@
       --workdir=runs/memn2n_seeds --sweep=seed=0,1,2,3 [--parallel=2] \
       [--config.train.num_epochs=30 ...]
   python -m memax.sweep --summarize=runs/memn2n_seeds
-  python -m memax.sweep --config=... --sweep=... --print_commands
+  python -m memax.sweep --config=... --workdir=... --sweep=... --print_commands
 
 The trials come from the config file's `sweep(add, arg)` and the `--sweep`
 flags (`memax.sweeps`); `--config.a.b=v` overrides apply to every trial.

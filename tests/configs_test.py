@@ -45,6 +45,28 @@ def _unknown_flags(text: str) -> list[str]:
           if flag not in _flags_of(module)]
 
 
+# The flags each launcher cannot run without (`flags.mark_flags_as_required`
+# in memax/main.py and memax/evaluate.py; memax/sweep.py's UsageError unless
+# it only summarizes).
+_REQUIRED = {'main': ('config', 'workdir'), 'evaluate': ('workdir',),
+             'sweep': ('config', 'workdir')}
+
+
+def _missing_flags(text: str) -> list[str]:
+  """`memax.<module> needs --flag` for each `python -m memax.<module>`
+  command with flags in `text` that lacks a flag the launcher requires (a
+  bare `python -m memax.sweep` in prose names the tool, not a command)."""
+  text = text.replace('\\\n', ' ')
+  missing = []
+  for module, rest in re.findall(r'python -m memax\.(\w+)([^\n`]*)', text):
+    flags = set(re.findall(r'--(\w+)', rest))
+    if not flags or (module == 'sweep' and 'summarize' in flags):
+      continue
+    missing += [f'memax.{module} needs --{f}' for f in _REQUIRED.get(module, ())
+                if f not in flags]
+  return missing
+
+
 def _load(name):
   spec = importlib.util.spec_from_file_location(
       name, os.path.join(_ROOT, 'configs', f'{name}.py'))
@@ -88,13 +110,23 @@ class ConfigsTest(parameterized.TestCase):
              + glob.glob(os.path.join(_ROOT, 'experiments', '*', '*.md'))
              + glob.glob(os.path.join(_ROOT, 'notebooks', '*.ipynb')))
     self.assertGreater(len(paths), 5)
+    paths += (glob.glob(os.path.join(_ROOT, 'memax', '*.py'))
+              + glob.glob(os.path.join(_ROOT, 'configs', '*.py')))
     for path in paths:
       with open(path) as f:
-        self.assertEqual(_unknown_flags(f.read()), [], path)
-    # It finds one.
+        text = f.read()
+      self.assertEqual(_unknown_flags(text), [], path)
+      self.assertEqual(_missing_flags(text), [], path)
+    # It finds one of each.
     self.assertEqual(_unknown_flags('python -m memax.sweep --config=c.py '
                                     '\\\n  --sweep_dir=runs/x'),
                      ['memax.sweep --sweep_dir'])
+    self.assertEqual(_missing_flags('`python -m memax.main --config=c.py '
+                                    '--config.seed=0`'),
+                     ['memax.main needs --workdir'])
+    self.assertEqual(_missing_flags('`python -m memax.sweep` runs, '
+                                    '`python -m memax.sweep --summarize=d`'),
+                     [])
 
   @parameterized.parameters(*_EXPERIMENTS)
   def test_every_config_defines_a_valid_sweep(self, name):
