@@ -1,4 +1,4 @@
-"""Small speed probes behind figures in docs/benchmarks.md (session 21).
+"""Small speed probes behind figures in docs/benchmarks.md (sessions 21-22).
 
 `--part=dnc_small`: memax's DNC at pytorch-dnc's smallest copy setting (16
 cells x 20, LSTM 64 x 2, 4 read heads, lengths 1-4, batch 32; as
@@ -13,11 +13,17 @@ LSTM.
 `--part=mann_unroll`: the MANN of `configs/mann_omniglot.py` with
 `model.unroll` 1, 2, 5 and 10, alternated.
 
+`--part=projection` (session 22): the MANN of `configs/mann_omniglot.py`
+and the LSTM-200 of `configs/lstm_omniglot.py`, each with the controller's
+input projection computed for all steps before the scan (the default) and
+inside it (the same cells stepped with `__call__`), alternated.
+
 Output: one JSON object per line.
 
   python benchmarks/probes.py --part=dnc_small
   python benchmarks/probes.py --part=dnc_kernels
   python benchmarks/probes.py --part=mann_unroll --steps_per_call=10
+  python benchmarks/probes.py --part=projection --steps_per_call=10
 """
 
 import argparse
@@ -33,9 +39,11 @@ if _ROOT not in sys.path:
 
 from benchmarks import dnc_peer  # pylint: disable=g-import-not-at-top
 from benchmarks import run  # pylint: disable=g-import-not-at-top
+from configs import lstm_omniglot  # pylint: disable=g-import-not-at-top
 from configs import mann_omniglot  # pylint: disable=g-import-not-at-top
 from configs import train as train_config  # pylint: disable=g-import-not-at-top
 from memax import overrides  # pylint: disable=g-import-not-at-top
+from memax.models import sequence  # pylint: disable=g-import-not-at-top
 from memax.training import setup as setup_lib  # pylint: disable=g-import-not-at-top
 
 
@@ -50,9 +58,14 @@ def _small_lstm():
       'optimizer.name': 'adam'})
 
 
-def _timed(configs, task, batch, args):
-  benches = [run._Bench(name, task, batch, steps_per_call=args.steps_per_call,  # pylint: disable=protected-access
-                        warmup=1, config=c) for name, c in configs]
+def _timed(configs, task, batch, args, before=lambda name: None):
+  """`before(name)` runs before each bench compiles its chunk."""
+  benches = []
+  for name, c in configs:
+    before(name)
+    benches.append(run._Bench(name, task, batch,  # pylint: disable=protected-access
+                              steps_per_call=args.steps_per_call, warmup=1,
+                              config=c))
   for _ in range(args.repeats):
     for bench in benches:
       bench.timed_call()
@@ -89,7 +102,8 @@ def _loop_bodies(config) -> dict[str, dict[str, int]]:
 def main(argv=None):
   p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   p.add_argument('--part', required=True,
-                 choices=('dnc_small', 'dnc_kernels', 'mann_unroll'))
+                 choices=('dnc_small', 'dnc_kernels', 'mann_unroll',
+                          'projection'))
   p.add_argument('--repeats', type=int, default=5)
   p.add_argument('--steps_per_call', type=int, default=50)
   args = p.parse_args(argv)
@@ -104,6 +118,18 @@ def main(argv=None):
       config.model.unroll = unroll
       configs.append((f'mann_unroll{unroll}', config))
     records = _timed(configs, 'omniglot', 16, args)
+  elif args.part == 'projection':
+    projects = sequence._projects  # pylint: disable=protected-access
+
+    def before(name):
+      sequence._projects = (projects if name.endswith('projected')  # pylint: disable=protected-access
+                            else lambda cell: False)
+    configs = [(f'{model}_{where}', module.get_config(None))
+               for model, module in (('mann', mann_omniglot),
+                                     ('lstm', lstm_omniglot))
+               for where in ('projected', 'in_loop')]
+    records = _timed(configs, 'omniglot', 16, args, before)
+    sequence._projects = projects  # pylint: disable=protected-access
   else:
     records = [{'part': args.part, 'name': name, 'body': body,
                 'ops': sum(kinds.values()), 'kinds': kinds}

@@ -214,33 +214,54 @@ class DNCCell(nn.RNNCellBase):
       x = _clip_gradient(x, float(self.activation_grad_clip))
     return x
 
+  def project_inputs(self, xs: Array) -> Any:
+    """Each LSTM layer's input projection `[..., 4C]` of inputs `[..., D]`,
+    all time steps at once (`memax.cells.lstm`'s module docstring); the
+    inputs themselves for the feed-forward controller."""
+    if self.controller != 'lstm':
+      return xs
+    reads = self.num_read_heads * self.word_size
+    return tuple(layer.project(xs, reads + (self.controller_size if l else 0))
+                 for l, layer in enumerate(self.layers))
+
   def controller_step(self, carry: DNCState, x: Array
                       ) -> tuple[Any, Array, Array]:
-    """The controller on `chi_t = [x_t; r_{t-1}]`.
+    """The controller on `chi_t = [x_t; r_{t-1}]` (each layer above the
+    first also on the output of the one below).
 
     Returns:
       `(controller state, h [B, L*C], xi [B, W R + 3 W + 5 R + 3])`: the
       new controller state, the concatenated layer outputs, and the
       interface vector before its fields' activations (`interface_fields`).
     """
-    chi = jnp.concatenate(
-        [x, carry.read_vectors.reshape(x.shape[:-1] + (-1,))], axis=-1)
+    return self._controller(carry, self.project_inputs(x))
+
+  def _controller(self, carry: DNCState, projected: Any
+                  ) -> tuple[Any, Array, Array]:
+    batch = carry.read_vectors.shape[:-2]
+    reads = carry.read_vectors.reshape(batch + (-1,))
     states, outputs = [], []
     for l, layer in enumerate(self.layers):
-      layer_in = chi if l == 0 else jnp.concatenate([chi, outputs[-1]], -1)
+      rest = reads if l == 0 else jnp.concatenate([reads, outputs[-1]], -1)
       if self.controller == 'lstm':
-        state, _ = layer(carry.controller[l], layer_in)
+        state, _ = layer.step(carry.controller[l], projected[l], rest)
         state = LSTMState(self._limit(state.c), self._limit(state.h))
         states.append(state)
         outputs.append(state.h)
       else:
+        layer_in = jnp.concatenate([projected, rest], -1)
         outputs.append(self._limit(jnp.tanh(layer(layer_in))))
     h = jnp.concatenate(outputs, axis=-1) if len(outputs) > 1 else outputs[0]
     return tuple(states), h, self.interface(h)
 
   def __call__(self, carry: DNCState, x: Array
                ) -> tuple[DNCState, tuple[Array, dict[str, Array]]]:
-    controller, h, xi = self.controller_step(carry, x)
+    return self.step_projected(carry, self.project_inputs(x))
+
+  def step_projected(self, carry: DNCState, projected: Any
+                     ) -> tuple[DNCState, tuple[Array, dict[str, Array]]]:
+    """One step from the step's `project_inputs` output."""
+    controller, h, xi = self._controller(carry, projected)
     p = interface.split(xi, self.interface_fields())
     eps = self.eps
 
@@ -274,7 +295,7 @@ class DNCCell(nn.RNNCellBase):
     new_carry = DNCState(controller, memory, usage, link, precedence,
                          read_weights, write_weights, read_vectors)
     y = jnp.concatenate(
-        [h, read_vectors.reshape(x.shape[:-1] + (-1,))], axis=-1)
+        [h, read_vectors.reshape(h.shape[:-1] + (-1,))], axis=-1)
     aux = {}
     if self.return_aux:
       aux = {'write_weights': write_weights[:, None],

@@ -171,11 +171,21 @@ class MANNCell(nn.RNNCellBase):
     strength = p.get('strength', jnp.ones_like(p['gate']))
     return HeadParams(p['key'], p['gate'], p.get('add', p['key']), strength)
 
+  def project_inputs(self, xs: Array) -> Array:
+    """The controller's input projection `[..., 4C]` of inputs `[..., D]`,
+    all time steps at once (`memax.cells.lstm`'s module docstring)."""
+    return self.core.project(xs, self.num_heads * self.word_size)
+
   def controller_step(self, carry: MANNState, x: Array
                       ) -> tuple[LSTMState, Array, Array]:
-    """`(controller state, h [B, C], raw interface [B, R * size])`."""
-    reads = carry.read_vectors.reshape(x.shape[:-1] + (-1,))
-    state, h = self.core(carry.controller, jnp.concatenate([x, reads], -1))
+    """`(controller state, h [B, C], raw interface [B, R * size])`: the
+    LSTM on `[x_t; r_{t-1}]`."""
+    return self._controller(carry, self.project_inputs(x))
+
+  def _controller(self, carry: MANNState, projected: Array
+                  ) -> tuple[LSTMState, Array, Array]:
+    reads = carry.read_vectors.reshape(projected.shape[:-1] + (-1,))
+    state, h = self.core.step(carry.controller, projected, reads)
     raw = self.interface(h)
     if self.clip_value:
       raw = jnp.clip(raw, -self.clip_value, self.clip_value)
@@ -183,7 +193,12 @@ class MANNCell(nn.RNNCellBase):
 
   def __call__(self, carry: MANNState, x: Array
                ) -> tuple[MANNState, tuple[Array, dict[str, Array]]]:
-    state, h, raw = self.controller_step(carry, x)
+    return self.step_projected(carry, self.project_inputs(x))
+
+  def step_projected(self, carry: MANNState, projected: Array
+                     ) -> tuple[MANNState, tuple[Array, dict[str, Array]]]:
+    """One step from the step's `project_inputs` output `[B, 4C]`."""
+    state, h, raw = self._controller(carry, projected)
     p = self.split_heads(raw)
     num = self.num_heads
     # `[B, R, N]`: row i is the (i+1)-th least-used slot of w^u_{t-1}.
@@ -207,7 +222,7 @@ class MANNCell(nn.RNNCellBase):
         u, r, w, decay=self.gamma))(carry.usage, read_weights, write_weights)
     new_carry = MANNState(state, memory, read_weights, usage, read_vectors)
     y = jnp.concatenate(
-        [h, read_vectors.reshape(x.shape[:-1] + (-1,))], axis=-1)
+        [h, read_vectors.reshape(h.shape[:-1] + (-1,))], axis=-1)
     aux = {}
     if self.return_aux:
       aux = {'read_weights': read_weights, 'write_weights': write_weights,

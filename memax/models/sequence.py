@@ -17,16 +17,22 @@ import jax.numpy as jnp
 from memax.types import Array, ModelOutput
 
 
-def _step(cell: nn.Module, carry: Any, x: Array) -> tuple[Any, Any]:
-  return cell(carry, x)
+def _projects(cell: nn.Module) -> bool:
+  """Whether `cell` splits its step into `project_inputs` (the part that
+  depends on the inputs alone, for all steps at once) and `step_projected`."""
+  return hasattr(cell, 'project_inputs') and hasattr(cell, 'step_projected')
 
 
-def _step_or_skip(cell: nn.Module, carry: Any, xs: tuple[Array, Array],
+def _step(cell: nn.Module, carry: Any, x: Any) -> tuple[Any, Any]:
+  return cell.step_projected(carry, x) if _projects(cell) else cell(carry, x)
+
+
+def _step_or_skip(cell: nn.Module, carry: Any, xs: tuple[Any, Array],
                   skipped: Any) -> tuple[Any, Any]:
   """One step if `active`, else the carry unchanged and `skipped` outputs."""
   x, active = xs
-  return nn.cond(active, lambda mdl, c, x: mdl(c, x),
-                 lambda mdl, c, x: (c, skipped), cell, carry, x)
+  return nn.cond(active, _step, lambda mdl, c, x: (c, skipped), cell, carry,
+                 x)
 
 
 class SequenceModel(nn.Module):
@@ -34,7 +40,10 @@ class SequenceModel(nn.Module):
 
   The batch size and the sequence length are free; so is any size the cell
   takes from its attributes (the NTM's memory size), since none of them is a
-  parameter shape.
+  parameter shape. A cell with `project_inputs` and `step_projected` (those
+  with an LSTM controller) has the part of its step that depends on the
+  inputs alone computed for all steps before the loop, as one large matrix
+  product (`memax.cells.lstm`).
 
   Attributes:
     cell: a carry-first cell whose output is `(features, aux_dict)`.
@@ -78,6 +87,10 @@ class SequenceModel(nn.Module):
     carry = self.cell.initialize_carry(rng, inputs[:, 0].shape)
     if hasattr(self.cell, 'learned_init'):
       carry = self.cell.learned_init(carry)
+    if _projects(self.cell):
+      # One product over all steps instead of one per step inside the loop.
+      inputs = self.cell.project_inputs(inputs)
+    first_step = lambda x: jax.tree.map(lambda a: a[:, 0], x)
     if num_steps is None:
       step = nn.remat(_step) if self.remat else _step
       scan = nn.scan(step, variable_broadcast='params',
@@ -87,15 +100,17 @@ class SequenceModel(nn.Module):
     else:
       # The first step runs outside the loop: its outputs give the skipped
       # steps' (zero) outputs their structure.
-      carry, first = self.cell(carry, inputs[:, 0])
+      carry, first = _step(self.cell, carry, first_step(inputs))
       skipped = jax.tree.map(jnp.zeros_like, first)
       step = nn.remat(_step_or_skip)
       scan = nn.scan(step, variable_broadcast='params',
                      split_rngs={'params': False},
                      in_axes=((1, 0), nn.broadcast), out_axes=1,
                      unroll=self.unroll)
-      active = jnp.arange(1, inputs.shape[1]) < num_steps
-      _, rest = scan(self.cell, carry, (inputs[:, 1:], active), skipped)
+      steps = jax.tree.leaves(inputs)[0].shape[1]
+      active = jnp.arange(1, steps) < num_steps
+      later = jax.tree.map(lambda a: a[:, 1:], inputs)
+      _, rest = scan(self.cell, carry, (later, active), skipped)
       outputs = jax.tree.map(
           lambda a, b: jnp.concatenate([a[:, None], b], axis=1), first, rest)
     features, aux = outputs[0], outputs[1]
