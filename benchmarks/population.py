@@ -12,6 +12,7 @@ temporaries of the compiled chunk) are reported for both.
   python benchmarks/population.py                        # NTM copy, MemN2N joint
   python benchmarks/population.py --configs=ntm_copy --members=16 --repeats=5
   python benchmarks/population.py --configs=memn2n_joint --vmap_sizes=0,1,4
+  python benchmarks/population.py --configs=dnc_copy --members=3 --steps=10
   python benchmarks/population.py --configs=ntm_copy --num_devices=2
       # also the population split over 2 (CPU) devices on its member axis
 
@@ -33,6 +34,8 @@ if _ROOT not in sys.path:
 import jax  # pylint: disable=g-import-not-at-top
 
 from benchmarks import run as bench_run  # pylint: disable=g-import-not-at-top
+from configs import dnc_copy  # pylint: disable=g-import-not-at-top
+from configs import mann_omniglot  # pylint: disable=g-import-not-at-top
 from configs import memn2n_babi  # pylint: disable=g-import-not-at-top
 from configs import ntm_copy  # pylint: disable=g-import-not-at-top
 from memax import overrides  # pylint: disable=g-import-not-at-top
@@ -43,14 +46,18 @@ def _config(name: str, steps: int):
   """The config of `name`, counting `steps` steps per jitted call."""
   if name == 'ntm_copy':
     config = ntm_copy.get_config()
+  elif name == 'dnc_copy':
+    config = dnc_copy.get_config()
+  elif name == 'mann_omniglot':
+    config = mann_omniglot.get_config()
   elif name == 'memn2n_joint':
     config = memn2n_babi.get_config('tasks=0')
     # Steps, not epochs: a population's epoch call would take minutes.
     config = overrides.apply(config, {'train.num_epochs': 0,
                                       'train.linear_start_epochs': 0})
   else:
-    raise ValueError(f'Unknown config {name!r}; expected ntm_copy or '
-                     'memn2n_joint.')
+    raise ValueError(f'Unknown config {name!r}; expected ntm_copy, '
+                     'dnc_copy, mann_omniglot or memn2n_joint.')
   return overrides.apply(config, {
       'train.steps_per_call': steps, 'train.num_steps': steps,
       'train.log_every': steps, 'train.eval_every': steps,
