@@ -556,7 +556,10 @@ def _short(v: float, digits: int) -> str:
   round to 0 but is not 0 keeps two significant figures (0.0039, not 0)."""
   if v != 0 and abs(v) < 0.5 * 10.0 ** -digits:
     return f'{v:.2g}'
-  return f'{v:.{digits}f}'.rstrip('0').rstrip('.')
+  text = f'{v:.{digits}f}'
+  if '.' in text:
+    text = text.rstrip('0').rstrip('.')
+  return '0' if text == '-0' else text
 
 
 def _seed_list(rows, metric: str, digits: int) -> str:
@@ -633,7 +636,14 @@ def compare(studies, args, spec):
   significant digits), e.g. a study re-run against its recorded results."""
   del spec
   a, b, metrics = args[0], args[1], args[2].split(',')
-  by_seed = [{r['seed']: r for r in studies[n]} for n in (a, b)]
+  by_seed = []
+  for n in (a, b):
+    present = [r['seed'] for r in studies[n]]
+    if len(set(present)) != len(present):
+      raise ValueError(f'compare: study {n} has several rows for a seed '
+                       f'({sorted(present)}); compare studies of one row per '
+                       'seed.')
+    by_seed.append({r['seed']: r for r in studies[n]})
   seeds = sorted(set(by_seed[0]) | set(by_seed[1]))
   head = ['seed'] + [f'{m}: {n}' for m in metrics for n in (a, b)] + [
       'equal']
@@ -642,13 +652,15 @@ def compare(studies, args, spec):
   for seed in seeds:
     pair = [d.get(seed, {}).get('metrics', {}) for d in by_seed]
     cells = [f'{p[m]:.4g}' if m in p else '-' for m in metrics for p in pair]
-    same = all(m in pair[0] and m in pair[1] and pair[0][m] == pair[1][m]
+    same = all(m in pair[0] and m in pair[1] and (
+        pair[0][m] == pair[1][m]
+        or (math.isnan(pair[0][m]) and math.isnan(pair[1][m])))
                for m in metrics)
     same_count += same
-    both = all(pair)
+    both = seed in by_seed[0] and seed in by_seed[1]
     in_both += both
     lines.append(f'| {seed} | ' + ' | '.join(cells) + ' | '
-                 + ('yes' if same else 'no' if both else '-') + ' |')
+                 + ('yes' if same else 'no' if all(pair) else '-') + ' |')
   only = len(seeds) - in_both
   return lines + ['', f'Equal in {same_count} of the {in_both} seeds in both'
                   + (f' ({only} in one only).' if only else '.'), '']

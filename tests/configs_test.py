@@ -58,8 +58,11 @@ def _missing_flags(text: str) -> list[str]:
   bare `python -m memax.sweep` in prose names the tool, not a command)."""
   text = text.replace('\\\n', ' ')
   missing = []
-  for module, rest in re.findall(r'python -m memax\.(\w+)([^\n`]*)', text):
-    flags = set(re.findall(r'--(\w+)', rest))
+  # A command ends at the line's end, a backtick or the next command;
+  # `--config.seed=0` is an override, not `--config`.
+  for module, rest in re.findall(
+      r'python -m memax\.(\w+)((?:(?!python -m)[^\n`])*)', text):
+    flags = set(re.findall(r'--([\w.]+)', rest))
     if not flags or (module == 'sweep' and 'summarize' in flags):
       continue
     missing += [f'memax.{module} needs --{f}' for f in _REQUIRED.get(module, ())
@@ -110,8 +113,10 @@ class ConfigsTest(parameterized.TestCase):
              + glob.glob(os.path.join(_ROOT, 'experiments', '*', '*.md'))
              + glob.glob(os.path.join(_ROOT, 'notebooks', '*.ipynb')))
     self.assertGreater(len(paths), 5)
-    paths += (glob.glob(os.path.join(_ROOT, 'memax', '*.py'))
-              + glob.glob(os.path.join(_ROOT, 'configs', '*.py')))
+    paths += (glob.glob(os.path.join(_ROOT, 'memax', '**', '*.py'),
+                        recursive=True)
+              + glob.glob(os.path.join(_ROOT, 'configs', '*.py'))
+              + glob.glob(os.path.join(_ROOT, 'benchmarks', '*.py')))
     for path in paths:
       with open(path) as f:
         text = f.read()
@@ -127,6 +132,12 @@ class ConfigsTest(parameterized.TestCase):
     self.assertEqual(_missing_flags('`python -m memax.sweep` runs, '
                                     '`python -m memax.sweep --summarize=d`'),
                      [])
+    self.assertEqual(_missing_flags('python -m memax.main --config.seed=0 '
+                                    '--workdir=w'),
+                     ['memax.main needs --config'])
+    self.assertEqual(_missing_flags('python -m memax.evaluate --workdir=w; '
+                                    'python -m memax.evaluate --step=2'),
+                     ['memax.evaluate needs --workdir'])
 
   @parameterized.parameters(*_EXPERIMENTS)
   def test_every_config_defines_a_valid_sweep(self, name):

@@ -142,6 +142,19 @@ class TablesTest(absltest.TestCase):
                             [])
     self.assertEqual(_table(lines, '1'), ['1', '0.1867', '-', '-'])
     self.assertIn('Equal in 1 of the 1 seeds in both (1 in one only).', lines)
+    # A seed still training in one study is in both, not comparable yet;
+    # runs that both diverged (NaN) are equal; two rows of a seed, an error.
+    pending = json.loads(json.dumps(b))
+    pending[1]['metrics'] = {}
+    pending[0]['metrics']['test/error'] = a[0]['metrics']['test/error'] = (
+        float('nan'))
+    lines = studies.compare({'a': a, 'b': pending},
+                            ['a', 'b', 'test/error'], [])
+    self.assertEqual(_table(lines, '0'), ['0', 'nan', 'nan', 'yes'])
+    self.assertEqual(_table(lines, '1'), ['1', '0.1867', '-', '-'])
+    self.assertIn('Equal in 1 of the 2 seeds in both.', lines)
+    with self.assertRaisesRegex(ValueError, 'several rows for a seed'):
+      studies.compare({'a': a + a, 'b': b}, ['a', 'b', 'test/error'], [])
 
   def test_algorithmic_tables(self):
     def row(seed, status, metrics, curve=None):
@@ -230,6 +243,8 @@ class TablesTest(absltest.TestCase):
     self.assertEqual(studies._short(0.414, 2), '0.41')
     self.assertEqual(studies._short(5.0, 2), '5')
     self.assertEqual(studies._short(-0.001, 2), '-0.001')
+    self.assertEqual(studies._short(100.0, 0), '100')
+    self.assertEqual(studies._short(-0.0, 2), '0')
 
 
 class ReadmeTest(absltest.TestCase):

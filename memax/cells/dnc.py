@@ -128,7 +128,10 @@ class DNCCell(nn.RNNCellBase):
   `return_aux`, `aux` holds `write_weights [B, 1, N]`, `read_weights
   [B, R, N]`, `usage [B, N]`, `allocation [B, N]`, `read_modes [B, R, 3]`
   (backward, content, forward), `free_gates [B, R]`, `allocation_gate [B]`
-  and `write_gate [B]`.
+  and `write_gate [B]`. `__call__` is `step_projected(carry,
+  project_inputs(x))`: `SequenceModel` projects all steps' inputs before its
+  loop (`memax.models.sequence`), so a subclass changes the step in
+  `step_projected`.
 
   Attributes:
     controller: 'lstm' (the paper's deep LSTM) or 'feedforward' (tanh

@@ -52,6 +52,11 @@ class _Gates(nn.Module):
   @nn.compact
   def __call__(self, in_features: int | None) -> tuple[Array, Array]:
     if in_features is None:
+      if not self.has_variable('params', 'kernel'):
+        raise ValueError(
+            'FusedLSTMCell.step needs the parameters that `project` or '
+            '`__call__` creates: initialise the cell through one of them '
+            '(e.g. `init` of the cell itself, not of its step method).')
       return (self.get_variable('params', 'kernel'),
               self.get_variable('params', 'bias'))
     kernel = self.param('kernel', nn.initializers.lecun_normal(),
@@ -70,6 +75,9 @@ class FusedLSTMCell(nn.RNNCellBase):
   (any leading axes, e.g. all time steps), and `step(carry, projected
   [B, 4C], rest [B, R])` adds `[rest, h] W[D0:]`; `__call__(carry, [x0,
   rest])` equals `step(carry, project(x0, R), rest)` up to float rounding.
+  `rest` must have the `R` features given to `project` (the kernel's last
+  `R + C` rows are its). Products accumulate in float32 and the gates are
+  cast to `dtype` once.
 
   Attributes:
     features: hidden size `C`.
@@ -86,20 +94,19 @@ class FusedLSTMCell(nn.RNNCellBase):
 
   def _dot(self, x: Array, kernel: Array) -> Array:
     x, kernel = jnp.asarray(x, self.dtype), jnp.asarray(kernel, self.dtype)
-    return jnp.dot(x, kernel)
+    return jnp.dot(x, kernel, preferred_element_type=jnp.float32)
 
   def __call__(self, carry: LSTMState, x: Array) -> tuple[LSTMState, Array]:
     kernel, bias = self.gates(x.shape[-1] + self.features)
-    gates = self._dot(jnp.concatenate([x, carry.h], axis=-1), kernel)
-    return _lstm_update(gates + jnp.asarray(bias, self.dtype), carry,
-                        self.forget_bias)
+    gates = self._dot(jnp.concatenate([x, carry.h], axis=-1), kernel) + bias
+    return _lstm_update(gates.astype(self.dtype), carry, self.forget_bias)
 
   def project(self, x0: Array, rest_features: int = 0) -> Array:
-    """`x0 W[:D0] + b`, `[..., 4C]`, for inputs `x0 [..., D0]` followed by
-    `rest_features` more per step."""
+    """`x0 W[:D0] + b`, `[..., 4C]` in float32, for inputs `x0 [..., D0]`
+    followed by `rest_features` more per step."""
     d0 = x0.shape[-1]
     kernel, bias = self.gates(d0 + rest_features + self.features)
-    return self._dot(x0, kernel[:d0]) + jnp.asarray(bias, self.dtype)
+    return self._dot(x0, kernel[:d0]) + bias
 
   def step(self, carry: LSTMState, projected: Array, rest: Array | None = None
            ) -> tuple[LSTMState, Array]:
@@ -107,8 +114,13 @@ class FusedLSTMCell(nn.RNNCellBase):
     `[B, R]` (None when R = 0)."""
     kernel, _ = self.gates(None)
     tail = carry.h if rest is None else jnp.concatenate([rest, carry.h], -1)
+    if tail.shape[-1] >= kernel.shape[0]:
+      raise ValueError(
+          f'FusedLSTMCell.step: rest has {tail.shape[-1] - self.features} '
+          f'features, but the kernel has {kernel.shape[0]} rows for the '
+          f'projected input, the rest and h ({self.features}).')
     gates = projected + self._dot(tail, kernel[-tail.shape[-1]:])
-    return _lstm_update(gates, carry, self.forget_bias)
+    return _lstm_update(gates.astype(self.dtype), carry, self.forget_bias)
 
   @nn.nowrap
   def initialize_carry(self, rng: PRNGKey, input_shape: tuple[int, ...]

@@ -104,7 +104,10 @@ class MANNCell(nn.RNNCellBase):
 
   `__call__(carry, x [B, D]) -> (carry, (y [B, C + R*W], aux))`; `aux` holds
   `read_weights [B, R, N]`, `write_weights [B, R, N]` and `usage [B, N]`
-  when `return_aux`.
+  when `return_aux`. `__call__` is `step_projected(carry,
+  project_inputs(x))`: `SequenceModel` projects all steps' inputs before its
+  loop (`memax.models.sequence`), so a subclass changes the step in
+  `step_projected`.
 
   Attributes:
     controller_size: `C`, LSTM units (the paper: 200).

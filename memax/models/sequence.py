@@ -19,8 +19,19 @@ from memax.types import Array, ModelOutput
 
 def _projects(cell: nn.Module) -> bool:
   """Whether `cell` splits its step into `project_inputs` (the part that
-  depends on the inputs alone, for all steps at once) and `step_projected`."""
-  return hasattr(cell, 'project_inputs') and hasattr(cell, 'step_projected')
+  depends on the inputs alone, for all steps at once) and `step_projected`.
+
+  Not when a subclass overrides `__call__` below the class that defines
+  `step_projected`: its own step is then the one that runs.
+  """
+  mro = type(cell).__mro__
+
+  def owner(name):
+    return next((i for i, c in enumerate(mro) if name in vars(c)), None)
+
+  split = owner('step_projected')
+  return (split is not None and owner('project_inputs') is not None
+          and owner('__call__') >= split)
 
 
 def _step(cell: nn.Module, carry: Any, x: Any) -> tuple[Any, Any]:
@@ -40,10 +51,17 @@ class SequenceModel(nn.Module):
 
   The batch size and the sequence length are free; so is any size the cell
   takes from its attributes (the NTM's memory size), since none of them is a
-  parameter shape. A cell with `project_inputs` and `step_projected` (those
-  with an LSTM controller) has the part of its step that depends on the
-  inputs alone computed for all steps before the loop, as one large matrix
-  product (`memax.cells.lstm`).
+  parameter shape.
+
+  A cell may split its step in two: `project_inputs(xs [B, T, D])`, the
+  part that depends on the inputs alone, for all steps at once (any leading
+  axes; a pytree whose leaves are all `[B, T, ...]`), and
+  `step_projected(carry, p_t)` on one step's slice of it, with
+  `step_projected(c, project_inputs(x)) == cell(c, x)`. The model then
+  computes the projection before the loop, as one large matrix product
+  (`memax.cells.lstm`: `LSTMBaseline`, `MANNCell`, `DNCCell`, whose
+  controllers' input products move out of the loop). A subclass that
+  overrides `__call__` alone is stepped with its `__call__`.
 
   Attributes:
     cell: a carry-first cell whose output is `(features, aux_dict)`.
@@ -73,7 +91,8 @@ class SequenceModel(nn.Module):
     `num_steps`, a `[]` int >= 1, says that the steps from that index on are
     padding for the whole batch: they are skipped (`lax.cond`; the carry
     passes through, features and aux are zero), so a batch costs about its
-    own length rather than `T`. This pays at large batches; at batch 1 the
+    own length rather than `T` (a cell's input projection still runs over
+    all `T` steps, one product). This pays at large batches; at batch 1 the
     conditional costs more than the step it skips. Skipping always
     recomputes each step in the backward pass (as `remat` does): without
     it the conditional's residuals, stacked over time, include the cell's

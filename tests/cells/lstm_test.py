@@ -66,6 +66,19 @@ class FusedLSTMCellTest(absltest.TestCase):
       np.testing.assert_allclose(got.h, want.h, rtol=1e-5, atol=1e-6)
       np.testing.assert_allclose(got.c, want.c, rtol=1e-5, atol=1e-6)
 
+  def test_step_errors_name_what_is_wrong(self):
+    cell = lstm.FusedLSTMCell(features=4)
+    carry = lstm.LSTMState(jnp.zeros((2, 4)), jnp.zeros((2, 4)))
+    # No parameters yet: `step` does not create them.
+    with self.assertRaisesRegex(ValueError, 'initialise the cell'):
+      cell.init(jax.random.key(0), carry, jnp.zeros((2, 16)),
+                method=cell.step)
+    # A rest wider than the kernel holds.
+    params = cell.init(jax.random.key(0), carry, jnp.zeros((2, 3)))
+    with self.assertRaisesRegex(ValueError, 'rest has 7 features'):
+      cell.apply(params, carry, jnp.zeros((2, 16)), jnp.zeros((2, 7)),
+                 method=cell.step)
+
   def test_parameters_are_a_dense_named_gates(self):
     # The parameters (names, shapes, initial values) of the `nn.Dense` the
     # cell used before its projection was split: old checkpoints load.

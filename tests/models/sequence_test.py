@@ -25,10 +25,18 @@ _N = 5  # num_steps of the skipping test: steps _N.. are padding.
 _UNROLL = 2  # divides _T: the unrolled scan has no remainder loop.
 
 
+# Cells whose input projection runs before the loop, besides the LSTM: the
+# MANN, a two-layer DNC (a tuple of projections) and a feed-forward DNC
+# (its inputs passed through).
+_PROJECTING = {'mann': {}, 'dnc2': {'controller_layers': 2},
+               'dnc_ff': {'controller': 'feedforward'}}
+
+
 def _config(name, **kw):
-  config = model_configs.get(name)
-  if name in ('ntm', 'mann', 'dnc'):
+  config = model_configs.get({'dnc2': 'dnc', 'dnc_ff': 'dnc'}.get(name, name))
+  if name in ('ntm', 'mann', 'dnc') or name in _PROJECTING:
     config.update(dict(controller_size=8, memory_size=12, word_size=5))
+    config.update(_PROJECTING.get(name, {}))
   else:
     config.hidden_size = 8
   config.update(kw)
@@ -57,6 +65,7 @@ _VARIANTS = {
             (True, 1, True)),
     'lstm': ((False, 1, False), (True, _UNROLL, False),
              (False, _UNROLL, False), (False, 1, True), (True, 1, True)),
+    **{name: ((False, 1, False), (False, 1, True)) for name in _PROJECTING},
 }
 
 
@@ -132,7 +141,7 @@ def _results(name, remat=False, unroll=1, skip=False):
 
 class SequenceModelTest(parameterized.TestCase):
 
-  @parameterized.parameters('ntm', 'lstm')
+  @parameterized.parameters('ntm', 'lstm', *_PROJECTING)
   def test_scan_equals_a_python_loop_over_the_cell(self, name):
     model = _model(name)
     out, _ = _results(name)  # the model's scan over _inputs().
@@ -153,6 +162,13 @@ class SequenceModelTest(parameterized.TestCase):
   @parameterized.product(name=['ntm', 'lstm'], remat=[False, True])
   def test_skipping_padded_steps_changes_nothing_before_num_steps(
       self, name, remat):
+    self._check_skipping(name, remat)
+
+  @parameterized.parameters(*_PROJECTING)
+  def test_skipping_with_projected_inputs(self, name):
+    self._check_skipping(name, remat=False)
+
+  def _check_skipping(self, name, remat):
     # Skipping, with or without remat, against the reference: the plain
     # model (no remat) computing every step, whose program the other tests
     # share.
@@ -182,7 +198,7 @@ class SequenceModelTest(parameterized.TestCase):
         a, b, rtol=1e-4, atol=1e-6), skip_grads['first'],
                  full_grads['first'])
 
-  @parameterized.parameters('ntm', 'lstm')
+  @parameterized.parameters('ntm', 'lstm', 'dnc2')
   def test_skipping_stores_no_weights_per_step(self, name):
     # Without recomputation the conditional's residuals, stacked by the
     # scan, held each weight matrix once per step (a regression: the
