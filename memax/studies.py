@@ -279,7 +279,14 @@ def _runs(rows) -> list[list[float]]:
   by_seed = {}
   for r in sorted(rows, key=_task_of):
     by_seed.setdefault(r['seed'], []).append(r['metrics']['test/error'])
-  return [errors for _, errors in sorted(by_seed.items())]
+  return [by_seed[x] for x in _complete_seeds(rows)]
+
+
+def _complete_seeds(rows) -> list[int]:
+  """The seeds of a one-model-per-task study that finished every task."""
+  tasks = {_task_of(r) for r in rows}
+  return sorted(x for x in {r['seed'] for r in rows}
+                if {_task_of(r) for r in rows if r['seed'] == x} == tasks)
 
 
 def _seeds_text(seeds: Sequence[int]) -> str:
@@ -331,19 +338,18 @@ def babi_tasks(studies: Mapping[str, list], args: Sequence[str],
   if not rows:
     return [f'### {name}: no finished trial', '']
   per_task = any(_task_of(r) is not None for r in rows)
-  seeds = sorted({r['seed'] for r in rows})
   if per_task:
     by_task = {}
     for r in rows:
       by_task.setdefault(_task_of(r), []).append(r)
     tasks = sorted(by_task)
-    n = min(len(v) for v in by_task.values())
-    test = [[sorted(by_task[t], key=lambda r: r['seed'])[i]['metrics']
-             ['test/error'] for t in tasks] for i in range(n)]
+    complete = _complete_seeds(rows)
+    test = [[next(r for r in by_task[t] if r['seed'] == x)['metrics']
+             ['test/error'] for t in tasks] for x in complete]
     best_row = [_picked(by_task[t])['metrics']['test/error'] for t in tasks]
     label = 'best seed per task on validation'
-    walls = _seed_walls(rows, seeds[:n])
-    head = (f'### {name} (one model per task): {_seeds_text(seeds[:n])}, '
+    walls = _seed_walls(rows, complete)
+    head = (f'### {name} (one model per task): {_seeds_text(complete)}, '
             f'{_epochs_text(rows)}, {_walls_range(walls)} for its {len(tasks)}'
             f' task{"s" if len(tasks) > 1 else ""}, {_commits_text(rows)}')
   else:
@@ -426,7 +432,7 @@ def _babi_summary_cells(studies, names: Sequence[str]) -> list[str]:
   epochs = _range([r.get('epochs') or 0 for r in rows])
   runs = _runs(rows)
   if per_task:
-    walls = _seed_walls(rows, sorted({r['seed'] for r in rows}))
+    walls = _seed_walls(rows, _complete_seeds(rows))
     wall = f'{_walls_range(walls)} for all {len(runs[0])}'
     best = [r['metrics']['test/error'] for _, r in
             pick_per_task(studies, names)]

@@ -89,6 +89,18 @@ class TablesTest(absltest.TestCase):
     self.assertEqual(row, '| pick | `a+b` | 2 + 1 | 60 | - | 18.0 % | '
                      '2 (tasks 1, 2) | - | 1 % |')
 
+  def test_one_model_per_task_counts_only_seeds_with_every_task(self):
+    # Seed 1 has task 1 only: it is left out of the means and the wall,
+    # and seed 2's row is not paired with seed 1's.
+    a = _single('a', [{1: (0.0, 0.3), 2: (0.2, 0.1)}, {1: (0.5, 0.2)},
+                      {1: (0.1, 0.2), 2: (0.4, 0.3)}])
+    lines = studies.babi_tasks({'a': a}, ['a'], [])
+    self.assertIn('(one model per task): 2 seeds (0, 2)', lines[0])
+    self.assertIn('200-204 s for its 2 tasks', lines[0])
+    # The per-task pick on validation still sees every run (seed 1 wins 1).
+    self.assertEqual(_table(lines, '1'), ['1', '5.0', '0.0-10.0', '50.0'])
+    self.assertEqual(_table(lines, '2'), ['2', '30.0', '20.0-40.0', '20.0'])
+
   def test_summary_and_cells(self):
     studies_ = {'j': _joint()}
     row = studies.babi_summary(studies_, [], ['j | joint | `j` | 12 %'])[-2]
