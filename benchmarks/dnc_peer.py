@@ -82,6 +82,25 @@ if _ROOT not in sys.path:
 
 # Runs under the peer's Python: reads one JSON command per line and answers
 # each with one JSON line.
+# The protocol half of a worker script: a peer's script defines `build(cmd)`
+# (returns its parameter count) and `steps(n)` (trains `n` steps, returns
+# the last loss and the mean sequence length), then this loop answers.
+WORKER_LOOP = r'''
+out = lambda **kw: print(json.dumps(kw), flush=True)
+out(torch=torch.__version__, threads=torch.get_num_threads())
+for line in sys.stdin:
+  cmd = json.loads(line)
+  if cmd['cmd'] == 'build':
+    out(params=build(cmd))
+  elif cmd['cmd'] == 'steps':
+    start = time.perf_counter()
+    loss, mean_length = steps(cmd['n'])
+    out(seconds=time.perf_counter() - start, loss=loss,
+        mean_length=mean_length)
+  else:
+    break
+'''
+
 _WORKER = r'''
 import json, os, sys, time, types
 peer_dir, threads = sys.argv[1], int(sys.argv[2])
@@ -94,50 +113,52 @@ torch.set_num_threads(threads)
 import copy_task
 from dnc import DNC
 cpu = torch.device('cpu')
-out = lambda **kw: print(json.dumps(kw), flush=True)
-out(torch=torch.__version__, threads=torch.get_num_threads())
-for line in sys.stdin:
-  cmd = json.loads(line)
-  if cmd['cmd'] == 'build':
-    np.random.seed(0)
-    torch.manual_seed(0)
-    batch, lengths = cmd['batch'], cmd['lengths']
-    rnn = DNC(input_size=6, hidden_size=64, rnn_type='lstm', num_layers=1,
-              num_hidden_layers=2, dropout=0, nr_cells=cmd['cells'],
-              cell_size=20, read_heads=4, device=cpu, debug=False,
-              batch_first=True, independent_linears=True)
-    opt = torch.optim.Adam(rnn.parameters(), lr=1e-4, eps=1e-9,
-                           betas=(0.9, 0.98))
-    out(params=sum(p.numel() for p in rnn.parameters()))
-  elif cmd['cmd'] == 'steps':
-    start, total = time.perf_counter(), 0
-    for _ in range(cmd['n']):
-      opt.zero_grad()
-      length = np.random.randint(lengths[0], lengths[1] + 1)
-      x, y = copy_task.generate_data(batch, length, 6, cpu)
-      output, (chx, mhx, rv) = rnn(x, (None, None, None),
-                                   reset_experience=True,
-                                   pass_through_memory=True)
-      loss = copy_task.criterion(output, y.permute(1, 0, 2))  # shim
-      loss.backward()
-      clip_grad_norm_(rnn.parameters(), 50)
-      opt.step()
-      loss_value = loss.item()
-      mhx = [{k: v.detach() for k, v in m.items()} for m in mhx]  # shim
-      total += length
-    out(seconds=time.perf_counter() - start, loss=loss_value,
-        mean_length=total / cmd['n'])
-  else:
-    break
-'''
+
+def build(cmd):
+  global rnn, opt, batch, lengths
+  np.random.seed(0)
+  torch.manual_seed(0)
+  batch, lengths = cmd['batch'], cmd['lengths']
+  rnn = DNC(input_size=6, hidden_size=64, rnn_type='lstm', num_layers=1,
+            num_hidden_layers=2, dropout=0, nr_cells=cmd['cells'],
+            cell_size=20, read_heads=4, device=cpu, debug=False,
+            batch_first=True, independent_linears=True)
+  opt = torch.optim.Adam(rnn.parameters(), lr=1e-4, eps=1e-9,
+                         betas=(0.9, 0.98))
+  return sum(p.numel() for p in rnn.parameters())
+
+def steps(n):
+  total = 0
+  for _ in range(n):
+    opt.zero_grad()
+    length = np.random.randint(lengths[0], lengths[1] + 1)
+    x, y = copy_task.generate_data(batch, length, 6, cpu)
+    output, (chx, mhx, rv) = rnn(x, (None, None, None),
+                                 reset_experience=True,
+                                 pass_through_memory=True)
+    loss = copy_task.criterion(output, y.permute(1, 0, 2))  # shim
+    loss.backward()
+    clip_grad_norm_(rnn.parameters(), 50)
+    opt.step()
+    loss_value = loss.item()
+    mhx = [{k: v.detach() for k, v in m.items()} for m in mhx]  # shim
+    total += length
+  return loss_value, total / n
+''' + WORKER_LOOP
 
 
-class _PeerWorker:
-  """The peer's process: `ask(cmd)` sends one command, returns its answer."""
+class PeerWorker:
+  """The peer's process: `ask(cmd)` sends one command, returns its answer.
 
-  def __init__(self, python: str, peer_dir: str, threads: int):
+  `script` (default: this file's pytorch-dnc worker) runs under the peer's
+  Python with argv `peer_dir threads`, answers one JSON line on start and
+  one per JSON command line.
+  """
+
+  def __init__(self, python: str, peer_dir: str, threads: int,
+               script: str = _WORKER):
     self._proc = subprocess.Popen(
-        [python, '-c', _WORKER, peer_dir, str(threads)],
+        [python, '-c', script, peer_dir, str(threads)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     self.info = self._answer()
 
@@ -180,14 +201,13 @@ def memax_config(cells: int, lengths: tuple[int, int], batch: int,
       train_config.get_config('model=dnc,task=copy'), fields)
 
 
-class _PeerSide:
-  """One configuration of the peer, timed call by call like `_Bench`."""
+class PeerSide:
+  """One configuration of the peer (its worker's 'build' command with
+  `batch` and `build`), timed call by call like `_Bench`."""
 
-  def __init__(self, worker: _PeerWorker, cells: int, lengths, batch: int,
-               steps: int):
+  def __init__(self, worker: PeerWorker, batch: int, steps: int, **build):
     self.worker, self.steps, self.batch = worker, steps, batch
-    self.params = worker.ask(cmd='build', cells=cells, batch=batch,
-                             lengths=list(lengths))['params']
+    self.params = worker.ask(cmd='build', batch=batch, **build)['params']
     worker.ask(cmd='steps', n=2)  # warm-up.
     self.answers = []
 
@@ -219,8 +239,8 @@ def measure(workers, cells: int, lengths, args) -> list[dict]:
   peer_steps = args.peer_steps if lengths[0] < lengths[1] else max(
       1, args.peer_steps // 2)
   for threads, worker in workers.items():
-    sides[threads] = _PeerSide(worker, cells, lengths, args.batch_size,
-                               peer_steps)
+    sides[threads] = PeerSide(worker, args.batch_size, peer_steps,
+                              cells=cells, lengths=list(lengths))
   order = list(sides.values())
   for r in range(args.repeats):
     k = r % len(order)
@@ -276,7 +296,7 @@ def main(argv=None) -> int:
   workers = {}
   try:
     for threads in args.peer_threads.split(','):
-      workers[int(threads)] = _PeerWorker(args.peer_python, args.peer_dir,
+      workers[int(threads)] = PeerWorker(args.peer_python, args.peer_dir,
                                           int(threads))
     for cells in [int(c) for c in args.cells.split(',')]:
       for text in args.lengths.split(','):
