@@ -80,11 +80,11 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if _ROOT not in sys.path:
   sys.path.insert(0, _ROOT)
 
-# Runs under the peer's Python: reads one JSON command per line and answers
-# each with one JSON line.
-# The protocol half of a worker script: a peer's script defines `build(cmd)`
-# (returns its parameter count) and `steps(n)` (trains `n` steps, returns
-# the last loss and the mean sequence length), then this loop answers.
+# The protocol half of a worker script, which runs under the peer's Python
+# and answers each JSON command line with one JSON line. A peer's script
+# defines `build(cmd)` (returns its parameter count) and `steps(n)` (trains
+# `n` steps, returns the last loss and the mean sequence length), then this
+# loop answers.
 WORKER_LOOP = r'''
 out = lambda **kw: print(json.dumps(kw), flush=True)
 out(torch=torch.__version__, threads=torch.get_num_threads())
@@ -101,6 +101,7 @@ for line in sys.stdin:
     break
 '''
 
+# pytorch-dnc's worker.
 _WORKER = r'''
 import json, os, sys, time, types
 peer_dir, threads = sys.argv[1], int(sys.argv[2])

@@ -344,8 +344,7 @@ def babi_tasks(studies: Mapping[str, list], args: Sequence[str],
       by_task.setdefault(_task_of(r), []).append(r)
     tasks = sorted(by_task)
     complete = _complete_seeds(rows)
-    test = [[next(r for r in by_task[t] if r['seed'] == x)['metrics']
-             ['test/error'] for t in tasks] for x in complete]
+    test = _runs(rows)  # each complete seed's errors, in task order.
     best_row = [_picked(by_task[t])['metrics']['test/error'] for t in tasks]
     label = 'best seed per task on validation'
     walls = _seed_walls(rows, complete)

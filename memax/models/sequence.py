@@ -109,7 +109,6 @@ class SequenceModel(nn.Module):
     if _projects(self.cell):
       # One product over all steps instead of one per step inside the loop.
       inputs = self.cell.project_inputs(inputs)
-    first_step = lambda x: jax.tree.map(lambda a: a[:, 0], x)
     if num_steps is None:
       step = nn.remat(_step) if self.remat else _step
       scan = nn.scan(step, variable_broadcast='params',
@@ -119,7 +118,8 @@ class SequenceModel(nn.Module):
     else:
       # The first step runs outside the loop: its outputs give the skipped
       # steps' (zero) outputs their structure.
-      carry, first = _step(self.cell, carry, first_step(inputs))
+      carry, first = _step(self.cell, carry,
+                           jax.tree.map(lambda a: a[:, 0], inputs))
       skipped = jax.tree.map(jnp.zeros_like, first)
       step = nn.remat(_step_or_skip)
       scan = nn.scan(step, variable_broadcast='params',
