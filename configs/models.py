@@ -76,6 +76,30 @@ def dnc() -> ml_collections.ConfigDict:
   return c
 
 
+def dam() -> ml_collections.ConfigDict:
+  """DAM with the sizes of taewonpark/DAM's copy command (Park et al. 2021)."""
+  c = ml_collections.ConfigDict()
+  c.name = 'dam'
+  c.num_blocks = 2               # memory blocks K (1: DNC without link).
+  c.controller_size = 128        # LSTM units C.
+  c.memory_size = 64             # slots N per block; can change at evaluation.
+  c.word_size = 36               # word size W.
+  c.num_read_heads = 1           # R (one write head per block).
+  c.strength = 'softplus'        # key strengths: 'softplus' (the code) or
+                                 # 'oneplus' (the DNC paper).
+  c.controller_clip = 20.0       # clip controller output and state; 0 = off.
+  c.layer_norm = True            # layer-normalise the controller output.
+  c.forget_bias = 1.0            # the controller's forget-gate bias.
+  c.eps = 1e-6                   # floor of the content addressing.
+  c.readout_dropout = 0.1        # dropout of the controller output before
+                                 # the readout, in training (keep 0.9).
+  c.readout_layers = ()          # ReLU layers before the linear readout.
+  c.output_clip = 20.0           # clip the logits; 0 = off.
+  c.unroll = 1                   # scan steps per loop iteration (speed only).
+  c.remat = False                # recompute steps in the backward pass.
+  return c
+
+
 def lstm() -> ml_collections.ConfigDict:
   """LSTM baseline; one layer of the NTM controller's size by default."""
   c = ml_collections.ConfigDict()
@@ -88,7 +112,7 @@ def lstm() -> ml_collections.ConfigDict:
   return c
 
 
-REGISTRY = {'ntm': ntm, 'mann': mann, 'dnc': dnc, 'lstm': lstm}
+REGISTRY = {'ntm': ntm, 'mann': mann, 'dnc': dnc, 'dam': dam, 'lstm': lstm}
 
 
 def get(name: str) -> ml_collections.ConfigDict:

@@ -1,5 +1,7 @@
 """Flax cells (carry-first, `(carry, x) -> (carry, y)`) that wrap the ops."""
 
+from memax.cells.dam import DAMCell
+from memax.cells.dam import DAMState
 from memax.cells.dnc import DNCCell
 from memax.cells.dnc import DNCState
 from memax.cells.lstm import FusedLSTMCell
@@ -10,5 +12,5 @@ from memax.cells.mann import MANNState
 from memax.cells.ntm import NTMCell
 from memax.cells.ntm import NTMState
 
-__all__ = ('DNCCell', 'DNCState', 'FusedLSTMCell', 'LSTMBaseline',
+__all__ = ('DAMCell', 'DAMState', 'DNCCell', 'DNCState', 'FusedLSTMCell', 'LSTMBaseline',
            'LSTMState', 'MANNCell', 'MANNState', 'NTMCell', 'NTMState')

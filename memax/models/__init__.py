@@ -5,6 +5,7 @@ from typing import Any, Callable
 
 import flax.linen as nn
 
+from memax.cells.dam import DAMCell
 from memax.cells.dnc import DNCCell
 from memax.cells.lstm import LSTMBaseline
 from memax.cells.mann import MANNCell
@@ -19,6 +20,7 @@ REGISTRY: dict[str, Callable[..., nn.Module]] = {
     'ntm': NTMCell,
     'mann': MANNCell,
     'dnc': DNCCell,
+    'dam': DAMCell,
     'lstm': LSTMBaseline,
 }
 
@@ -30,7 +32,8 @@ DIRECT: dict[str, Callable[..., nn.Module]] = {
     'memnn': MemNN,
 }
 
-_MODEL_FIELDS = ('name', 'unroll', 'remat')
+_MODEL_FIELDS = ('name', 'unroll', 'remat', 'readout_dropout',
+                 'readout_layers', 'output_clip')
 
 def _known_fields(cls) -> set[str]:
   return {f.name for f in dataclasses.fields(cls)} - {'parent', 'name'}
@@ -88,5 +91,22 @@ def build(config: Any, output_size: int, *, return_aux: bool = False,
   unroll = int(fields.get('unroll', 1))
   if unroll < 1:
     raise ValueError(f'config.model.unroll must be >= 1, got {unroll}.')
+  dropout = fields.get('readout_dropout', 0.0)
+  if (isinstance(dropout, bool) or not isinstance(dropout, (int, float))
+      or not 0 <= dropout < 1):
+    raise ValueError('config.model.readout_dropout must be a drop rate in '
+                     f'[0, 1), got {dropout!r}.')
+  layers = fields.get('readout_layers', ())
+  layers = (layers,) if isinstance(layers, int) else tuple(layers or ())
+  if not all(isinstance(w, int) and not isinstance(w, bool) and w >= 1
+             for w in layers):
+    raise ValueError('config.model.readout_layers must be positive layer '
+                     f'widths, got {fields.get("readout_layers")!r}.')
+  clip = fields.get('output_clip', 0.0)
+  if isinstance(clip, bool) or not isinstance(clip, (int, float)) or clip < 0:
+    raise ValueError(f'config.model.output_clip must be >= 0 (0 disables), '
+                     f'got {clip!r}.')
   return SequenceModel(cell=cell, output_size=output_size, unroll=unroll,
-                       remat=bool(fields.get('remat', False)))
+                       remat=bool(fields.get('remat', False)),
+                       readout_dropout=float(dropout), readout_layers=layers,
+                       output_clip=float(clip))

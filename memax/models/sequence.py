@@ -63,6 +63,14 @@ class SequenceModel(nn.Module):
   controllers' input products move out of the loop). A subclass that
   overrides `__call__` alone is stepped with its `__call__`.
 
+  The readout is one linear layer by default. DAM's output path
+  (taewonpark/DAM) adds three optional parts, in its order: dropout of the
+  cell's controller output while training (`readout_dropout`; the cell's
+  `dropout_features` says how many leading features that is, else all),
+  ReLU layers (`readout_layers`), then the linear layer and a clip of the
+  logits (`output_clip`). Off by default, and the parameters are then
+  those of the linear readout alone.
+
   Attributes:
     cell: a carry-first cell whose output is `(features, aux_dict)`.
     output_size: `O`, logits per step.
@@ -70,23 +78,32 @@ class SequenceModel(nn.Module):
     remat: recompute each step's activations in the backward pass instead
       of storing them (less memory traffic, more compute). Steps skipped
       by `num_steps` are always recomputed (see `__call__`).
+    readout_dropout: drop rate of the controller features in training
+      (DAM: 0.1, its keep probability 0.9); 0 disables.
+    readout_layers: widths of ReLU layers before the linear readout.
+    output_clip: clip the logits to `[-c, c]` (DAM: 20); 0 disables.
   """
 
-  # Random-number streams the model draws from (the trainer provides them).
-  rng_streams = ('carry',)
+  # Random-number streams the model draws from (the trainer provides them;
+  # the first gets the step's model key itself).
+  rng_streams = ('carry', 'dropout')
 
   cell: nn.RNNCellBase
   output_size: int
   unroll: int = 1
   remat: bool = False
+  readout_dropout: float = 0.0
+  readout_layers: tuple[int, ...] = ()
+  output_clip: float = 0.0
 
   @nn.compact
   def __call__(self, inputs: Array, *, train: bool = False,
                num_steps: Array | None = None) -> ModelOutput:
     """Returns logits `[B, T, O]`, losses and aux `{name: [B, T, ...]}`.
 
-    A 'carry' rng stream, if given, seeds random initial states. `train` is
-    part of the model interface; the recurrent cells ignore it.
+    A 'carry' rng stream, if given, seeds random initial states; a
+    'dropout' stream the readout's dropout. `train` turns that dropout on;
+    the recurrent cells ignore it.
 
     `num_steps`, a `[]` int >= 1, says that the steps from that index on are
     padding for the whole batch: they are skipped (`lax.cond`; the carry
@@ -100,7 +117,6 @@ class SequenceModel(nn.Module):
     1,377 x 256 x 1024 array), and a gradient that skips 1,298 of 1,378
     steps cost 3.4x the one computing them all (docs/benchmarks.md).
     """
-    del train
     rng = (self.make_rng('carry') if self.has_rng('carry')
            else jax.random.key(0))
     carry = self.cell.initialize_carry(rng, inputs[:, 0].shape)
@@ -135,5 +151,18 @@ class SequenceModel(nn.Module):
     features, aux = outputs[0], outputs[1]
     losses = ({k: jnp.mean(v) for k, v in outputs[2].items()}
               if len(outputs) > 2 else {})
+    return ModelOutput(self._readout(features, train), losses, aux)
+
+  def _readout(self, features: Array, train: bool) -> Array:
+    """Features `[B, T, F]` -> logits `[B, T, O]` (the class docstring)."""
+    if self.readout_dropout and train:
+      n = getattr(self.cell, 'dropout_features', features.shape[-1])
+      dropped = nn.Dropout(self.readout_dropout, deterministic=False)(
+          features[..., :n])
+      features = jnp.concatenate([dropped, features[..., n:]], axis=-1)
+    for i, width in enumerate(self.readout_layers):
+      features = nn.relu(nn.Dense(width, name=f'readout_hidden_{i}')(features))
     logits = nn.Dense(self.output_size, name='readout')(features)
-    return ModelOutput(logits, losses, aux)
+    if self.output_clip:
+      logits = jnp.clip(logits, -self.output_clip, self.output_clip)
+    return logits

@@ -29,7 +29,8 @@ _UNROLL = 2  # divides _T: the unrolled scan has no remainder loop.
 # MANN, a two-layer DNC (a tuple of projections) and a feed-forward DNC
 # (its inputs passed through).
 _PROJECTING = {'mann': {}, 'dnc2': {'controller_layers': 2},
-               'dnc_ff': {'controller': 'feedforward'}}
+               'dnc_ff': {'controller': 'feedforward'},
+               'dam': {'num_blocks': 2, 'num_read_heads': 2}}
 
 
 def _config(name, **kw):
@@ -69,6 +70,7 @@ _VARIANTS = {
     # MANN's single projection is the LSTM's case).
     'mann': ((False, 1, False),), 'dnc_ff': ((False, 1, False),),
     'dnc2': ((False, 1, False), (False, 1, True)),
+    'dam': ((False, 1, False),),
 }
 
 
@@ -269,7 +271,7 @@ class SequenceModelTest(parameterized.TestCase):
     np.testing.assert_array_equal(a, c)
     self.assertFalse(np.allclose(a, b))
     # The stream the trainer provides (`step.model_rngs`).
-    self.assertEqual(model.rng_streams, ('carry',))
+    self.assertEqual(model.rng_streams[0], 'carry')
 
   def test_unknown_model_and_field_errors_name_the_field(self):
     with self.assertRaisesRegex(ValueError, 'config.model.name'):
