@@ -111,6 +111,44 @@ def babi_words() -> ml_collections.ConfigDict:
   return c
 
 
+def representation_recall() -> ml_collections.ConfigDict:
+  """DAM's representation recall (Park et al. 2021, taewonpark/DAM)."""
+  c = ml_collections.ConfigDict()
+  c.name = 'representation_recall'
+  c.num_items = 8                # stored items, distinct in every segment.
+  c.num_segments = 8             # segments per item (even: half are hidden).
+  c.segment_size = 8             # bits per segment (items of 64 bits).
+  c.min_queries = 8              # queries: uniform in [min, max].
+  c.max_queries = 16
+  c.eval_queries = ()            # query counts of extra eval variants.
+  return c
+
+
+def nth_farthest() -> ml_collections.ConfigDict:
+  """N-th farthest (Santoro et al. 2018), as DAM trains it."""
+  c = ml_collections.ConfigDict()
+  c.name = 'nth_farthest'
+  c.num_vectors = 8              # vectors (and labels, and classes).
+  c.vector_size = 16             # dimensions, uniform in [-1, 1].
+  c.test_size = 3200             # the fixed test set ('test', exhaustive).
+  c.test_seed = 0                # its key (not the model seed).
+  return c
+
+
+def convex_hull() -> ml_collections.ConfigDict:
+  """Convex hull (Vinyals et al. 2015), DAM's recurrent encoding."""
+  c = ml_collections.ConfigDict()
+  c.name = 'convex_hull'
+  c.min_points = 5               # training points: uniform in [min, max].
+  c.max_points = 20              # also fixes the classes (P + 1) and T.
+  c.eval_points = (5, 10)        # generated evaluation variants.
+  c.num_points = 0               # 0: n varies; else every example has n.
+  c.train_file = ''              # Pointer Networks file ('' = generate).
+  c.test_file = ''               # a file for the exhaustive 'test' split.
+  c.permute_test_labels = False  # 'test' labels: file indices (the code's).
+  return c
+
+
 # Small settings of each task for smoke tests and CI (`runlocal`).
 RUNLOCAL = {
     'copy': dict(max_length=4, eval_lengths=(4, 8)),
@@ -122,6 +160,11 @@ RUNLOCAL = {
     'omniglot': dict(num_classes=3, episode_length=9, image_size=6,
                      supersample=2),
     'babi_words': dict(set_name='en', tasks=1, pool_batches=2),
+    'representation_recall': dict(num_items=3, num_segments=4,
+                                  segment_size=3, min_queries=2,
+                                  max_queries=3),
+    'nth_farthest': dict(num_vectors=4, vector_size=3, test_size=8),
+    'convex_hull': dict(min_points=3, max_points=5, eval_points=(4,)),
 }
 
 
@@ -133,6 +176,9 @@ REGISTRY = {
     'ngrams': ngrams,
     'omniglot': omniglot,
     'babi_words': babi_words,
+    'representation_recall': representation_recall,
+    'nth_farthest': nth_farthest,
+    'convex_hull': convex_hull,
 }
 
 

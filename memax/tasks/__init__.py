@@ -6,11 +6,14 @@ from memax.tasks import base
 from memax.tasks.associative_recall import AssociativeRecall
 from memax.tasks.babi import BabiTask
 from memax.tasks.babi_words import BabiWordsTask
+from memax.tasks.convex_hull import ConvexHull
 from memax.tasks.copy import Copy
 from memax.tasks.ngrams import DynamicNGrams
+from memax.tasks.nth_farthest import NthFarthest
 from memax.tasks.omniglot import OmniglotEpisodes
 from memax.tasks.priority_sort import PrioritySort
 from memax.tasks.repeat_copy import RepeatCopy
+from memax.tasks.representation_recall import RepresentationRecall
 
 REGISTRY: dict[str, Callable[..., base.Task]] = {
     'copy': Copy,
@@ -21,6 +24,9 @@ REGISTRY: dict[str, Callable[..., base.Task]] = {
     'babi': BabiTask,
     'babi_words': BabiWordsTask,
     'omniglot': OmniglotEpisodes,
+    'representation_recall': RepresentationRecall,
+    'nth_farthest': NthFarthest,
+    'convex_hull': ConvexHull,
 }
 
 

@@ -29,6 +29,10 @@ _DATA = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'shared',
 
 # Config fragments of tasks that read a dataset (their own tests below).
 _DATASETS = {'omniglot', 'babi_words'}
+# Generated tasks with class outputs (a softmax), not bits.
+_SOFTMAX = {'nth_farthest', 'convex_hull'}
+# Generated tasks with an exhaustive evaluation of a fixed set.
+_FIXED_SETS = {'nth_farthest': 'test'}
 
 
 def _normal(seed, shape):
@@ -72,9 +76,11 @@ class GeneratedTaskContractTest(absltest.TestCase):
       with self.subTest(name):
         evals = task.evals()
         variants = task.variants()
-        self.assertEqual(set(evals), {'train'} | set(variants))
+        fixed = {_FIXED_SETS[name]} if name in _FIXED_SETS else set()
+        self.assertEqual(set(evals), {'train'} | set(variants) | fixed)
         for k, ev in evals.items():
-          self.assertIsInstance(ev, base.Sampled, k)
+          self.assertIsInstance(
+              ev, base.Exhaustive if k in fixed else base.Sampled, k)
         self.assertEqual(evals['train'].task, task)
         for k, variant in variants.items():
           self.assertEqual(evals[k].task, variant, k)
@@ -88,19 +94,21 @@ class GeneratedTaskContractTest(absltest.TestCase):
                                      'length_80', 'train'])
     self.assertEqual(evals['length_120'].task.max_steps, 241)
 
-  def test_probabilities_are_the_sigmoid(self):
+  def test_probabilities_are_the_sigmoid_or_the_softmax(self):
     generated = _generated()
 
     @jax.jit  # every task's, as one program
     def probabilities():
       logits = _normal(0, (2, 3, 5))
       return ({name: task.probabilities(logits)
-               for name, task in generated.items()}, jax.nn.sigmoid(logits))
+               for name, task in generated.items()}, jax.nn.sigmoid(logits),
+              jax.nn.softmax(logits, axis=-1))
 
-    probs, sigmoid = probabilities()
+    probs, sigmoid, softmax = probabilities()
     for name in generated:
       with self.subTest(name):
-        np.testing.assert_allclose(probs[name], sigmoid, rtol=1e-6)
+        np.testing.assert_allclose(
+            probs[name], softmax if name in _SOFTMAX else sigmoid, rtol=1e-6)
 
   def test_train_batch_is_sample_on_the_step_data_key(self):
     key, batch_size = jax.random.key(11), 3
