@@ -62,6 +62,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # Weight of each loss term: 'task' (the task's loss) and the model's named
   # losses (e.g. MemNN's 'margin'); a term without a weight counts once.
   config.train.loss_weights = ml_collections.ConfigDict({'task': 1.0})
+  # DAM's memory refreshing loss (memax.tasks.refresh): the probability
+  # p_re that a refreshable input step must be reproduced; 0 = off.
+  config.train.refresh_probability = 0.0
   config.train.linear_start_epochs = 0    # MemN2N's linear start (sec. 4.2):
                                           # n epochs, -1 = until the
                                           # validation loss stops decreasing.
@@ -153,7 +156,7 @@ def ntm_sizes(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
 
 def runlocal(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """Shrinks sizes and steps in place for smoke tests and CI."""
-  if config.model.name in ('ntm', 'mann', 'dnc'):
+  if config.model.name in ('ntm', 'mann', 'dnc', 'dam'):
     config.model.controller_size = 16
     config.model.memory_size = 16
     config.model.word_size = 8

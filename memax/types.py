@@ -24,12 +24,15 @@ class Batch(NamedTuple):
     mask: `[B, T]` (or `[B]`): positions that count in the loss and metrics.
     num_steps: optional `[]` int: steps from this index on are padding for
       every sequence of the batch, so a sequence model may skip them.
+    refresh: optional `[B, T]` 0/1: the input steps whose input the memory
+      refreshing loss asks the model to reproduce (`memax.tasks.refresh`).
   """
 
   inputs: Array
   targets: Array
   mask: Array
   num_steps: Array | None = None
+  refresh: Array | None = None
 
 
 class ModelOutput(NamedTuple):

@@ -32,7 +32,7 @@ import jax
 import jax.numpy as jnp
 
 from memax.tasks import base
-from memax.types import Batch, PRNGKey
+from memax.types import Array, Batch, PRNGKey
 
 
 def _check_at_least_two(value: int, field: str) -> None:
@@ -132,6 +132,17 @@ class AssociativeRecall(base.Generator):
     targets = jnp.where(answering[..., None], answer, 0.0)
     mask = answering.astype(jnp.float32)
     return Batch(inputs=inputs, targets=targets, mask=mask)
+
+  # The memory refreshing loss (`memax.tasks.refresh`).
+  refresh_reconstruction = 'bits'
+  refresh_alpha = 'per_target'
+
+  def refresh_steps(self, batch: Batch) -> Array:
+    """`[B, T]` float 0/1: the vectors of the stored items (before the
+    first query delimiter, not an item delimiter)."""
+    item_delim, query_delim = batch.inputs[..., -2], batch.inputs[..., -1]
+    before_query = jnp.cumsum(query_delim, axis=-1) == 0
+    return (before_query & (item_delim == 0)).astype(jnp.float32)
 
   loss = staticmethod(base.bit_loss)
   metrics = staticmethod(base.bit_metrics)

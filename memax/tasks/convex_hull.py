@@ -696,6 +696,10 @@ class ConvexHull(base.Generator):
     noise = self._noise(base.step_keys(key, step)[0], batch_size)
     return encode(Hulls(**dataset.gather(data['train'], rows)), noise)
 
+  # The memory refreshing loss (`memax.tasks.refresh`).
+  refresh_reconstruction = 'squared'
+  refresh_alpha = 'per_target'
+
   def refresh_steps(self, batch: Batch) -> Array:
     """`[B, T]` float 0/1: the point steps (a label in 1 .. P is set)."""
     return (jnp.max(batch.inputs[..., 3:], axis=-1) > 0).astype(jnp.float32)

@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from memax.tasks import base
-from memax.types import Batch, PRNGKey
+from memax.types import Array, Batch, PRNGKey
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,6 +110,19 @@ class Copy(base.Generator):
     num_steps = ends[0, -1] if self.length_per_batch else None
     return Batch(inputs=inputs, targets=targets, mask=mask,
                  num_steps=num_steps)
+
+  # The memory refreshing loss (`memax.tasks.refresh`).
+  refresh_reconstruction = 'bits'
+  refresh_alpha = 'per_target'
+
+  def refresh_steps(self, batch: Batch) -> Array:
+    """`[B, T]` float 0/1: the data rows of the input phases (neither a
+    delimiter nor an output step, nor the padding after the last output)."""
+    delimiter = batch.inputs[..., -1]
+    # Steps up to the last output step: a reversed cumulative sum.
+    before_end = jnp.cumsum(batch.mask[..., ::-1], axis=-1)[..., ::-1] > 0
+    return (before_end & (delimiter == 0) & (batch.mask == 0)).astype(
+        jnp.float32)
 
   loss = staticmethod(base.bit_loss)
   metrics = staticmethod(base.bit_metrics)

@@ -155,6 +155,10 @@ class NthFarthest(base.Generator):
     del data
     return self.examples(jax.random.split(rng, batch_size))
 
+  # The memory refreshing loss (`memax.tasks.refresh`).
+  refresh_reconstruction = 'squared'
+  refresh_alpha = 'per_example'
+
   def refresh_steps(self, batch: Batch) -> Array:
     """`[B, T]` float 0/1: every step's input may be reproduced (all ones)."""
     return jnp.ones_like(batch.mask)

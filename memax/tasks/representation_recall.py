@@ -170,6 +170,10 @@ class RepresentationRecall(base.Generator):
     mask = jnp.pad(active.astype(jnp.float32), ((0, 0), (k + 2, 0)))
     return Batch(inputs=inputs, targets=targets, mask=mask)
 
+  # The memory refreshing loss (`memax.tasks.refresh`).
+  refresh_reconstruction = 'bits'
+  refresh_alpha = 'per_target'
+
   def refresh_steps(self, batch: Batch) -> Array:
     """`[B, T]` float 0/1: no step's input is to be reproduced (all zeros)."""
     return jnp.zeros_like(batch.mask)

@@ -414,6 +414,10 @@ def load_final(config: ml_collections.ConfigDict, task: Any, json_dir: str,
 def _task_fields(task: Any) -> dict[str, Any]:
   import dataclasses  # pylint: disable=g-import-not-at-top
   if dataclasses.is_dataclass(task):
-    return {f.name: getattr(task, f.name) for f in dataclasses.fields(task)}
+    fields = {f.name: getattr(task, f.name) for f in dataclasses.fields(task)
+              if f.init and not f.name.startswith('_')}
+    if 'task' in fields:  # a wrapper (`memax.tasks.refresh`): its task's.
+      return _task_fields(fields['task'])
+    return fields
   return {'name': task.name}
 

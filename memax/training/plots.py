@@ -29,10 +29,21 @@ def example_panels(inputs: np.ndarray, targets: np.ndarray,
         panels.append((label, weights[:, head].T, 'memory slot'))
   # The DNC's memory management: usage and allocation over the slots, the
   # read modes of each head and the gates.
+  # DAM's are per block, `[T, K, N]`: a panel per block.
   for name, label in (('usage', 'usage'), ('allocation', 'allocation '
                                            'weighting')):
     if name in aux:
-      panels.append((label, np.asarray(aux[name]).T, 'memory slot'))
+      values = np.asarray(aux[name])
+      if values.ndim == 3:
+        panels.extend((f'{label}, block {k}', values[:, k].T, 'memory slot')
+                      for k in range(values.shape[1]))
+      else:
+        panels.append((label, values.T, 'memory slot'))
+  if 'attentive_gate' in aux:  # DAM: `[T, R, K]`, each head over blocks.
+    gate = np.asarray(aux['attentive_gate'])
+    for head in range(gate.shape[1]):
+      panels.append((f'attentive gate, read head {head}', gate[:, head].T,
+                     'block'))
   if 'read_modes' in aux:
     modes = np.asarray(aux['read_modes'])
     for head in range(modes.shape[1]):
@@ -60,7 +71,9 @@ def example_figure(inputs: np.ndarray, targets: np.ndarray,
     mask: `[T]` steps that count.
     aux: optional `read_weights [T, R, N]`, `write_weights [T, H, N]`; the
       DNC's `usage [T, N]`, `allocation [T, N]`, `read_modes [T, R, 3]`,
-      `write_gate [T]`, `allocation_gate [T]` and `free_gates [T, R]`.
+      `write_gate [T]`, `allocation_gate [T]` and `free_gates [T, R]`;
+      DAM's `usage` and `allocation` `[T, K, N]` per block and
+      `attentive_gate [T, R, K]`.
     title: figure title.
 
   Returns:

@@ -23,6 +23,7 @@ import optax
 
 from memax import models
 from memax import tasks
+from memax.tasks import refresh
 from memax.training import cpu_random
 from memax.training import distributed
 from memax.training import evaluate as evaluate_lib
@@ -262,9 +263,16 @@ def _takes_linear(model: Any) -> bool:
   return 'linear' in inspect.signature(type(model).__call__).parameters
 
 
+def build_task(config: ml_collections.ConfigDict) -> Any:
+  """The task of `config.task`, with the memory refreshing loss
+  (`memax.tasks.refresh`) when `config.train.refresh_probability` > 0."""
+  return refresh.wrap(tasks.build(config.task),
+                      config.train.get('refresh_probability', 0.0))
+
+
 def build(config: ml_collections.ConfigDict) -> tuple[Any, Any]:
   """`(model, task)` of `config`; errors name the bad field."""
-  task = tasks.build(config.task)
+  task = build_task(config)
   return build_model(config, task), task
 
 
@@ -274,7 +282,7 @@ def abstract_state(config: ml_collections.ConfigDict, task: Any = None
 
   `task`: the task of `config.task`, if already built (bAbI reads files).
   """
-  task = task if task is not None else tasks.build(config.task)
+  task = task if task is not None else build_task(config)
   config = resolve(config, task)
   init = _init_parts(config, task, build_model(config, task), [config])[-1]
   return jax.eval_shape(init, jax.random.key(0), task.device_data())
@@ -313,7 +321,7 @@ def setup(config: ml_collections.ConfigDict, *, task: Any = None) -> Setup:
     The `Setup`.
   """
   cpu_random.enable()  # the same random numbers, drawn without a loop
-  task = task if task is not None else tasks.build(config.task)
+  task = task if task is not None else build_task(config)
   model = build_model(config, task)
   config = resolve(config, task)
   check_train_config(config)
@@ -405,6 +413,7 @@ def _check_loss_weights(config, model, task, abstract, data, weighted) -> None:
     return model.apply(params, batch.inputs, train=True,
                        rngs=step_lib.model_rngs(model, key)).losses
   names = set(jax.eval_shape(forward, abstract.params, jax.random.key(0)))
+  names |= set(getattr(task, 'loss_term_names', ()))
   known = names | {'task', 'l2'}
   unknown = sorted(set(weighted) - known)
   if unknown:

@@ -105,8 +105,14 @@ def init_program(model: Any, task: tasks_base.Task,
 
 def loss_terms(task: tasks_base.Task, out: ModelOutput, batch: Batch,
                params: PyTree, names: tuple[str, ...]) -> dict[str, Array]:
-  """The named loss terms: the task's, the model's, and 'l2' if in `names`."""
-  terms = {'task': task.loss(out.logits, batch)}
+  """The named loss terms: the task's, the model's, and 'l2' if in `names`.
+
+  A task with `loss_terms` (the memory refreshing loss) gives several.
+  """
+  if hasattr(task, 'loss_terms'):
+    terms = dict(task.loss_terms(out.logits, batch))
+  else:
+    terms = {'task': task.loss(out.logits, batch)}
   terms.update(out.losses)
   if 'l2' in names:
     terms['l2'] = 0.5 * sum(jnp.sum(jnp.square(p))
@@ -114,13 +120,18 @@ def loss_terms(task: tasks_base.Task, out: ModelOutput, batch: Batch,
   return terms
 
 
-def weighted_total(terms: dict[str, Array], weights: dict[str, Array]
-                   ) -> Array:
-  """`sum_k weights[k] * terms[k]`; a term without a weight counts once."""
+def weighted_total(terms: dict[str, Array], weights: dict[str, Array],
+                   scales: dict[str, Array] | None = None) -> Array:
+  """`sum_k weights[k] * scales[k] * terms[k]`; a missing weight or scale
+  is 1. `scales` are the batch's own factors (the refreshing loss's
+  `alpha`), `weights` the config's."""
   total = None
+  scales = scales or {}
   for name, value in terms.items():
     w = weights.get(name)
     term = value if w is None else w * value
+    if name in scales:
+      term = scales[name] * term
     total = term if total is None else total + term
   return total
 
@@ -169,7 +180,10 @@ def make_train_step(model: Any, task: tasks_base.Task,
     def loss_fn(params, batch):
       out = model.apply(params, batch.inputs, train=True, rngs=rngs, **extra)
       terms = loss_terms(task, out, batch, params, names)
-      return weighted_total(terms, state.loss_weights), (out.logits, terms)
+      scales = (task.loss_scales(batch) if hasattr(task, 'loss_scales')
+                else None)
+      return (weighted_total(terms, state.loss_weights, scales),
+              (out.logits, terms))
 
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
     if bucketed:
