@@ -21,12 +21,23 @@ def example_panels(inputs: np.ndarray, targets: np.ndarray,
             ('target (masked steps)', (targets * mask[:, None]).T,
              'output bit'),
             ('output p(bit = 1)', (outputs * mask[:, None]).T, 'output bit')]
+  # DAM (an attentive gate `[T, R, K]`): a write head per block, and the
+  # read weights block-major, row `k R + i` head i on block k.
+  heads = (np.asarray(aux['attentive_gate']).shape[1]
+           if 'attentive_gate' in aux else None)
   for name in ('write_weights', 'read_weights'):
     if name in aux:
       weights = np.asarray(aux[name])
-      for head in range(weights.shape[1]):
-        label = f'{name.split("_")[0]} weighting, head {head}'
-        panels.append((label, weights[:, head].T, 'memory slot'))
+      for row in range(weights.shape[1]):
+        kind = name.split('_')[0]
+        if heads is None:
+          label = f'{kind} weighting, head {row}'
+        elif name == 'write_weights':
+          label = f'write weighting, block {row}'
+        else:
+          label = (f'read weighting (gated), block {row // heads}, '
+                   f'head {row % heads}')
+        panels.append((label, weights[:, row].T, 'memory slot'))
   # The DNC's memory management: usage and allocation over the slots, the
   # read modes of each head and the gates.
   # DAM's are per block, `[T, K, N]`: a panel per block.

@@ -153,3 +153,27 @@ class PlotExampleTest(absltest.TestCase):
       path = plots.plot_example(os.path.join(tmp, 'x.png'), *args, aux)
       with open(path, 'rb') as f:
         self.assertEqual(f.read(8), b'\x89PNG\r\n\x1a\n')
+
+  def test_dam_panels_per_block(self):
+    t, n, k, r = 4, 5, 3, 2
+    rng = np.random.default_rng(1)
+    aux = {'write_weights': rng.uniform(size=(t, k, n)),
+           'read_weights': rng.uniform(size=(t, k * r, n)),
+           'usage': rng.uniform(size=(t, k, n)),
+           'allocation': rng.uniform(size=(t, k, n)),
+           'attentive_gate': rng.uniform(size=(t, r, k))}
+    args = (np.zeros((t, 4)), np.ones((t, 3)), np.ones((t, 3)), np.ones(t))
+    titles = [p[0] for p in plots.example_panels(*args, aux)]
+    self.assertEqual(titles[3:], [
+        'write weighting, block 0', 'write weighting, block 1',
+        'write weighting, block 2',
+        'read weighting (gated), block 0, head 0',
+        'read weighting (gated), block 0, head 1',
+        'read weighting (gated), block 1, head 0',
+        'read weighting (gated), block 1, head 1',
+        'read weighting (gated), block 2, head 0',
+        'read weighting (gated), block 2, head 1',
+        'usage, block 0', 'usage, block 1', 'usage, block 2',
+        'allocation weighting, block 0', 'allocation weighting, block 1',
+        'allocation weighting, block 2',
+        'attentive gate, read head 0', 'attentive gate, read head 1'])
