@@ -334,6 +334,36 @@ class BabiWordsTask:
   def steps_per_epoch(self, batch_size: int) -> int:
     return max(self.num_examples // batch_size, 1)
 
+  # The memory refreshing loss (`memax.tasks.refresh`), DAM's bAbI recipe:
+  # the input word through the task's softmax; alpha = refreshed steps /
+  # answer steps, without a floor (taewonpark/DAM's loader.py).
+  refresh_reconstruction = 'softmax'
+  refresh_alpha = 'per_target_unfloored'
+
+  def refresh_steps(self, batch: Batch) -> Array:
+    """`[B, T]` float 0/1: the story's words, neither padding, '.', '-'
+    nor a word of a question (its words and its '?').
+
+    taewonpark/DAM's loader means to exclude the question tokens, but
+    indexes with an integer 0/1 array (`weights_vec[question_mask] = 0`),
+    which zeroes the rows 0 and 1 of the batch instead; this is the
+    intended behaviour.
+    """
+    ids = (batch.inputs if batch.inputs.ndim == 2
+           else jnp.where(jnp.any(batch.inputs != 0, -1),
+                          jnp.argmax(batch.inputs, -1), PAD_ID))
+    period, question = self.vocab.index('.'), self.vocab.index('?')
+    steps = ids.shape[-1]
+    # The sentence of step t ends at the first '.' or '?' at or after t.
+    ends = jnp.where((ids == period) | (ids == question),
+                     jnp.arange(steps), steps)
+    end = jax.lax.cummin(ends, axis=ids.ndim - 1, reverse=True)
+    in_question = (end < steps) & (jnp.take_along_axis(
+        ids, jnp.minimum(end, steps - 1), axis=-1) == question)
+    keep = ((ids != PAD_ID) & (ids != period)
+            & (ids != self.vocab.answer_id) & ~in_question)
+    return keep.astype(jnp.float32)
+
   def loss(self, logits: Array, batch: Batch) -> Array:
     """Cross-entropy of the answer words, averaged over the answer steps.
 

@@ -20,7 +20,7 @@ A task that supports the loss declares three things:
     whole input `[D]`, the squared error averaged over its features
     (N-th farthest, convex hull);
   - 'softmax': the task's output distribution predicts the input token
-    (word-level bAbI, whose inputs are token ids `[B, T]`);
+    (word-level bAbI: token ids `[B, T]`, or one-hot `[B, T, V]`);
 - `refresh_alpha`, from `R` refreshed steps in the batch, `A` target steps
   (the mask's sum) and `B` examples:
   - 'per_target': `max(1, R / A)` (copy, associative recall, convex hull);
@@ -164,9 +164,11 @@ class Refreshing:
     elif kind == 'squared':
       cost = jnp.mean(jnp.square(logits[..., o:] - batch.inputs), axis=-1)
       count = jnp.sum(batch.mask)
-    else:
+    else:  # token ids [B, T], or one-hot [B, T, V] (padding all zero)
+      ids = (batch.inputs if batch.inputs.ndim == batch.mask.ndim
+             else jnp.argmax(batch.inputs, -1))
       cost = optax.softmax_cross_entropy_with_integer_labels(
-          logits[..., :o], batch.inputs)
+          logits[..., :o], jnp.maximum(ids, 0))
       count = jnp.sum(batch.mask)
     return jnp.sum(cost * batch.refresh) / jnp.maximum(count, 1.0)
 

@@ -13,6 +13,7 @@ from memax import models
 from memax import tasks
 from memax.tasks import babi_words
 from memax.tasks import base
+from memax.tasks import refresh
 from memax.training import evaluate as evaluate_lib
 from memax.types import Batch
 from memax.types import ModelOutput
@@ -87,6 +88,43 @@ class BatchTest(absltest.TestCase):
     self.assertEqual(int(batch.num_steps), lengths.max())
     np.testing.assert_array_equal(np.asarray(batch.mask),
                                   inputs == 0)  # '-' is id 0
+
+  def test_refresh_steps_are_the_statements_words(self):
+    # In Python, sentence by sentence: a statement's words are refreshable,
+    # not its '.', a question's words or '?', the '-' steps or padding.
+    ids_task = _task(inputs='ids')
+    ids = jax.jit(ids_task.sample, static_argnums=1)(
+        jax.random.key(2), 3, ids_task.device_data()).inputs
+    one_hot = jnp.where(ids[..., None] >= 0, jax.nn.one_hot(
+        ids, len(self.task.vocab)), 0.0)
+    batch = Batch(ids, None, ids == 0)
+    got = np.asarray(ids_task.refresh_steps(batch))
+    np.testing.assert_array_equal(
+        got, self.task.refresh_steps(batch._replace(inputs=one_hot)))
+    words = self.task.vocab.words
+    for row, flags in zip(np.asarray(ids), got):
+      want, sentence = [], []
+      for i in row:
+        word = words[i] if i >= 0 else None
+        sentence.append(word)
+        if word in ('.', '?') or word is None or word == '-':
+          statement = word == '.'
+          want += [float(statement and w not in ('.', None, '-'))
+                   for w in sentence]
+          sentence = []
+      np.testing.assert_array_equal(flags, want)
+      self.assertGreater(flags.sum(), 10)
+    # The loss: unfloored alpha, the input words through the task's softmax.
+    task = refresh.Refreshing(self.task, 1.0)
+    drawn = task.sample(jax.random.key(3), 3, self.task.device_data())
+    logits = jnp.zeros(drawn.inputs.shape)
+    alpha = float(task.alpha(drawn))
+    self.assertAlmostEqual(alpha, float(drawn.refresh.sum() / drawn.mask.sum()),
+                           places=5)
+    self.assertAlmostEqual(
+        float(task.refresh_loss(logits, drawn)),
+        float(drawn.refresh.sum() / drawn.mask.sum())
+        * np.log(len(self.task.vocab)), places=4)
 
   def test_eval_batches_hold_every_story_once_shortest_first(self):
     task = self.task
