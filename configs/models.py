@@ -71,6 +71,7 @@ def dnc() -> ml_collections.ConfigDict:
                                  # activations (the paper: 10); 0 = off.
   c.forget_bias = 1.0            # the controller's forget-gate bias.
   c.eps = 1e-6                   # floor of the content addressing.
+  c.embedding_size = 0           # > 0: embed token ids (task.inputs='ids').
   c.unroll = 1                   # scan steps per loop iteration (speed only).
   c.remat = False                # recompute steps in the backward pass.
   return c
@@ -91,6 +92,7 @@ def dam() -> ml_collections.ConfigDict:
   c.layer_norm = True            # layer-normalise the controller output.
   c.forget_bias = 1.0            # the controller's forget-gate bias.
   c.eps = 1e-6                   # floor of the content addressing.
+  c.embedding_size = 0           # > 0: embed token ids (task.inputs='ids').
   c.readout_dropout = 0.1        # dropout of the controller output before
                                  # the readout, in training (keep 0.9).
   c.readout_layers = ()          # ReLU layers before the linear readout.

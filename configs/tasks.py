@@ -108,6 +108,8 @@ def babi_words() -> ml_collections.ConfigDict:
                                  # task is still tested.
   c.strict_counts = True         # fail on a file without the release's
                                  # question count; False: warn.
+  c.max_train_length = 0         # > 0: drop longer training stories
+                                 # (DAM's recipe: 800 steps).
   return c
 
 

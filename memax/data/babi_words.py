@@ -334,7 +334,8 @@ class WordData:
 def load(path: str | os.PathLike | None = None,
          tasks: int | Sequence[int] = babi.ALL_TASKS, set_name: str = 'en', *,
          val_fraction: float = 0.1, seed: int = 0,
-         allow_missing: bool = False, strict_counts: bool = True) -> WordData:
+         allow_missing: bool = False, strict_counts: bool = True,
+         max_train_length: int = 0) -> WordData:
   """Reads, splits, builds the vocabulary and encodes bAbI stories.
 
   Args:
@@ -346,6 +347,9 @@ def load(path: str | os.PathLike | None = None,
     allow_missing: skip a task whose train file is absent (recorded in
       `missing`; its test stories are still loaded) instead of raising.
     strict_counts: see `babi.read`.
+    max_train_length: > 0: drop the training stories longer than this many
+      steps (DAM's recipe: 800), after the validation split and the
+      vocabulary, so both are those of all stories.
 
   Returns:
     A WordData.
@@ -358,6 +362,8 @@ def load(path: str | os.PathLike | None = None,
     read[f.split].extend(parse_stories(f))
   train, val = train_val_split(read['train'], val_fraction, seed)
   vocab = WordVocab.build(train, val, read['test'])
+  if max_train_length > 0:
+    train = [s for s in train if len(s.tokens) <= max_train_length]
   return WordData(
       train=encode(train, vocab), val=encode(val, vocab),
       test=encode(read['test'], vocab), vocab=vocab,

@@ -32,8 +32,8 @@ DIRECT: dict[str, Callable[..., nn.Module]] = {
     'memnn': MemNN,
 }
 
-_MODEL_FIELDS = ('name', 'unroll', 'remat', 'readout_dropout',
-                 'readout_layers', 'output_clip')
+_MODEL_FIELDS = ('name', 'unroll', 'remat', 'embedding_size',
+                 'readout_dropout', 'readout_layers', 'output_clip')
 
 def _known_fields(cls) -> set[str]:
   return {f.name for f in dataclasses.fields(cls)} - {'parent', 'name'}
@@ -106,7 +106,17 @@ def build(config: Any, output_size: int, *, return_aux: bool = False,
   if isinstance(clip, bool) or not isinstance(clip, (int, float)) or clip < 0:
     raise ValueError(f'config.model.output_clip must be >= 0 (0 disables), '
                      f'got {clip!r}.')
+  embedding = fields.get('embedding_size', 0)
+  if isinstance(embedding, bool) or not isinstance(embedding, int) or \
+      embedding < 0:
+    raise ValueError('config.model.embedding_size must be an integer >= 0 '
+                     f'(0: no embedding), got {embedding!r}.')
+  if embedding and not input_size:
+    raise ValueError('config.model.embedding_size > 0 needs a task with a '
+                     'vocabulary (its input size).')
   return SequenceModel(cell=cell, output_size=output_size, unroll=unroll,
                        remat=bool(fields.get('remat', False)),
+                       embedding_size=embedding,
+                       vocab_size=int(input_size or 0) if embedding else 0,
                        readout_dropout=float(dropout), readout_layers=layers,
                        output_clip=float(clip))

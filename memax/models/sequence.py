@@ -78,6 +78,11 @@ class SequenceModel(nn.Module):
     remat: recompute each step's activations in the backward pass instead
       of storing them (less memory traffic, more compute). Steps skipped
       by `num_steps` are always recomputed (see `__call__`).
+    embedding_size: 0 for float inputs `[B, T, D]`; `E > 0` for integer
+      token ids `[B, T]` (padding: negative ids, embedded as zeros), each
+      embedded by a learned table of `vocab_size x E` (DAM's bAbI: 64).
+    vocab_size: the table's rows, with `embedding_size` (the task's input
+      size).
     readout_dropout: drop rate of the controller features in training
       (DAM: 0.1, its keep probability 0.9); 0 disables.
     readout_layers: widths of ReLU layers before the linear readout.
@@ -92,6 +97,8 @@ class SequenceModel(nn.Module):
   output_size: int
   unroll: int = 1
   remat: bool = False
+  embedding_size: int = 0
+  vocab_size: int = 0
   readout_dropout: float = 0.0
   readout_layers: tuple[int, ...] = ()
   output_clip: float = 0.0
@@ -117,6 +124,8 @@ class SequenceModel(nn.Module):
     1,377 x 256 x 1024 array), and a gradient that skips 1,298 of 1,378
     steps cost 3.4x the one computing them all (docs/benchmarks.md).
     """
+    if self.embedding_size:
+      inputs = self._embed(inputs)
     rng = (self.make_rng('carry') if self.has_rng('carry')
            else jax.random.key(0))
     carry = self.cell.initialize_carry(rng, inputs[:, 0].shape)
@@ -152,6 +161,16 @@ class SequenceModel(nn.Module):
     losses = ({k: jnp.mean(v) for k, v in outputs[2].items()}
               if len(outputs) > 2 else {})
     return ModelOutput(self._readout(features, train), losses, aux)
+
+  def _embed(self, ids: Array) -> Array:
+    """Token ids `[B, T]` -> `[B, T, E]`; negative ids (padding) -> 0."""
+    if ids.ndim != 2 or not jnp.issubdtype(ids.dtype, jnp.integer):
+      raise ValueError(
+          'config.model.embedding_size > 0 embeds integer token ids [B, T]; '
+          f'got inputs of shape {ids.shape} and dtype {ids.dtype} (a task '
+          "with config.task.inputs='ids').")
+    table = nn.Embed(self.vocab_size, self.embedding_size, name='embedding')
+    return table(jnp.maximum(ids, 0)) * (ids >= 0)[..., None]
 
   def _readout(self, features: Array, train: bool) -> Array:
     """Features `[B, T, F]` -> logits `[B, T, O]` (the class docstring)."""

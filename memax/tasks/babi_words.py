@@ -229,6 +229,8 @@ class BabiWordsTask:
     max_questions: `Q`, the most questions in one story.
     num_examples: train stories (an epoch).
     missing: train files that were absent and skipped.
+    max_train_length: > 0: training stories longer than this many steps
+      are dropped (DAM's recipe: 800); 0 keeps them all.
   """
 
   name = 'babi_words'
@@ -237,7 +239,7 @@ class BabiWordsTask:
                tasks: Any = 0, val_fraction: float = 0.1,
                split_seed: int = 0, pool_batches: int = 50,
                inputs: str = 'one_hot', allow_missing: bool = True,
-               strict_counts: bool = True):
+               strict_counts: bool = True, max_train_length: int = 0):
     if set_name not in babi_data.SETS:
       raise ValueError(f'config.task.set_name must be one of '
                        f'{babi_data.SETS}, got {set_name!r}.')
@@ -248,6 +250,7 @@ class BabiWordsTask:
                        f'{val_fraction!r}.')
     _check_int(split_seed, 'split_seed', 0)
     _check_int(pool_batches, 'pool_batches', 1)
+    _check_int(max_train_length, 'max_train_length', 0)
     if inputs not in INPUTS:
       raise ValueError(f'config.task.inputs must be one of {INPUTS}, got '
                        f'{inputs!r}.')
@@ -255,6 +258,7 @@ class BabiWordsTask:
     self.set_name = set_name
     self.pool_batches = pool_batches
     self.inputs = inputs
+    self.max_train_length = max_train_length
     path = data_dir or babi_data.default_path()
     fields = (f'config.task.data_dir={data_dir!r}, config.task.set_name='
               f'{set_name!r}, config.task.allow_missing={allow_missing}')
@@ -262,7 +266,8 @@ class BabiWordsTask:
       loaded = babi_words.load(path, self.tasks, set_name,
                                val_fraction=val_fraction, seed=split_seed,
                                allow_missing=allow_missing,
-                               strict_counts=strict_counts)
+                               strict_counts=strict_counts,
+                               max_train_length=max_train_length)
     except FileNotFoundError as e:
       raise FileNotFoundError(f'{e} ({fields})') from e
     except babi_data.BabiCountError as e:

@@ -266,6 +266,33 @@ class ReadoutTest(absltest.TestCase):
     self.assertFalse(np.allclose(train.logits, plain.logits))
     self.assertFalse(np.allclose(train.logits, again.logits))
 
+  def test_embedding_of_token_ids(self):
+    model = models.build(dict(name='dam', num_blocks=1, controller_size=4,
+                              memory_size=3, word_size=2, embedding_size=5),
+                         output_size=2, input_size=7)
+    ids = np.int32([[3, 0, 6, -1, -1], [1, 2, -1, -1, -1]])
+    # Padding is any negative id; a real id counts.
+    other_pad = np.where(ids < 0, -5, ids)
+    other_word = ids.copy()
+    other_word[0, 2] = 5
+
+    @jax.jit
+    def run(ids):
+      params = model.init(jax.random.key(0), ids)
+      return params, [model.apply(params, x).logits
+                      for x in (ids, other_pad, other_word)]
+
+    params, (logits, padded, changed) = run(ids)
+    self.assertEqual(params['params']['embedding']['embedding'].shape, (7, 5))
+    self.assertEqual(logits.shape, (2, 5, 2))
+    np.testing.assert_array_equal(padded, logits)
+    np.testing.assert_array_equal(changed[:, :2], logits[:, :2])
+    self.assertFalse(np.allclose(changed[0, 2:], logits[0, 2:]))
+    with self.assertRaisesRegex(ValueError, 'config.model.embedding_size'):
+      model.init(jax.random.key(0), np.zeros((2, 5, 7), np.float32))
+    with self.assertRaisesRegex(ValueError, 'config.model.embedding_size'):
+      models.build(dict(name='dam', embedding_size=4), output_size=2)
+
   def test_defaults_keep_the_linear_readout(self):
     model = models.build(dict(name='dam', num_blocks=1, controller_size=4,
                               memory_size=3, word_size=2), output_size=2)

@@ -89,6 +89,18 @@ class BatchTest(absltest.TestCase):
     np.testing.assert_array_equal(np.asarray(batch.mask),
                                   inputs == 0)  # '-' is id 0
 
+  def test_max_train_length_drops_longer_training_stories(self):
+    # qa1's 180 training stories have 87 to 91 steps.
+    short = _task(max_train_length=88)
+    lengths = short.arrays('train')['length']
+    self.assertTrue(0 < len(lengths) < 180)
+    self.assertLessEqual(lengths.max(), 88)
+    self.assertEqual(short.vocab, self.task.vocab)
+    self.assertEqual(len(short.arrays('test')['length']),
+                     len(self.task.arrays('test')['length']))
+    with self.assertRaisesRegex(ValueError, 'config.task.max_train_length'):
+      _task(max_train_length=-1)
+
   def test_refresh_steps_are_the_statements_words(self):
     # In Python, sentence by sentence: a statement's words are refreshable,
     # not its '.', a question's words or '?', the '-' steps or padding.
