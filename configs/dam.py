@@ -15,8 +15,28 @@ of three models under the task's recipe (`model=`):
 and the memory refreshing loss at the task's `p_re` or another (`p_re=0`
 turns it off). The sweep of each file (`memax.sweep`) is p_re in {0, the
 task's} x seeds, one study per model. Shared training settings of the
-code's train.py: RMSProp with momentum 0.9 (decay 0.9, epsilon 1e-10),
+code's train.py: TensorFlow 1's RMSProp with momentum 0.9 (decay 0.9,
+epsilon 1e-10, its mean square starting at 1: `optimizer.initial_scale`),
 gradients clipped to a global norm of 50.
+
+Where memax differs from the code (each measured or read, not guessed):
+- the losses' scale: memax's task losses are normalised by their own count
+  (`bit_loss` per sequence, in bits; the categorical losses per target
+  step), the code's by the batch's `B x T` steps (in nats), so memax's are
+  larger by about T / ln 2 (copy, associative recall), 8 (N-th farthest),
+  5 (convex hull) or 100 (bAbI). RMSProp and Adam cancel a constant scale
+  but the global-norm clip at 50 does not: it binds more often here. The
+  ratio of the task and refresh terms is the code's (memax.tasks.refresh);
+- initialisers: flax's defaults (LeCun normal) where the code has Xavier
+  (interface, output MLP, bAbI embedding) or sonnet's truncated normal
+  (LSTM, output layer);
+- the content addressing's floors: norms `sqrt(|x|^2 + eps^2)` (the code
+  `sqrt(|x|^2 + 1e-6)`), and no usage floor in the allocation (the code
+  `1e-6 + (1 - 1e-6) u`): outputs within about 1e-4 of the code's on the
+  same parameters;
+- dropout only in training: the code's N-th farthest and convex hull
+  evaluate with dropout still on (its bAbI evaluation does not);
+- the tasks' encodings: see each config file.
 """
 
 import ml_collections
@@ -58,10 +78,14 @@ def get_config(task: str, arg: str | None, *, p_re: float, num_blocks: int,
   config.train.refresh_probability = p_re if arg.p_re < 0 else arg.p_re
   config.optimizer.name = optimizer
   config.optimizer.learning_rate = learning_rate
-  if optimizer == 'rmsprop':
+  if optimizer == 'rmsprop':  # TensorFlow 1's RMSProp, as the code's.
     config.optimizer.momentum = 0.9
     config.optimizer.decay = 0.9
-  config.optimizer.eps = 1e-10
+    config.optimizer.eps = 1e-10
+    with config.unlocked():
+      config.optimizer.initial_scale = 1.0
+  else:  # TensorFlow 1's Adam: epsilon 1e-8.
+    config.optimizer.eps = 1e-8
   config.optimizer.grad_clip_value = 0.0
   config.optimizer.grad_clip_norm = 50.0
   config.train.batch_size = batch_size

@@ -2,7 +2,9 @@
 
 2-8 items of 3 rows of 8 bits (memax's associative recall: the same
 distribution, each item opened by a delimiter row, the query between two
-delimiters, the target the item after the queried one); K = 2 blocks of
+delimiters, the target the item after the queried one; the code's
+outputs have 10 channels, 8 bits and the 2 flags, memax's the 8 bits);
+K = 2 blocks of
 32 x 36, one read head, an LSTM of 128; batches of 16, RMSProp 1e-4
 (momentum 0.9), 10,000 iterations; the memory refreshing loss at p_re =
 0.1 on the stored items' rows. Evaluations: 8 items and 12.

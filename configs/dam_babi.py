@@ -7,9 +7,13 @@ dimensions; K = 2 blocks of 128 x 48, 4 read heads, an LSTM of 256;
 batches of 32, RMSProp 3e-5 (momentum 0.9) for 50 epochs, then 5 more at
 1e-5 (the code's fine-tuning run, here one schedule: the rate is divided by
 3 at epoch 50); the memory refreshing loss at p_re = 0.1 on the statements'
-words. Ours where the code is silent: 10 % of each task's stories held out
-for validation (the best checkpoint by its error is kept), an evaluation
-every epoch, and length buckets as `configs/dnc_babi_words.py`.
+words. Ours: 10 % of each task's training stories held out for
+validation (the code trains on all of them; the best checkpoint by the
+validation error is kept), an evaluation every epoch, and length buckets
+as `configs/dnc_babi_words.py`. The code's alpha also counts the answer
+('-') steps drawn for refreshing (then given alpha instead), about p_re
+more than memax's, and its question mask has a bug
+(`memax/tasks/babi_words.py`).
 `model=dam1|dnc`, `p_re=P`: the comparison of configs/dam.py. `set=en` for
 the 1k stories.
 

@@ -3,7 +3,8 @@
 The Pointer Networks task in the code's recurrent encoding
 (`memax.tasks.convex_hull`): 5-20 points in training, generated with exact
 hulls (the code reads the 5-50 file's examples of up to 20 points;
-`--config.task.train_file=...` does too), evaluated at 5 and 10 points;
+`--config.task.train_file=...` does too; the code's batches hold one n
+each, memax's any mix), evaluated at 5 and 10 points;
 K = 6 blocks of 20 x 64, 4 read heads, an LSTM of 256, an output MLP of
 2 ReLU layers of 256; batches of 128, RMSProp 1e-4 (momentum 0.9),
 300,000 iterations; the memory refreshing loss at p_re = 0.3 on the point

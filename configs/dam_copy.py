@@ -1,8 +1,10 @@
 """DAM on copy, taewonpark/DAM's copy command (Park, Choi & Lee 2021).
 
 Copy of 8-bit vectors of lengths 8-32 (memax's copy: the same distribution;
-the code's encoding adds an input-flag row before the sequence where
-memax's marks its end with a delimiter); K = 2 blocks of 64 x 36, one read
+the code's encoding has 10 input and 10 output channels, an input-flag
+row before the sequence and a delimiter row after it, and sums its losses
+over all 10 channels, the flags' included; memax's has 9 inputs, the
+delimiter alone, and 8 outputs); K = 2 blocks of 64 x 36, one read
 head, an LSTM of 128; batches of 16, RMSProp 1e-4 (momentum 0.9), 10,000
 iterations; the memory refreshing loss at p_re = 0.1 on the data rows.
 Evaluations: the training lengths and lengths 64 (twice the longest).

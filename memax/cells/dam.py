@@ -192,7 +192,7 @@ class DAMCell(nn.RNNCellBase):
     """One block's fields, in the code's order; the interface vector lays
     them out block after block (`interface.split` with `num_heads=K`).
     The attentive-gate logits stay raw here: their softmax runs over the
-    blocks. A block's size is `4 W + R W + 4 R + 3`."""
+    blocks. A block's size is `3 W + R W + 3 R + 3`."""
     r, w = self.num_read_heads, self.word_size
     strength = STRENGTHS[self.strength]
     return (

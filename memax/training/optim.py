@@ -126,7 +126,8 @@ def _transformation(learning_rate, momentum=0.0, decay=0.0, eps=0.0,
                     grad_clip_norm_per_param=0.0, *, name: str,
                     centered: bool, every: int, start: int,
                     clips: tuple[str, ...], momentum_on: bool,
-                    stacked: tuple[str, ...], static_decay: float | None
+                    stacked: tuple[str, ...], static_decay: float | None,
+                    initial_scale: float = 0.0
                     ) -> optax.GradientTransformation:
   """The optimiser for given hyper-parameter values (arrays or numbers)."""
   if static_decay is not None:
@@ -144,7 +145,7 @@ def _transformation(learning_rate, momentum=0.0, decay=0.0, eps=0.0,
               else optax.identity())
   if name == 'rmsprop':
     scale = (optax.scale_by_stddev if centered else optax.scale_by_rms)(
-        decay=hyper['decay'], eps=hyper['eps'])
+        decay=hyper['decay'], eps=hyper['eps'], initial_scale=initial_scale)
     opt = optax.chain(scale, optax.scale_by_learning_rate(lr), momentum)
   elif name == 'adam':
     opt = optax.chain(optax.scale_by_adam(eps=hyper['eps']),
@@ -179,7 +180,10 @@ def make_optimizer(config: ml_collections.ConfigDict,
 
   Fields: `name` ('rmsprop' with momentum as in the NTM paper, 'adam',
   'sgd'), `learning_rate` (with `schedule`, see `learning_rate_schedule`),
-  `momentum`, `decay` (RMSProp), `centered`, `eps`, `grad_clip_value`
+  `momentum`, `decay` (RMSProp), `centered`, `initial_scale` (RMSProp's
+  first mean square: optax's 0 by default; TensorFlow 1's RMSProp starts at
+  1, so its first updates are about `learning_rate * gradient` rather than
+  `learning_rate / sqrt(1 - decay)` in size), `eps`, `grad_clip_value`
   (element-wise, 0 = off), `grad_clip_norm` (global norm, 0 = off) and
   `grad_clip_norm_per_param` (each parameter array's norm, 0 = off; with
   `grad_clip_stacked`, see `clip_by_norm_per_param`). (`l2` is a loss term,
@@ -216,10 +220,15 @@ def make_optimizer(config: ml_collections.ConfigDict,
   if name == 'rmsprop' and len({float(m.get('decay', _default('decay', name)))
                                 for m in all_configs}) == 1:
     static_decay = hyper.pop('decay')
+  initial_scale = config.get('initial_scale', 0.0)
+  if not is_number(initial_scale) or initial_scale < 0:
+    raise ValueError('config.optimizer.initial_scale must be a finite number '
+                     f'>= 0, got {initial_scale!r}.')
   static = dict(name=name, centered=bool(config.get('centered', False)),
                 every=every, start=start, clips=clips,
                 momentum_on=momentum_on, stacked=stacked,
-                static_decay=static_decay)
+                static_decay=static_decay,
+                initial_scale=float(initial_scale))
 
   def factory(**values):
     return _transformation(**values, **static)

@@ -161,6 +161,13 @@ class DAMCellTest(parameterized.TestCase):
         np.testing.assert_allclose(value, want[name], rtol=2e-4, atol=2e-5,
                                    err_msg=f'{kw} {name} example {b}')
 
+  def test_interface_size(self):
+    # Per block 3 W + R W + 3 R + 3 (the code's access.py): K=3, W=4, R=2.
+    cell = _cell()
+    params, _ = _program(cell)(np.ones((_B, _D), np.float32),
+                               _random_carry(cell, seed=5))
+    self.assertEqual(params['params']['interface']['kernel'].shape, (8, 87))
+
   def test_attentive_gate_sums_to_one_over_blocks(self):
     cell = _cell()
     _, (_, (_, aux)) = _program(cell)(

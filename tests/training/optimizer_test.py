@@ -108,6 +108,13 @@ class SameAsOptaxTest(parameterized.TestCase):
        lambda: optax.chain(optax.clip(2.0),
                            optax.rmsprop(1e-2, 0.95, 1e-8, momentum=0.9)),
        (0.0, 0.0)),
+      # TensorFlow 1's RMSProp (DAM, deepmind/dnc): the mean square
+      # starts at 1.
+      ('rmsprop_initial_scale',
+       dict(name='rmsprop', learning_rate=1e-2, momentum=0.9, decay=0.9,
+            eps=1e-10, initial_scale=1.0),
+       lambda: optax.rmsprop(1e-2, 0.9, 1e-10, initial_scale=1.0,
+                             momentum=0.9), (0.0, 0.0)),
       ('rmsprop_no_momentum',
        dict(name='rmsprop', learning_rate=3e-3, momentum=0.0, decay=0.9,
             eps=1e-6),
@@ -259,6 +266,7 @@ class ScheduleTest(parameterized.TestCase):
         (dict(name='lion'), 'name'),
         (dict(momentum=-0.1), 'momentum'),
         (dict(schedule='step', decay_every_epochs=0), 'decay_every_epochs'),
+        (dict(name='rmsprop', initial_scale=-1.0), 'initial_scale'),
     ):
       with self.assertRaisesRegex(ValueError, rf'config\.optimizer\.{field}'):
         optim.make_optimizer(_optimizer_config(**fields))
