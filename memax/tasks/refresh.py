@@ -31,7 +31,9 @@ Normalisation. taewonpark/DAM averages both terms over the batch's `B x T`
 steps (its squared error also over the `D` features). memax's task losses
 are normalised by their own count (`bit_loss` by `B`, the categorical
 losses by `A`), so the refresh loss here is divided by that same count
-(times `D` for 'squared'): the ratio of the two terms is the code's.
+(times `D` for 'squared'): the ratio of the two terms is the code's, their
+absolute scale is not (`configs/dam.py` says by how much, and what that
+changes).
 
 The refresh loss is the model output's named term 'refresh', logged on its
 own; the logged task loss is the task's alone (without `alpha`), and
