@@ -19,7 +19,7 @@ code's train.py: TensorFlow 1's RMSProp with momentum 0.9 (decay 0.9,
 epsilon 1e-10, its mean square starting at 1: `optimizer.initial_scale`),
 gradients clipped to a global norm of 50.
 
-Where memax differs from the code (each measured or read, not guessed):
+Where memax differs from the code (read in its source):
 - the losses' scale: memax's task losses are normalised by their own count
   (`bit_loss` per sequence, in bits; the categorical losses per target
   step), the code's by the batch's `B x T` steps (in nats), so memax's are
@@ -32,8 +32,7 @@ Where memax differs from the code (each measured or read, not guessed):
   (LSTM, output layer);
 - the content addressing's floors: norms `sqrt(|x|^2 + eps^2)` (the code
   `sqrt(|x|^2 + 1e-6)`), and no usage floor in the allocation (the code
-  `1e-6 + (1 - 1e-6) u`): outputs within about 1e-4 of the code's on the
-  same parameters;
+  `1e-6 + (1 - 1e-6) u`);
 - dropout only in training: the code's N-th farthest and convex hull
   evaluate with dropout still on (its bAbI evaluation does not);
 - the tasks' encodings: see each config file.
