@@ -46,6 +46,7 @@ import jax.numpy as jnp
 
 from memax import ops
 from memax.cells import interface
+from memax.cells.dnc import _positive_int  # pylint: disable=protected-access
 from memax.cells.lstm import FusedLSTMCell
 from memax.cells.lstm import LSTMState
 from memax.types import Array, PRNGKey
@@ -71,10 +72,6 @@ class DAMState(NamedTuple):
   read_weights: Array
   write_weights: Array
   read_vectors: Array
-
-
-def _positive_int(value: Any) -> bool:
-  return not isinstance(value, bool) and isinstance(value, int) and value >= 1
 
 
 def _check_config(cell: 'DAMCell') -> None:
