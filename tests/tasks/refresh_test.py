@@ -213,6 +213,10 @@ class TrainingTest(absltest.TestCase):
     config.model.update(controller_size=8, memory_size=6, word_size=4)
     config.train.refresh_probability = 0.5
     config.tensorboard = False
+    # The final evaluation reuses the periodic one's program: no plots and
+    # no other variants to compile (the checks read the training log).
+    config.evals.plot = False
+    config.evals.variants = 'train'
     results = train.train_and_evaluate(config, workdir)
     lines = [r for r in writers.read_metrics(workdir)
              if r['split'] == 'train']
