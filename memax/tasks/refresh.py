@@ -73,8 +73,27 @@ def check_supported(task: Any) -> None:
                      f'{ALPHAS}, got {task.refresh_alpha!r}.')
 
 
+class _TaskView:
+  """A view of `self.task` whose outputs begin with the task's: every
+  attribute it does not define is the task's (name, sizes, batches, ...)."""
+
+  _fields = ('task',)  # a dataclass's own fields (never delegated)
+
+  def __getattr__(self, name: str) -> Any:
+    if name.startswith('__') or name in self._fields:
+      raise AttributeError(name)
+    return getattr(self.task, name)
+
+  def task_logits(self, logits: Array) -> Array:
+    """The task's part of the outputs, `[..., O]`."""
+    return logits[..., :self.task.output_size]
+
+  def probabilities(self, logits: Array) -> Array:
+    return self.task.probabilities(self.task_logits(logits))
+
+
 @dataclasses.dataclass(frozen=True)
-class Refreshing:
+class Refreshing(_TaskView):
   """`task` trained with the memory refreshing loss at probability `p_re`.
 
   Its batches carry `refresh [B, T]`, the drawn steps; its outputs are the
@@ -91,6 +110,7 @@ class Refreshing:
 
   # The named terms of `loss_terms`.
   loss_term_names = ('task', 'refresh')
+  _fields = ('task', 'p_re')
 
   def __post_init__(self):
     if (isinstance(self.p_re, bool) or not isinstance(self.p_re, (int, float))
@@ -99,21 +119,11 @@ class Refreshing:
                        f'(0 turns the loss off), got {self.p_re!r}.')
     check_supported(self.task)
 
-  def __getattr__(self, name: str) -> Any:
-    # Everything not defined here is the task's (name, sizes, batches, ...).
-    if name.startswith('__') or name in ('task', 'p_re'):
-      raise AttributeError(name)
-    return getattr(self.task, name)
-
   @property
   def output_size(self) -> int:
     extra = (self.task.input_size
              if self.task.refresh_reconstruction == 'squared' else 0)
     return self.task.output_size + extra
-
-  def task_logits(self, logits: Array) -> Array:
-    """The task's part of the outputs, `[..., O]`."""
-    return logits[..., :self.task.output_size]
 
   # ---- batches ----------------------------------------------------------
 
@@ -193,9 +203,6 @@ class Refreshing:
 
   # ---- evaluation: the task's, on the task's outputs ----------------------
 
-  def probabilities(self, logits: Array) -> Array:
-    return self.task.probabilities(self.task_logits(logits))
-
   def per_example(self, logits: Array, batch: Batch) -> dict[str, Array]:
     return self.task.per_example(self.task_logits(logits), batch)
 
@@ -208,29 +215,20 @@ class Refreshing:
 
 
 @dataclasses.dataclass(frozen=True)
-class Outputs:
+class Outputs(_TaskView):
   """`task` scored on the first `task.output_size` of `output_size`
   outputs: a model trained with extra (refreshing) outputs, evaluated."""
 
   task: Any
   output_size: int
 
-  def __getattr__(self, name: str) -> Any:
-    if name.startswith('__') or name in ('task', 'output_size'):
-      raise AttributeError(name)
-    return getattr(self.task, name)
-
-  def _cut(self, logits: Array) -> Array:
-    return logits[..., :self.task.output_size]
+  _fields = ('task', 'output_size')
 
   def loss(self, logits: Array, batch: Batch) -> Array:
-    return self.task.loss(self._cut(logits), batch)
+    return self.task.loss(self.task_logits(logits), batch)
 
   def metrics(self, logits: Array, batch: Batch) -> dict[str, Array]:
-    return self.task.metrics(self._cut(logits), batch)
-
-  def probabilities(self, logits: Array) -> Array:
-    return self.task.probabilities(self._cut(logits))
+    return self.task.metrics(self.task_logits(logits), batch)
 
 
 def wrap(task: Any, p_re: float) -> Any:
