@@ -16,6 +16,17 @@ from memax.tasks import convex_hull
 from memax.types import Batch
 
 _SMALL = 8  # max_points of the encoding tests: a quick compile.
+_ROWS = 9  # rows of the hand-made hulls (padding after each one's points).
+_jit_hull_order = jax.jit(convex_hull.hull_order)
+
+
+def _hull_order(points) -> tuple[np.ndarray, int]:
+  """`hull_order` of hand-made points padded to `_ROWS` rows (one compiled
+  program for all; the padding must not count)."""
+  padded = np.zeros((_ROWS, 2), np.int32)
+  padded[:len(points)] = points
+  order, k = _jit_hull_order(jnp.asarray(padded), len(points))
+  return np.asarray(order), int(k)
 
 
 def _scipy_hull(points: np.ndarray) -> np.ndarray:
@@ -79,9 +90,9 @@ class DeviceHullTest(absltest.TestCase):
     # Counter-clockwise from the lowest-index vertex (the Pointer Networks
     # files), on a hand-made example: a square around an inner point 0.
     points = np.array([[2, 2], [4, 0], [0, 0], [0, 4], [4, 4]])
-    order, k = convex_hull.hull_order(jnp.asarray(points, jnp.int32), 5)
-    self.assertEqual(int(k), 4)
-    np.testing.assert_array_equal(order, [1, 4, 3, 2, 1, 0])
+    order, k = _hull_order(points)
+    self.assertEqual(k, 4)
+    np.testing.assert_array_equal(order, [1, 4, 3, 2, 1] + [0] * 5)
     np.testing.assert_array_equal(convex_hull.hull_indices(points),
                                   [1, 4, 3, 2])
     h = self.hulls
@@ -96,15 +107,14 @@ class DeviceHullTest(absltest.TestCase):
     # collinear points are not vertices, the copy is not one either.
     points = np.array([[3, 3], [3, 0], [6, 0], [6, 3], [6, 6], [0, 6],
                        [0, 3], [6, 0], [0, 0]])
-    order, k = convex_hull.hull_order(jnp.asarray(points, jnp.int32),
-                                      len(points))
-    np.testing.assert_array_equal(order[:int(k) + 1], [2, 4, 5, 8, 2])
+    order, k = _hull_order(points)
+    np.testing.assert_array_equal(order[:k + 1], [2, 4, 5, 8, 2])
     np.testing.assert_array_equal(convex_hull.hull_indices(points),
                                   [2, 4, 5, 8])
     # All points on one line: the two ends.
     line = np.array([[2, 2], [0, 0], [4, 4], [1, 1]])
-    order, k = convex_hull.hull_order(jnp.asarray(line, jnp.int32), 4)
-    np.testing.assert_array_equal(order[:int(k) + 1], [1, 2, 1])
+    order, k = _hull_order(line)
+    np.testing.assert_array_equal(order[:k + 1], [1, 2, 1])
     np.testing.assert_array_equal(convex_hull.hull_indices(line), [1, 2])
 
 
@@ -192,7 +202,7 @@ class EncodingTest(absltest.TestCase):
     variant = evals['points_5'].task
     self.assertEqual((variant.num_points, variant.input_size),
                      (5, self.task.input_size))
-    batch = variant.sample(jax.random.key(2), 8)
+    batch = jax.jit(variant.sample, static_argnums=1)(jax.random.key(2), 8)
     np.testing.assert_array_equal(self.task.refresh_steps(batch).sum(-1), 5)
 
 

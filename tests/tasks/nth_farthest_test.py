@@ -138,17 +138,18 @@ class NthFarthestTest(parameterized.TestCase):
       jax.tree.map(lambda x, y: np.testing.assert_array_equal(x[:150],
                                                               y[:150]),
                    small, got)
-    # Example j is `example(fold_in(test_set_key(), j))`, without jit or vmap.
-    with jax.disable_jit():
-      for j in (0, 149):
-        key = jax.random.fold_in(task.test_set_key(), j)
-        inputs, answer = task.example(key)
-        np.testing.assert_allclose(small.inputs[j], inputs, rtol=1e-6)
-        self.assertEqual(small.targets[j, -1], answer)
-      # Another seed, another set.
-      other = nth_farthest.NthFarthest(test_seed=1).test_set_key()
-      inputs, _ = task.example(jax.random.fold_in(other, 0))
-      self.assertFalse(np.allclose(inputs, small.inputs[0]))
+    # Example j is `example(fold_in(test_set_key(), j))`, one example at a
+    # time (no vmap; one compiled program for the three calls).
+    example = jax.jit(task.example)
+    for j in (0, 149):
+      key = jax.random.fold_in(task.test_set_key(), j)
+      inputs, answer = example(key)
+      np.testing.assert_allclose(small.inputs[j], inputs, rtol=1e-6)
+      self.assertEqual(small.targets[j, -1], answer)
+    # Another seed, another set.
+    other = nth_farthest.NthFarthest(test_seed=1).test_set_key()
+    inputs, _ = example(jax.random.fold_in(other, 0))
+    self.assertFalse(np.allclose(inputs, small.inputs[0]))
     # Not a batch sampled from the seed's key (a run's training keys come
     # from config.seed).
     self.assertFalse(np.allclose(self.batch.inputs[:64], small.inputs[:64]))

@@ -169,11 +169,11 @@ class WrapperTest(absltest.TestCase):
         jax.random.key(0), jnp.int32(3), 400)
     self.assertAlmostEqual(float(jnp.mean(batch.refresh)), 0.3, delta=0.03)
     # The task's batch of that step is unchanged.
-    plain = tasks.NthFarthest().train_batch(jax.random.key(0), jnp.int32(3),
-                                            400)
+    plain = jax.jit(tasks.NthFarthest().train_batch, static_argnums=2)(
+        jax.random.key(0), jnp.int32(3), 400)
     np.testing.assert_array_equal(batch.inputs, plain.inputs)
     copy = refresh.Refreshing(tasks.Copy(max_length=5), 1.0)
-    batch = copy.sample(jax.random.key(1), 8)
+    batch = jax.jit(copy.sample, static_argnums=1)(jax.random.key(1), 8)
     np.testing.assert_array_equal(batch.refresh,
                                   tasks.Copy().refresh_steps(batch))
 
@@ -184,7 +184,7 @@ class WrapperTest(absltest.TestCase):
     self.assertEqual(sorted(evals), ['points_4', 'train'])
     variant = evals['points_4'].task
     self.assertEqual(variant.output_size, 6 + 8)
-    batch = variant.sample(jax.random.key(0), 4)
+    batch = jax.jit(variant.sample, static_argnums=1)(jax.random.key(0), 4)
     self.assertIsNone(batch.refresh)
     logits = 5.0 * jax.nn.one_hot(batch.targets, 6)
     extra = jnp.concatenate([logits, jnp.full(logits.shape[:2] + (8,), 9.0)],
