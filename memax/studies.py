@@ -635,6 +635,52 @@ def curve_table(studies, args, spec):
   return [f'{metric}{unit} at each step:', ''] + head + lines + ['']
 
 
+def _mean_sd(values: Sequence[float], digits: int) -> str:
+  mean = sum(values) / len(values)
+  if len(values) == 1:
+    return _short(mean, digits)
+  sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+  return f'{_short(mean, digits)} +- {_short(sd, digits)}'
+
+
+def groups(studies, args, spec):
+  """A study's trials grouped by their settings but the seed: per group,
+  each metric's mean +- sd over the finished seeds (sample sd) and the
+  best seed's value. `groups METRIC[@DIGITS][,METRIC...] [max]` (`max`:
+  the largest is best, else the smallest), spec lines `study | model`.
+  A group with no finished seed shows its trials' status."""
+  metrics = args[0].split(',')
+  best = max if args[1:] == ['max'] else min
+  names = [m.partition('@')[0] for m in metrics]
+  lines = ['| model | settings | seeds | steps | wall | ' + ' | '.join(
+      f'{n}: mean +- sd | best' for n in names) + ' |',
+           '|---' * (5 + 2 * len(names)) + '|']
+  for line in spec:
+    name, model = [c.strip() for c in line.split(' | ')]
+    by_group = {}
+    for r in sorted(studies[name], key=lambda r: r['seed']):
+      key = tuple(sorted((k, v) for k, v in r['settings'].items()
+                         if k != 'seed'))
+      by_group.setdefault(key, []).append(r)
+    for key, rows in by_group.items():
+      settings = ', '.join(f'{k.rsplit(".", 1)[-1]}={v}' for k, v in key)
+      done = _done(rows)
+      steps = sorted({r.get('steps') or 0 for r in rows})
+      head = (f'| {model} | {settings or "-"} | {len(done)} of {len(rows)} '
+              f'| {_range(steps)} | {_wall_text(rows) if rows else "-"} |')
+      cells = []
+      for metric in metrics:
+        metric, _, digits = metric.partition('@')
+        values = [r['metrics'][metric] for r in done
+                  if metric in r['metrics']]
+        digits = int(digits or 2)
+        cells += ([_mean_sd(values, digits), _short(best(values), digits)]
+                  if values else
+                  [', '.join(sorted({r['status'] for r in rows})), ''])
+      lines.append(head + ' ' + ' | '.join(cells) + ' |')
+  return lines + ['']
+
+
 def compare(studies, args, spec):
   """Two studies seed by seed: `compare A B METRIC[,METRIC...]`, each
   metric's value in A and in B and whether they are equal (as stored, to 6
@@ -761,7 +807,7 @@ TABLES: dict[str, Callable[..., list[str]]] = {
     'babi_tasks': babi_tasks, 'babi_pick': babi_pick,
     'babi_summary': babi_summary, 'cells': cells, 'runs': runs, 'seeds': seeds_table,
     'curve': curve_table, 'commands': commands, 'compare': compare,
-    'instances': instances,
+    'instances': instances, 'groups': groups,
 }
 
 _BLOCK = re.compile(r'<!-- table: (?P<head>[^\n]*?)(?P<spec>\n.*?)?-->\n'
@@ -770,7 +816,7 @@ _BLOCK = re.compile(r'<!-- table: (?P<head>[^\n]*?)(?P<spec>\n.*?)?-->\n'
 
 def _studies_named(kind: str, args: Sequence[str], spec: Sequence[str]
                    ) -> list[str]:
-  if kind in ('babi_summary', 'seeds', 'commands'):
+  if kind in ('babi_summary', 'seeds', 'commands', 'groups'):
     return [n for line in spec for n in line.split(' | ')[0].strip()
             .split('+')]
   if kind in ('curve', 'instances'):

@@ -193,6 +193,35 @@ class TablesTest(absltest.TestCase):
     lines = studies.curve_table({'s': rows}, ['s', '1000', 'percent'], [])
     self.assertIn('| s | seed=1 | 3000.0 | 2,000 | 2050.0 |', lines)
 
+  def test_groups_table_over_seeds(self):
+    def row(seed, p, status, errors=None):
+      metrics = ({'train/bit_errors': errors, 'length_64/bit_errors':
+                  10 * errors} if status == 'done' else {})
+      return {'study': 'd', 'seed': seed, 'status': status,
+              'settings': {'train.refresh_probability': p, 'seed': seed},
+              'steps': 10000, 'wall_seconds': 100.0 + seed,
+              'metrics': metrics}
+    rows = [row(0, 0.0, 'done', 1.0), row(1, 0.0, 'done', 3.0),
+            row(2, 0.0, 'done', 2.0), row(0, 0.1, 'done', 0.5),
+            row(1, 0.1, 'running')]
+    lines = studies.groups({'d': rows}, ['train/bit_errors,length_64/'
+                                         'bit_errors@1'], ['d | DAM'])
+    self.assertEqual(lines[0], '| model | settings | seeds | steps | wall | '
+                     'train/bit_errors: mean +- sd | best | length_64/'
+                     'bit_errors: mean +- sd | best |')
+    # Seeds 1, 3, 2: mean 2, sample sd 1; best the smallest.
+    self.assertEqual(lines[2], '| DAM | refresh_probability=0.0 | 3 of 3 | '
+                     '10,000 | 100-102 s each | 2 +- 1 | 1 | 20 +- 10 | 10 |')
+    # One finished seed of two: its value, no sd.
+    self.assertEqual(lines[3], '| DAM | refresh_probability=0.1 | 1 of 2 | '
+                     '10,000 | 100-101 s each | 0.5 | 0.5 | 5 | 5 |')
+    lines = studies.groups({'d': rows[:3]}, ['train/bit_errors', 'max'],
+                           ['d | DAM'])
+    self.assertEqual(lines[2].split(' | ')[-1], '3 |')
+    lines = studies.groups({'d': rows[4:]}, ['train/bit_errors'], ['d | DAM'])
+    self.assertEqual(lines[2], '| DAM | refresh_probability=0.1 | 0 of 1 | '
+                     '10,000 | 101 s | running |  |')
+
   def test_accuracy_by_instance_table(self):
     def row(seed, status, first, second):
       metrics = ({'test/accuracy_1': first, 'test/accuracy_2': second,
