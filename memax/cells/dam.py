@@ -45,8 +45,8 @@ import jax
 import jax.numpy as jnp
 
 from memax import ops
+from memax.cells import checks
 from memax.cells import interface
-from memax.cells.dnc import _positive_int  # pylint: disable=protected-access
 from memax.cells.lstm import FusedLSTMCell
 from memax.cells.lstm import LSTMState
 from memax.types import Array, PRNGKey
@@ -76,12 +76,9 @@ class DAMState(NamedTuple):
 
 def _check_config(cell: 'DAMCell') -> None:
   """Raises ValueError naming the config field of a bad attribute."""
-  for field in ('num_blocks', 'controller_size', 'memory_size', 'word_size',
-                'num_read_heads'):
-    value = getattr(cell, field)
-    if not _positive_int(value):
-      raise ValueError(f'config.model.{field} must be a positive integer, '
-                       f'got {value!r}.')
+  checks.check_positive_ints(cell, ('num_blocks', 'controller_size',
+                                    'memory_size', 'word_size',
+                                    'num_read_heads'))
   if cell.strength not in STRENGTHS:
     raise ValueError(f'config.model.strength must be one of '
                      f'{tuple(STRENGTHS)}, got {cell.strength!r}.')

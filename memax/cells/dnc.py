@@ -38,6 +38,7 @@ import jax
 import jax.numpy as jnp
 
 from memax import ops
+from memax.cells import checks
 from memax.cells import interface
 from memax.cells.lstm import FusedLSTMCell
 from memax.cells.lstm import LSTMState
@@ -91,18 +92,11 @@ def _clip_gradient_bwd(bound, g):
 _clip_gradient.defvjp(_clip_gradient_fwd, _clip_gradient_bwd)
 
 
-def _positive_int(value: Any) -> bool:
-  return not isinstance(value, bool) and isinstance(value, int) and value >= 1
-
-
 def _check_config(cell: 'DNCCell') -> None:
   """Raises ValueError naming the config field of a bad attribute."""
-  for field in ('controller_size', 'controller_layers', 'memory_size',
-                'word_size', 'num_read_heads'):
-    value = getattr(cell, field)
-    if not _positive_int(value):
-      raise ValueError(f'config.model.{field} must be a positive integer, '
-                       f'got {value!r}.')
+  checks.check_positive_ints(cell, ('controller_size', 'controller_layers',
+                                    'memory_size', 'word_size',
+                                    'num_read_heads'))
   if cell.controller not in CONTROLLERS:
     raise ValueError(f'config.model.controller must be one of {CONTROLLERS}, '
                      f'got {cell.controller!r}.')

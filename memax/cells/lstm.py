@@ -23,6 +23,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from memax.cells import checks
 from memax.types import Array, PRNGKey
 
 
@@ -180,11 +181,7 @@ class LSTMBaseline(nn.RNNCellBase):
   def initialize_carry(self, rng: PRNGKey, input_shape: tuple[int, ...]
                        ) -> tuple[LSTMState, ...]:
     del rng
-    for field in ('hidden_size', 'num_layers'):
-      value = getattr(self, field)
-      if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f'config.model.{field} must be a positive integer, '
-                         f'got {value!r}.')
+    checks.check_positive_ints(self, ('hidden_size', 'num_layers'))
     zeros = jnp.zeros(input_shape[:-1] + (self.hidden_size,), self.dtype)
     return tuple(LSTMState(zeros, zeros) for _ in range(self.num_layers))
 

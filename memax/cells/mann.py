@@ -35,6 +35,7 @@ import jax
 import jax.numpy as jnp
 
 from memax import ops
+from memax.cells import checks
 from memax.cells import interface
 from memax.cells.lstm import FusedLSTMCell
 from memax.cells.lstm import LSTMState
@@ -78,12 +79,8 @@ class HeadParams(NamedTuple):
 
 def _check_config(cell: 'MANNCell') -> None:
   """Raises ValueError naming the config field of a bad attribute."""
-  for field in ('controller_size', 'memory_size', 'word_size',
-                'num_heads'):
-    value = getattr(cell, field)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-      raise ValueError(f'config.model.{field} must be a positive integer, '
-                       f'got {value!r}.')
+  checks.check_positive_ints(cell, ('controller_size', 'memory_size',
+                                    'word_size', 'num_heads'))
   if cell.num_heads > cell.memory_size:
     raise ValueError(f'config.model.num_heads ({cell.num_heads}) must not '
                      f'exceed config.model.memory_size ({cell.memory_size}): '
