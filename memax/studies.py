@@ -667,7 +667,7 @@ def groups(studies, args, spec):
       done = _done(rows)
       steps = sorted({r.get('steps') or 0 for r in rows})
       head = (f'| {model} | {settings or "-"} | {len(done)} of {len(rows)} '
-              f'| {_range(steps)} | {_wall_text(rows) if rows else "-"} |')
+              f'| {_range(steps)} | {_wall_text(rows)} |')
       cells = []
       for metric in metrics:
         metric, _, digits = metric.partition('@')
