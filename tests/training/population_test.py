@@ -152,9 +152,11 @@ class PopulationTest(absltest.TestCase):
                                  rtol=1e-6, err_msg=message)
       np.testing.assert_allclose(grouped_losses, losses, rtol=1e-6,
                                  err_msg=message)
+      # rtol 1e-4: the members at learning rate 1e9 reach parameters of
+      # about 1e8, where the programs' different roundings show at 4e-5.
       for a, b in zip(jax.tree.leaves(grouped_state.params),
                       jax.tree.leaves(new.params)):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7,
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-7,
                                    err_msg=message)
 
   def test_bad_populations_are_refused_before_any_work(self):
