@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from memax import ops
+from memax.cells import checks
 from memax.cells import interface
 from memax.cells.lstm import FusedLSTMCell
 from memax.cells.lstm import LSTMState
@@ -69,12 +70,9 @@ class HeadParams(NamedTuple):
 
 def _check_config(cell: 'NTMCell') -> None:
   """Raises ValueError naming the config field of a bad attribute."""
-  for field in ('controller_size', 'controller_layers', 'memory_size',
-                'word_size', 'num_read_heads', 'num_write_heads'):
-    value = getattr(cell, field)
-    if not isinstance(value, int) or value < 1:
-      raise ValueError(f'config.model.{field} must be a positive integer, '
-                       f'got {value!r}.')
+  checks.check_positive_ints(cell, (
+      'controller_size', 'controller_layers', 'memory_size', 'word_size',
+      'num_read_heads', 'num_write_heads'))
   if cell.shift_range < 0:
     raise ValueError('config.model.shift_range must be >= 0 (shift width is '
                      f'2r+1, always odd), got {cell.shift_range!r}.')

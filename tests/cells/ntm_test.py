@@ -253,6 +253,7 @@ class NTMCellTest(parameterized.TestCase):
 
   @parameterized.parameters(
       ('memory_size', 0), ('word_size', -1), ('controller_size', 0),
+      ('controller_size', True), ('memory_size', 2.5),
       ('controller_layers', 0),
       ('num_read_heads', 0), ('num_write_heads', 0), ('shift_range', -1),
       ('controller', 'gru'), ('addressing', 'location'),
