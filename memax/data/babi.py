@@ -331,7 +331,7 @@ def _parse(text: str, *, task: int, display: str, source: str,
                  f'(question, answer, supporting IDs), found {len(fields)}')
     question, answer, support = fields
     answer = answer.strip().lower()
-    if not answer or any(c.isspace() for c in answer):
+    if not answer or len(answer.split()) != 1:  # one token, no spaces
       raise fail(lineno, line, f'the answer must be one token, got '
                  f'{fields[1]!r}')
     supporting = []
