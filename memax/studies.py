@@ -884,7 +884,15 @@ def main(argv: Sequence[str]) -> None:
       counts[r['status']] = counts.get(r['status'], 0) + 1
     print(f'{_TO.value}: {len(rows)} trials ({counts}).')
     return
-  stale = [p for p in _TABLES.value if not update_readme(p, _CHECK.value)]
+  stale = []
+  for path in _TABLES.value:
+    try:
+      if not update_readme(path, _CHECK.value):
+        stale.append(path)
+    except (ValueError, FileNotFoundError) as e:
+      # A table naming a study without a results file, or a bad table
+      # spec: one message naming the README, no traceback.
+      sys.exit(f'memax.studies: {path}: {e}')
   if _CHECK.value and stale:
     print('Stale tables (run python -m memax.studies --tables=... to '
           f'rewrite them): {stale}')

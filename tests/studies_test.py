@@ -3,6 +3,8 @@
 import glob
 import json
 import os
+import subprocess
+import sys
 import tempfile
 
 from absl.testing import absltest
@@ -342,6 +344,20 @@ class ReadmeTest(absltest.TestCase):
     with self.assertRaisesRegex(ValueError, r"bad.jsonl:1: the row has no "
                                 r"'settings'"):
       studies.load(path)
+
+  def test_the_command_line_names_the_readme_without_a_traceback(self):
+    tmp = self.enterContext(tempfile.TemporaryDirectory())
+    readme = os.path.join(tmp, 'README.md')
+    with open(readme, 'w') as f:
+      f.write('<!-- table: babi_tasks nope -->\n<!-- end table -->\n')
+    proc = subprocess.run(
+        [sys.executable, '-m', 'memax.studies', f'--tables={readme}'],
+        cwd=_ROOT, capture_output=True, text=True, timeout=120,
+        env=dict(os.environ, PYTHONPATH=_ROOT))
+    self.assertEqual(proc.returncode, 1, proc.stderr)
+    self.assertIn(f'memax.studies: {readme}: ', proc.stderr)
+    self.assertIn('nope.jsonl: no such results file', proc.stderr)
+    self.assertNotIn('Traceback', proc.stderr)
 
   def test_committed_readmes_match_their_results_files(self):
     # Every table of experiments/*/README.md is what its results files give.
