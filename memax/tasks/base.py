@@ -131,10 +131,14 @@ def bit_loss(logits: Array, batch: Batch) -> Array:
 
 
 def bit_metrics(logits: Array, batch: Batch) -> dict[str, Array]:
-  """`cost_bits` and `bit_errors` per sequence, averaged over the batch."""
+  """`cost_bits` and `bit_errors` per sequence, averaged over the batch, and
+  `perfect`: the fraction of the batch's sequences without a bit error (the
+  DNC paper's Extended Data Fig. 4 plots it for copy)."""
+  errors = bit_errors(logits, batch)
   return {
       'cost_bits': jnp.mean(bit_cost(logits, batch)),
-      'bit_errors': jnp.mean(bit_errors(logits, batch)),
+      'bit_errors': jnp.mean(errors),
+      'perfect': jnp.mean((errors == 0).astype(jnp.float32)),
   }
 
 

@@ -32,6 +32,25 @@ class BaseTest(parameterized.TestCase):
     np.testing.assert_allclose(errors, [2.0])
     self.assertAlmostEqual(float(metrics['cost_bits']), expected, places=4)
     self.assertAlmostEqual(float(loss), expected, places=4)
+    self.assertEqual(float(metrics['perfect']), 0.0)
+
+  def test_perfect_is_the_fraction_of_sequences_without_an_error(self):
+    rng = np.random.default_rng(3)
+    targets = rng.integers(0, 2, (6, 4, 3)).astype(np.float32)
+    mask = np.ones((6, 4), np.float32)
+    mask[:, 3] = 0.0  # the last step never counts.
+    logits = np.where(targets > 0, 2.0, -2.0).astype(np.float32)
+    logits[1, 0, 2] *= -1  # one wrong bit in sequence 1,
+    logits[4, 1, 0] *= -1  # two in sequence 4,
+    logits[4, 2, 1] *= -1
+    logits[5, 3, 0] *= -1  # and one at a masked step of sequence 5.
+    batch = Batch(inputs=np.zeros((6, 4, 1), np.float32), targets=targets,
+                  mask=mask)
+    errors = np.sum(np.abs((logits > 0) - targets).sum(-1) * mask, -1)
+    np.testing.assert_array_equal(errors, [0, 1, 0, 0, 2, 0])
+    metrics = jax.jit(base.bit_metrics)(logits, batch)
+    self.assertAlmostEqual(float(metrics['perfect']), 4 / 6, places=6)
+    self.assertAlmostEqual(float(metrics['bit_errors']), 3 / 6, places=6)
 
   def test_random_bits(self):
     bits = np.asarray(jax.jit(lambda: base.random_bits(  # one program
