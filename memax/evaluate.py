@@ -62,7 +62,7 @@ _TAG = flags.DEFINE_string('tag', None, 'Name of the output folder under '
 flags.mark_flag_as_required('workdir')
 _PROCESSES = distributed.define_flags()
 
-EVALUATIONS = 'evaluations'
+EVALUATIONS = workdir_lib.EVALUATIONS_DIR
 
 
 def load_config(workdir: str) -> ml_collections.ConfigDict:

@@ -17,7 +17,10 @@ evaluation's, `<split>/<metric>`; `wall_seconds` the wall time of the
 run over all its launches (null for a run resumed by a memax that did not
 log it), which `shared_by` trials shared (a population); `train_seconds`
 the part of it spent in train steps;
-`curve` (optional) one metric of the periodic evaluations. The run folders
+`curve` (optional) one metric of the periodic evaluations;
+`evaluations` (when there are any) the trial's later evaluations by
+`python -m memax.evaluate` (`evaluations()`: another memory size, longer
+sequences, ...), each with its overrides and metrics. The run folders
 themselves (checkpoints, TensorBoard, plots) stay out of the repository.
 
 A README's tables are generated from its study files. A table is a block
@@ -152,6 +155,48 @@ def _times(lines: Sequence[Mapping[str, Any]],
           'train_seconds': round(seconds, 1) if train else None}
 
 
+def evaluations(run_dir: str, member: int | None = None
+                ) -> list[dict[str, Any]]:
+  """The run's later evaluations (`python -m memax.evaluate`), a dict per
+  folder of `evaluations/`, in name order: `name`, the checkpoint `step`,
+  the `overrides`, the evaluation `seed`, `best`, and `metrics` as
+  `<variant>/<metric>` (rounded as `compact_metrics`). Of a population,
+  only `member`'s."""
+  root = os.path.join(run_dir, workdir_lib.EVALUATIONS_DIR)
+  if not os.path.isdir(root):
+    return []
+  out = []
+  for name in sorted(os.listdir(root)):
+    folder = os.path.join(root, name)
+    if not os.path.isdir(folder):
+      continue
+    records = []
+    for file in sorted(os.listdir(folder)):
+      if not file.endswith('.json'):
+        continue
+      path = os.path.join(folder, file)
+      try:
+        with open(path) as f:
+          records.append(json.load(f))
+      except ValueError as e:
+        raise ValueError(f'{path}: not a JSON file ({e}).') from None
+    records = [r for r in records if isinstance(r, dict)
+               and isinstance(r.get('metrics'), dict)
+               and r.get('member') == member]
+    if not records:
+      continue
+    first = records[0]
+    metrics = {f'{r.get("variant", "?")}/{k}': v for r in records
+               for k, v in r['metrics'].items()
+               if isinstance(v, (int, float))}
+    out.append({'name': name, 'step': first.get('checkpoint_step'),
+                'overrides': list(first.get('overrides', [])),
+                'seed': first.get('eval_seed'),
+                'best': bool(first.get('best')),
+                'metrics': compact_metrics(metrics)})
+  return out
+
+
 def export(sweep_dir: str, study: str | None = None,
            curve_metric: str | None = None) -> list[dict[str, Any]]:
   """The rows of a sweep directory, one per trial (finished or not)."""
@@ -179,6 +224,9 @@ def export(sweep_dir: str, study: str | None = None,
            'metrics': compact_metrics(t['metrics'])}
     if curve_metric:
       row['curve'] = curve(lines, curve_metric)
+    later = evaluations(run_dir, member)
+    if later:
+      row['evaluations'] = later
     rows.append(row)
   return rows
 
@@ -681,6 +729,54 @@ def groups(studies, args, spec):
   return lines + ['']
 
 
+def _evaluated_with(overrides: Sequence[str]) -> str:
+  """An evaluation's overrides as a table cell, plotting left out."""
+  shown = [o.removeprefix('model.').removeprefix('task.')
+           for o in overrides if not o.startswith('evals.plot')]
+  return ', '.join(shown) or 'the trained config'
+
+
+def evaluations_table(studies, args, spec):
+  """Each trial's final evaluation and its later ones (`memax.evaluate`:
+  a larger memory, longer sequences, ...), a row each:
+  `evaluations METRIC[@DIGITS][,METRIC...]`, spec lines `study | model`.
+  `perfect` metrics (a fraction) show as percentages. A metric an
+  evaluation did not log shows '-'."""
+  metrics = [m.partition('@') for m in args[0].split(',')]
+  lines = ['| model | settings | seed | evaluated with | step | '
+           + ' | '.join(m for m, _, _ in metrics) + ' |',
+           '|---' * (5 + len(metrics)) + '|']
+
+  def cells(values):
+    out = []
+    for metric, _, digits in metrics:
+      v = values.get(metric)
+      if v is None:
+        out.append('-')
+      elif metric.endswith('/perfect'):
+        out.append(f'{_short(100 * v, int(digits or 1))} %')
+      else:
+        out.append(_short(v, int(digits or 2)))
+    return ' | '.join(out)
+
+  for line in spec:
+    name, model = [c.strip() for c in line.split(' | ')]
+    for r in sorted(studies[name], key=lambda r: r['seed']):
+      settings = ', '.join(f'{k.rsplit(".", 1)[-1]}={v}' for k, v in
+                           r['settings'].items() if k != 'seed') or '-'
+      head = f'| {model} | {settings} | {r["seed"]} |'
+      if r['metrics']:
+        lines.append(f'{head} final evaluation | {r.get("steps", 0):,} | '
+                     + cells(r['metrics']) + ' |')
+      for e in r.get('evaluations', ()):
+        step = e.get('step')
+        step = '-' if step is None else (
+            f'{step:,}' + (' (best)' if e.get('best') else ''))
+        lines.append(f'{head} {_evaluated_with(e["overrides"])} | {step} | '
+                     + cells(e['metrics']) + ' |')
+  return lines + ['']
+
+
 def compare(studies, args, spec):
   """Two studies seed by seed: `compare A B METRIC[,METRIC...]`, each
   metric's value in A and in B and whether they are equal (as stored, to 6
@@ -808,6 +904,7 @@ TABLES: dict[str, Callable[..., list[str]]] = {
     'babi_summary': babi_summary, 'cells': cells, 'runs': runs, 'seeds': seeds_table,
     'curve': curve_table, 'commands': commands, 'compare': compare,
     'instances': instances, 'groups': groups,
+    'evaluations': evaluations_table,
 }
 
 _BLOCK = re.compile(r'<!-- table: (?P<head>[^\n]*?)(?P<spec>\n.*?)?-->\n'
@@ -816,7 +913,7 @@ _BLOCK = re.compile(r'<!-- table: (?P<head>[^\n]*?)(?P<spec>\n.*?)?-->\n'
 
 def _studies_named(kind: str, args: Sequence[str], spec: Sequence[str]
                    ) -> list[str]:
-  if kind in ('babi_summary', 'seeds', 'commands', 'groups'):
+  if kind in ('babi_summary', 'seeds', 'commands', 'groups', 'evaluations'):
     return [n for line in spec for n in line.split(' | ')[0].strip()
             .split('+')]
   if kind in ('curve', 'instances'):

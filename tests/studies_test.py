@@ -195,6 +195,18 @@ class TablesTest(absltest.TestCase):
     lines = studies.curve_table({'s': rows}, ['s', '1000', 'percent'], [])
     self.assertIn('| s | seed=1 | 3000.0 | 2,000 | 2050.0 |', lines)
 
+  def test_evaluations_table_shows_perfect_as_a_percentage(self):
+    row = {'study': 'c', 'settings': {'seed': 0}, 'seed': 0, 'status': 'done',
+           'steps': 32000, 'metrics': {'train/perfect': 0.98828125},
+           'evaluations': [{'name': 'best', 'step': 30000, 'best': True,
+                            'overrides': ['evals.plot=False'],
+                            'metrics': {'train/perfect': 1.0}}]}
+    lines = studies.evaluations_table({'c': [row]}, ['train/perfect'],
+                                      ['c | DNC'])
+    self.assertEqual(lines[2:4], [
+        '| DNC | - | 0 | final evaluation | 32,000 | 98.8 % |',
+        '| DNC | - | 0 | the trained config | 30,000 (best) | 100 % |'])
+
   def test_groups_table_over_seeds(self):
     def row(seed, p, status, errors=None):
       metrics = ({'train/bit_errors': errors, 'length_64/bit_errors':
@@ -412,6 +424,21 @@ class ExportTest(absltest.TestCase):
     os.mkdir(os.path.join(tmp, 'status'))
     with open(os.path.join(tmp, 'status', 'g000.json'), 'w') as f:
       json.dump({'returncode': 0, 'wall_seconds': 12.5}, f)
+    # Later evaluations (memax.evaluate) of each member, with a plot beside.
+    for member, size in ((1, 256), (0, 64)):
+      folder = os.path.join(run, 'evaluations',
+                            f'member{member}_step30_model.memory_size-{size}')
+      os.makedirs(folder)
+      for variant, errors in (('train', 0.5), ('length_40', 2.0 / 3)):
+        with open(os.path.join(folder, f'{variant}.json'), 'w') as f:
+          json.dump({'checkpoint_step': 30, 'eval_seed': 0, 'best': False,
+                     'overrides': [f'model.memory_size={size}',
+                                   'evals.plot=False'],
+                     'member': member, 'variant': variant,
+                     'metrics': {'bit_errors': errors + member,
+                                 'num_examples': 256}}, f)
+      with open(os.path.join(folder, f'{variant}.png'), 'wb') as f:
+        f.write(b'not json')
 
     rows = studies.export(tmp, 'copy', 'eval/train/bit_errors')
     self.assertLen(rows, 2)
@@ -426,9 +453,35 @@ class ExportTest(absltest.TestCase):
     self.assertEqual(r['curve'], {'metric': 'eval/train/bit_errors',
                                   'steps': [10, 20, 30],
                                   'values': [11, 21, 31]})
+    # Each member's own later evaluations, its variants' metrics merged.
+    self.assertEqual(r['evaluations'], [{
+        'name': 'member1_step30_model.memory_size-256', 'step': 30,
+        'overrides': ['model.memory_size=256', 'evals.plot=False'],
+        'seed': 0, 'best': False,
+        'metrics': {'length_40/bit_errors': 1.66667,
+                    'train/bit_errors': 1.5}}])
+    self.assertEqual([e['name'] for e in rows[0]['evaluations']],
+                     ['member0_step30_model.memory_size-64'])
     path = os.path.join(tmp, 'copy.jsonl')
     studies.write(path, rows)
     self.assertEqual(studies.load(path), json.loads(json.dumps(rows)))
+    # The table: the final evaluation, then each later one.
+    lines = studies.evaluations_table(
+        {'copy': studies.load(path)},
+        ['train/bit_errors,length_40/bit_errors@1'], ['copy | NTM'])
+    self.assertEqual(lines[0], '| model | settings | seed | evaluated with '
+                     '| step | train/bit_errors | length_40/bit_errors |')
+    self.assertEqual(lines[2:6], [
+        '| NTM | num_steps=50 | 0 | final evaluation | 20 | 0.33 | - |',
+        '| NTM | num_steps=50 | 0 | memory_size=64 | 30 | 0.5 | 0.7 |',
+        '| NTM | num_steps=50 | 1 | final evaluation | 30 | 1.33 | - |',
+        '| NTM | num_steps=50 | 1 | memory_size=256 | 30 | 1.5 | 1.7 |'])
+    # A broken evaluation file is named.
+    with open(os.path.join(run, 'evaluations', 'member1_step30_model.'
+                           'memory_size-256', 'train.json'), 'w') as f:
+      f.write('{')
+    with self.assertRaisesRegex(ValueError, r'train\.json: not a JSON'):
+      studies.export(tmp, 'copy')
 
 
 if __name__ == '__main__':

@@ -20,6 +20,8 @@ from absl import logging
 import ml_collections
 
 LOCK_FILE = 'lock'
+# `python -m memax.evaluate`'s outputs: `evaluations/<name>/<variant>.json`.
+EVALUATIONS_DIR = 'evaluations'
 
 
 class WorkdirLocked(RuntimeError):
