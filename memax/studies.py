@@ -202,10 +202,13 @@ def export(sweep_dir: str, study: str | None = None,
   """The rows of a sweep directory, one per trial (finished or not)."""
   sweep = sweep_workdir.open_sweep(sweep_dir)
   record = sweep.record
-  git = record.get('git') or {}
+  # A grown sweep's added trials ran at the commit of their growth.
+  git_of = {name: g.get('git') or {} for g in record.get('grown', ())
+            for name in g['trials']}
   study = study or os.path.basename(os.path.normpath(sweep_dir))
   rows = []
   for t in sweep.records():
+    git = git_of.get(t['name'], record.get('git') or {})
     job = sweep.jobs[t['job']]
     run_dir = sweep.job_dir(job)
     member = t['member']

@@ -13,8 +13,12 @@ own workdir, `--parallel` processes at a time. The same command again
 resumes the sweep: finished trials are skipped, interrupted ones resume
 from their checkpoints (the launcher's own resume), failed ones stay failed
 unless `--retry_failed`. A sweep killed at any moment loses nothing already
-written; its trials die with it. `--print_commands` prints one launcher
-command per process, for any job system, and runs nothing.
+written; its trials die with it. The command with more seeds (`seeds=N`
+of the config file's argument, or `--sweep=seed=...`) or more values of a
+swept field grows the sweep: its trials keep their folders and results,
+the added ones run (`sweep.json` records each growth). `--print_commands`
+prints one launcher command per process, for any job system, and runs
+nothing.
 
 Many hosts: run the same command on every host, adding
 `--coordinator_address=<host 0>:<port> --num_processes=N --process_id=<i>`
@@ -119,23 +123,11 @@ def main(argv: Sequence[str]) -> None:
                   _PARALLEL.value)
   config_file = config_flags.get_config_filename(flags.FLAGS['config'])
   base = dict(config_flags.get_override_values(flags.FLAGS['config']))
-
-  def build():
-    file_fn = sweeps.load_file_sweep(config_file)
-    arg = config_file.split(':', 1)[1] if ':' in config_file else None
-    file_part = sweeps.file_trials(file_fn, arg) if file_fn else None
-    trials = sweeps.expand(_CONFIG.value, file_part, _SWEEP.value)
-    clash = sorted(set(base) & {p for t in trials for p, _ in t.overrides})
-    if clash:
-      raise ValueError(f'--config.{clash[0]} is also swept; give it in the '
-                       'sweep only.')
-    grouping = ('population' if _EXECUTOR.value == 'population' or (
-        _EXECUTOR.value == 'submitit' and _GROUP.value) else 'local')
-    jobs = sweeps.plan_jobs(_CONFIG.value, trials, grouping)
-    sweep_workdir.check(_CONFIG.value, jobs)
-    return trials, jobs
-
-  trials, jobs = cli.run_or_exit(build)
+  grouping = ('population' if _EXECUTOR.value == 'population' or (
+      _EXECUTOR.value == 'submitit' and _GROUP.value) else 'local')
+  trials, jobs = cli.run_or_exit(sweep_workdir.plan, _CONFIG.value,
+                                 config_file, base, _SWEEP.value, grouping,
+                                 _WORKDIR.value)
   if _PRINT.value:
     record = sweep_workdir.new_record(config_file, base, trials, jobs,
                                       _EXECUTOR.value, sys.executable)

@@ -31,6 +31,7 @@ import time
 from typing import Any, Callable, Sequence
 
 from absl import logging
+import ml_collections
 
 from memax import cli
 from memax import overrides as overrides_lib
@@ -189,6 +190,39 @@ def check(config: Any, jobs: Sequence[dict[str, Any]]) -> None:
       raise ValueError(f'{job["name"]}: {e}') from None
 
 
+def plan(config: ml_collections.ConfigDict, config_file: str,
+         base: dict[str, Any], sweep_flags: Sequence[str], grouping: str,
+         workdir: str) -> tuple[list[sweeps.Trial], list[dict[str, Any]]]:
+  """The sweep's trials and jobs, checked (nothing runs or is written).
+
+  `config`: the config file's config with the `base` overrides applied;
+  `grouping`: 'local' or 'population' (`sweeps.plan_jobs`). Where
+  `workdir` holds a sweep that this one grows (`sweeps.grow`), its trials
+  and jobs come first, as they were.
+  """
+  file_fn = sweeps.load_file_sweep(config_file)
+  arg = config_file.split(':', 1)[1] if ':' in config_file else None
+  file_part = sweeps.file_trials(file_fn, arg) if file_fn else None
+  trials = sweeps.expand(config, file_part, sweep_flags)
+  clash = sorted(set(base) & {p for t in trials for p, _ in t.overrides})
+  if clash:
+    raise ValueError(f'--config.{clash[0]} is also swept; give it in the '
+                     'sweep only.')
+  old = read_record(workdir)
+  grown = sweeps.grow(old, config_file, trials) if old else None
+  if grown is None:
+    jobs = sweeps.plan_jobs(config, trials, grouping)
+    check(config, jobs)
+    return trials, jobs
+  # More trials for a sweep that has some: its own keep their folders and
+  # processes; the added ones get new ones.
+  trials, added = grown
+  jobs = sweeps.plan_jobs(config, added, grouping,
+                          first_index=len(old['jobs']))
+  check(config, jobs)
+  return trials, old['jobs'] + jobs
+
+
 def new_record(config_file: str, base: dict[str, Any],
                trials: Sequence[Any], jobs: Sequence[dict[str, Any]],
                executor: str, python: str) -> dict[str, Any]:
@@ -230,18 +264,45 @@ def check_processes(processes: distributed.Processes | None,
         'together; use --parallel=1.')
 
 
+def _text(value: Any) -> str:
+  return json.dumps(value, sort_keys=True, default=str)
+
+
+def _same(old: dict[str, Any], record: dict[str, Any]) -> bool:
+  keys = ('config_file', 'base_flags', 'trials', 'jobs')
+  return _text({k: old.get(k) for k in keys}) == _text(
+      {k: record.get(k) for k in keys})
+
+
+def grows(old: dict[str, Any], record: dict[str, Any]) -> bool:
+  """Whether `record` is the sweep `old` with trials added after its own
+  (`sweeps.grow`): the same config file, overrides and executor, and
+  `old`'s trials and jobs first, unchanged."""
+  n, m = len(old.get('trials', [])), len(old.get('jobs', []))
+  return (len(record['trials']) > n
+          and record['config_file'].partition(':')[0]
+          == old.get('config_file', '').partition(':')[0]
+          and _text(record['base_flags']) == _text(old.get('base_flags'))
+          and record['executor'] == old.get('executor', 'local')
+          and _text(record['trials'][:n]) == _text(old.get('trials'))
+          and _text(record['jobs'][:m]) == _text(old.get('jobs')))
+
+
+def read_record(workdir: str) -> dict[str, Any] | None:
+  """The sweep directory's `sweep.json`, or None where there is none."""
+  return _read_json(os.path.join(workdir, SWEEP_FILE))
+
+
 def _check_same(path: str, old: dict[str, Any],
                 record: dict[str, Any]) -> None:
-  same = lambda r: json.dumps(
-      {k: r.get(k) for k in ('config_file', 'base_flags', 'trials', 'jobs')},
-      sort_keys=True, default=str)
-  if same(old) != same(record):
+  if not _same(old, record):
     raise ValueError(
         f'{path} holds another sweep ({len(old.get("trials", []))} trials '
         f'of {old.get("config_file")} in {len(old.get("jobs", []))} '
         f'processes, overrides {old.get("base_flags")}). Its results stay '
         'where they are: give this sweep another --workdir, or the same '
-        'flags to resume it.')
+        'flags to resume it (or flags that add trials to all of its own: '
+        'more seeds, more values of a swept field).')
 
 
 def create(config_file: str, base: dict[str, Any], trials: Sequence[Any],
@@ -250,6 +311,10 @@ def create(config_file: str, base: dict[str, Any], trials: Sequence[Any],
            wait_seconds: float = 600.0) -> Sweep:
   """Writes `sweep.json`, or checks that the one there is this sweep.
 
+  A sweep grown by new trials (`grows`: more seeds, more values) keeps its
+  own record, the new trials and jobs added after its own, and a `grown`
+  entry per growth (when, the command, the git commit, the added trials).
+
   On many hosts, process 0 writes it; the others wait (up to
   `wait_seconds`) until it is there, check it, and write nothing.
   """
@@ -257,7 +322,8 @@ def create(config_file: str, base: dict[str, Any], trials: Sequence[Any],
   path = os.path.join(workdir, SWEEP_FILE)
   if not Sweep(workdir, record, processes).main:
     deadline = time.time() + wait_seconds
-    while (old := _read_json(path)) is None:
+    # A grown sweep: until process 0 has written the grown record.
+    while (old := _read_json(path)) is None or grows(old, record):
       if time.time() > deadline:
         raise FileNotFoundError(
             f'{path} did not appear within {wait_seconds:.0f} s: process 0 '
@@ -267,7 +333,18 @@ def create(config_file: str, base: dict[str, Any], trials: Sequence[Any],
     _check_same(path, old, record)
     return Sweep(workdir, dict(old, python=python), processes)
   old = _read_json(path)
-  if old is not None:
+  if old is not None and grows(old, record):
+    added = [t['name'] for t in record['trials'][len(old['trials']):]]
+    logging.info('Growing the sweep in %s by %d trials (%s ... %s).',
+                 workdir, len(added), added[0], added[-1])
+    record = dict(
+        record, **{k: old[k] for k in ('created', 'git', 'versions',
+                                       'command') if k in old},
+        grown=old.get('grown', []) + [{
+            'at': time.strftime('%Y-%m-%d %H:%M:%S'), 'git': _git_commit(),
+            'command': ' '.join(shlex.quote(a) for a in sys.argv),
+            'trials': added}])
+  elif old is not None:
     _check_same(path, old, record)
     record = dict(old, python=python)
   else:

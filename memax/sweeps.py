@@ -109,15 +109,26 @@ def parse_flag(flag: str, config: ml_collections.ConfigDict
   return path, values
 
 
-def load_file_sweep(config_arg: str) -> Callable[..., Any] | None:
-  """The `sweep` function of the config file `path[:arg]`, or None."""
+def _load_module(config_arg: str) -> Any:
   path = config_arg.split(':', 1)[0]
   spec = importlib.util.spec_from_file_location('memax_sweep_config', path)
   if spec is None or spec.loader is None:
     raise FileNotFoundError(f'--config={config_arg}: cannot load {path}.')
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
-  return getattr(module, 'sweep', None)
+  return module
+
+
+def load_file_sweep(config_arg: str) -> Callable[..., Any] | None:
+  """The `sweep` function of the config file `path[:arg]`, or None."""
+  return getattr(_load_module(config_arg), 'sweep', None)
+
+
+def load_file_config(config_arg: str) -> ml_collections.ConfigDict:
+  """The config that the config file `path[:arg]`'s `get_config` builds."""
+  arg = config_arg.partition(':')[2]
+  get_config = _load_module(config_arg).get_config
+  return get_config(arg) if arg else get_config()
 
 
 def file_trials(sweep_fn: Callable[..., Any], arg: str | None
@@ -182,6 +193,53 @@ def expand(config: ml_collections.ConfigDict,
     seen[key] = i
     out.append(Trial(i, trial_name(i, items), items))
   return out
+
+
+def _trial_key(flags: Sequence[str]) -> str:
+  return json.dumps(sorted(flags))
+
+
+def grow(old: Mapping[str, Any], config_file: str, trials: Sequence[Trial]
+         ) -> tuple[list[Trial], list[Trial]] | None:
+  """The trials of a sweep directory grown by this command's new ones.
+
+  `old` is the directory's `sweep.json`. A sweep grows when the command
+  has every trial the directory has (by their overrides) and more: more
+  seeds (`seeds=N` of the config file's argument, or `--sweep=seed=...`)
+  or more values of a swept field. The config file's argument may differ
+  only where it does not change the config (it sizes the sweep).
+
+  Returns:
+    None when this is another sweep, or the directory's own that never
+    grew; else `(all trials, added trials)`: the directory's trials first,
+    with their numbers and folder names, then the added ones, numbered
+    after them (none when a grown sweep is resumed by the same command).
+
+  Raises:
+    ValueError: the config file's new argument changes the config.
+  """
+  if config_file.partition(':')[0] != old['config_file'].partition(':')[0]:
+    return None
+  known = {_trial_key(t['flags']): t for t in old['trials']}
+  mine = {_trial_key(t.flags()): t for t in trials}
+  if not set(known) <= set(mine) or (set(known) == set(mine)
+                                     and not old.get('grown')):
+    return None
+  if config_file != old['config_file']:
+    before = load_file_config(old['config_file'])
+    if before.to_dict() != load_file_config(config_file).to_dict():
+      raise ValueError(
+          f'--config={config_file}: the sweep in this --workdir was '
+          f'--config={old["config_file"]}, and the new argument changes the '
+          'config, not only the trials; give this sweep another --workdir.')
+  kept = [Trial(t['index'], t['name'], mine[key].overrides)
+          for key, t in known.items()]
+  added = []
+  for t in trials:
+    if _trial_key(t.flags()) not in known:
+      index = len(kept) + len(added)
+      added.append(Trial(index, trial_name(index, t.overrides), t.overrides))
+  return kept + added, added
 
 
 def _as_value(config, path: str, value: Any) -> Any:
@@ -337,7 +395,7 @@ def markdown(summary: Mapping[str, Any], metrics: Sequence[str],
 
 
 def plan_jobs(config: ml_collections.ConfigDict, trials: Sequence[Trial],
-              executor: str) -> list[dict[str, Any]]:
+              executor: str, first_index: int = 0) -> list[dict[str, Any]]:
   """The launcher processes that run `trials`.
 
   `executor='local'`: one process per trial, in `trials/<name>`.
@@ -346,6 +404,9 @@ def plan_jobs(config: ml_collections.ConfigDict, trials: Sequence[Trial],
   code paths) and whose varying settings form a product (seeds times
   hyper-parameter values) train as one population, in `groups/<name>`;
   any other trial runs alone.
+
+  `first_index`: the number of the first population (`g<index>`), for jobs
+  added to a sweep that has some.
 
   Returns:
     `[{'name', 'dir', 'flags', 'members': {trial name: member index or
@@ -365,7 +426,7 @@ def plan_jobs(config: ml_collections.ConfigDict, trials: Sequence[Trial],
     groups.setdefault(json.dumps(fixed, default=str), (fixed, []))[1].append(t)
   jobs = []
   for fixed, members in groups.values():
-    job = _population_job(config, fixed, members, len(jobs))
+    job = _population_job(config, fixed, members, first_index + len(jobs))
     if job is None:
       jobs.extend(alone(t) for t in members)
     else:

@@ -398,7 +398,10 @@ class ExportTest(absltest.TestCase):
         'trials': [{'index': i, 'name': f't{i}', 'overrides': {'seed': i},
                     'flags': []} for i in range(2)],
         'jobs': [{'name': 'g000', 'dir': 'groups/g000', 'flags': [],
-                  'members': {'t0': 0, 't1': 1}}]}
+                  'members': {'t0': 0, 't1': 1}}],
+        # As if t1 were added by growing the sweep, at another commit.
+        'grown': [{'git': {'commit': 'e' * 40, 'dirty': True},
+                   'trials': ['t1']}]}
     with open(os.path.join(tmp, 'sweep.json'), 'w') as f:
       json.dump(record, f)
     run = os.path.join(tmp, 'groups', 'g000')
@@ -444,8 +447,10 @@ class ExportTest(absltest.TestCase):
     self.assertLen(rows, 2)
     r = rows[1]
     self.assertEqual(r['settings'], {'train.num_steps': 50, 'seed': 1})
-    self.assertEqual((r['study'], r['seed'], r['commit'], r['status']),
-                     ('copy', 1, 'fffffff', 'done'))
+    self.assertEqual((r['study'], r['seed'], r['commit'], r['dirty'],
+                      r['status']), ('copy', 1, 'eeeeeee', True, 'done'))
+    self.assertEqual((rows[0]['commit'], rows[0]['dirty']),
+                     ('fffffff', False))
     self.assertEqual((r['steps'], r['wall_seconds'], r['shared_by']),
                      (30, 12.5, 2))
     self.assertEqual(rows[0]['steps'], 20)  # where member 0 stopped

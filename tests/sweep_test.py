@@ -135,6 +135,123 @@ class JobsTest(absltest.TestCase):
                      [f'trials/{t.name}' for t in trials[:2]])
 
 
+_GROW_CONFIG = textwrap.dedent('''
+    from configs import common
+    from configs import lstm_copy
+
+    def get_config(arg=None):
+      arg = common.parse_arg(arg, seeds=0, steps=0)
+      config = lstm_copy.get_config('runlocal')
+      if arg.steps:
+        config.train.num_steps = arg.steps
+      return config
+
+    def sweep(add, arg=None):
+      for lr in (1e-3, 3e-3):
+        common.add_seeds(lambda **kw: add(**kw, **{
+            'optimizer.learning_rate': lr}), arg, 1)
+''')
+
+
+class _Ended:
+  """A launcher handle for a job that ends at once with exit code 0."""
+
+  def __init__(self, command, log_path):
+    self.id, self.command = 'fake', command
+    del log_path
+
+  def poll(self):
+    return 0
+
+  def stop(self):
+    pass
+
+
+class GrowTest(absltest.TestCase):
+  """More seeds for a sweep that has run: its trials stay, new ones run."""
+
+  def _sweep(self, config_file, workdir, grouping='local', launched=None):
+    config = sweeps.load_file_config(config_file)
+    trials, jobs = sweep_workdir.plan(config, config_file, {}, [], grouping,
+                                      workdir)
+    executor = 'population' if grouping == 'population' else 'local'
+    sweep = sweep_workdir.create(config_file, {}, trials, jobs, executor,
+                                 workdir, sys.executable)
+
+    def launch(command, log_path):
+      handle = _Ended(command, log_path)
+      launched.append(command[command.index('-m') + 2:][1][len(
+          '--workdir=' + workdir + '/'):])
+      return handle
+    sweep_workdir.run(sweep, 2, False, launch)
+    return sweep.record
+
+  def _config_file(self):
+    """A config file of the grow config in a new folder, and a workdir."""
+    tmp = self.enterContext(tempfile.TemporaryDirectory())
+    path = os.path.join(tmp, 'grow_config.py')
+    with open(path, 'w') as f:
+      f.write(_GROW_CONFIG)
+    return path, os.path.join(tmp, 'sweep')
+
+  def test_more_seeds_grow_a_sweep(self):
+    path, workdir = self._config_file()
+    launched = []
+    first = self._sweep(f'{path}:seeds=1', workdir, launched=launched)
+    names = [t['name'] for t in first['trials']]
+    self.assertEqual(names, ['000_seed=0,optimizer.learning_rate=0.001',
+                             '001_seed=0,optimizer.learning_rate=0.003'])
+    self.assertEqual(launched, [f'trials/{n}' for n in names])
+    # Seeds 0-2: the two trials keep their names; four are added after
+    # them, numbered on; only those run.
+    launched.clear()
+    grown = self._sweep(f'{path}:seeds=3', workdir, launched=launched)
+    added = ['002_seed=1,optimizer.learning_rate=0.001',
+             '003_seed=2,optimizer.learning_rate=0.001',
+             '004_seed=1,optimizer.learning_rate=0.003',
+             '005_seed=2,optimizer.learning_rate=0.003']
+    self.assertEqual([t['name'] for t in grown['trials']], names + added)
+    self.assertEqual(grown['trials'][:2], first['trials'])
+    self.assertEqual(grown['jobs'][:2], first['jobs'])
+    self.assertEqual(launched, [f'trials/{n}' for n in added])
+    self.assertEqual(grown['config_file'], f'{path}:seeds=3')
+    self.assertEqual(grown['created'], first['created'])
+    self.assertLen(grown['grown'], 1)
+    self.assertEqual(grown['grown'][0]['trials'], added)
+    self.assertEqual(json.load(open(os.path.join(workdir, 'sweep.json'))),
+                     grown)
+    # The same command again resumes: nothing runs.
+    launched.clear()
+    self.assertEqual(self._sweep(f'{path}:seeds=3', workdir,
+                                 launched=launched)['trials'],
+                     grown['trials'])
+    self.assertEqual(launched, [])
+    # An argument that changes the config is refused, naming it.
+    with self.assertRaisesRegex(ValueError, 'changes the config'):
+      self._sweep(f'{path}:seeds=4,steps=7', workdir, launched=launched)
+    # A sweep without one of the directory's trials is another sweep.
+    config = sweeps.load_file_config(path)
+    other = sweeps.expand(config, [{'seed': 0}], [])
+    with self.assertRaisesRegex(ValueError, 'holds another sweep'):
+      sweep_workdir.create(path, {}, other, sweeps.plan_jobs(
+          config, other, 'local'), 'local', workdir, sys.executable)
+    self.assertEqual(json.load(open(os.path.join(workdir, 'sweep.json'))),
+                     grown)
+
+  def test_added_seeds_of_populations_are_new_populations(self):
+    path, workdir = self._config_file()
+    launched = []
+    first = self._sweep(f'{path}:seeds=2', workdir, 'population', launched)
+    self.assertEqual(launched, ['groups/g000'])
+    launched.clear()
+    grown = self._sweep(f'{path}:seeds=4', workdir, 'population', launched)
+    self.assertEqual(launched, ['groups/g001'])
+    self.assertEqual(grown['jobs'][0], first['jobs'][0])
+    self.assertIn('--config.population.seeds=2,3', grown['jobs'][1]['flags'])
+    self.assertEqual(sorted(grown['jobs'][1]['members'].values()),
+                     [0, 1, 2, 3])
+
+
 def _trial(name, seed, lr, status='done', **metrics):
   return {'name': name, 'overrides': {'seed': seed,
                                       'optimizer.learning_rate': lr},
