@@ -12,10 +12,17 @@ timed in alternation in the same process.
 total memory (`--total_slots` split into K blocks of `total / K` slots),
 timed in alternation.
 
+`--part=cost`: what each `--recipe` (a config module with its argument,
+e.g. `dam_nth_farthest:cpu`; repeat the flag) costs here: its own train step at
+its own batch size and sizes, and the hours its `num_steps` take at that
+speed (`projected_hours`), for deciding what this machine can run.
+
 Output: one JSON object per line on stdout; `--out FILE` also writes them.
 
   python benchmarks/dam.py --part=step
   python benchmarks/dam.py --part=blocks --total_slots=128
+  python benchmarks/dam.py --part=cost --recipe=dam_nth_farthest:cpu \
+      --recipe=dam_convex_hull --steps_per_call=2 --repeats=3
 """
 
 import argparse
@@ -77,9 +84,28 @@ def blocks_part(config_name: str, batch: int, blocks, total: int,
   return records
 
 
+def cost_part(recipes, repeats: int, steps_per_call: int) -> list[dict]:
+  records = []
+  for recipe in recipes:
+    name, _, arg = recipe.partition(':')
+    module = importlib.import_module(f'configs.{name}')
+    config = module.get_config(arg) if arg else module.get_config()
+    chunk = dnc_bench._Chunk(recipe, config, steps_per_call)  # pylint: disable=protected-access
+    for _ in range(repeats):
+      chunk.call()
+    records.append(dict(chunk.record(), kind='cost', recipe=recipe,
+                        model=config.model.name))
+    del chunk
+  return records
+
+
 def main(argv=None):
   p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-  p.add_argument('--part', choices=('step', 'blocks'), default='step')
+  p.add_argument('--part', choices=('step', 'blocks', 'cost'),
+                 default='step')
+  p.add_argument('--recipe', action='append', default=[],
+                 help='--part=cost: a config module[:arg] (repeat the flag; '
+                 'default dam_nth_farthest:cpu and dam_convex_hull)')
   p.add_argument('--config', default='dam_copy',
                  help='a DAM config module in configs/ (dam_copy, ...)')
   p.add_argument('--batch_size', type=int, default=16)
@@ -92,6 +118,10 @@ def main(argv=None):
   if args.part == 'step':
     records = step_part(args.config, args.batch_size, args.repeats,
                         args.steps_per_call)
+  elif args.part == 'cost':
+    records = cost_part(args.recipe or ['dam_nth_farthest:cpu',
+                                        'dam_convex_hull'],
+                        args.repeats, args.steps_per_call)
   else:
     records = blocks_part(args.config, args.batch_size,
                           [int(k) for k in args.blocks.split(',')],

@@ -1,5 +1,6 @@
-"""Smoke tests of benchmarks/run.py (one tiny measurement per model) and
-benchmarks/omniglot.py (MANN beside the LSTM, runlocal sizes)."""
+"""Smoke tests of benchmarks/run.py (one tiny measurement per model),
+benchmarks/omniglot.py (MANN beside the LSTM, runlocal sizes) and
+benchmarks/dam.py's recipe cost (runlocal sizes)."""
 
 import importlib.util
 import math
@@ -109,6 +110,16 @@ class BenchmarksSmokeTest(parameterized.TestCase):
                            mann['ms_per_step'] / lstm['ms_per_step'])
     self.assertAlmostEqual(ratio['mann_projected_hours'],
                            ratio['num_steps'] * mann['ms_per_step'] / 3.6e6)
+
+  def test_dam_recipe_cost(self):
+    # The sys.path entry benchmarks/dam.py adds lets it import its sibling.
+    (rec,) = _load('dam').cost_part(['dam_copy:runlocal'], repeats=2,
+                                    steps_per_call=2)
+    self.assertEqual((rec['kind'], rec['recipe'], rec['model'],
+                      rec['repeats']), ('cost', 'dam_copy:runlocal', 'dam', 2))
+    self.assertGreater(rec['ms_per_step'], 0)
+    self.assertAlmostEqual(rec['projected_hours'],
+                           rec['num_steps'] * rec['ms_per_step'] / 3.6e6)
 
 
 if __name__ == '__main__':
