@@ -11,8 +11,15 @@ K = 6 blocks of 20 x 64, 4 read heads, an LSTM of 256, an output MLP of
 steps (squared error through 23 extra outputs). `model=dam1|dnc`,
 `p_re=P`: the comparison of configs/dam.py.
 
+`cpu`: the CPU-sized variant. The command's train step took 2.8 s here
+(batches of 128 with up to 20 points; `benchmarks/dam.py --part=cost`,
+beside two trainings), so its 300,000 iterations would take about 230
+hours; `cpu` keeps the model, the memory, the MLP, the optimiser and the
+evaluations at 5 and 10 points, and trains on 5-10 points (sequences
+about half as long) in batches of 32 for 50,000 iterations.
+
 Command:
-  python -m memax.main --config=configs/dam_convex_hull.py \
+  python -m memax.main --config=configs/dam_convex_hull.py:cpu \
       --workdir=runs/dam_hull
 """
 
@@ -25,12 +32,17 @@ P_RE = 0.3
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  """`arg`: `model=dam|dam1|dnc`, `p_re=P`, `runlocal`, `seeds=N`."""
+  """`arg`: `model=dam|dam1|dnc`, `p_re=P`, `cpu`, `runlocal`, `seeds=N`."""
   config, arg = dam.get_config(
       'convex_hull', arg, p_re=P_RE, num_blocks=6, controller_size=256,
       memory_size=20, word_size=64, num_read_heads=4, batch_size=128,
-      learning_rate=1e-4, num_steps=300_000, readout_layers=(256, 256))
+      learning_rate=1e-4, num_steps=300_000, readout_layers=(256, 256),
+      cpu=False)
   config.task.update(min_points=5, max_points=20, eval_points=(5, 10))
+  if arg.cpu:
+    config.task.max_points = 10
+    config.train.batch_size = 32
+    config.train.num_steps = 50_000
   return train.runlocal(config) if arg.runlocal else config
 
 
