@@ -716,9 +716,12 @@ def groups(studies, args, spec):
     for key, rows in by_group.items():
       settings = ', '.join(f'{k.rsplit(".", 1)[-1]}={v}' for k, v in key)
       done = _done(rows)
-      steps = sorted({r.get('steps') or 0 for r in rows})
+      # Trials not started yet (a grown sweep's) count in the seeds only.
+      started = [r for r in rows if r.get('steps')]
+      steps = sorted({r['steps'] for r in started})
       head = (f'| {model} | {settings or "-"} | {len(done)} of {len(rows)} '
-              f'| {_range(steps)} | {_wall_text(rows)} |')
+              f'| {_range(steps) if steps else "-"} | '
+              f'{_wall_text(started) if started else "-"} |')
       cells = []
       for metric in metrics:
         metric, _, digits = metric.partition('@')

@@ -235,6 +235,11 @@ class TablesTest(absltest.TestCase):
     lines = studies.groups({'d': rows[4:]}, ['train/bit_errors'], ['d | DAM'])
     self.assertEqual(lines[2], '| DAM | refresh_probability=0.1 | 0 of 1 | '
                      '10,000 | 101 s | running |  |')
+    # A trial not started yet (a grown sweep's) has no steps to show.
+    pending = dict(row(2, 0.1, 'pending'), steps=None, wall_seconds=None)
+    lines = studies.groups({'d': [pending]}, ['train/bit_errors'],
+                           ['d | DAM'])
+    self.assertEqual(lines[2].split(' | ')[3:5], ['-', '-'])
 
   def test_accuracy_by_instance_table(self):
     def row(seed, status, first, second):
