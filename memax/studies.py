@@ -167,33 +167,17 @@ def evaluations(run_dir: str, member: int | None = None
     return []
   out = []
   for name in sorted(os.listdir(root)):
-    folder = os.path.join(root, name)
-    if not os.path.isdir(folder):
+    variants = [(v, r) for v, r in sweep_workdir.read_variants(
+        os.path.join(root, name), strict=True) if r.get('member') == member]
+    if not variants:
       continue
-    records = []
-    for file in sorted(os.listdir(folder)):
-      if not file.endswith('.json'):
-        continue
-      path = os.path.join(folder, file)
-      try:
-        with open(path) as f:
-          records.append(json.load(f))
-      except ValueError as e:
-        raise ValueError(f'{path}: not a JSON file ({e}).') from None
-    records = [r for r in records if isinstance(r, dict)
-               and isinstance(r.get('metrics'), dict)
-               and r.get('member') == member]
-    if not records:
-      continue
-    first = records[0]
-    metrics = {f'{r.get("variant", "?")}/{k}': v for r in records
-               for k, v in r['metrics'].items()
-               if isinstance(v, (int, float))}
+    first = variants[0][1]
     out.append({'name': name, 'step': first.get('checkpoint_step'),
                 'overrides': list(first.get('overrides', [])),
                 'seed': first.get('eval_seed'),
                 'best': bool(first.get('best')),
-                'metrics': compact_metrics(metrics)})
+                'metrics': compact_metrics(
+                    sweep_workdir.variant_metrics(variants))})
   return out
 
 

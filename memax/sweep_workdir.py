@@ -82,6 +82,36 @@ def _versions() -> dict[str, str]:
   return out
 
 
+def read_variants(folder: str, strict: bool = False
+                  ) -> list[tuple[str, dict[str, Any]]]:
+  """`(variant, record)` of each `<variant>.json` in an evaluation folder
+  (training's `eval/`, or one of `memax.evaluate`'s) that holds `metrics`,
+  in name order; none where the folder is missing. `strict`: a file that
+  is not JSON is an error naming it (else it is skipped)."""
+  if not os.path.isdir(folder):
+    return []
+  out = []
+  for file in sorted(os.listdir(folder)):
+    if not file.endswith('.json'):
+      continue
+    path = os.path.join(folder, file)
+    record = _read_json(path)
+    if record is None and strict:
+      raise ValueError(f'{path}: not a readable JSON file.')
+    if isinstance(record, dict) and isinstance(record.get('metrics'), dict):
+      out.append((file[:-len('.json')], record))
+  return out
+
+
+def variant_metrics(variants: Sequence[tuple[str, dict[str, Any]]]
+                    ) -> dict[str, float]:
+  """`{'<variant>/<metric>': value}` of `read_variants`' records (the
+  numbers only)."""
+  return {f'{name}/{k}': float(v) for name, record in variants
+          for k, v in record['metrics'].items()
+          if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
 class Sweep:
   """A sweep directory: its trials and jobs, their statuses and results.
 
@@ -140,21 +170,10 @@ class Sweep:
   def metrics(self, job: dict[str, Any], member: int | None
               ) -> dict[str, float]:
     """`{'<split>/<metric>': value}` of a trial's final evaluation."""
-    out = {}
     eval_dir = os.path.join(self.job_dir(job), 'eval')
     if member is not None:
       eval_dir = os.path.join(eval_dir, f'member{member}')
-    if not os.path.isdir(eval_dir):
-      return out
-    for file in sorted(os.listdir(eval_dir)):
-      record = _read_json(os.path.join(eval_dir, file)) if file.endswith(
-          '.json') else None
-      if not isinstance(record, dict) or 'metrics' not in record:
-        continue
-      for k, v in record['metrics'].items():
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-          out[f'{file[:-len(".json")]}/{k}'] = float(v)
-    return out
+    return variant_metrics(read_variants(eval_dir))
 
   def records(self) -> list[dict[str, Any]]:
     out = []
@@ -356,7 +375,7 @@ def create(config_file: str, base: dict[str, Any], trials: Sequence[Any],
 
 
 def open_sweep(workdir: str) -> Sweep:
-  record = _read_json(os.path.join(workdir, SWEEP_FILE))
+  record = read_record(workdir)
   if record is None:
     raise FileNotFoundError(
         f'{os.path.join(workdir, SWEEP_FILE)} not found: --summarize takes a '

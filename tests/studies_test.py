@@ -490,7 +490,7 @@ class ExportTest(absltest.TestCase):
     with open(os.path.join(run, 'evaluations', 'member1_step30_model.'
                            'memory_size-256', 'train.json'), 'w') as f:
       f.write('{')
-    with self.assertRaisesRegex(ValueError, r'train\.json: not a JSON'):
+    with self.assertRaisesRegex(ValueError, r'train\.json: not a readable JSON'):
       studies.export(tmp, 'copy')
 
 
