@@ -7,6 +7,11 @@ memory 128 x 20, one write head and 4 read heads; deepmind/dnc's protocol
 (K > 0) swaps the dense N x N link for the Methods' sparse link, K entries
 per row (Extended Data Fig. 4 compares K = 8 with the dense link on copy).
 
+RMSProp with momentum 0.9 (DAM's optimiser; `--config.optimizer.momentum=0.9`)
+learned it in 4,000 batches in 3 of 3 seeds, where this protocol took 32,000
+(one seed), and in 2 of 3 seeds copied 6x the training length given 256
+slots (experiments/dnc).
+
 Command:
   python -m memax.main --config=configs/dnc_copy.py --workdir=runs/dnc_copy
 Evaluate (longer sequences, bigger memory) after training:
