@@ -75,6 +75,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.evals.periodic_variants = ()     # variants evaluated while training.
   config.evals.variants = 'all'           # variants evaluated at the end.
   config.evals.plot = True
+  # Also save each sampled variant's first example as <variant>.npz
+  # beside its plot: inputs, targets, mask, probabilities and the model's
+  # auxiliary outputs ('aux.usage', 'aux.write_weights', ...).
+  config.evals.arrays = False
 
   # A population: K models trained by one compiled, vmapped step; members
   # are the product of the seeds (e.g. '0,1,2,3' or '0:16'; '' = seed) and

@@ -15,7 +15,10 @@ touched, nor is anything else in the workdir. With no overrides, the last
 step and the default seed, the numbers are those of training's final
 evaluation. Every evaluation variant of the task is evaluated (with its
 overrides, e.g. new lengths), unless `--config.evals.variants=a,b` picks
-some.
+some. `--config.evals.arrays=True` also saves each variant's plotted
+example as `<variant>.npz` (inputs, targets, mask, probabilities and the
+model's auxiliary outputs, e.g. `aux.usage` and `aux.write_weights` of a
+DNC, `[T, ...]`) for analysis beyond the plot.
 
 With `--coordinator_address`, `--num_processes` and `--process_id` (the
 launcher's flags, `memax.training.distributed`), the same command runs on
@@ -199,6 +202,23 @@ def _output_dir(workdir: str, name: str) -> str:
   return path
 
 
+# What an evaluation writes, not what it computes, and fields that a run's
+# config.json may predate: an older run takes their defaults, so that
+# `--config.evals.arrays=True` works on it too.
+_EVAL_SWITCHES = {'plot': True, 'arrays': False}
+
+
+def _with_eval_switches(config: ml_collections.ConfigDict
+                        ) -> ml_collections.ConfigDict:
+  missing = {k: v for k, v in _EVAL_SWITCHES.items() if k not in config.evals}
+  if not missing:
+    return config
+  config = ml_collections.ConfigDict(config.to_dict())
+  for k, v in missing.items():
+    config.evals[k] = v
+  return config
+
+
 def run(workdir: str, overrides: list[str], *, step: int | None = None,
         best: bool = False, seed: int | None = None,
         tag: str | None = None, member: int | None = None) -> dict:
@@ -212,7 +232,7 @@ def run(workdir: str, overrides: list[str], *, step: int | None = None,
   """
   if step is not None and best:
     raise ValueError('Give --step or --best, not both.')
-  trained = load_config(workdir)
+  trained = _with_eval_switches(load_config(workdir))
   whole = None
   if population.is_population(trained):
     members = population.member_overrides(trained)

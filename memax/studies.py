@@ -720,9 +720,11 @@ def groups(studies, args, spec):
 
 
 def _evaluated_with(overrides: Sequence[str]) -> str:
-  """An evaluation's overrides as a table cell, plotting left out."""
+  """An evaluation's overrides as a table cell, plotting and saved
+  arrays left out."""
   shown = [o.removeprefix('model.').removeprefix('task.')
-           for o in overrides if not o.startswith('evals.plot')]
+           for o in overrides
+           if not o.startswith(('evals.plot', 'evals.arrays'))]
   return ', '.join(shown) or 'the trained config'
 
 

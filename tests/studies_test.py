@@ -441,7 +441,7 @@ class ExportTest(absltest.TestCase):
         with open(os.path.join(folder, f'{variant}.json'), 'w') as f:
           json.dump({'checkpoint_step': 30, 'eval_seed': 0, 'best': False,
                      'overrides': [f'model.memory_size={size}',
-                                   'evals.plot=False'],
+                                   'evals.plot=False', 'evals.arrays=True'],
                      'member': member, 'variant': variant,
                      'metrics': {'bit_errors': errors + member,
                                  'num_examples': 256}}, f)
@@ -466,7 +466,8 @@ class ExportTest(absltest.TestCase):
     # Each member's own later evaluations, its variants' metrics merged.
     self.assertEqual(r['evaluations'], [{
         'name': 'member1_step30_model.memory_size-256', 'step': 30,
-        'overrides': ['model.memory_size=256', 'evals.plot=False'],
+        'overrides': ['model.memory_size=256', 'evals.plot=False',
+                      'evals.arrays=True'],
         'seed': 0, 'best': False,
         'metrics': {'length_40/bit_errors': 1.66667,
                     'train/bit_errors': 1.5}}])

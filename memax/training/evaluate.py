@@ -286,10 +286,28 @@ def _out_paths(workdir: str, out_dir: str | None) -> tuple[str, str]:
 
 def draws_plots(config: ml_collections.ConfigDict) -> bool:
   """Whether the final evaluation of `config` draws plots
-  (`config.evals.plot`, default on); only then does its model return
-  auxiliary outputs (without them it runs the periodic evaluation's
-  programs)."""
-  return bool(config.evals.get('plot', True))
+  (`config.evals.plot`, default on) or saves its examples' arrays
+  (`config.evals.arrays`); only then does its model return auxiliary
+  outputs (without them it runs the periodic evaluation's programs)."""
+  return bool(config.evals.get('plot', True)
+              or config.evals.get('arrays', False))
+
+
+def example_arrays(batch: Any, probabilities: Any, aux: Any
+                   ) -> dict[str, np.ndarray]:
+  """One example (`evaluate_sampled`'s) as named host arrays: the batch's
+  fields ('inputs', 'targets', 'mask', and 'num_steps' and 'refresh' where
+  set; a pytree field as 'inputs.<key>'), 'probabilities', and each
+  auxiliary output as 'aux.<name>'."""
+  trees = dict(batch._asdict(), probabilities=probabilities, aux=aux)
+  arrays = {}
+  for name, tree in trees.items():
+    leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
+    for path, leaf in leaves:
+      keys = [str(getattr(k, 'key', getattr(k, 'name', getattr(k, 'idx', k))))
+              for k in path]
+      arrays['.'.join([name] + keys)] = np.asarray(leaf)
+  return arrays
 
 
 def final_evaluation(config: ml_collections.ConfigDict, workdir: str,
@@ -298,7 +316,8 @@ def final_evaluation(config: ml_collections.ConfigDict, workdir: str,
                      linear_start: bool = False, out_dir: str | None = None,
                      record: dict[str, Any] | None = None
                      ) -> dict[str, dict[str, float]]:
-  """Every final evaluation; writes one JSON and one plot for each.
+  """Every final evaluation; writes one JSON and one plot for each (and
+  its example's arrays, `<name>.npz`, with `config.evals.arrays`).
 
   Args:
     config: the run's config, with any evaluation overrides applied.
@@ -327,7 +346,8 @@ def final_evaluation(config: ml_collections.ConfigDict, workdir: str,
   kwargs = model_kwargs(state, linear_start)
   evaluator = Evaluator(model, task, evals, key, linear_start=linear_start,
                         periodic=False)
-  plot = draws_plots(config) and write
+  plot = bool(evals.get('plot', True)) and write
+  arrays = bool(evals.get('arrays', False)) and write
   results = {}
 
   def save(name: str, value: dict[str, Any]) -> None:
@@ -339,13 +359,16 @@ def final_evaluation(config: ml_collections.ConfigDict, workdir: str,
       out = evaluate_sampled(
           model, state.params, spec.task, jax.random.fold_in(key, 1000 + i),
           num_batches=evals.num_batches, batch_size=evals.batch_size,
-          data=data, kwargs=kwargs, return_example=plot,
+          data=data, kwargs=kwargs, return_example=plot or arrays,
           run=evaluator.run(name))
-      metrics, example = out if plot else (out, None)
+      metrics, example = out if plot or arrays else (out, None)
       save(name, dict(record, variant=name, task=_task_fields(spec.task),
                       model=config.model.to_dict(),
                       num_sequences=evals.num_batches * evals.batch_size,
                       metrics=metrics))
+      if arrays:
+        workdir_lib.write_arrays(os.path.join(plot_dir, f'{name}.npz'),
+                                 example_arrays(*example))
       if plot:
         from memax.training import plots  # pylint: disable=g-import-not-at-top
         batch, probs, aux = example

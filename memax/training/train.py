@@ -494,6 +494,7 @@ class _Loop:
       if i is not None and i != plot_member:
         config = ml_collections.ConfigDict(config.to_dict())
         config.evals.plot = False
+        config.evals.arrays = False
       seed = config.seed
       final = evaluate_lib.final_evaluation(
           config, self.workdir, distributed.local(self._view(state, i)),

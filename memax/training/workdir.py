@@ -18,6 +18,7 @@ from typing import Any, Iterator
 
 from absl import logging
 import ml_collections
+import numpy as np
 
 LOCK_FILE = 'lock'
 # `python -m memax.evaluate`'s outputs: `evaluations/<name>/<variant>.json`.
@@ -122,6 +123,14 @@ def write_text(path: str, text: str) -> None:
   os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
   with open(path + '.tmp', 'w') as f:
     f.write(text)
+  os.replace(path + '.tmp', path)
+
+
+def write_arrays(path: str, arrays: dict[str, Any]) -> None:
+  """`arrays` as a compressed `.npz` in `path`, whole or not at all."""
+  os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+  with open(path + '.tmp', 'wb') as f:
+    np.savez_compressed(f, **arrays)
   os.replace(path + '.tmp', path)
 
 

@@ -83,6 +83,46 @@ class EvaluateTest(parameterized.TestCase):
     self.assertTrue(np.isfinite(record['metrics']['cost_bits']))
     self.assertTrue(os.path.exists(os.path.join(out, 'length_30.png')))
 
+  def test_arrays_save_the_plotted_example(self):
+    # The trained config draws no plot; `evals.arrays` alone makes the
+    # model return its auxiliary outputs and saves one example's arrays.
+    results = evaluate.run(self.workdir, ['evals.arrays=True'], tag='arrays')
+    out = results['output_dir']
+    self.assertEqual(sorted(os.listdir(out)),
+                     ['length_8.json', 'length_8.npz', 'train.json',
+                      'train.npz'])
+    with np.load(os.path.join(out, 'length_8.npz')) as f:
+      arrays = {k: f[k] for k in f.files}
+    self.assertContainsSubset(['inputs', 'targets', 'mask', 'probabilities'],
+                              arrays)
+    aux = [k for k in arrays if k.startswith('aux.')]
+    self.assertIn('aux.read_weights', aux)
+    inputs, targets, mask = arrays['inputs'], arrays['targets'], arrays['mask']
+    steps = inputs.shape[0]
+    for k in aux:        # [T, ...]: one example over time, no batch axis.
+      self.assertEqual(arrays[k].shape[0], steps, k)
+    self.assertEqual(arrays['probabilities'].shape, targets.shape)
+    self.assertTrue(np.all((arrays['probabilities'] >= 0)
+                           & (arrays['probabilities'] <= 1)))
+    # One example: its targets are its own 8 input vectors, copied.
+    bits = targets.shape[-1]
+    np.testing.assert_array_equal(targets[mask > 0], inputs[:8, :bits])
+
+  def test_arrays_on_a_run_whose_config_predates_the_field(self):
+    workdir = self.copy_of_the_run()
+    path = os.path.join(workdir, 'config.json')
+    with open(path) as f:
+      config = json.load(f)
+    del config['evals']['arrays']
+    with open(path, 'w') as f:
+      json.dump(config, f)
+    results = evaluate.run(workdir, ['evals.arrays=True',
+                                     'evals.variants=length_8'])
+    self.assertTrue(os.path.exists(
+        os.path.join(results['output_dir'], 'length_8.npz')))
+    with self.assertRaisesRegex(ValueError, 'config.evals.arays'):
+      evaluate.run(workdir, ['evals.arays=True'])
+
   def test_training_files_stay_byte_identical(self):
     workdir = self.copy_of_the_run()
     before = workdir_testing.snapshot(workdir)
