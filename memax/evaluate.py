@@ -202,15 +202,13 @@ def _output_dir(workdir: str, name: str) -> str:
   return path
 
 
-# What an evaluation writes, not what it computes, and fields that a run's
-# config.json may predate: an older run takes their defaults, so that
-# `--config.evals.arrays=True` works on it too.
-_EVAL_SWITCHES = {'plot': True, 'arrays': False}
-
-
 def _with_eval_switches(config: ml_collections.ConfigDict
                         ) -> ml_collections.ConfigDict:
-  missing = {k: v for k, v in _EVAL_SWITCHES.items() if k not in config.evals}
+  """`config` with the output switches its config.json may predate
+  (`evaluate_lib.OUTPUT_SWITCHES`) at their defaults, so that
+  `--config.evals.arrays=True` works on an older run too."""
+  missing = {k: v for k, v in evaluate_lib.OUTPUT_SWITCHES.items()
+             if k not in config.evals}
   if not missing:
     return config
   config = ml_collections.ConfigDict(config.to_dict())

@@ -284,13 +284,22 @@ def _out_paths(workdir: str, out_dir: str | None) -> tuple[str, str]:
   return out_dir, out_dir
 
 
+# What a final evaluation writes besides its JSON files, and the defaults
+# for a run whose config.json predates a switch: `evals.plot` draws each
+# variant's first example, `evals.arrays` saves it (`<variant>.npz`).
+OUTPUT_SWITCHES = {'plot': True, 'arrays': False}
+
+
+def _switch(evals: ml_collections.ConfigDict, name: str) -> bool:
+  return bool(evals.get(name, OUTPUT_SWITCHES[name]))
+
+
 def draws_plots(config: ml_collections.ConfigDict) -> bool:
   """Whether the final evaluation of `config` draws plots
   (`config.evals.plot`, default on) or saves its examples' arrays
   (`config.evals.arrays`); only then does its model return auxiliary
   outputs (without them it runs the periodic evaluation's programs)."""
-  return bool(config.evals.get('plot', True)
-              or config.evals.get('arrays', False))
+  return _switch(config.evals, 'plot') or _switch(config.evals, 'arrays')
 
 
 def example_arrays(batch: Any, probabilities: Any, aux: Any
@@ -300,14 +309,9 @@ def example_arrays(batch: Any, probabilities: Any, aux: Any
   set; a pytree field as 'inputs.<key>'), 'probabilities', and each
   auxiliary output as 'aux.<name>'."""
   trees = dict(batch._asdict(), probabilities=probabilities, aux=aux)
-  arrays = {}
-  for name, tree in trees.items():
-    leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
-    for path, leaf in leaves:
-      keys = [str(getattr(k, 'key', getattr(k, 'name', getattr(k, 'idx', k))))
-              for k in path]
-      arrays['.'.join([name] + keys)] = np.asarray(leaf)
-  return arrays
+  leaves = jax.tree_util.tree_flatten_with_path(trees)[0]
+  return {jax.tree_util.keystr(path, simple=True, separator='.'):
+          np.asarray(leaf) for path, leaf in leaves}
 
 
 def final_evaluation(config: ml_collections.ConfigDict, workdir: str,
@@ -346,8 +350,8 @@ def final_evaluation(config: ml_collections.ConfigDict, workdir: str,
   kwargs = model_kwargs(state, linear_start)
   evaluator = Evaluator(model, task, evals, key, linear_start=linear_start,
                         periodic=False)
-  plot = bool(evals.get('plot', True)) and write
-  arrays = bool(evals.get('arrays', False)) and write
+  plot = _switch(evals, 'plot') and write
+  arrays = _switch(evals, 'arrays') and write
   results = {}
 
   def save(name: str, value: dict[str, Any]) -> None:

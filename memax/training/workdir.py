@@ -118,20 +118,26 @@ def save_config(config: ml_collections.ConfigDict, workdir: str) -> None:
   os.replace(path + '.tmp', path)
 
 
+@contextlib.contextmanager
+def _replacing(path: str, mode: str) -> Iterator[Any]:
+  """A file to write that becomes `path` whole when the block ends, or not
+  at all (it is written beside it and renamed over it)."""
+  os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+  with open(path + '.tmp', mode) as f:
+    yield f
+  os.replace(path + '.tmp', path)
+
+
 def write_text(path: str, text: str) -> None:
   """Writes `path` whole or not at all (through a file renamed over it)."""
-  os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
-  with open(path + '.tmp', 'w') as f:
+  with _replacing(path, 'w') as f:
     f.write(text)
-  os.replace(path + '.tmp', path)
 
 
 def write_arrays(path: str, arrays: dict[str, Any]) -> None:
   """`arrays` as a compressed `.npz` in `path`, whole or not at all."""
-  os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
-  with open(path + '.tmp', 'wb') as f:
+  with _replacing(path, 'wb') as f:
     np.savez_compressed(f, **arrays)
-  os.replace(path + '.tmp', path)
 
 
 def write_json(path: str, value: Any, *, indent: int = 2,
