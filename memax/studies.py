@@ -218,6 +218,27 @@ def export(sweep_dir: str, study: str | None = None,
   return rows
 
 
+def keep_written(rows: Sequence[dict[str, Any]],
+                 written: Sequence[dict[str, Any]]
+                 ) -> tuple[list[dict[str, Any]], list[str]]:
+  """`rows` (an export), where a trial its sweep directory never started
+  keeps the results file's row of it (the same study, trial, config and
+  settings, not pending): a sweep regrown in a new directory to run some
+  of its trials (`memax.sweep --only`) loses none of the others' results.
+  Returns the rows and the names of the trials kept."""
+  old = {(r['study'], r.get('trial'), r['config'],
+          json.dumps(r['settings'], sort_keys=True)): r for r in written}
+  out, kept = [], []
+  for row in rows:
+    key = (row['study'], row['trial'], row['config'],
+           json.dumps(row['settings'], sort_keys=True))
+    if row['status'] == 'pending' and old.get(key, row)['status'] != 'pending':
+      row = old[key]
+      kept.append(row['trial'])
+    out.append(row)
+  return out, kept
+
+
 def write(path: str, rows: Sequence[Mapping[str, Any]]) -> None:
   """The results file: one JSON line per trial, keys in a fixed order."""
   text = ''.join(json.dumps(r, default=str) + '\n' for r in rows)
@@ -967,11 +988,16 @@ def main(argv: Sequence[str]) -> None:
     if not _TO.value:
       raise app.UsageError('--export needs --to=FILE (the results file).')
     rows = export(_EXPORT.value, _STUDY.value, _CURVE.value)
+    kept = []
+    if os.path.exists(_TO.value):
+      rows, kept = keep_written(rows, load(_TO.value))
     write(_TO.value, rows)
     counts = {}
     for r in rows:
       counts[r['status']] = counts.get(r['status'], 0) + 1
-    print(f'{_TO.value}: {len(rows)} trials ({counts}).')
+    print(f'{_TO.value}: {len(rows)} trials ({counts}).'
+          + (f' Kept from the file, never started in {_EXPORT.value}: '
+             f'{", ".join(kept)}.' if kept else ''))
     return
   stale = []
   for path in _TABLES.value:

@@ -2,7 +2,7 @@
 
   python -m memax.sweep --config=configs/memn2n_babi.py:tasks=0 \
       --workdir=runs/memn2n_seeds --sweep=seed=0,1,2,3 [--parallel=2] \
-      [--config.train.num_epochs=30 ...]
+      [--only=1 ...] [--config.train.num_epochs=30 ...]
   python -m memax.sweep --summarize=runs/memn2n_seeds
   python -m memax.sweep --config=... --workdir=... --sweep=... --print_commands
 
@@ -18,7 +18,10 @@ of the config file's argument, or `--sweep=seed=...`) or more values of a
 swept field grows the sweep: its trials keep their folders and results,
 the added ones run (`sweep.json` records each growth). `--print_commands`
 prints one launcher command per process, for any job system, and runs
-nothing.
+nothing. `--only=<trial>` (repeated; a trial's name or its number, as
+`--only=1`) runs just the trials named, say seeds 1 and 2 of a sweep whose
+seed 0 ran elsewhere; the others keep their status ("pending" where never
+started).
 
 Many hosts: run the same command on every host, adding
 `--coordinator_address=<host 0>:<port> --num_processes=N --process_id=<i>`
@@ -69,6 +72,9 @@ _WORKDIR = flags.DEFINE_string(
 _SWEEP = flags.DEFINE_multi_string(
     'sweep', [], 'field=v1,v2: one axis of the product of trials (repeat).')
 _PARALLEL = flags.DEFINE_integer('parallel', 1, 'Trials run at once.')
+_ONLY = flags.DEFINE_multi_string(
+    'only', [], 'Run just this trial (its name or number) or population '
+    '(repeat for more); the sweep\'s other trials stay as they are.')
 _EXECUTOR = flags.DEFINE_enum(
     'executor', 'local', ['local', 'population', 'submitit'],
     'local: each trial its own process. population: the trials that differ '
@@ -128,12 +134,13 @@ def main(argv: Sequence[str]) -> None:
   trials, jobs = cli.run_or_exit(sweep_workdir.plan, _CONFIG.value,
                                  config_file, base, _SWEEP.value, grouping,
                                  _WORKDIR.value)
+  record = sweep_workdir.new_record(config_file, base, trials, jobs,
+                                    _EXECUTOR.value, sys.executable)
+  planned = sweep_workdir.Sweep(_WORKDIR.value, record, processes)
+  selected = cli.run_or_exit(sweep_workdir.select, planned, _ONLY.value)
   if _PRINT.value:
-    record = sweep_workdir.new_record(config_file, base, trials, jobs,
-                                      _EXECUTOR.value, sys.executable)
-    sweep = sweep_workdir.Sweep(_WORKDIR.value, record, processes)
-    for job in jobs:
-      print(' '.join(shlex.quote(a) for a in sweep.command(job)))
+    for job in selected:
+      print(' '.join(shlex.quote(a) for a in planned.command(job)))
     return
   sweep = cli.run_or_exit(sweep_workdir.create, config_file, base, trials,
                           jobs, _EXECUTOR.value, _WORKDIR.value,
@@ -148,7 +155,8 @@ def main(argv: Sequence[str]) -> None:
                                                           log)
   start = time.time()
   try:
-    sweep_workdir.run(sweep, _PARALLEL.value, _RETRY.value, launch)
+    sweep_workdir.run(sweep, _PARALLEL.value, _RETRY.value, launch,
+                      _ONLY.value)
   finally:
     if sweep.main:
       summary = sweep_workdir.write_summary(

@@ -469,19 +469,43 @@ def submitit_executor(folder: str, cluster: str | None,
   return executor
 
 
+def select(sweep: Sweep, names: Sequence[str]) -> list[dict[str, Any]]:
+  """The jobs that run the trials or populations named, in the sweep's
+  order; all of them where `names` is empty. A trial is named by its name
+  or its number (`1` or `001` for `001_seed=1`); an unknown one is an error
+  that lists the sweep's trials."""
+  if not names:
+    return list(sweep.jobs.values())
+  number = {str(t['index']): t['name'] for t in sweep.trials}
+  number.update({n.split('_', 1)[0]: n for n in number.values()})
+  unknown = [n for n in names if n not in sweep.job_of
+             and n not in sweep.jobs and n not in number]
+  if unknown:
+    raise ValueError(
+        f'--only={unknown[0]}: not a trial of the sweep in '
+        f'{sweep.workdir} (a name or a number); its trials are: '
+        f'{"; ".join(t["name"] for t in sweep.trials)}.')
+  wanted = {sweep.job_of.get(number.get(n, n), n) for n in names}
+  return [j for j in sweep.jobs.values() if j['name'] in wanted]
+
+
 def run(sweep: Sweep, parallel: int, retry_failed: bool,
-        launch: Callable[[list[str], str], Any] | None = None) -> None:
+        launch: Callable[[list[str], str], Any] | None = None,
+        only: Sequence[str] = ()) -> None:
   """Runs the sweep's unfinished jobs, `parallel` at a time.
 
   `launch(command, log_path)` starts one job and returns a handle with
-  `id`, `poll()` and `stop()` (default: a local process).
+  `id`, `poll()` and `stop()` (default: a local process). `only`: run just
+  the jobs of these trials or populations (`select`); the others stay as
+  they are.
   """
   launch = launch or _Process
-  jobs = list(sweep.jobs.values())
+  jobs = select(sweep, only)
   todo = [j for j in jobs if sweep.status(j) not in
           (('done',) if retry_failed else ('done', 'failed'))]
-  logging.info('%d trials in %d processes: %d to run, %d finished or failed '
-               'before.', len(sweep.trials), len(jobs), len(todo),
+  logging.info('%d trials in %d processes%s: %d to run, %d finished or '
+               'failed before.', len(sweep.trials), len(sweep.jobs),
+               f' ({len(jobs)} selected)' if only else '', len(todo),
                len(jobs) - len(todo))
   running = {}
   try:

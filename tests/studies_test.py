@@ -494,6 +494,28 @@ class ExportTest(absltest.TestCase):
     with self.assertRaisesRegex(ValueError, r'train\.json: not a readable JSON'):
       studies.export(tmp, 'copy')
 
+  def test_export_keeps_written_rows_of_trials_never_started(self):
+    def row(trial, status, seed, config='configs/c.py:seeds=3', steps=None):
+      return {'study': 's', 'trial': trial, 'config': config,
+              'settings': {'seed': seed}, 'seed': seed, 'status': status,
+              'steps': steps, 'metrics': {}}
+    written = [row('000_seed=0', 'done', 0, steps=100),
+               row('001_seed=1', 'started', 1, steps=38),
+               row('002_seed=2', 'started', 2, steps=38)]
+    # Seeds 1-2 run again (`--only`) in a new folder: seed 0 never started
+    # there and keeps its row; the others are the new folder's.
+    rows = [row('000_seed=0', 'pending', 0), row('001_seed=1', 'done', 1,
+                                                 steps=100),
+            row('002_seed=2', 'pending', 2), row('003_seed=3', 'pending', 3)]
+    out, kept = studies.keep_written(rows, written)
+    self.assertEqual(out, [written[0], rows[1], written[2], rows[3]])
+    self.assertEqual(kept, ['000_seed=0', '002_seed=2'])
+    # Another config or other settings are another trial: nothing is kept.
+    other = [dict(r, config='configs/c.py:seeds=3,x=1') for r in written]
+    self.assertEqual(studies.keep_written(rows, other), (rows, []))
+    moved = [dict(r, settings={'seed': 9}) for r in written]
+    self.assertEqual(studies.keep_written(rows, moved), (rows, []))
+
 
 if __name__ == '__main__':
   absltest.main()

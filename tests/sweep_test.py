@@ -170,7 +170,8 @@ class _Ended:
 class GrowTest(absltest.TestCase):
   """More seeds for a sweep that has run: its trials stay, new ones run."""
 
-  def _sweep(self, config_file, workdir, grouping='local', launched=None):
+  def _sweep(self, config_file, workdir, grouping='local', launched=None,
+             only=()):
     config = sweeps.load_file_config(config_file)
     trials, jobs = sweep_workdir.plan(config, config_file, {}, [], grouping,
                                       workdir)
@@ -183,7 +184,7 @@ class GrowTest(absltest.TestCase):
       launched.append(command[command.index('-m') + 2:][1][len(
           '--workdir=' + workdir + '/'):])
       return handle
-    sweep_workdir.run(sweep, 2, False, launch)
+    sweep_workdir.run(sweep, 2, False, launch, only)
     return sweep.record
 
   def _config_file(self):
@@ -237,6 +238,35 @@ class GrowTest(absltest.TestCase):
           config, other, 'local'), 'local', workdir, sys.executable)
     self.assertEqual(json.load(open(os.path.join(workdir, 'sweep.json'))),
                      grown)
+
+  def test_only_runs_the_trials_named(self):
+    path, workdir = self._config_file()
+    launched = []
+    record = self._sweep(f'{path}:seeds=2', workdir, launched=launched,
+                         only=['3',
+                               '000_seed=0,optimizer.learning_rate=0.001'])
+    names = [t['name'] for t in record['trials']]
+    self.assertLen(names, 4)
+    # In the sweep's order, whatever the order of the names.
+    self.assertEqual(launched, [f'trials/{names[0]}', f'trials/{names[3]}'])
+    sweep = sweep_workdir.open_sweep(workdir)
+    self.assertEqual([r['status'] for r in sweep.records()],
+                     ['done', 'pending', 'pending', 'done'])
+    # A name that is not a trial is an error naming the sweep's trials;
+    # nothing runs.
+    launched.clear()
+    with self.assertRaisesRegex(ValueError, r'--only=001_seed=9: not a '
+                                rf'trial .*{names[1]}'):
+      self._sweep(f'{path}:seeds=2', workdir, launched=launched,
+                  only=['001_seed=9'])
+    self.assertEqual(launched, [])
+    # Without --only the rest run; a population is named by its group.
+    self._sweep(f'{path}:seeds=2', workdir, launched=launched)
+    self.assertEqual(launched, [f'trials/{n}' for n in names[1:3]])
+    launched.clear()
+    self._sweep(f'{path}:seeds=2', os.path.join(workdir, 'p'), 'population',
+                launched, only=['g000'])
+    self.assertEqual(launched, ['groups/g000'])
 
   def test_added_seeds_of_populations_are_new_populations(self):
     path, workdir = self._config_file()
@@ -410,6 +440,16 @@ class RunnerTest(_Runs):
     self.assertIn('--config.seed=0 --config.optimizer.learning_rate=0.003',
                   printed[0])
     self.assertFalse(os.path.exists(workdir))  # printing runs nothing
+    trial = printed[1].split(f'--workdir={workdir}/trials/')[1].split()[0]
+    self.assertEqual(self._run(*args, '--print_commands', f'--only={trial}')
+                     .stdout.splitlines(), printed[1:])
+    self.assertEqual(self._run(*args, '--print_commands', '--only=000')
+                     .stdout.splitlines(), printed[:1])
+    bad = self._run(*args, '--only=nope', check=False)
+    self.assertEqual(bad.returncode, 1)
+    self.assertIn(f'--only=nope: not a trial of the sweep in {workdir} (a '
+                  'name or a number); its trials are: ', bad.stderr)
+    self.assertFalse(os.path.exists(workdir))  # refused before any work
 
     self._run(*args)
     record = json.load(open(os.path.join(workdir, 'sweep.json')))
