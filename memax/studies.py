@@ -226,14 +226,15 @@ def keep_written(rows: Sequence[dict[str, Any]],
   settings, not pending): a sweep regrown in a new directory to run some
   of its trials (`memax.sweep --only`) loses none of the others' results.
   Returns the rows and the names of the trials kept."""
-  old = {(r['study'], r.get('trial'), r['config'],
-          json.dumps(r['settings'], sort_keys=True)): r for r in written}
+  def key(r):
+    return (r['study'], r.get('trial'), r['config'],
+            json.dumps(r['settings'], sort_keys=True))
+  old = {key(r): r for r in written}
   out, kept = [], []
   for row in rows:
-    key = (row['study'], row['trial'], row['config'],
-           json.dumps(row['settings'], sort_keys=True))
-    if row['status'] == 'pending' and old.get(key, row)['status'] != 'pending':
-      row = old[key]
+    before = old.get(key(row), row)
+    if row['status'] == 'pending' and before['status'] != 'pending':
+      row = before
       kept.append(row['trial'])
     out.append(row)
   return out, kept
