@@ -222,18 +222,29 @@ def keep_written(rows: Sequence[dict[str, Any]],
                  written: Sequence[dict[str, Any]]
                  ) -> tuple[list[dict[str, Any]], list[str]]:
   """`rows` (an export), where a trial its sweep directory never started
-  keeps the results file's row of it (the same study, trial, config and
-  settings, not pending): a sweep regrown in a new directory to run some
-  of its trials (`memax.sweep --only`) loses none of the others' results.
-  Returns the rows and the names of the trials kept."""
+  keeps the results file's row of it (the same study, trial and settings,
+  not pending, and the same config: the config file's argument may differ
+  where it sizes the sweep, `seeds=1` against `seeds=3`): a sweep regrown
+  in a new directory to run some of its trials (`memax.sweep --only`)
+  loses none of the others' results. Returns the rows and the names of
+  the trials kept."""
   def key(r):
-    return (r['study'], r.get('trial'), r['config'],
+    return (r['study'], r.get('trial'),
             json.dumps(r['settings'], sort_keys=True))
+
+  def same_config(a, b):
+    try:
+      return sweeps.same_config(a, b)
+    except Exception:  # pylint: disable=broad-except
+      return False  # A config file that no longer loads: only equal text.
+
   old = {key(r): r for r in written}
   out, kept = [], []
   for row in rows:
-    before = old.get(key(row), row)
-    if row['status'] == 'pending' and before['status'] != 'pending':
+    before = old.get(key(row))
+    if (before is not None and row['status'] == 'pending'
+        and before['status'] != 'pending'
+        and same_config(row['config'], before['config'])):
       row = before
       kept.append(row['trial'])
     out.append(row)

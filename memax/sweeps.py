@@ -131,6 +131,18 @@ def load_file_config(config_arg: str) -> ml_collections.ConfigDict:
   return get_config(arg) if arg else get_config()
 
 
+def same_config(config_arg: str, other: str) -> bool:
+  """Whether two config-file arguments (`path[:arg]`) build one config: the
+  same file, and an argument that differs, if at all, only where it sizes
+  a sweep (`seeds=N`), not the config. Raises what loading them raises."""
+  if config_arg == other:
+    return True
+  if config_arg.partition(':')[0] != other.partition(':')[0]:
+    return False
+  return (load_file_config(config_arg).to_dict()
+          == load_file_config(other).to_dict())
+
+
 def file_trials(sweep_fn: Callable[..., Any], arg: str | None
                 ) -> list[dict[str, Any]]:
   """The trials a config file's `sweep(add, arg)` adds, in order."""
@@ -225,13 +237,11 @@ def grow(old: Mapping[str, Any], config_file: str, trials: Sequence[Trial]
   if not set(known) <= set(mine) or (set(known) == set(mine)
                                      and not old.get('grown')):
     return None
-  if config_file != old['config_file']:
-    before = load_file_config(old['config_file'])
-    if before.to_dict() != load_file_config(config_file).to_dict():
-      raise ValueError(
-          f'--config={config_file}: the sweep in this --workdir was '
-          f'--config={old["config_file"]}, and the new argument changes the '
-          'config, not only the trials; give this sweep another --workdir.')
+  if not same_config(config_file, old['config_file']):
+    raise ValueError(
+        f'--config={config_file}: the sweep in this --workdir was '
+        f'--config={old["config_file"]}, and the new argument changes the '
+        'config, not only the trials; give this sweep another --workdir.')
   kept = [Trial(t['index'], t['name'], mine[key].overrides)
           for key, t in known.items()]
   added = []

@@ -516,6 +516,35 @@ class ExportTest(absltest.TestCase):
     moved = [dict(r, settings={'seed': 9}) for r in written]
     self.assertEqual(studies.keep_written(rows, moved), (rows, []))
 
+  def test_keep_written_across_a_grown_sweeps_argument(self):
+    # The file's rows were exported from `seeds=1`, the new folder is the
+    # sweep grown to `seeds=3`: one config, so seed 0's row is kept. An
+    # argument that changes the config (`width=8`) is another sweep.
+    tmp = self.enterContext(tempfile.TemporaryDirectory())
+    path = os.path.join(tmp, 'c.py')
+    with open(path, 'w') as f:
+      f.write('import ml_collections\n'
+              'def get_config(arg=None):\n'
+              '  items = dict(i.partition("=")[::2] for i in '
+              '(arg or "").split(",") if i)\n'
+              '  return ml_collections.ConfigDict('
+              '{"width": int(items.get("width", 4))})\n')
+
+    def row(status, config):
+      return {'study': 's', 'trial': '000_seed=0', 'config': config,
+              'settings': {'seed': 0}, 'seed': 0, 'status': status,
+              'metrics': {}}
+    written = [row('done', f'{path}:seeds=1')]
+    pending = [row('pending', f'{path}:seeds=3')]
+    self.assertEqual(studies.keep_written(pending, written),
+                     (written, ['000_seed=0']))
+    wider = [row('pending', f'{path}:seeds=3,width=8')]
+    self.assertEqual(studies.keep_written(wider, written), (wider, []))
+    # A config file that no longer loads: only the same text is the same.
+    gone = [row('done', f'{tmp}/gone.py:seeds=1')]
+    self.assertEqual(studies.keep_written(
+        [row('pending', f'{tmp}/gone.py:seeds=3')], gone)[1], [])
+
 
 if __name__ == '__main__':
   absltest.main()
