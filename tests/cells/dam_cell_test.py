@@ -292,10 +292,11 @@ class ReadoutTest(absltest.TestCase):
     params, (logits, padded, changed) = run(ids)
     self.assertEqual(params['params']['embedding']['embedding'].shape, (7, 5))
     self.assertEqual(logits.shape, (2, 5, 2))
-    # Equal up to rounding: XLA may fuse the three applies differently.
-    np.testing.assert_allclose(padded, logits, rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(changed[:, :2], logits[:, :2], rtol=1e-6,
-                               atol=1e-6)
+    # Equal up to rounding: XLA may fuse the three applies differently
+    # (seen: 4e-6 on logits of about 1.2, float32 through 5 steps).
+    np.testing.assert_allclose(padded, logits, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(changed[:, :2], logits[:, :2], rtol=1e-5,
+                               atol=1e-5)
     self.assertFalse(np.allclose(changed[0, 2:], logits[0, 2:]))
     with self.assertRaisesRegex(ValueError, 'config.model.embedding_size'):
       model.init(jax.random.key(0), np.zeros((2, 5, 7), np.float32))
