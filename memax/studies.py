@@ -41,6 +41,7 @@ compares, and fails on a stale table). The kinds are in `TABLES`.
   python -m memax.studies --tables=experiments/babi/README.md [--check]
 """
 
+import functools
 import json
 import math
 import os
@@ -232,6 +233,7 @@ def keep_written(rows: Sequence[dict[str, Any]],
     return (r['study'], r.get('trial'),
             json.dumps(r['settings'], sort_keys=True))
 
+  @functools.lru_cache(maxsize=None)  # Each pair's config files load once.
   def same_config(a, b):
     try:
       return sweeps.same_config(a, b)
