@@ -19,7 +19,9 @@ the labels make the order uninformative):
 
 Output: a `K`-way softmax per step; the loss is the masked cross-entropy
 (`base.categorical_loss`), the metrics `accuracy` and `error` of the last
-step's argmax.
+step's argmax, and on 'test' also `accuracy_n<i>`, the accuracy on the
+questions `n = i` (`n = K-1`, the reference itself, is answered by copying
+an input label: 25 % overall for `K = 8` is that rule alone).
 
 Evaluations: 'train', fresh batches of the training distribution, and
 'test', a fixed set of `test_size` (3,200) examples, the papers' test set.
@@ -199,24 +201,38 @@ class NthFarthest(base.Generator):
       yield _indexed_batch(self, index)
 
   def per_example(self, logits: Array, batch: Batch) -> dict[str, Array]:
-    """`correct`, `loss` and `mask` of each example's answer, `[B]` each."""
+    """`correct`, `loss`, `mask` and question `n` of each answer, `[B]` each."""
     logits, targets = logits[:, -1], batch.targets[:, -1]
+    k = self.num_vectors
+    question = batch.inputs[:, 0, self.vector_size + k:self.vector_size + 2 * k]
     return {'correct': jnp.argmax(logits, -1) == targets,
             'loss': optax.softmax_cross_entropy_with_integer_labels(
                 logits, targets),
-            'mask': batch.mask[:, -1]}
+            'mask': batch.mask[:, -1],
+            'n': jnp.argmax(question, -1).astype(jnp.int32)}
 
   def metric_names(self) -> tuple[str, ...]:
     """The names `summarize` returns."""
-    return ('accuracy', 'error', 'loss', 'num_examples')
+    return ('accuracy', 'error', 'loss', 'num_examples') + tuple(
+        f'accuracy_n{i}' for i in range(self.num_vectors))
 
   def summarize(self, per_example: Mapping[str, np.ndarray]
                 ) -> dict[str, float]:
-    """`accuracy`, `error`, mean `loss` and `num_examples` of a split."""
+    """`accuracy`, `error`, mean `loss`, `num_examples`, and `accuracy_n<i>`.
+
+    `accuracy_n<i>` is the accuracy on the questions `n = i`. The last,
+    `n = K-1`, asks for the reference itself, whose label is an input: a
+    model that has learned only that answers `1/K + (K-1)/K * 1/(K-1)`
+    (25 % for `K = 8`) of all questions, with `accuracy_n<K-1>` at 1 and
+    the others at chance among the other labels, `1/(K-1)`.
+    """
     keep = np.asarray(per_example['mask']).reshape(-1) > 0
     correct = np.asarray(per_example['correct']).reshape(-1)[keep]
     loss = np.asarray(per_example['loss']).reshape(-1)[keep]
-    accuracy = float(np.mean(correct)) if correct.size else float('nan')
+    question = np.asarray(per_example['n']).reshape(-1)[keep]
+    mean = lambda x: float(np.mean(x)) if x.size else float('nan')
+    accuracy = mean(correct)
     return {'accuracy': accuracy, 'error': 1.0 - accuracy,
-            'loss': float(np.mean(loss)) if loss.size else float('nan'),
-            'num_examples': float(correct.size)}
+            'loss': mean(loss), 'num_examples': float(correct.size),
+            **{f'accuracy_n{i}': mean(correct[question == i])
+               for i in range(self.num_vectors)}}

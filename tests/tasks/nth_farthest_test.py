@@ -171,10 +171,34 @@ class NthFarthestTest(parameterized.TestCase):
                                       run=jax.jit(run))
     self.assertEqual(set(out), set(task.metric_names()))
     self.assertEqual(out['num_examples'], 150.0)
-    answers = _concat(task.batches('test', 150)).targets[:, -1]
-    want = float(np.mean(np.asarray(answers) < 3))
+    whole = _concat(task.batches('test', 150))
+    answers = np.asarray(whole.targets[:, -1])
+    want = float(np.mean(answers < 3))
     self.assertAlmostEqual(out['accuracy'], want, places=6)
     self.assertAlmostEqual(out['error'], 1.0 - want, places=6)
+    # Accuracy per question n, the n read back from each example's inputs.
+    questions = np.array([_parse(x)[2] for x in np.asarray(whole.inputs)])
+    self.assertEqual(len(set(questions)), _K)  # 150 examples ask every n.
+    for i in range(_K):
+      self.assertAlmostEqual(out[f'accuracy_n{i}'],
+                             float(np.mean(answers[questions == i] < 3)),
+                             places=6)
+
+  def test_per_question_accuracy_shows_the_reference_rule(self):
+    # A model that answers the reference's own label (an input) is right on
+    # every n = K-1 question and on no other: 1/K of the questions.
+    task = nth_farthest.NthFarthest(test_size=400)
+    batch = _concat(task.batches('test', 400))
+    ref_label = batch.inputs[:, -1, _SIZE + 2 * _K:].argmax(-1)
+    logits = jnp.broadcast_to(
+        jax.nn.one_hot(ref_label, _K)[:, None] * 30.0, (400, _K, _K))
+    out = task.summarize(jax.device_get(task.per_example(logits, batch)))
+    self.assertEqual(out[f'accuracy_n{_K - 1}'], 1.0)
+    for i in range(_K - 1):
+      self.assertEqual(out[f'accuracy_n{i}'], 0.0)
+    questions = np.array([_parse(x)[2] for x in np.asarray(batch.inputs)])
+    self.assertAlmostEqual(out['accuracy'], np.mean(questions == _K - 1),
+                           places=6)
 
   @parameterized.parameters(
       (dict(num_vectors=1), 'num_vectors'),
