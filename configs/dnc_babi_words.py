@@ -48,7 +48,12 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
                       log_every=1000, eval_every=2000, ckpt_every=2000,
                       best_metric='valid/error', length_buckets=10)
   config.evals.variants = 'valid,test'
-  config.evals.periodic_variants = ('valid',)  # best_metric's split.
+  # Only the validation split while training (best_metric's split): the
+  # whole train split, which `periodic_variants` always adds, is 18,000
+  # questions on en and 180,000 on en-10k (on en, DNC1, a 2-core CPU: 184 s
+  # to evaluate both splits, against about 450 s for 250 train steps).
+  del config.evals.periodic_variants
+  config.evals.periodic_splits = ('valid',)
   if arg.runlocal:
     train.runlocal(config)
     config.task.set_name = 'en'

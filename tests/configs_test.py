@@ -12,6 +12,7 @@ from absl.testing import parameterized
 from configs import common
 from memax import overrides
 from memax import sweeps
+from memax.training import evaluate
 from memax.training import setup
 
 _ROOT = os.path.dirname(os.path.dirname(__file__))
@@ -199,6 +200,16 @@ class ConfigsTest(parameterized.TestCase):
     single = module.get_config('tasks=7,set=en-10k')
     self.assertEqual((single.task.tasks, single.task.set_name), (7, 'en-10k'))
     self.assertTrue(module.get_config('tasks=0,set=en-10k').task.allow_missing)
+
+  @parameterized.parameters('memn2n_babi', 'kvmemnn_babi', 'memnn_babi',
+                            'dnc_babi_words', 'dam_babi')
+  def test_babi_configs_evaluate_only_valid_while_training(self, name):
+    # The whole train split every evaluation would cost more than the
+    # steps between them (180,000 questions on en-10k).
+    for arg in (None, 'runlocal'):
+      config = _load(name).get_config(arg)
+      self.assertEqual(evaluate.periodic_names(config.evals), ['valid'],
+                       msg=f'{name}:{arg}')
 
   @parameterized.parameters(
       ('memn2n_babi', 'protocol=code'), ('kvmemnn_babi', ''),
