@@ -14,9 +14,13 @@ steps (squared error through 23 extra outputs). `model=dam1|dnc`,
 `cpu`: the CPU-sized variant. The command's train step took 2.8 s here
 (batches of 128 with up to 20 points; `benchmarks/dam.py --part=cost`,
 beside two trainings), so its 300,000 iterations would take about 230
-hours; `cpu` keeps the model, the memory, the MLP, the optimiser and the
-evaluations at 5 and 10 points, and trains on 5-10 points (sequences
-about half as long) in batches of 32 for 50,000 iterations.
+hours; `cpu` keeps the model's sizes, the memory, the MLP, the optimiser
+and the evaluations at 5 and 10 points, and trains on 5-10 points
+(sequences about half as long) in batches of 32 for 50,000 iterations.
+The encoding is sized by `task.max_points` (P, `memax.tasks.convex_hull`),
+so with P = 10 the model takes 13 inputs and answers over 11 classes
+instead of the command's 23 and 21: a `cpu` checkpoint does not run at
+20 points.
 
 Command:
   python -m memax.main --config=configs/dam_convex_hull.py:cpu \
