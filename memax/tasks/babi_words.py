@@ -17,7 +17,8 @@ Batches (`B` stories, `T` steps, `V` vocabulary size: 159 on all 20 tasks,
              recurrent models of `memax.models` take: their first dense
              layer on a one-hot vector is a learned embedding), or int32
              [B, T] ids (`inputs='ids'`, for a model that embeds ids
-             itself; none in the registry does yet). Padded steps are
+             itself: `SequenceModel` with `model.embedding_size` > 0, as
+             DAM's recipe, `configs/dam_babi.py`). Padded steps are
              all-zero vectors (id `PAD_ID`, -1).
   targets    `WordTargets`: `words` int32 [B, T], the answer word at answer
              steps (0 elsewhere), and `task` int32 [B], each story's task.

@@ -93,6 +93,29 @@ class RefreshableStepsTest(absltest.TestCase):
       refresh.check_supported(task)
 
 
+class IssueTableTest(absltest.TestCase):
+
+  def test_each_task_declares_its_reconstruction_and_alpha(self):
+    # The DAM code's table (issue 18): the reconstruction through the
+    # task's output (bits, the vocabulary's softmax) or extra units
+    # (squared error), and alpha per target step, per example, or per
+    # answer step without the floor of 1 (bAbI).
+    from memax.tasks import babi_words  # pylint: disable=g-import-not-at-top
+    expected = {tasks.Copy: ('bits', 'per_target'),
+                tasks.AssociativeRecall: ('bits', 'per_target'),
+                tasks.NthFarthest: ('squared', 'per_example'),
+                tasks.ConvexHull: ('squared', 'per_target'),
+                babi_words.BabiWordsTask: ('softmax', 'per_target_unfloored')}
+    for task, (reconstruction, alpha) in expected.items():
+      self.assertEqual((task.refresh_reconstruction, task.refresh_alpha),
+                       (reconstruction, alpha), msg=task.__name__)
+    # Representation recall has no refreshable step: alpha is 1.
+    wrapped = refresh.Refreshing(tasks.RepresentationRecall(), 0.5)
+    batch = wrapped.sample(jax.random.key(0), 4)
+    self.assertEqual(float(jnp.sum(batch.refresh)), 0.0)
+    self.assertEqual(float(wrapped.alpha(batch)), 1.0)
+
+
 class AlphaAndCostsTest(absltest.TestCase):
 
   def test_alpha_of_each_kind(self):
