@@ -124,3 +124,25 @@ class BenchmarksSmokeTest(parameterized.TestCase):
 
 if __name__ == '__main__':
   absltest.main()
+
+
+class GpuCheckScriptTest(absltest.TestCase):
+
+  def test_runs_the_parts_asked_for_and_records_each(self):
+    # benchmarks/gpu_check.sh is for the device machine; its plumbing (the
+    # parts, their logs and the summary) is checked here on one quick part.
+    import subprocess  # pylint: disable=g-import-not-at-top
+    import sys  # pylint: disable=g-import-not-at-top
+    import tempfile  # pylint: disable=g-import-not-at-top
+    with tempfile.TemporaryDirectory() as out:
+      env = dict(os.environ, OUT=out, PARTS='devices', PY=sys.executable)
+      env.pop('MEMAX_BABI_DIR', None)
+      done = subprocess.run(
+          ['bash', os.path.join(_BENCHMARKS, 'gpu_check.sh')], env=env,
+          capture_output=True, text=True, timeout=120, check=True)
+      with open(os.path.join(out, 'summary.txt')) as f:
+        summary = f.read().split('\n')
+      self.assertTrue(summary[0].startswith('rc=0 devices '), done.stdout)
+      self.assertLen([line for line in summary if line], 1)
+      with open(os.path.join(out, 'devices.log')) as f:
+        self.assertIn('Device', f.read())
