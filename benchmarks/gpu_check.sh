@@ -27,8 +27,7 @@
 # PARTS="devices smoke" runs some parts only (their names below).
 
 set -u
-OUT=${OUT:-/tmp/gpu_check}
-mkdir -p "$OUT"
+OUT=$(mkdir -p "${OUT:-/tmp/gpu_check}" && cd "${OUT:-/tmp/gpu_check}" && pwd)
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 1
 PY=${PY:-python3}
