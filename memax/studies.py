@@ -51,6 +51,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from absl import app
 from absl import flags
+import ml_collections
 
 from memax import sweep_workdir
 from memax import sweeps
@@ -59,7 +60,8 @@ from memax.training import writers
 
 _EXPORT = flags.DEFINE_string(
     'export', None, 'A sweep directory (python -m memax.sweep) to write as '
-    'a results file.')
+    'a results file; or a run workdir (python -m memax.main), or a folder '
+    'of them, a row per run.')
 _TO = flags.DEFINE_string('to', None, 'With --export: the results file.')
 _STUDY = flags.DEFINE_string(
     'study', None, 'With --export: the study\'s name (default: the sweep '
@@ -182,9 +184,74 @@ def evaluations(run_dir: str, member: int | None = None
   return out
 
 
+def _is_run(path: str) -> bool:
+  return all(os.path.isfile(os.path.join(path, f))
+             for f in ('config.json', 'metrics.jsonl'))
+
+
+def export_runs(folder: str, study: str | None = None,
+                curve_metric: str | None = None) -> list[dict[str, Any]]:
+  """The rows of plain runs (`python -m memax.main` workdirs), not a sweep:
+  `folder` itself when it is one, else each of its subfolders that is.
+
+  A row is a sweep trial's (`export`) with what a run folder does not
+  know left empty: `config` and `commit` are None (no command is recorded
+  in a workdir), and `settings` are the fields the run changed when it was
+  resumed (`config.json` against the first `config.<time>.json` that
+  `memax.main` kept; `{}` for a run never resumed with other settings).
+  `trial` is the folder's name, `status` 'done' when the run's last train
+  step has its final evaluation, else 'started'.
+  """
+  runs = ([folder] if _is_run(folder) else
+          [p for p in (os.path.join(folder, n)
+                       for n in sorted(os.listdir(folder)))
+           if os.path.isdir(p) and _is_run(p)]) if os.path.isdir(folder) else []
+  if not runs:
+    raise ValueError(
+        f'{folder}: not a sweep directory ({sweep_workdir.SWEEP_FILE}), a run '
+        'workdir (config.json and metrics.jsonl), or a folder of run '
+        'workdirs.')
+  study = study or os.path.basename(os.path.normpath(folder))
+  rows = []
+  for run_dir in runs:
+    config = workdir_lib.load_config(run_dir)
+    values = dict(workdir_lib.flatten(config.to_dict()))
+    kept = sorted(f for f in os.listdir(run_dir)
+                  if re.fullmatch(r'config\..+\.json', f))
+    settings = {}
+    if kept:
+      with open(os.path.join(run_dir, kept[0])) as f:
+        first = ml_collections.ConfigDict(json.load(f))
+      settings = {k: values.get(k)
+                  for k in workdir_lib.changed_fields(first, config)}
+    lines = writers.read_metrics(run_dir)
+    steps = [int(x['step']) for x in lines if 'step' in x]
+    final = [int(x['step']) for x in lines
+             if str(x.get('split', '')).startswith('final/')]
+    done = bool(final) and max(final) == max(steps)
+    row = {'study': study, 'trial': os.path.basename(run_dir),
+           'config': None, 'settings': settings,
+           'seed': config.get('seed', 0), 'commit': None, 'dirty': None,
+           'status': 'done' if done else 'started', **_progress(lines),
+           **_times(lines, None), 'shared_by': 1,
+           'metrics': compact_metrics(sweep_workdir.variant_metrics(
+               sweep_workdir.read_variants(os.path.join(run_dir, 'eval'))))
+                      if done else {}}
+    if curve_metric:
+      row['curve'] = curve(lines, curve_metric)
+    later = evaluations(run_dir)
+    if later:
+      row['evaluations'] = later
+    rows.append(row)
+  return rows
+
+
 def export(sweep_dir: str, study: str | None = None,
            curve_metric: str | None = None) -> list[dict[str, Any]]:
-  """The rows of a sweep directory, one per trial (finished or not)."""
+  """The rows of a sweep directory, one per trial (finished or not); of a
+  folder without a sweep, its plain runs' (`export_runs`)."""
+  if sweep_workdir.read_record(sweep_dir) is None:
+    return export_runs(sweep_dir, study, curve_metric)
   sweep = sweep_workdir.open_sweep(sweep_dir)
   record = sweep.record
   # A grown sweep's added trials ran at the commit of their growth.
@@ -844,6 +911,10 @@ def command(rows: Sequence[Mapping[str, Any]], study: str) -> str:
   """The `memax.sweep` command of a study: its config with `seeds=N`, and
   the settings every trial shares (the rest come from the file's sweep)."""
   config = rows[0]['config']
+  if not config:
+    raise ValueError(f'study {study!r} holds plain runs (memax.main '
+                     'workdirs), not a sweep: it has no sweep command to '
+                     'show; give its commands in the README\'s text.')
   tasks = {r['settings'].get('task.tasks') for r in rows}
   path, _, arg = config.partition(':')
   # The sweep's own `seeds=N` is replaced by the seeds the file holds.

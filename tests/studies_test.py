@@ -494,6 +494,83 @@ class ExportTest(absltest.TestCase):
     with self.assertRaisesRegex(ValueError, r'train\.json: not a readable JSON'):
       studies.export(tmp, 'copy')
 
+  def test_rows_of_plain_run_folders(self):
+    # Runs of python -m memax.main: one resumed with more steps, finished
+    # and evaluated again; one interrupted; a folder beside them that is
+    # not a run.
+    tmp = self.enterContext(tempfile.TemporaryDirectory())
+    folder = os.path.join(tmp, 'longer')
+
+    def run(name, config, lines, kept=None, final=None):
+      path = os.path.join(folder, name)
+      os.makedirs(path)
+      with open(os.path.join(path, 'config.json'), 'w') as f:
+        json.dump(config, f)
+      if kept:
+        with open(os.path.join(path, 'config.20261203-151710.json'),
+                  'w') as f:
+          json.dump(kept, f)
+      with open(os.path.join(path, 'metrics.jsonl'), 'w') as f:
+        f.writelines(json.dumps(x) + '\n' for x in lines)
+      if final:
+        os.makedirs(os.path.join(path, 'eval'))
+        with open(os.path.join(path, 'eval', 'train.json'), 'w') as f:
+          json.dump({'metrics': final}, f)
+      return path
+
+    train = lambda step, wall: {'step': step, 'split': 'train',
+                                'steps_per_sec': 2.0, 'wall_seconds': wall}
+    evals = lambda step, v: {'step': step, 'split': 'eval/train',
+                             'bit_errors': v}
+    first = run('000_seed=0',
+                {'seed': 0, 'train': {'num_steps': 20, 'stop_below': 0.0}},
+                [train(10, 6.0), evals(10, 3.0),
+                 {'step': 10, 'split': 'final/train', 'bit_errors': 3.0},
+                 train(20, 12.0), evals(20, 0.5),
+                 {'step': 20, 'split': 'final/train', 'bit_errors': 0.5}],
+                kept={'seed': 0, 'train': {'num_steps': 10,
+                                           'stop_below': 0.01}},
+                final={'bit_errors': 0.5, 'num_examples': 256})
+    evaluation = os.path.join(first, 'evaluations',
+                              'step20_model.memory_size-256')
+    os.makedirs(evaluation)
+    with open(os.path.join(evaluation, 'length_40.json'), 'w') as f:
+      json.dump({'checkpoint_step': 20, 'eval_seed': 0, 'best': False,
+                 'overrides': ['model.memory_size=256'],
+                 'metrics': {'perfect': 0.75}}, f)
+    run('001_seed=1', {'seed': 1, 'train': {'num_steps': 20}},
+        [train(10, 5.0), evals(10, 4.0),
+         {'step': 10, 'split': 'final/train', 'bit_errors': 4.0},
+         train(15, 8.0)], final={'bit_errors': 4.0})
+    os.makedirs(os.path.join(folder, 'logs'))
+
+    rows = studies.export(folder, curve_metric='eval/train/bit_errors')
+    self.assertEqual([r['trial'] for r in rows], ['000_seed=0', '001_seed=1'])
+    done, started = rows
+    self.assertEqual((done['study'], done['config'], done['commit'],
+                      done['status'], done['seed'], done['steps']),
+                     ('longer', None, None, 'done', 0, 20))
+    self.assertEqual(done['settings'], {'train.num_steps': 20,
+                                        'train.stop_below': 0.0})
+    self.assertEqual((done['wall_seconds'], done['train_seconds']),
+                     (12.0, 10.0))
+    self.assertEqual(done['metrics'], {'train/bit_errors': 0.5})
+    self.assertEqual(done['curve']['values'], [3.0, 0.5])
+    self.assertEqual(done['evaluations'][0]['metrics'],
+                     {'length_40/perfect': 0.75})
+    # Its last train step (15) has no final evaluation: not done.
+    self.assertEqual((started['status'], started['settings'],
+                      started['metrics'], started['steps']),
+                     ('started', {}, {}, 15))
+    # One run folder, given itself; a folder without runs is an error.
+    self.assertEqual([r['trial'] for r in studies.export(first, 'one')],
+                     ['000_seed=0'])
+    with self.assertRaisesRegex(ValueError, 'folder of run workdirs'):
+      studies.export(os.path.join(folder, 'logs'))
+    # Plain runs have no sweep command for a commands table.
+    with self.assertRaisesRegex(ValueError, 'plain runs'):
+      studies.command(rows, 'longer')
+
   def test_export_keeps_written_rows_of_trials_never_started(self):
     def row(trial, status, seed, config='configs/c.py:seeds=3', steps=None):
       return {'study': 's', 'trial': trial, 'config': config,
