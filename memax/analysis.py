@@ -27,8 +27,9 @@ prints one JSON line per `.npz`:
   and the sparse one (`dnc_sparse_link`, K entries a row) built from the
   same write weights over the whole example; `next_dense` and
   `next_sparse` are the mean entry `L[slot of stored step i + 1, slot of
-  stored step i]` at the last step, `max_abs_diff` the largest difference
-  of the two matrices.
+  stored step i]` at the last step, `mass_dense` and `mass_sparse` the
+  sums of their entries, `max_abs_diff` the largest difference of the two
+  matrices.
 
 The functions below take the arrays themselves, for use in notebooks.
 """
@@ -158,8 +159,9 @@ def link_comparison(write_weights: np.ndarray, k: int,
   `write_weights [T, N]` or `[T, 1, N]` (one write head; the DNC's link
   follows one). Returns `next_dense` and `next_sparse`, the mean over
   consecutive `stored` steps of `L[slot written at i + 1, slot written at
-  i]` after the last step, and `max_abs_diff`, the largest entry of
-  `|L_dense - L_sparse|` there."""
+  i]` after the last step, `mass_dense` and `mass_sparse` the sums of
+  all entries (each row sums to at most 1), and `max_abs_diff`, the
+  largest entry of `|L_dense - L_sparse|` there."""
   w = np.asarray(write_weights, np.float32)
   if w.ndim == 3:
     if w.shape[1] != 1:
@@ -179,6 +181,7 @@ def link_comparison(write_weights: np.ndarray, k: int,
   nxt, this = slots[1:], slots[:-1]
   return {'next_dense': float(dense[nxt, this].mean()),
           'next_sparse': float(sparse[nxt, this].mean()),
+          'mass_dense': float(dense.sum()), 'mass_sparse': float(sparse.sum()),
           'max_abs_diff': float(np.abs(dense - sparse).max())}
 
 

@@ -116,12 +116,15 @@ class LinkComparisonTest(absltest.TestCase):
     slots = write[stored].argmax(-1)
     self.assertAlmostEqual(got['next_dense'],
                            ref[slots[1:], slots[:-1]].mean(), places=5)
+    self.assertAlmostEqual(got['mass_dense'], ref.sum(), places=4)
+    self.assertAlmostEqual(got['mass_sparse'], got['mass_dense'], places=4)
     # K = N keeps every entry: the two links are the same matrix.
     self.assertAlmostEqual(got['next_sparse'], got['next_dense'], places=5)
     self.assertLess(got['max_abs_diff'], 1e-5)
     # K = 1 drops entries: the matrices differ, the figures stay finite.
     small = analysis.link_comparison(write, 1, stored)
     self.assertGreater(small['max_abs_diff'], 1e-3)
+    self.assertLess(small['mass_sparse'], small['mass_dense'])
     self.assertTrue(np.isfinite(list(small.values())).all())
 
   def test_sharp_writes_in_order_link_each_slot_to_the_next(self):
