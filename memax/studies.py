@@ -196,9 +196,11 @@ def export_runs(folder: str, study: str | None = None,
 
   A row is a sweep trial's (`export`) with what a run folder does not
   know left empty: `config` and `commit` are None (no command is recorded
-  in a workdir), and `settings` are the fields the run changed when it was
-  resumed (`config.json` against the first `config.<time>.json` that
-  `memax.main` kept; `{}` for a run never resumed with other settings).
+  in a workdir). `settings` are the fields that tell the folder's runs
+  apart as they were launched (their first config: the earliest
+  `config.<time>.json` that `memax.main` kept on a resume with other
+  settings, else `config.json`), e.g. `seed`, then the fields the run
+  changed when it was resumed, at their new values.
   `trial` is the folder's name, `status` 'done' when the run's last train
   step has its final evaluation, else 'started'.
   """
@@ -212,18 +214,29 @@ def export_runs(folder: str, study: str | None = None,
         'workdir (config.json and metrics.jsonl), or a folder of run '
         'workdirs.')
   study = study or os.path.basename(os.path.normpath(folder))
-  rows = []
-  for run_dir in runs:
-    config = workdir_lib.load_config(run_dir)
-    values = dict(workdir_lib.flatten(config.to_dict()))
+
+  def first_config(run_dir, config):
     kept = sorted(f for f in os.listdir(run_dir)
                   if re.fullmatch(r'config\..+\.json', f))
-    settings = {}
-    if kept:
-      with open(os.path.join(run_dir, kept[0])) as f:
-        first = ml_collections.ConfigDict(json.load(f))
-      settings = {k: values.get(k)
-                  for k in workdir_lib.changed_fields(first, config)}
+    if not kept:
+      return config
+    with open(os.path.join(run_dir, kept[0])) as f:
+      return ml_collections.ConfigDict(json.load(f))
+
+  configs = {r: workdir_lib.load_config(r) for r in runs}
+  firsts = {r: first_config(r, c) for r, c in configs.items()}
+  flat = {r: dict(workdir_lib.flatten(c.to_dict())) for r, c in firsts.items()}
+  # What tells the runs apart as they were launched, e.g. their seeds.
+  apart = sorted({k for r in runs for k in flat[r]
+                  if len({json.dumps(flat[o].get(k), sort_keys=True)
+                          for o in runs}) > 1})
+  rows = []
+  for run_dir in runs:
+    config = configs[run_dir]
+    values = dict(workdir_lib.flatten(config.to_dict()))
+    settings = {k: flat[run_dir].get(k) for k in apart}
+    settings.update({k: values.get(k) for k in workdir_lib.changed_fields(
+        firsts[run_dir], config)})
     lines = writers.read_metrics(run_dir)
     steps = [int(x['step']) for x in lines if 'step' in x]
     final = [int(x['step']) for x in lines

@@ -550,7 +550,9 @@ class ExportTest(absltest.TestCase):
     self.assertEqual((done['study'], done['config'], done['commit'],
                       done['status'], done['seed'], done['steps']),
                      ('longer', None, None, 'done', 0, 20))
-    self.assertEqual(done['settings'], {'train.num_steps': 20,
+    # What sets the runs apart as launched (seed, steps, the stop), then
+    # what the first one changed when it was resumed.
+    self.assertEqual(done['settings'], {'seed': 0, 'train.num_steps': 20,
                                         'train.stop_below': 0.0})
     self.assertEqual((done['wall_seconds'], done['train_seconds']),
                      (12.0, 10.0))
@@ -561,10 +563,14 @@ class ExportTest(absltest.TestCase):
     # Its last train step (15) has no final evaluation: not done.
     self.assertEqual((started['status'], started['settings'],
                       started['metrics'], started['steps']),
-                     ('started', {}, {}, 15))
-    # One run folder, given itself; a folder without runs is an error.
-    self.assertEqual([r['trial'] for r in studies.export(first, 'one')],
-                     ['000_seed=0'])
+                     ('started', {'seed': 1, 'train.num_steps': 20,
+                                  'train.stop_below': None}, {}, 15))
+    # One run folder, given itself: only what its resume changed; a folder
+    # without runs is an error.
+    alone = studies.export(first, 'one')
+    self.assertEqual([r['trial'] for r in alone], ['000_seed=0'])
+    self.assertEqual(alone[0]['settings'], {'train.num_steps': 20,
+                                            'train.stop_below': 0.0})
     with self.assertRaisesRegex(ValueError, 'folder of run workdirs'):
       studies.export(os.path.join(folder, 'logs'))
     # Plain runs have no sweep command for a commands table.
