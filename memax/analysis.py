@@ -122,6 +122,11 @@ def read_hits(read_weights: np.ndarray, write_weights: np.ndarray,
   if len(stored) != len(output):
     raise ValueError(f'{len(stored)} stored steps against {len(output)} '
                      'output steps: expected pairs.')
+  if read_weights.shape[-1] != np.shape(write_weights)[-1]:
+    raise ValueError(
+        f'aux.read_weights over {read_weights.shape[-1]} slots against '
+        f'aux.write_weights over {np.shape(write_weights)[-1]}: expected one '
+        'memory (a DAM reads its blocks together; not supported here).')
   due = written_slots(write_weights, stored)             # [L]
   read = read_weights[output].argmax(-1)                 # [L, R]
   n = len(due)

@@ -100,6 +100,9 @@ class ReadTest(absltest.TestCase):
     self.assertAlmostEqual(shares[0], 0.8)
     with self.assertRaisesRegex(ValueError, 'expected pairs'):
       analysis.read_hits(read, write, stored[:-1], output)
+    with self.assertRaisesRegex(ValueError, 'over 16 slots'):
+      analysis.read_hits(np.concatenate([read, read], -1), write, stored,
+                         output)
 
 
 class LinkComparisonTest(absltest.TestCase):
