@@ -51,7 +51,6 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from absl import app
 from absl import flags
-import ml_collections
 
 from memax import sweep_workdir
 from memax import sweeps
@@ -184,6 +183,20 @@ def evaluations(run_dir: str, member: int | None = None
   return out
 
 
+def _later(run_dir: str, lines: Sequence[Mapping[str, Any]],
+           curve_metric: str | None, member: int | None = None
+           ) -> dict[str, Any]:
+  """A row's optional parts: the `curve` of `curve_metric` (when given) and
+  the run's later `evaluations` (when there are any)."""
+  out = {}
+  if curve_metric:
+    out['curve'] = curve(lines, curve_metric)
+  later = evaluations(run_dir, member)
+  if later:
+    out['evaluations'] = later
+  return out
+
+
 def _is_run(path: str) -> bool:
   return all(os.path.isfile(os.path.join(path, f))
              for f in ('config.json', 'metrics.jsonl'))
@@ -215,16 +228,8 @@ def export_runs(folder: str, study: str | None = None,
         'workdirs.')
   study = study or os.path.basename(os.path.normpath(folder))
 
-  def first_config(run_dir, config):
-    kept = sorted(f for f in os.listdir(run_dir)
-                  if re.fullmatch(r'config\..+\.json', f))
-    if not kept:
-      return config
-    with open(os.path.join(run_dir, kept[0])) as f:
-      return ml_collections.ConfigDict(json.load(f))
-
   configs = {r: workdir_lib.load_config(r) for r in runs}
-  firsts = {r: first_config(r, c) for r, c in configs.items()}
+  firsts = {r: workdir_lib.first_config(r) for r in runs}
   flat = {r: dict(workdir_lib.flatten(c.to_dict())) for r, c in firsts.items()}
   # What tells the runs apart as they were launched, e.g. their seeds.
   apart = sorted({k for r in runs for k in flat[r]
@@ -250,12 +255,7 @@ def export_runs(folder: str, study: str | None = None,
            'metrics': compact_metrics(sweep_workdir.variant_metrics(
                sweep_workdir.read_variants(os.path.join(run_dir, 'eval'))))
                       if done else {}}
-    if curve_metric:
-      row['curve'] = curve(lines, curve_metric)
-    later = evaluations(run_dir)
-    if later:
-      row['evaluations'] = later
-    rows.append(row)
+    rows.append({**row, **_later(run_dir, lines, curve_metric)})
   return rows
 
 
@@ -290,12 +290,7 @@ def export(sweep_dir: str, study: str | None = None,
            **_times(lines, t['wall_seconds']),
            'shared_by': len(job['members']),
            'metrics': compact_metrics(t['metrics'])}
-    if curve_metric:
-      row['curve'] = curve(lines, curve_metric)
-    later = evaluations(run_dir, member)
-    if later:
-      row['evaluations'] = later
-    rows.append(row)
+    rows.append({**row, **_later(run_dir, lines, curve_metric, member)})
   return rows
 
 

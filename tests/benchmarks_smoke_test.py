@@ -5,6 +5,9 @@ benchmarks/dam.py's recipe cost (runlocal sizes)."""
 import importlib.util
 import math
 import os
+import subprocess
+import sys
+import tempfile
 from unittest import mock
 
 from absl.testing import absltest
@@ -131,9 +134,6 @@ class GpuCheckScriptTest(absltest.TestCase):
   def test_runs_the_parts_asked_for_and_records_each(self):
     # benchmarks/gpu_check.sh is for the device machine; its plumbing (the
     # parts, their logs and the summary) is checked here on one quick part.
-    import subprocess  # pylint: disable=g-import-not-at-top
-    import sys  # pylint: disable=g-import-not-at-top
-    import tempfile  # pylint: disable=g-import-not-at-top
     with tempfile.TemporaryDirectory() as out:
       env = dict(os.environ, OUT=out, PARTS='devices', PY=sys.executable)
       env.pop('MEMAX_BABI_DIR', None)

@@ -11,6 +11,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import socket
 import sys
 import time
@@ -116,6 +117,18 @@ def save_config(config: ml_collections.ConfigDict, workdir: str) -> None:
   with open(path + '.tmp', 'w') as f:
     f.write(text)
   os.replace(path + '.tmp', path)
+
+
+def first_config(workdir: str) -> ml_collections.ConfigDict | None:
+  """The config `workdir`'s run was launched with: the earliest
+  `config.<time>.json` that `save_config` kept when the run was resumed
+  with other settings, else `config.json` (None where there is neither)."""
+  kept = sorted(f for f in os.listdir(workdir)
+                if re.fullmatch(r'config\.\d{8}-\d{6}(-\d+)?\.json', f))
+  if not kept:
+    return load_config(workdir)
+  with open(os.path.join(workdir, kept[0])) as f:
+    return ml_collections.ConfigDict(json.load(f))
 
 
 @contextlib.contextmanager

@@ -25,7 +25,6 @@ if _ROOT not in sys.path:
   sys.path.insert(0, _ROOT)
 
 import jax  # pylint: disable=g-import-not-at-top
-import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
 import numpy as np  # pylint: disable=g-import-not-at-top
 
 from memax import evaluate  # pylint: disable=g-import-not-at-top
