@@ -63,9 +63,10 @@ def main(argv=None):
   p.add_argument('--batch_size', type=int, default=64)
   p.add_argument('--seed', type=int, default=1)
   args = p.parse_args(argv)
-  trained = evaluate.load_config(args.workdir)
-  if trained is None:
-    raise SystemExit(f'{args.workdir}: no config.json (not a run workdir).')
+  try:
+    trained = evaluate.load_config(args.workdir)
+  except FileNotFoundError as e:
+    raise SystemExit(str(e)) from None
   configs = {k: overrides.apply(trained, [f'model.link_sparsity={k}'])
              for k in (0, args.link_sparsity)}
   s = setup.setup(configs[0])
