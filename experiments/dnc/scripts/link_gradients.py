@@ -27,6 +27,7 @@ if _ROOT not in sys.path:
 import jax  # pylint: disable=g-import-not-at-top
 import numpy as np  # pylint: disable=g-import-not-at-top
 
+from memax import cli  # pylint: disable=g-import-not-at-top
 from memax import evaluate  # pylint: disable=g-import-not-at-top
 from memax import overrides  # pylint: disable=g-import-not-at-top
 from memax.training import setup  # pylint: disable=g-import-not-at-top
@@ -63,10 +64,7 @@ def main(argv=None):
   p.add_argument('--batch_size', type=int, default=64)
   p.add_argument('--seed', type=int, default=1)
   args = p.parse_args(argv)
-  try:
-    trained = evaluate.load_config(args.workdir)
-  except FileNotFoundError as e:
-    raise SystemExit(str(e)) from None
+  trained = cli.run_or_exit(evaluate.load_config, args.workdir)
   configs = {k: overrides.apply(trained, [f'model.link_sparsity={k}'])
              for k in (0, args.link_sparsity)}
   s = setup.setup(configs[0])
@@ -83,7 +81,8 @@ def main(argv=None):
   grad_fns = {k: jax.jit(jax.value_and_grad(loss_fn(m)))
               for k, m in models.items()}
   for step in [int(x) for x in args.steps.split(',')]:
-    state, step = evaluate.load_params(trained, args.workdir, step, task=task)
+    state, step = cli.run_or_exit(evaluate.load_params, trained,
+                                  args.workdir, step, task=task)
     (dense_loss, dense), (sparse_loss, sparse) = (
         grad_fns[k](state.params) for k in (0, args.link_sparsity))
     a, b = parts(dense, num_modes), parts(sparse, num_modes)

@@ -29,6 +29,7 @@ if _ROOT not in sys.path:
 import jax  # pylint: disable=g-import-not-at-top
 import numpy as np  # pylint: disable=g-import-not-at-top
 
+from memax import cli  # pylint: disable=g-import-not-at-top
 from memax import evaluate  # pylint: disable=g-import-not-at-top
 from memax.training import setup  # pylint: disable=g-import-not-at-top
 
@@ -42,7 +43,7 @@ def analyse(inputs: np.ndarray, predictions: np.ndarray, num_inputs: int,
   Args:
     inputs: `[B, T, W + 2]` as `memax.tasks.priority_sort` lays them out
       (bits, priority, delimiter; the `N = num_inputs` items first).
-    predictions: `[B, T, W]` bits (0/1) the model emits; steps
+    predictions: `[B, T, W]` bits (0/1 or booleans) the model emits; steps
       `N + 1 .. N + M` (`M = num_outputs`) are read.
     num_inputs: `N`.
     num_outputs: `M`.
@@ -69,10 +70,10 @@ def analyse(inputs: np.ndarray, predictions: np.ndarray, num_inputs: int,
   blend = ~right & ~wrong
   # The gap between the item due and its neighbours in the ranking.
   sorted_p = np.take_along_axis(priority, order, axis=1)  # [B, N] decreasing
-  above = np.concatenate([np.full((len(priority), 1), np.inf),
-                          sorted_p[:, :-1] - sorted_p[:, 1:]], axis=1)
-  below = np.concatenate([sorted_p[:, :-1] - sorted_p[:, 1:],
-                          np.full((len(priority), 1), np.inf)], axis=1)
+  step_gap = sorted_p[:, :-1] - sorted_p[:, 1:]          # [B, N-1]
+  none = np.full((len(priority), 1), np.inf)
+  above = np.concatenate([none, step_gap], axis=1)
+  below = np.concatenate([step_gap, none], axis=1)
   gap = np.minimum(above, below)[:, :m]                  # [B, M]
   emitted_rank = np.take_along_axis(rank, nearest, axis=1)[wrong]
   shift = emitted_rank - np.broadcast_to(np.arange(m), wrong.shape)[wrong]
@@ -114,18 +115,15 @@ def main(argv=None):
   p.add_argument('--batch_size', type=int, default=256)
   p.add_argument('--seed', type=int, default=1)
   args = p.parse_args(argv)
-  try:
-    trained = evaluate.load_config(args.workdir)
-  except FileNotFoundError as e:
-    raise SystemExit(str(e)) from None
+  trained = cli.run_or_exit(evaluate.load_config, args.workdir)
   if trained.task.name != 'priority_sort':
     raise SystemExit(f'{args.workdir}: config.task.name is '
                      f'{trained.task.name!r}, expected \'priority_sort\'.')
   s = setup.setup(trained)
   task = s.task
   model = setup.build_model(trained, task)
-  state, step = evaluate.load_params(trained, args.workdir, args.step,
-                                     task=task)
+  state, step = cli.run_or_exit(evaluate.load_params, trained, args.workdir,
+                                args.step, task=task)
 
   @jax.jit
   def answer(rng):
@@ -142,8 +140,7 @@ def main(argv=None):
     predictions.append(np.asarray(y))
   inputs = np.concatenate(inputs)[:args.sequences]
   predictions = np.concatenate(predictions)[:args.sequences]
-  out = analyse(inputs, predictions.astype(np.float32), task.num_inputs,
-                task.num_outputs)
+  out = analyse(inputs, predictions, task.num_inputs, task.num_outputs)
   print(json.dumps({'workdir': args.workdir, 'step': step,
                     'seed': args.seed, **out}))
 
