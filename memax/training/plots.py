@@ -2,7 +2,7 @@
 
 import os
 import textwrap
-from typing import Mapping
+from typing import Mapping, NamedTuple
 
 import matplotlib
 matplotlib.use('Agg')
@@ -12,62 +12,110 @@ from matplotlib import ticker  # pylint: disable=g-import-not-at-top
 import numpy as np
 
 
-def example_panels(inputs: np.ndarray, targets: np.ndarray,
-                   outputs: np.ndarray, mask: np.ndarray,
-                   aux: Mapping[str, np.ndarray]
-                   ) -> list[tuple[str, np.ndarray, str]]:
-  """The panels of `plot_example`: `(title, image [rows, T], y label)`."""
-  panels = [('input', inputs.T, 'input channel'),
-            ('target (masked steps)', (targets * mask[:, None]).T,
-             'output bit'),
-            ('output p(bit = 1)', (outputs * mask[:, None]).T, 'output bit')]
-  # DAM (an attentive gate `[T, R, K]`): a write head per block, and the
-  # read weights block-major, row `k R + i` head i on block k.
-  heads = (np.asarray(aux['attentive_gate']).shape[1]
-           if 'attentive_gate' in aux else None)
+class Panel(NamedTuple):
+  """One row of `example_figure`.
+
+  Attributes:
+    title: the panel's title.
+    image: `[rows, T]`.
+    ylabel: what a row is.
+    groups: labels of equal runs of rows (DAM's blocks stacked in one
+      panel), marked by lines between them and a tick at each one's centre;
+      empty when the rows are not grouped.
+  """
+  title: str
+  image: np.ndarray
+  ylabel: str
+  groups: tuple[str, ...] = ()
+
+
+def _stacked(values: np.ndarray) -> np.ndarray:
+  """`[T, G, N]` as `[G N, T]`, group-major: row `g N + n` is slot n of g."""
+  return values.reshape(values.shape[0], -1).T
+
+
+def _bank_panels(aux: Mapping[str, np.ndarray]) -> list[Panel]:
+  """A memory of one bank (NTM, DNC): a panel per head, the DNC's usage,
+  allocation and read modes."""
+  panels = []
   for name in ('write_weights', 'read_weights'):
     if name in aux:
       weights = np.asarray(aux[name])
-      for row in range(weights.shape[1]):
-        kind = name.split('_')[0]
-        if heads is None:
-          label = f'{kind} weighting, head {row}'
-        elif name == 'write_weights':
-          label = f'write weighting, block {row}'
-        else:
-          label = (f'read weighting (gated), block {row // heads}, '
-                   f'head {row % heads}')
-        panels.append((label, weights[:, row].T, 'memory slot'))
+      kind = name.split('_')[0]
+      panels.extend(Panel(f'{kind} weighting, head {row}', weights[:, row].T,
+                          'memory slot') for row in range(weights.shape[1]))
   # The DNC's memory management: usage and allocation over the slots, the
   # read modes of each head and the gates.
-  # DAM's are per block, `[T, K, N]`: a panel per block.
   for name, label in (('usage', 'usage'), ('allocation', 'allocation '
                                            'weighting')):
     if name in aux:
-      values = np.asarray(aux[name])
-      if values.ndim == 3:
-        panels.extend((f'{label}, block {k}', values[:, k].T, 'memory slot')
-                      for k in range(values.shape[1]))
-      else:
-        panels.append((label, values.T, 'memory slot'))
-  if 'attentive_gate' in aux:  # DAM: `[T, R, K]`, each head over blocks.
-    gate = np.asarray(aux['attentive_gate'])
-    for head in range(gate.shape[1]):
-      panels.append((f'attentive gate, read head {head}', gate[:, head].T,
-                     'block'))
+      panels.append(Panel(label, np.asarray(aux[name]).T, 'memory slot'))
   if 'read_modes' in aux:
     modes = np.asarray(aux['read_modes'])
     for head in range(modes.shape[1]):
-      panels.append((f'read modes, head {head} (rows: backward, content, '
-                     'forward)', modes[:, head].T, 'mode'))
+      panels.append(Panel(f'read modes, head {head} (rows: backward, '
+                          'content, forward)', modes[:, head].T, 'mode'))
+  return panels
+
+
+def example_panels(inputs: np.ndarray, targets: np.ndarray,
+                   outputs: np.ndarray, mask: np.ndarray,
+                   aux: Mapping[str, np.ndarray]) -> list[Panel]:
+  """The panels of `plot_example`, one `Panel` per row of the figure.
+
+  A memory of one bank (NTM, DNC) gets a panel per head. DAM's memory of K
+  blocks (its aux has an `attentive_gate`) gets a panel per read head with
+  the K blocks stacked, and one each for the write weightings, the usage,
+  the allocation, the attentive gate and the gates, so a 6-block, 4-head
+  model draws 12 panels (it drew 50, one per block and head).
+  """
+  panels = [Panel('input', inputs.T, 'input channel'),
+            Panel('target (masked steps)', (targets * mask[:, None]).T,
+                  'output bit'),
+            Panel('output p(bit = 1)', (outputs * mask[:, None]).T,
+                  'output bit')]
+  if 'attentive_gate' in aux:  # DAM.
+    gate = np.asarray(aux['attentive_gate'])  # [T, R, K].
+    heads, blocks = gate.shape[1:]
+    names = tuple(f'block {k}' for k in range(blocks))
+    if 'write_weights' in aux:  # [T, K, N].
+      panels.append(Panel('write weighting, blocks stacked',
+                          _stacked(np.asarray(aux['write_weights'])),
+                          'block, slot', names))
+    if 'read_weights' in aux:  # [T, K R, N], row k R + i: head i, block k.
+      weights = np.asarray(aux['read_weights'])
+      weights = weights.reshape(len(weights), blocks, heads, -1)
+      panels.extend(
+          Panel(f'read weighting (gated), head {i}, blocks stacked',
+                _stacked(weights[:, :, i]), 'block, slot', names)
+          for i in range(heads))
+    for name, label in (('usage', 'usage'),
+                        ('allocation', 'allocation weighting')):
+      if name in aux:  # [T, K, N].
+        panels.append(Panel(f'{label}, blocks stacked',
+                            _stacked(np.asarray(aux[name])), 'block, slot',
+                            names))
+    panels.append(Panel('attentive gate over blocks, read heads stacked',
+                        _stacked(gate), 'head, block',
+                        tuple(f'head {i}' for i in range(heads))))
+  else:
+    panels.extend(_bank_panels(aux))
   gates = [(n, np.asarray(aux[n]).reshape(len(inputs), -1))
            for n in ('write_gate', 'allocation_gate', 'free_gates')
            if n in aux]
   if gates:
-    panels.append(('gates (rows: ' + ', '.join(
-        n.replace('_', ' ') for n, _ in gates) + ')',
-                   np.concatenate([g for _, g in gates], axis=1).T, 'gate'))
+    per_block = ', each per block' if 'attentive_gate' in aux else ''
+    panels.append(Panel('gates (rows: ' + ', '.join(
+        n.replace('_', ' ') for n, _ in gates) + per_block + ')',
+                        np.concatenate([g for _, g in gates], axis=1).T,
+                        'gate'))
   return panels
+
+
+def _panel_height(rows: int) -> float:
+  """Inches for a panel of `rows` rows: 1.6 up to 16 rows, then taller,
+  at most 3.2 (a 120-row stack of blocks gets about 2.9)."""
+  return 1.6 + min(1.6, 0.0125 * max(0, rows - 16))
 
 
 def example_figure(inputs: np.ndarray, targets: np.ndarray,
@@ -83,24 +131,35 @@ def example_figure(inputs: np.ndarray, targets: np.ndarray,
     aux: optional `read_weights [T, R, N]`, `write_weights [T, H, N]`; the
       DNC's `usage [T, N]`, `allocation [T, N]`, `read_modes [T, R, 3]`,
       `write_gate [T]`, `allocation_gate [T]` and `free_gates [T, R]`;
-      DAM's `usage` and `allocation` `[T, K, N]` per block and
-      `attentive_gate [T, R, K]`.
+      DAM's `write_weights [T, K, N]`, `read_weights [T, K R, N]` (row
+      `k R + i` head i on block k), `usage` and `allocation` `[T, K, N]`
+      per block and `attentive_gate [T, R, K]`.
     title: figure title.
 
   Returns:
     The matplotlib figure (still open).
   """
   panels = example_panels(inputs, targets, outputs, mask, aux)
+  heights = [_panel_height(len(p.image)) for p in panels]
   # Constrained layout leaves room for the suptitle (tight_layout let it
   # overlap the first panel's title).
-  fig, axes = plt.subplots(len(panels), 1, figsize=(10, 1.6 * len(panels) + 1),
-                           squeeze=False, layout='constrained')
-  for ax, (name, image, ylabel) in zip(axes[:, 0], panels):
+  fig, axes = plt.subplots(len(panels), 1, figsize=(10, sum(heights) + 1),
+                           squeeze=False, layout='constrained',
+                           gridspec_kw={'height_ratios': heights})
+  for ax, panel in zip(axes[:, 0], panels):
+    image = panel.image
     im = ax.imshow(image, aspect='auto', interpolation='nearest',
                    cmap='viridis', vmin=0.0, vmax=max(1e-6, image.max()))
-    ax.set_title(name, fontsize=9)
-    ax.set_ylabel(ylabel, fontsize=8)
-    ax.yaxis.set_major_locator(ticker.MaxNLocator(integer=True))  # rows.
+    ax.set_title(panel.title, fontsize=9)
+    ax.set_ylabel(panel.ylabel, fontsize=8)
+    if panel.groups:  # A tick per group, a line between groups.
+      size = len(image) / len(panel.groups)
+      ax.set_yticks([size * (g + 0.5) - 0.5 for g in range(len(panel.groups))])
+      ax.set_yticklabels(panel.groups, fontsize=7)
+      for g in range(1, len(panel.groups)):
+        ax.axhline(size * g - 0.5, color='white', linewidth=0.8)
+    else:
+      ax.yaxis.set_major_locator(ticker.MaxNLocator(integer=True))  # rows.
     fig.colorbar(im, ax=ax, fraction=0.02, pad=0.01)
   axes[-1, 0].set_xlabel('time step')
   if title:

@@ -121,9 +121,6 @@ class PlotAttentionTest(parameterized.TestCase):
       self.assertNotIn('probability', bar)
 
 
-if __name__ == '__main__':
-  absltest.main()
-
 
 class PlotExampleTest(absltest.TestCase):
 
@@ -154,26 +151,55 @@ class PlotExampleTest(absltest.TestCase):
       with open(path, 'rb') as f:
         self.assertEqual(f.read(8), b'\x89PNG\r\n\x1a\n')
 
-  def test_dam_panels_per_block(self):
+  def test_dam_blocks_stacked_in_a_panel_per_head(self):
     t, n, k, r = 4, 5, 3, 2
     rng = np.random.default_rng(1)
     aux = {'write_weights': rng.uniform(size=(t, k, n)),
            'read_weights': rng.uniform(size=(t, k * r, n)),
            'usage': rng.uniform(size=(t, k, n)),
            'allocation': rng.uniform(size=(t, k, n)),
-           'attentive_gate': rng.uniform(size=(t, r, k))}
+           'attentive_gate': rng.uniform(size=(t, r, k)),
+           'write_gate': rng.uniform(size=(t, k)),
+           'allocation_gate': rng.uniform(size=(t, k)),
+           'free_gates': rng.uniform(size=(t, k, r))}
     args = (np.zeros((t, 4)), np.ones((t, 3)), np.ones((t, 3)), np.ones(t))
-    titles = [p[0] for p in plots.example_panels(*args, aux)]
-    self.assertEqual(titles[3:], [
-        'write weighting, block 0', 'write weighting, block 1',
-        'write weighting, block 2',
-        'read weighting (gated), block 0, head 0',
-        'read weighting (gated), block 0, head 1',
-        'read weighting (gated), block 1, head 0',
-        'read weighting (gated), block 1, head 1',
-        'read weighting (gated), block 2, head 0',
-        'read weighting (gated), block 2, head 1',
-        'usage, block 0', 'usage, block 1', 'usage, block 2',
-        'allocation weighting, block 0', 'allocation weighting, block 1',
-        'allocation weighting, block 2',
-        'attentive gate, read head 0', 'attentive gate, read head 1'])
+    panels = plots.example_panels(*args, aux)
+    self.assertEqual([p.title for p in panels[3:]], [
+        'write weighting, blocks stacked',
+        'read weighting (gated), head 0, blocks stacked',
+        'read weighting (gated), head 1, blocks stacked',
+        'usage, blocks stacked', 'allocation weighting, blocks stacked',
+        'attentive gate over blocks, read heads stacked',
+        'gates (rows: write gate, allocation gate, free gates, each per '
+        'block)'])
+    blocks = ('block 0', 'block 1', 'block 2')
+    for panel in panels[3:8]:
+      self.assertEqual(panel.image.shape, (k * n, t))
+      self.assertEqual(panel.groups, blocks)
+    # Row `b n + s` of head i's panel: slot s of block b, which the cell's
+    # aux holds at row `b r + i`.
+    for i in (0, 1):
+      for b in range(k):
+        np.testing.assert_array_equal(
+            panels[4 + i].image[b * n:(b + 1) * n],
+            aux['read_weights'][:, b * r + i].T)
+    np.testing.assert_array_equal(panels[6].image[n:2 * n],
+                                  aux['usage'][:, 1].T)
+    gate = panels[8]
+    self.assertEqual(gate.groups, ('head 0', 'head 1'))
+    np.testing.assert_array_equal(gate.image[k:], aux['attentive_gate'][:, 1].T)
+    self.assertEqual(panels[9].image.shape, (k + k + k * r, t))
+    fig = plots.example_figure(*args, aux)
+    try:
+      read = fig.axes[4]  # Axes come before their colour bars.
+      self.assertEqual(read.get_title(),
+                       'read weighting (gated), head 0, blocks stacked')
+      self.assertEqual([x.get_text() for x in read.get_yticklabels()],
+                       list(blocks))
+      self.assertLen(read.get_lines(), k - 1)  # The lines between blocks.
+    finally:
+      plt.close(fig)
+
+
+if __name__ == '__main__':
+  absltest.main()
