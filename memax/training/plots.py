@@ -69,11 +69,16 @@ def example_panels(inputs: np.ndarray, targets: np.ndarray,
   the allocation, the attentive gate and the gates, so a 6-block, 4-head
   model draws 12 panels (it drew 50, one per block and head).
   """
+  masked = mask[:, None] > 0
+  if np.ndim(targets) == 1:  # Class labels `[T]`: one-hot over the classes.
+    targets = np.eye(outputs.shape[-1])[np.asarray(targets)]
+    names = ('target class', 'output p(class)', 'class')
+  else:
+    names = ('target', 'output p(bit = 1)', 'output bit')
   panels = [Panel('input', inputs.T, 'input channel'),
-            Panel('target (masked steps)', (targets * mask[:, None]).T,
-                  'output bit'),
-            Panel('output p(bit = 1)', (outputs * mask[:, None]).T,
-                  'output bit')]
+            Panel(f'{names[0]} (masked steps)', (targets * masked).T,
+                  names[2]),
+            Panel(names[1], (outputs * masked).T, names[2])]
   if 'attentive_gate' in aux:  # DAM.
     gate = np.asarray(aux['attentive_gate'])  # [T, R, K].
     heads, blocks = gate.shape[1:]
@@ -125,8 +130,8 @@ def example_figure(inputs: np.ndarray, targets: np.ndarray,
 
   Args:
     inputs: `[T, D]`.
-    targets: `[T, O]`.
-    outputs: `[T, O]` probabilities.
+    targets: `[T, O]` bits, or `[T]` int class labels (drawn one-hot).
+    outputs: `[T, O]` probabilities (of each bit, or of the O classes).
     mask: `[T]` steps that count.
     aux: optional `read_weights [T, R, N]`, `write_weights [T, H, N]`; the
       DNC's `usage [T, N]`, `allocation [T, N]`, `read_modes [T, R, 3]`,

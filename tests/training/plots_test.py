@@ -151,6 +151,23 @@ class PlotExampleTest(absltest.TestCase):
       with open(path, 'rb') as f:
         self.assertEqual(f.read(8), b'\x89PNG\r\n\x1a\n')
 
+  def test_class_labels_drawn_one_hot(self):
+    # Convex hull, N-th farthest: int targets `[T]`, softmax outputs `[T, C]`.
+    t, c = 5, 4
+    targets = np.array([0, 0, 3, 1, 2])
+    mask = np.array([0, 0, 1, 1, 0])
+    outputs = np.full((t, c), 0.25)
+    panels = plots.example_panels(np.zeros((t, 2)), targets, outputs, mask,
+                                  {})
+    target, output = panels[1], panels[2]
+    self.assertEqual(target.title, 'target class (masked steps)')
+    self.assertEqual(output.title, 'output p(class)')
+    expected = np.zeros((c, t))
+    expected[3, 2] = expected[1, 3] = 1.0
+    np.testing.assert_array_equal(target.image, expected)
+    np.testing.assert_array_equal(output.image,
+                                  0.25 * np.tile(mask, (c, 1)))
+
   def test_dam_blocks_stacked_in_a_panel_per_head(self):
     t, n, k, r = 4, 5, 3, 2
     rng = np.random.default_rng(1)
