@@ -290,6 +290,8 @@ def export(sweep_dir: str, study: str | None = None,
            **_times(lines, t['wall_seconds']),
            'shared_by': len(job['members']),
            'metrics': compact_metrics(t['metrics'])}
+    if record.get('executor', 'local') != 'local':  # How to run it again.
+      row['executor'] = record['executor']
     rows.append({**row, **_later(run_dir, lines, curve_metric, member)})
   return rows
 
@@ -916,8 +918,10 @@ def compare(studies, args, spec):
 
 
 def command(rows: Sequence[Mapping[str, Any]], study: str) -> str:
-  """The `memax.sweep` command of a study: its config with `seeds=N`, and
-  the settings every trial shares (the rest come from the file's sweep)."""
+  """The `memax.sweep` command of a study: its config with `seeds=N`, its
+  executor unless local (a population trains its seeds as one process),
+  and the settings every trial shares (the rest come from the file's
+  sweep)."""
   config = rows[0]['config']
   if not config:
     raise ValueError(f'study {study!r} holds plain runs (memax.main '
@@ -943,7 +947,9 @@ def command(rows: Sequence[Mapping[str, Any]], study: str) -> str:
       shared[key] = value
   flags = ' '.join(f'--config.{k}={sweeps.format_value(v)}'
                    for k, v in shared.items())
+  executor = rows[0].get('executor')  # Absent: the local executor.
   return (f'python -m memax.sweep --config={config} --workdir=$RUNS/{study}'
+          + (f' --executor={executor}' if executor else '')
           + (f' {flags}' if flags else ''))
 
 

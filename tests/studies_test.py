@@ -458,6 +458,13 @@ class ExportTest(absltest.TestCase):
                      ('fffffff', False))
     self.assertEqual((r['steps'], r['wall_seconds'], r['shared_by']),
                      (30, 12.5, 2))
+    # The command runs it again as a population, as it was run.
+    self.assertEqual(r['executor'], 'population')
+    self.assertEqual(
+        studies.command(rows, 'copy'),
+        'python -m memax.sweep --config=configs/ntm_copy.py:seeds=2 '
+        '--workdir=$RUNS/copy --executor=population '
+        '--config.train.num_steps=50')
     self.assertEqual(rows[0]['steps'], 20)  # where member 0 stopped
     self.assertEqual(r['metrics'], {'train/bit_errors': 1.33333})
     self.assertEqual(r['curve'], {'metric': 'eval/train/bit_errors',
