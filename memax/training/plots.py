@@ -44,8 +44,8 @@ def _bank_panels(aux: Mapping[str, np.ndarray]) -> list[Panel]:
       kind = name.split('_')[0]
       panels.extend(Panel(f'{kind} weighting, head {row}', weights[:, row].T,
                           'memory slot') for row in range(weights.shape[1]))
-  # The DNC's memory management: usage and allocation over the slots, the
-  # read modes of each head and the gates.
+  # The DNC's memory management: usage and allocation over the slots and
+  # the read modes of each head (the gates: `example_panels`).
   for name, label in (('usage', 'usage'), ('allocation', 'allocation '
                                            'weighting')):
     if name in aux:
@@ -72,34 +72,33 @@ def example_panels(inputs: np.ndarray, targets: np.ndarray,
   masked = mask[:, None] > 0
   if np.ndim(targets) == 1:  # Class labels `[T]`: one-hot over the classes.
     targets = np.eye(outputs.shape[-1])[np.asarray(targets)]
-    names = ('target class', 'output p(class)', 'class')
+    target, output, row = 'target class', 'output p(class)', 'class'
   else:
-    names = ('target', 'output p(bit = 1)', 'output bit')
+    target, output, row = 'target', 'output p(bit = 1)', 'output bit'
   panels = [Panel('input', inputs.T, 'input channel'),
-            Panel(f'{names[0]} (masked steps)', (targets * masked).T,
-                  names[2]),
-            Panel(names[1], (outputs * masked).T, names[2])]
+            Panel(f'{target} (masked steps)', (targets * masked).T, row),
+            Panel(output, (outputs * masked).T, row)]
   if 'attentive_gate' in aux:  # DAM.
     gate = np.asarray(aux['attentive_gate'])  # [T, R, K].
     heads, blocks = gate.shape[1:]
-    names = tuple(f'block {k}' for k in range(blocks))
-    if 'write_weights' in aux:  # [T, K, N].
-      panels.append(Panel('write weighting, blocks stacked',
-                          _stacked(np.asarray(aux['write_weights'])),
-                          'block, slot', names))
+    block_names = tuple(f'block {k}' for k in range(blocks))
+
+    def stacked(title: str, values: np.ndarray) -> Panel:  # [T, K, N].
+      return Panel(f'{title}, blocks stacked', _stacked(values), 'block, slot',
+                   block_names)
+
+    if 'write_weights' in aux:
+      panels.append(stacked('write weighting',
+                            np.asarray(aux['write_weights'])))
     if 'read_weights' in aux:  # [T, K R, N], row k R + i: head i, block k.
       weights = np.asarray(aux['read_weights'])
       weights = weights.reshape(len(weights), blocks, heads, -1)
-      panels.extend(
-          Panel(f'read weighting (gated), head {i}, blocks stacked',
-                _stacked(weights[:, :, i]), 'block, slot', names)
-          for i in range(heads))
-    for name, label in (('usage', 'usage'),
-                        ('allocation', 'allocation weighting')):
-      if name in aux:  # [T, K, N].
-        panels.append(Panel(f'{label}, blocks stacked',
-                            _stacked(np.asarray(aux[name])), 'block, slot',
-                            names))
+      panels.extend(stacked(f'read weighting (gated), head {i}',
+                            weights[:, :, i]) for i in range(heads))
+    panels.extend(stacked(label, np.asarray(aux[name]))
+                  for name, label in (('usage', 'usage'),
+                                      ('allocation', 'allocation weighting'))
+                  if name in aux)
     panels.append(Panel('attentive gate over blocks, read heads stacked',
                         _stacked(gate), 'head, block',
                         tuple(f'head {i}' for i in range(heads))))

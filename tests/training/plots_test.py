@@ -121,7 +121,6 @@ class PlotAttentionTest(parameterized.TestCase):
       self.assertNotIn('probability', bar)
 
 
-
 class PlotExampleTest(absltest.TestCase):
 
   def test_dnc_panels_and_png(self):
