@@ -13,6 +13,8 @@ temporaries of the compiled chunk) are reported for both.
   python benchmarks/population.py --configs=ntm_copy --members=16 --repeats=5
   python benchmarks/population.py --configs=memn2n_joint --vmap_sizes=0,1,4
   python benchmarks/population.py --configs=dnc_copy --members=3 --steps=10
+  python benchmarks/population.py --configs=dnc_repeat_copy_ntm --members=3 \
+      --steps=10 --vmap_sizes=0,1
   python benchmarks/population.py --configs=ntm_copy --num_devices=2
       # also the population split over 2 (CPU) devices on its member axis
 
@@ -35,6 +37,7 @@ import jax  # pylint: disable=g-import-not-at-top
 
 from benchmarks import run as bench_run  # pylint: disable=g-import-not-at-top
 from configs import dnc_copy  # pylint: disable=g-import-not-at-top
+from configs import dnc_repeat_copy  # pylint: disable=g-import-not-at-top
 from configs import mann_omniglot  # pylint: disable=g-import-not-at-top
 from configs import memn2n_babi  # pylint: disable=g-import-not-at-top
 from configs import ntm_copy  # pylint: disable=g-import-not-at-top
@@ -48,6 +51,10 @@ def _config(name: str, steps: int):
     config = ntm_copy.get_config()
   elif name == 'dnc_copy':
     config = dnc_copy.get_config()
+  elif name == 'dnc_repeat_copy_ntm':
+    # The NTM paper's sizes with momentum: the dnc_repeat_copy_ntm_mom study.
+    config = overrides.apply(dnc_repeat_copy.get_config('setting=ntm'),
+                             {'optimizer.momentum': 0.9})
   elif name == 'mann_omniglot':
     config = mann_omniglot.get_config()
   elif name == 'memn2n_joint':
@@ -57,7 +64,8 @@ def _config(name: str, steps: int):
                                       'train.linear_start_epochs': 0})
   else:
     raise ValueError(f'Unknown config {name!r}; expected ntm_copy, '
-                     'dnc_copy, mann_omniglot or memn2n_joint.')
+                     'dnc_copy, dnc_repeat_copy_ntm, mann_omniglot or '
+                     'memn2n_joint.')
   return overrides.apply(config, {
       'train.steps_per_call': steps, 'train.num_steps': steps,
       'train.log_every': steps, 'train.eval_every': steps,
