@@ -16,10 +16,13 @@ length 2 x 2 repeats (the training maximum), 4 x 4 and 8 x 8.
 1-10 repeats, evaluations up to 20 x 20) with a DNC of the NTM's sizes
 (LSTM 100, memory 128 x 20) and 4 read heads, deepmind's protocol.
 
-Command (the environment variable works around a compile of more than 10
-minutes by XLA's CPU compiler at these 9-step sequences; docs/benchmarks.md,
-"XLA CPU: a slow compile at small sequence lengths"):
-  JAX_DISABLE_MOST_OPTIMIZATIONS=1 python -m memax.main --config=configs/dnc_repeat_copy.py --workdir=runs/dnc_repeat_copy
+The deepmind setting sets `xla_cpu_optimize=False`: XLA's CPU compiler
+takes more than 10 minutes on its train chunk (9-step sequences) with its
+optimisations, 3 s without (docs/benchmarks.md, "XLA CPU: a slow compile at
+small sequence lengths"; `memax.training.compiler`).
+
+Command:
+  python -m memax.main --config=configs/dnc_repeat_copy.py --workdir=runs/dnc_repeat_copy
 Evaluate (longer sequences, bigger memory) after training:
   python -m memax.evaluate --workdir=runs/dnc_repeat_copy --config.model.memory_size=64
 """
@@ -50,6 +53,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.task.max_repeats = 2
     config.task.repeat_normaliser = 10
     config.task.eval_settings = ((2, 2), (4, 4), (8, 8))
+    # XLA's CPU compiler takes more than 10 minutes on these 9-step
+    # sequences with its optimisations, seconds without them.
+    config.xla_cpu_optimize = False
   else:
     train.ntm_sizes(config)
   return train.runlocal(config) if arg.runlocal else config

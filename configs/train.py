@@ -97,6 +97,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # MEMAX_COMPILATION_CACHE variable, else ~/.cache/memax/jax), a
   # directory, or 'off'.
   config.compilation_cache = 'auto'
+  # False: XLA's CPU backend compiles without its (LLVM) optimisations, a
+  # workaround for compiles of more than 10 minutes on some programs
+  # (memax.training.compiler); GPU and TPU runs are left alone.
+  config.xla_cpu_optimize = True
 
   if arg.runlocal:
     runlocal(config)

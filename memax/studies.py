@@ -240,8 +240,10 @@ def export_runs(folder: str, study: str | None = None,
     config = configs[run_dir]
     values = dict(workdir_lib.flatten(config.to_dict()))
     settings = {k: flat[run_dir].get(k) for k in apart}
-    settings.update({k: values.get(k) for k in workdir_lib.changed_fields(
-        firsts[run_dir], config)})
+    # What its resumes changed; a field in only one of the two configs came
+    # with another version of memax (a resume cannot add or drop one).
+    settings.update({k: values[k] for k in workdir_lib.changed_fields(
+        firsts[run_dir], config) if k in values and k in flat[run_dir]})
     lines = writers.read_metrics(run_dir)
     steps = [int(x['step']) for x in lines if 'step' in x]
     final = [int(x['step']) for x in lines

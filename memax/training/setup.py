@@ -24,6 +24,7 @@ import optax
 from memax import models
 from memax import tasks
 from memax.tasks import refresh
+from memax.training import compiler
 from memax.training import cpu_random
 from memax.training import distributed
 from memax.training import evaluate as evaluate_lib
@@ -321,6 +322,7 @@ def setup(config: ml_collections.ConfigDict, *, task: Any = None) -> Setup:
     The `Setup`.
   """
   cpu_random.enable()  # the same random numbers, drawn without a loop
+  compiler.apply(config)  # config.xla_cpu_optimize
   task = task if task is not None else build_task(config)
   model = build_model(config, task)
   config = resolve(config, task)

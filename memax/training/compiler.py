@@ -1,0 +1,47 @@
+"""XLA compiler settings that a config asks for.
+
+`config.xla_cpu_optimize` (True by default): False compiles with XLA's
+backend (LLVM) optimisations off on the CPU backend, as JAX's
+`jax_disable_most_optimizations` does. It is a workaround, not a speed
+setting: XLA's CPU compiler takes more than 10 minutes on some train chunks
+(deepmind/dnc's repeat copy, whose sequences are 9 steps long;
+docs/benchmarks.md, "XLA CPU: a slow compile at small sequence lengths"),
+which compile in seconds without those passes. GPU and TPU runs are left
+alone. `memax.training.setup` applies it, so a config that needs it runs
+with the plain command; the `JAX_DISABLE_MOST_OPTIMIZATIONS=1` environment
+variable does the same for every program of a process.
+"""
+
+from absl import logging
+import jax
+import ml_collections
+
+FIELD = 'xla_cpu_optimize'
+_FLAG = 'jax_disable_most_optimizations'
+
+
+def apply(config: ml_collections.ConfigDict) -> bool:
+  """Turns XLA's CPU optimisations off where `config.xla_cpu_optimize` is
+  False and the backend is the CPU; returns whether they are off.
+
+  The setting is process-wide (JAX's flag) and is never turned back on here:
+  a process that set it, or started with the environment variable, keeps it.
+
+  Raises:
+    ValueError: the field is not a bool.
+  """
+  optimize = config.get(FIELD, True)
+  if not isinstance(optimize, bool):
+    raise ValueError(f'config.{FIELD}={optimize!r}: expected True (XLA\'s '
+                     'default optimisations) or False (off on the CPU '
+                     'backend, a workaround for slow compiles).')
+  if not optimize and jax.default_backend() == 'cpu' and not disabled():
+    jax.config.update(_FLAG, True)
+    logging.info('config.%s=False: XLA\'s CPU backend optimisations are off '
+                 '(jax_disable_most_optimizations).', FIELD)
+  return disabled()
+
+
+def disabled() -> bool:
+  """Whether this process compiles with XLA's optimisations off."""
+  return bool(jax.config.values.get(_FLAG, False))
