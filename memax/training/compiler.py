@@ -12,12 +12,18 @@ with the plain command; the `JAX_DISABLE_MOST_OPTIMIZATIONS=1` environment
 variable does the same for every program of a process.
 """
 
+import contextlib
+import threading
+from typing import Iterator
+
 from absl import logging
 import jax
 import ml_collections
 
 FIELD = 'xla_cpu_optimize'
 _FLAG = 'jax_disable_most_optimizations'
+# After this long a compile on the CPU backend gets the hint below.
+HINT_AFTER_S = 300.0
 
 
 def apply(config: ml_collections.ConfigDict) -> bool:
@@ -45,3 +51,27 @@ def apply(config: ml_collections.ConfigDict) -> bool:
 def disabled() -> bool:
   """Whether this process compiles with XLA's optimisations off."""
   return bool(jax.config.values.get(_FLAG, False))
+
+
+def hint_message(seconds: float) -> str:
+  return (f'Still compiling after {seconds:.0f} s. XLA\'s CPU compiler can '
+          'take far longer than that on some programs (docs/benchmarks.md, '
+          '"XLA CPU: a slow compile at small sequence lengths"); if it does '
+          f'not finish, rerun with --config.{FIELD}=False (compiles in '
+          'seconds there, steps about 2.5x slower).')
+
+
+@contextlib.contextmanager
+def slow_compile_hint(seconds: float = HINT_AFTER_S) -> Iterator[None]:
+  """Logs `hint_message` if the block (a compile) outlasts `seconds`, on the
+  CPU backend with the optimisations on; nothing otherwise."""
+  if jax.default_backend() != 'cpu' or disabled():
+    yield
+    return
+  timer = threading.Timer(seconds, logging.warning, (hint_message(seconds),))
+  timer.daemon = True
+  timer.start()
+  try:
+    yield
+  finally:
+    timer.cancel()

@@ -21,6 +21,7 @@ import ml_collections
 import numpy as np
 
 from memax.training import checkpoint
+from memax.training import compiler
 from memax.training import distributed
 from memax.training import evaluate as evaluate_lib
 from memax.training import guards
@@ -255,7 +256,8 @@ class _Loop:
                    tc.steps_per_call, '' if self.members is None
                    else f', a population of {len(self.members)}')
       t = time.time()
-      chunk = s.chunk().lower(state, key, data).compile()
+      with compiler.slow_compile_hint():
+        chunk = s.chunk().lower(state, key, data).compile()
       logging.info('Compiled the train step in %.1f s.', time.time() - t)
     clock = _Clock()
     self.last_train = {}

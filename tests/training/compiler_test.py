@@ -2,6 +2,8 @@
 
 import os
 import tempfile
+import time
+from unittest import mock
 
 from absl.testing import absltest
 import jax
@@ -62,6 +64,21 @@ class CompilerTest(absltest.TestCase):
       train.train_and_evaluate(config, workdir)
     self.assertFalse(os.path.exists(workdir))
     self.assertFalse(jax.config.values[_FLAG])
+
+  def test_a_slow_compile_gets_the_hint(self):
+    with self.assertLogs(level='WARNING') as logs:
+      with compiler.slow_compile_hint(0.05):
+        time.sleep(0.5)
+    self.assertIn('--config.xla_cpu_optimize=False', logs.output[0])
+    # Quick blocks, and processes already without the optimisations, get
+    # nothing.
+    for seconds, flag in ((5.0, False), (0.05, True)):
+      jax.config.update(_FLAG, flag)
+      with mock.patch.object(compiler.logging, 'warning') as warning:
+        with compiler.slow_compile_hint(seconds):
+          time.sleep(0.3)
+        time.sleep(0.1)
+      warning.assert_not_called()
 
   def test_configs(self):
     # deepmind/dnc's repeat copy needs it (9-step sequences); others do not.
