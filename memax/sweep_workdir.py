@@ -580,7 +580,7 @@ def _plot(summary: dict[str, Any], metrics: Sequence[str], path: str,
               if metric in by_name[n].get('metrics', {})]
     ax.plot([x] * len(values), values, 'o', color='tab:blue', alpha=0.6)
     s = g['stats'].get(metric)
-    if s is not None:
+    if s is not None and s['n'] > 1:  # one seed: its dot says it all
       ax.errorbar([x + 0.15], [s['mean']], yerr=[s['sd']], fmt='s',
                   color='black', capsize=4)
   ax.set_xlim(-0.5, len(groups) - 0.5)

@@ -379,9 +379,13 @@ def markdown(summary: Mapping[str, Any], metrics: Sequence[str],
       cells = []
       for m in metrics:
         s = g['stats'].get(m)
-        cells.append('' if s is None else
-                     f'{f(s["mean"])} ± {f(s["sd"])} [{f(s["median"])}; '
-                     f'{f(s["min"])}–{f(s["max"])}]')
+        if s is None:
+          cells.append('')
+        elif s['n'] == 1:  # no spread to show: not "± 0"
+          cells.append(f'{f(s["mean"])} (one seed)')
+        else:
+          cells.append(f'{f(s["mean"])} ± {f(s["sd"])} [{f(s["median"])}; '
+                       f'{f(s["min"])}–{f(s["max"])}]')
       p = g['picked']
       best = '' if p is None else (
           f'{p["name"]} ({p["selected_on"]} ' + f(

@@ -324,6 +324,9 @@ class SummaryTest(absltest.TestCase):
                   '[0.25; 0.15–0.35] | b (valid/error 0.1): test/error 0.25 |',
                   text)
     self.assertIn('| e | failed |  |', text)
+    # One finished seed has no spread to show.
+    self.assertIn('| optimizer.learning_rate=0.2 | 1/2 | 0.5 (one seed) |',
+                  text)
 
 
 # Trials without plots, TensorBoard files or length variants: 5 s, not 8.
