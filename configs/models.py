@@ -62,7 +62,8 @@ def dnc() -> ml_collections.ConfigDict:
                                  # [x; reads; h^(l-1)], output all layers.
   c.memory_size = 16             # slots N; can change at evaluation time.
   c.word_size = 16               # word size W.
-  c.num_read_heads = 4           # R (one write head).
+  c.num_read_heads = 4           # R.
+  c.num_write_heads = 1          # H (the paper: 1; deepmind/dnc's num_writes).
   c.strength = 'oneplus'         # key strengths: 'oneplus' (the paper) or
                                  # 'softplus' (deepmind/dnc).
   c.link_sparsity = 0            # 0: dense N x N link; K: K links per row.

@@ -29,6 +29,17 @@ applies `W_y h_t + W_r r_t` as one linear layer over them.
 
 The memory size `N` is an attribute, never a parameter shape: the same
 parameters run with any `N` (the link matrix, dense or sparse, is state).
+
+Several write heads (`num_write_heads=H`, deepmind/dnc's `num_writes`; the
+paper has one): each has its own key, strength, erase and write vectors and
+allocation and write gates; the usage counts their writes together
+(`1 - prod_h (1 - w^w_h)` as the write in `ops.dnc_usage`); the heads
+allocate in turn, each on the usage raised by the allocations before it
+(`u += (1 - u) g^a_h g^w_h a_h`); the memory is written by all at once
+(`ops.multi_write`); each head keeps its own link matrix and precedence;
+and each read head has `2 H + 1` read modes, in the order backward through
+each head's link, content, forward through each head's link (the paper's
+order for `H = 1`). With `H = 1` the step is the paper's, op for op.
 """
 
 from typing import Any, NamedTuple
@@ -56,11 +67,11 @@ class DNCState(NamedTuple):
       `()` for a feed-forward controller.
     memory: `[B, N, W]` `M_t`.
     usage: `[B, N]` `u_t`.
-    link: `[B, N, N]` link matrix `L_t`, or with `link_sparsity=K` an
-      `ops.SparseLink` of `[B, N, K]` arrays.
-    precedence: `[B, N]` `p_t`.
+    link: `[B, H, N, N]` link matrices `L_t`, one per write head, or with
+      `link_sparsity=K` an `ops.SparseLink` of `[B, H, N, K]` arrays.
+    precedence: `[B, H, N]` `p_t`, one per write head.
     read_weights: `[B, R, N]` `w^r_t`.
-    write_weights: `[B, N]` `w^w_t`.
+    write_weights: `[B, H, N]` `w^w_t`, one per write head.
     read_vectors: `[B, R, W]` `r_t`.
   """
 
@@ -96,7 +107,7 @@ def _check_config(cell: 'DNCCell') -> None:
   """Raises ValueError naming the config field of a bad attribute."""
   checks.check_positive_ints(cell, ('controller_size', 'controller_layers',
                                     'memory_size', 'word_size',
-                                    'num_read_heads'))
+                                    'num_read_heads', 'num_write_heads'))
   if cell.controller not in CONTROLLERS:
     raise ValueError(f'config.model.controller must be one of {CONTROLLERS}, '
                      f'got {cell.controller!r}.')
@@ -112,6 +123,38 @@ def _check_config(cell: 'DNCCell') -> None:
     if not isinstance(value, (int, float)) or value < 0:
       raise ValueError(f'config.model.{field} must be >= 0 (0 disables), '
                        f'got {value!r}.')
+
+
+def _over_heads(fn: Any, in_axes: tuple[int | None, ...], *args: Any) -> Any:
+  """`fn` (over a batch) mapped over the write-head axis 1 of the arguments
+  whose `in_axes` is 1 (None: shared by the heads); outputs get the head
+  axis at 1. One head is squeezed, not vmapped: a vmap over a head axis of
+  size 1 made the DNC's train step twice as slow (the dense link's
+  hand-written gradient batched over it)."""
+  if args and jax.tree.leaves(args[in_axes.index(1)])[0].shape[1] == 1:
+    squeezed = [a if ax is None else jax.tree.map(lambda x: x[:, 0], a)
+                for a, ax in zip(args, in_axes)]
+    return jax.tree.map(lambda x: x[:, None], fn(*squeezed))
+  return jax.vmap(fn, in_axes=in_axes, out_axes=1)(*args)
+
+
+def _allocations(usage: Array, gates: Array) -> Array:
+  """`[B, H, N]`: each write head's allocation weights, in turn.
+
+  Head `h` allocates on the usage raised by the gated allocations of the
+  heads before it, `u <- u + (1 - u) g_h a_h` (deepmind/dnc's several
+  writes); with one head, `ops.dnc_allocation(u_t)`.
+
+  Args:
+    usage: `[B, N]` `u_t`.
+    gates: `[B, H]` each head's allocation gate times its write gate.
+  """
+  allocations = []
+  for h in range(gates.shape[1]):  # a few heads, static
+    if h:
+      usage = usage + (1.0 - usage) * gates[:, h - 1, None] * allocations[-1]
+    allocations.append(jax.vmap(ops.dnc_allocation)(usage))
+  return jnp.stack(allocations, axis=1)
 
 
 class DNCCell(nn.RNNCellBase):
@@ -136,7 +179,8 @@ class DNCCell(nn.RNNCellBase):
       as in the Methods.
     memory_size: `N` slots (free to change between training and evaluation).
     word_size: `W`.
-    num_read_heads: `R`; there is one write head.
+    num_read_heads: `R`.
+    num_write_heads: `H` (the paper: 1; deepmind/dnc's `num_writes`).
     strength: activation of the key strengths: 'oneplus' (the paper,
       `1 + softplus`, >= 1) or 'softplus' (deepmind/dnc, > 0).
     link_sparsity: 0 for the dense `N x N` link matrix; `K > 0` for the
@@ -158,6 +202,7 @@ class DNCCell(nn.RNNCellBase):
   memory_size: int = 16
   word_size: int = 16
   num_read_heads: int = 4
+  num_write_heads: int = 1
   strength: str = 'oneplus'
   link_sparsity: int = 0
   controller_clip: float = 20.0
@@ -184,21 +229,22 @@ class DNCCell(nn.RNNCellBase):
   def interface_fields(self) -> tuple[interface.Field, ...]:
     """The interface vector `xi_t` of the Methods, in its order.
 
-    Its size is `W R + 3 W + 5 R + 3`.
+    Its size is `W R + 3 W + 5 R + 3` (with `H` write heads, `W R + 3 W H
+    + R (2 H + 3) + 3 H`: each write field per head).
     """
-    r, w = self.num_read_heads, self.word_size
+    r, w, h = self.num_read_heads, self.word_size, self.num_write_heads
     strength = STRENGTHS[self.strength]
     return (
         interface.Field('read_keys', (r, w)),
         interface.Field('read_strengths', (r,), strength),
-        interface.Field('write_key', (w,)),
-        interface.Field('write_strength', (), strength),
-        interface.Field('erase', (w,), jax.nn.sigmoid),
-        interface.Field('write_vector', (w,)),
+        interface.Field('write_key', (h, w)),
+        interface.Field('write_strength', (h,), strength),
+        interface.Field('erase', (h, w), jax.nn.sigmoid),
+        interface.Field('write_vector', (h, w)),
         interface.Field('free_gates', (r,), jax.nn.sigmoid),
-        interface.Field('allocation_gate', (), jax.nn.sigmoid),
-        interface.Field('write_gate', (), jax.nn.sigmoid),
-        interface.Field('read_modes', (r, 3), jax.nn.softmax),
+        interface.Field('allocation_gate', (h,), jax.nn.sigmoid),
+        interface.Field('write_gate', (h,), jax.nn.sigmoid),
+        interface.Field('read_modes', (r, 2 * h + 1), jax.nn.softmax),
     )
 
   # ---- the step -------------------------------------------------------------
@@ -265,28 +311,49 @@ class DNCCell(nn.RNNCellBase):
     def content(memory, key, strength):
       return ops.content_weights(memory, key, strength, eps=eps)
 
-    usage = jax.vmap(ops.dnc_usage)(carry.usage, carry.write_weights,
-                                    carry.read_weights, p['free_gates'])
-    allocation = jax.vmap(ops.dnc_allocation)(usage)
-    write_content = jax.vmap(content)(carry.memory, p['write_key'],
-                                      p['write_strength'])
-    write_weights = jax.vmap(ops.dnc_write_weights)(
-        allocation, write_content, p['allocation_gate'], p['write_gate'])
-    memory = jax.vmap(ops.write)(carry.memory, write_weights, p['erase'],
-                                 p['write_vector'])
+    heads = self.num_write_heads
+    # The heads' writes together, as one write in the usage.
+    written = (carry.write_weights[:, 0] if heads == 1
+               else 1.0 - jnp.prod(1.0 - carry.write_weights, axis=1))
+    usage = jax.vmap(ops.dnc_usage)(carry.usage, written, carry.read_weights,
+                                    p['free_gates'])
+    allocation = _allocations(usage, p['allocation_gate'] * p['write_gate'])
+    write_content = _over_heads(
+        jax.vmap(content), (None, 1, 1), carry.memory, p['write_key'],
+        p['write_strength'])
+    write_weights = _over_heads(
+        jax.vmap(ops.dnc_write_weights), (1, 1, 1, 1), allocation,
+        write_content, p['allocation_gate'], p['write_gate'])
+    memory = jax.vmap(ops.multi_write)(carry.memory, write_weights,
+                                       p['erase'], p['write_vector'])
+    # Each write head's link and precedence; the directional weights of every
+    # read head through each: `[B, H, R, N]`.
     if self.link_sparsity:
-      link = jax.vmap(ops.dnc_sparse_link)(carry.link, carry.precedence,
-                                           write_weights)
-      forward, backward = jax.vmap(ops.dnc_sparse_directional_weights)(
-          link, carry.read_weights)
+      link = _over_heads(jax.vmap(ops.dnc_sparse_link), (1, 1, 1),
+                         carry.link, carry.precedence, write_weights)
+      forward, backward = _over_heads(
+          jax.vmap(ops.dnc_sparse_directional_weights), (1, None), link,
+          carry.read_weights)
     else:
-      link, forward, backward = jax.vmap(ops.dnc_link_and_directional)(
+      link, forward, backward = _over_heads(
+          jax.vmap(ops.dnc_link_and_directional), (1, 1, 1, None),
           carry.link, carry.precedence, write_weights, carry.read_weights)
-    precedence = jax.vmap(ops.dnc_precedence)(carry.precedence, write_weights)
+    precedence = _over_heads(jax.vmap(ops.dnc_precedence), (1, 1),
+                             carry.precedence, write_weights)
     read_content = jax.vmap(jax.vmap(content, in_axes=(None, 0, 0)))(
         memory, p['read_keys'], p['read_strengths'])
-    read_weights = jax.vmap(ops.dnc_read_weights)(
-        backward, read_content, forward, p['read_modes'])
+    modes = p['read_modes']  # [B, R, 2H + 1]: backward x H, content, forward x H
+    if heads == 1:
+      read_weights = jax.vmap(ops.dnc_read_weights)(
+          backward[:, 0], read_content, forward[:, 0], modes)
+    else:
+      read_weights = (
+          jnp.einsum('brh,bhrn->brn', modes[..., :heads], backward)
+          + modes[..., heads, None] * read_content
+          + jnp.einsum('brh,bhrn->brn', modes[..., heads + 1:], forward))
+      # For plots and `memax.analysis`: each kind's share over the heads.
+      modes = jnp.stack([modes[..., :heads].sum(-1), modes[..., heads],
+                         modes[..., heads + 1:].sum(-1)], axis=-1)
     read_vectors = jnp.einsum('brn,bnw->brw', read_weights, memory)
 
     new_carry = DNCState(controller, memory, usage, link, precedence,
@@ -295,12 +362,14 @@ class DNCCell(nn.RNNCellBase):
         [h, read_vectors.reshape(h.shape[:-1] + (-1,))], axis=-1)
     aux = {}
     if self.return_aux:
-      aux = {'write_weights': write_weights[:, None],
+      one = heads == 1  # the paper's shapes, without a head axis
+      aux = {'write_weights': write_weights,
              'read_weights': read_weights, 'usage': usage,
-             'allocation': allocation, 'read_modes': p['read_modes'],
-             'free_gates': p['free_gates'],
-             'allocation_gate': p['allocation_gate'],
-             'write_gate': p['write_gate']}
+             'allocation': allocation[:, 0] if one else allocation,
+             'read_modes': modes, 'free_gates': p['free_gates'],
+             'allocation_gate': (p['allocation_gate'][:, 0] if one
+                                 else p['allocation_gate']),
+             'write_gate': p['write_gate'][:, 0] if one else p['write_gate']}
     return new_carry, (y, aux)
 
   # ---- initial state --------------------------------------------------------
@@ -324,15 +393,16 @@ class DNCCell(nn.RNNCellBase):
       controller = (layer,) * self.controller_layers
     else:
       controller = ()
+    h = self.num_write_heads
     if self.link_sparsity:
       empty = ops.SparseLink.empty(n, self.link_sparsity, self.dtype)
-      link = jax.tree.map(lambda a: jnp.broadcast_to(a, batch + a.shape),
-                          empty)
+      link = jax.tree.map(
+          lambda a: jnp.broadcast_to(a, batch + (h,) + a.shape), empty)
     else:
-      link = zeros(n, n)
+      link = zeros(h, n, n)
     return DNCState(controller=controller, memory=zeros(n, w),
-                    usage=zeros(n), link=link, precedence=zeros(n),
-                    read_weights=zeros(r, n), write_weights=zeros(n),
+                    usage=zeros(n), link=link, precedence=zeros(h, n),
+                    read_weights=zeros(r, n), write_weights=zeros(h, n),
                     read_vectors=zeros(r, w))
 
   @property

@@ -48,8 +48,14 @@ def _bank_panels(aux: Mapping[str, np.ndarray]) -> list[Panel]:
   # the read modes of each head (the gates: `example_panels`).
   for name, label in (('usage', 'usage'), ('allocation', 'allocation '
                                            'weighting')):
-    if name in aux:
-      panels.append(Panel(label, np.asarray(aux[name]).T, 'memory slot'))
+    if name not in aux:
+      continue
+    values = np.asarray(aux[name])
+    if values.ndim == 3:  # [T, H, N]: the allocation of each write head.
+      panels.extend(Panel(f'{label}, write head {h}', values[:, h].T,
+                          'memory slot') for h in range(values.shape[1]))
+    else:
+      panels.append(Panel(label, values.T, 'memory slot'))
   if 'read_modes' in aux:
     modes = np.asarray(aux['read_modes'])
     for head in range(modes.shape[1]):
@@ -133,7 +139,8 @@ def example_figure(inputs: np.ndarray, targets: np.ndarray,
     outputs: `[T, O]` probabilities (of each bit, or of the O classes).
     mask: `[T]` steps that count.
     aux: optional `read_weights [T, R, N]`, `write_weights [T, H, N]`; the
-      DNC's `usage [T, N]`, `allocation [T, N]`, `read_modes [T, R, 3]`,
+      DNC's `usage [T, N]`, `allocation [T, N]` (`[T, H, N]` with H > 1
+      write heads), `read_modes [T, R, 3]`,
       `write_gate [T]`, `allocation_gate [T]` and `free_gates [T, R]`;
       DAM's `write_weights [T, K, N]`, `read_weights [T, K R, N]` (row
       `k R + i` head i on block k), `usage` and `allocation` `[T, K, N]`

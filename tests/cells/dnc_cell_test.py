@@ -71,14 +71,18 @@ def _steps_program(cells):
   return run
 
 
-# The cases of test_step_matches_the_methods, `(strength, link_sparsity)`;
-# the first is the default cell.
-_STEP_CASES = (('oneplus', 0), ('softplus', 3), ('oneplus', 7))
+# The cases of test_step_matches_the_methods, `(strength, link_sparsity,
+# num_write_heads)`; the first is the default cell.
+_STEP_CASES = (('oneplus', 0, 1), ('softplus', 3, 1), ('oneplus', 7, 1),
+               ('oneplus', 0, 2), ('softplus', 3, 2))
 
 
-def _step_cells():
-  return tuple(_cell(strength=strength, link_sparsity=k, return_aux=True)
-               for strength, k in _STEP_CASES)
+def _step_cells(heads=1):
+  """The cells of the cases with `heads` write heads (the same
+  parameters)."""
+  return tuple(_cell(strength=strength, link_sparsity=k, return_aux=True,
+                     num_write_heads=h)
+               for strength, k, h in _STEP_CASES if h == heads)
 
 
 def _abstract_init(cell, batch=_B):
@@ -104,7 +108,8 @@ def _random_carry(cell, carry, seed):
   """A carry in the middle of a sequence: random memory, usage, link, ..."""
   rng = np.random.default_rng(seed)
   n, r, w = cell.memory_size, cell.num_read_heads, cell.word_size
-  link = _simplex(rng, (_B, n, n), 0.9) * (1 - np.eye(n))
+  h = cell.num_write_heads
+  link = _simplex(rng, (_B, h, n, n), 0.9) * (1 - np.eye(n))
   if cell.link_sparsity:
     # Keep the K largest entries per row, stored sparsely.
     k = cell.link_sparsity
@@ -118,16 +123,18 @@ def _random_carry(cell, carry, seed):
       memory=np.float32(rng.normal(size=(_B, n, w))),
       usage=np.float32(rng.uniform(size=(_B, n))),
       link=link,
-      precedence=np.float32(_simplex(rng, (_B, n), 0.8)),
+      precedence=np.float32(_simplex(rng, (_B, h, n), 0.8)),
       read_weights=np.float32(_simplex(rng, (_B, r, n), 1.0)),
-      write_weights=np.float32(_simplex(rng, (_B, n), 0.7)),
+      write_weights=np.float32(_simplex(rng, (_B, h, n), 0.7)),
       read_vectors=np.float32(rng.normal(size=(_B, r, w))))
 
 
 def _dense_link(link, b):
+  """`[H, N, N]`: example `b`'s link matrices, one per write head."""
   link = jax.device_get(link)  # indexed on the host.
   if isinstance(link, ops.SparseLink):
-    return np.float64(_sparse_to_dense(jax.tree.map(lambda a: a[b], link)))
+    return np.float64(jax.vmap(_sparse_to_dense)(
+        jax.tree.map(lambda a: a[b], link)))
   return np.float64(link[b])
 
 
@@ -143,52 +150,83 @@ def np_content(memory, key, strength, eps=1e-6):
 def np_step(cell, carry, b, xi):
   """One DNC memory step of example `b` from the Methods (float64).
 
-  xi: the interface vector before its activations, `[W R + 3 W + 5 R + 3]`.
+  With `H` write heads, deepmind/dnc's several writes: the usage counts
+  their writes together, the heads allocate in turn on the usage their
+  predecessors' gated allocations raised, erasures multiply and additions
+  sum, each head has its own link and precedence, and the read modes are
+  (backward through each head's link, content, forward through each).
+
+  xi: the interface vector before its activations, `[W R + 3 W H +
+  R (2 H + 3) + 3 H]`.
   """
   sig = lambda z: 1.0 / (1.0 + np.exp(-z))
   softplus = lambda z: np.log1p(np.exp(z))
   strength = ((lambda z: 1.0 + softplus(z)) if cell.strength == 'oneplus'
               else softplus)
-  r, w = cell.num_read_heads, cell.word_size
+  r, w, h = cell.num_read_heads, cell.word_size, cell.num_write_heads
   parts, at = {}, 0
   for name, size in (('read_keys', r * w), ('read_strengths', r),
-                     ('write_key', w), ('write_strength', 1), ('erase', w),
-                     ('write_vector', w), ('free_gates', r),
-                     ('allocation_gate', 1), ('write_gate', 1),
-                     ('read_modes', 3 * r)):
+                     ('write_key', h * w), ('write_strength', h),
+                     ('erase', h * w), ('write_vector', h * w),
+                     ('free_gates', r), ('allocation_gate', h),
+                     ('write_gate', h), ('read_modes', (2 * h + 1) * r)):
     parts[name] = xi[at:at + size]
     at += size
   assert at == xi.shape[0]
   read_keys = parts['read_keys'].reshape(r, w)
   read_strengths = strength(parts['read_strengths'])
-  modes = np.exp(parts['read_modes'].reshape(r, 3))
+  write_keys = parts['write_key'].reshape(h, w)
+  write_strengths = strength(parts['write_strength'])
+  erase = sig(parts['erase'].reshape(h, w))
+  vectors = parts['write_vector'].reshape(h, w)
+  alloc_gates, write_gates = (sig(parts['allocation_gate']),
+                              sig(parts['write_gate']))
+  modes = np.exp(parts['read_modes'].reshape(r, 2 * h + 1))
   modes /= modes.sum(-1, keepdims=True)
   f = lambda a: np.float64(a[b])
   memory, prev_reads = f(carry.memory), f(carry.read_weights)
-  usage = ref.np_usage(f(carry.usage), f(carry.write_weights), prev_reads,
+  prev_writes = f(carry.write_weights)  # [H, N]
+  written = prev_writes[0] if h == 1 else 1 - np.prod(1 - prev_writes, 0)
+  usage = ref.np_usage(f(carry.usage), written, prev_reads,
                        sig(parts['free_gates']))
-  allocation = ref.np_allocation(usage)
-  write_content = np_content(memory, parts['write_key'],
-                             strength(parts['write_strength'][0]))
-  write = ref.np_write_weights(allocation, write_content,
-                               sig(parts['allocation_gate'][0]),
-                               sig(parts['write_gate'][0]))
-  erase = sig(parts['erase'])
-  memory = (memory * (1 - np.outer(write, erase))
-            + np.outer(write, parts['write_vector']))
+  allocation, writes, u = [], [], usage
+  for i in range(h):
+    allocation.append(ref.np_allocation(u))
+    u = u + (1 - u) * alloc_gates[i] * write_gates[i] * allocation[-1]
+    content = np_content(memory, write_keys[i], write_strengths[i])
+    writes.append(ref.np_write_weights(allocation[-1], content,
+                                       alloc_gates[i], write_gates[i]))
+  keep, added = np.ones_like(memory), np.zeros_like(memory)
+  for i in range(h):
+    keep *= 1 - np.outer(writes[i], erase[i])
+    added += np.outer(writes[i], vectors[i])
+  memory = memory * keep + added
   prev_link, prev_prec = _dense_link(carry.link, b), f(carry.precedence)
-  if cell.link_sparsity:
-    link = ref.np_sparse_link(prev_link, prev_prec, write, cell.link_sparsity)
-  else:
-    link = ref.np_link(prev_link, prev_prec, write)
-  precedence = ref.np_precedence(prev_prec, write)
-  forward, backward = ref.np_directional(link, prev_reads)
+  links, precedence, forward, backward = [], [], [], []
+  for i in range(h):
+    if cell.link_sparsity:
+      links.append(ref.np_sparse_link(prev_link[i], prev_prec[i], writes[i],
+                                      cell.link_sparsity))
+    else:
+      links.append(ref.np_link(prev_link[i], prev_prec[i], writes[i]))
+    precedence.append(ref.np_precedence(prev_prec[i], writes[i]))
+    fwd, bwd = ref.np_directional(links[-1], prev_reads)
+    forward.append(fwd)
+    backward.append(bwd)
   content = np.stack([np_content(memory, read_keys[i], read_strengths[i])
                       for i in range(r)])
-  read_weights = ref.np_read_weights(backward, content, forward, modes)
-  return dict(memory=memory, usage=usage, link=link, precedence=precedence,
-              write_weights=write, read_weights=read_weights,
-              read_vectors=read_weights @ memory, allocation=allocation)
+  if h == 1:
+    read_weights = ref.np_read_weights(backward[0], content, forward[0],
+                                       modes)
+  else:
+    read_weights = modes[:, h, None] * content
+    for i in range(h):
+      read_weights = (read_weights + modes[:, i, None] * backward[i]
+                      + modes[:, h + 1 + i, None] * forward[i])
+  return dict(memory=memory, usage=usage, link=np.stack(links),
+              precedence=np.stack(precedence), write_weights=np.stack(writes),
+              read_weights=read_weights, read_vectors=read_weights @ memory,
+              allocation=allocation[0] if h == 1 else np.stack(allocation))
 
 
 @functools.lru_cache(maxsize=None)
@@ -233,9 +271,9 @@ def _deep_controllers():
 class DNCCellTest(parameterized.TestCase):
 
   @parameterized.parameters(*_STEP_CASES)
-  def test_step_matches_the_methods(self, strength, link_sparsity):
-    cells = _step_cells()
-    case = _STEP_CASES.index((strength, link_sparsity))
+  def test_step_matches_the_methods(self, strength, link_sparsity, heads):
+    cells = _step_cells(heads)
+    case = [c.link_sparsity for c in cells].index(link_sparsity)
     cell = cells[case]
     carries = []
     for c in cells:  # the same parameters and inputs for all three.
@@ -258,9 +296,10 @@ class DNCCellTest(parameterized.TestCase):
       np.testing.assert_allclose(
           y[b], np.concatenate([h[b], want['read_vectors'].ravel()]),
           rtol=2e-4, atol=2e-5)
-    np.testing.assert_array_equal(aux['write_weights'][:, 0],
-                                  new.write_weights)
+    np.testing.assert_array_equal(aux['write_weights'], new.write_weights)
     np.testing.assert_array_equal(aux['read_weights'], new.read_weights)
+    # Each kind's share (backward, content, forward), over the write heads.
+    self.assertEqual(aux['read_modes'].shape, (_B, 2, 3))
     np.testing.assert_allclose(aux['read_modes'].sum(-1), 1.0, rtol=1e-6)
 
   def test_interface_size_is_the_methods(self):
@@ -269,6 +308,13 @@ class DNCCellTest(parameterized.TestCase):
     _, _, xi = jax.eval_shape(functools.partial(
         cell.apply, method=dnc.DNCCell.controller_step), params, carry, x)
     self.assertEqual(xi.shape, (_B, 5 * 3 + 3 * 5 + 5 * 3 + 3))
+    # Each write field per write head, and 2 H + 1 read modes per read head.
+    cell = _cell(num_read_heads=3, word_size=5, num_write_heads=2)
+    params, carry, x = _abstract_init(cell)
+    _, _, xi = jax.eval_shape(functools.partial(
+        cell.apply, method=dnc.DNCCell.controller_step), params, carry, x)
+    self.assertEqual(xi.shape, (_B, 5 * 3 + 3 * 5 * 2 + 3 * (2 * 2 + 3)
+                                + 3 * 2))
 
   def test_initial_carry(self):
     for k in (0, 4):
@@ -277,11 +323,13 @@ class DNCCellTest(parameterized.TestCase):
           jax.random.key(0), (2, 6, _D)))
       self.assertEqual(carry.memory.shape, (2, 6, 7, 4))
       self.assertEqual(carry.read_weights.shape, (2, 6, 2, 7))
+      self.assertEqual(carry.write_weights.shape, (2, 6, 1, 7))
+      self.assertEqual(carry.precedence.shape, (2, 6, 1, 7))
       if k:
-        self.assertEqual(carry.link.values.shape, (2, 6, 7, 4))
+        self.assertEqual(carry.link.values.shape, (2, 6, 1, 7, 4))
         self.assertEqual(carry.link.columns.dtype, jnp.int32)
       else:
-        self.assertEqual(carry.link.shape, (2, 6, 7, 7))
+        self.assertEqual(carry.link.shape, (2, 6, 1, 7, 7))
       for leaf in jax.tree.leaves(carry):
         self.assertEqual(float(np.abs(leaf).sum()), 0.0)
 
@@ -414,7 +462,8 @@ class DNCCellTest(parameterized.TestCase):
     n = cell.memory_size
     one_hot = np.eye(n, dtype=np.float32)[np.arange(_B) % n]
     saturated = carry._replace(
-        usage=np.ones(carry.usage.shape, np.float32), write_weights=one_hot,
+        usage=np.ones(carry.usage.shape, np.float32),
+        write_weights=one_hot[:, None],
         read_weights=np.broadcast_to(one_hot[:, None],
                                      carry.read_weights.shape))
 
@@ -441,6 +490,7 @@ class DNCCellTest(parameterized.TestCase):
        'config.model.controller_layers'),
       ('strength', dict(strength='exp'), 'config.model.strength'),
       ('sparsity', dict(link_sparsity=-1), 'config.model.link_sparsity'),
+      ('write_heads', dict(num_write_heads=0), 'config.model.num_write_heads'),
       ('clip', dict(controller_clip=-1.0), 'config.model.controller_clip'),
   )
   def test_bad_config_names_the_field(self, kw, message):

@@ -145,6 +145,18 @@ class PlotExampleTest(absltest.TestCase):
     self.assertEqual(gates[1].shape, (1 + 1 + r, t))
     np.testing.assert_array_equal(gates[1][2:], aux['free_gates'].T)
     self.assertEqual(len(plots.example_panels(*args, {})), 3)
+    # Two write heads: a write weighting, an allocation and gates for each.
+    two = dict(aux, write_weights=rng.uniform(size=(t, 2, n)),
+               allocation=rng.uniform(size=(t, 2, n)),
+               write_gate=rng.uniform(size=(t, 2)),
+               allocation_gate=rng.uniform(size=(t, 2)))
+    panels = plots.example_panels(*args, two)
+    titles = [p.title for p in panels]
+    self.assertEqual(len(panels), 3 + 2 + r + 1 + 2 + r + 1)
+    np.testing.assert_array_equal(
+        panels[titles.index('allocation weighting, write head 1')].image,
+        two['allocation'][:, 1].T)
+    self.assertEqual(panels[-1].image.shape, (2 + 2 + r, t))
     with tempfile.TemporaryDirectory() as tmp:
       path = plots.plot_example(os.path.join(tmp, 'x.png'), *args, aux)
       with open(path, 'rb') as f:
