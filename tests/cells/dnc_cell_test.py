@@ -453,17 +453,19 @@ class DNCCellTest(parameterized.TestCase):
     self.assertGreater(float(np.abs(free).max()), 10.0)
     self.assertLessEqual(float(np.abs(clipped).max()), 10.0 + 1e-4)
 
-  def test_degenerate_inputs_are_finite_with_gradients(self):
+  @parameterized.parameters(1, 2)
+  def test_degenerate_inputs_are_finite_with_gradients(self, heads):
     # Two steps of the cell with the sparse link (the dense ops' degenerate
     # inputs: tests/ops), from the empty state and from a saturated one
-    # (every slot used, reads and writes one-hot), at zero and huge inputs.
-    cell = _cell(link_sparsity=3)
+    # (every slot used, reads and writes one-hot), at zero and huge inputs;
+    # with one write head and with two (writing the same slot).
+    cell = _cell(link_sparsity=3, num_write_heads=heads)
     params, carry, x = _init(cell)
     n = cell.memory_size
     one_hot = np.eye(n, dtype=np.float32)[np.arange(_B) % n]
     saturated = carry._replace(
         usage=np.ones(carry.usage.shape, np.float32),
-        write_weights=one_hot[:, None],
+        write_weights=np.repeat(one_hot[:, None], heads, axis=1),
         read_weights=np.broadcast_to(one_hot[:, None],
                                      carry.read_weights.shape))
 
