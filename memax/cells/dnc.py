@@ -39,7 +39,8 @@ allocate in turn, each on the usage raised by the allocations before it
 (`ops.multi_write`); each head keeps its own link matrix and precedence;
 and each read head has `2 H + 1` read modes, in the order backward through
 each head's link, content, forward through each head's link (the paper's
-order for `H = 1`). With `H = 1` the step is the paper's, op for op.
+order for `H = 1`; deepmind/dnc puts content last). With `H = 1` the step
+is the paper's, op for op.
 """
 
 from typing import Any, NamedTuple
