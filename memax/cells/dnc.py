@@ -129,14 +129,17 @@ def _check_config(cell: 'DNCCell') -> None:
 def _over_heads(fn: Any, in_axes: tuple[int | None, ...], *args: Any) -> Any:
   """`fn` (over a batch) mapped over the write-head axis 1 of the arguments
   whose `in_axes` is 1 (None: shared by the heads); outputs get the head
-  axis at 1. One head is squeezed, not vmapped: a vmap over a head axis of
-  size 1 made the DNC's train step twice as slow (the dense link's
-  hand-written gradient batched over it)."""
-  if args and jax.tree.leaves(args[in_axes.index(1)])[0].shape[1] == 1:
-    squeezed = [a if ax is None else jax.tree.map(lambda x: x[:, 0], a)
-                for a, ax in zip(args, in_axes)]
-    return jax.tree.map(lambda x: x[:, None], fn(*squeezed))
-  return jax.vmap(fn, in_axes=in_axes, out_axes=1)(*args)
+  axis at 1.
+
+  The heads (a few, static) run one after another on their slices, not under
+  a `vmap`: a vmap over the head axis made the DNC's train step twice as
+  slow with one head and 2.6 times with two (the batched dense link and its
+  hand-written gradient; `docs/benchmarks.md`).
+  """
+  heads = jax.tree.leaves(args[in_axes.index(1)])[0].shape[1]
+  outs = [fn(*[a if ax is None else jax.tree.map(lambda x: x[:, h], a)
+               for a, ax in zip(args, in_axes)]) for h in range(heads)]
+  return jax.tree.map(lambda *xs: jnp.stack(xs, axis=1), *outs)
 
 
 def _allocations(usage: Array, gates: Array) -> Array:
