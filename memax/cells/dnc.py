@@ -316,9 +316,11 @@ class DNCCell(nn.RNNCellBase):
       return ops.content_weights(memory, key, strength, eps=eps)
 
     heads = self.num_write_heads
-    # The heads' writes together, as one write in the usage.
-    written = (carry.write_weights[:, 0] if heads == 1
-               else 1.0 - jnp.prod(1.0 - carry.write_weights, axis=1))
+    # The heads' writes together, as one write in the usage: 1 - prod_h (1 -
+    # w_h), the product written out (jnp.prod's gradient is slow on CPU).
+    written = carry.write_weights[:, 0]
+    for head in range(1, heads):
+      written = written + carry.write_weights[:, head] * (1.0 - written)
     usage = jax.vmap(ops.dnc_usage)(carry.usage, written, carry.read_weights,
                                     p['free_gates'])
     allocation = _allocations(usage, p['allocation_gate'] * p['write_gate'])
