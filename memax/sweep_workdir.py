@@ -591,7 +591,10 @@ def _plot(summary: dict[str, Any], metrics: Sequence[str], path: str,
   ax.set_xticklabels(labels, rotation=20 if len(groups) > 1 else 0,
                      ha='right' if len(groups) > 1 else 'center', fontsize=7)
   ax.set_ylabel(metric)
-  ax.set_title(f'{title}\ntrials (dots), mean ± sd over seeds (squares)',
+  squares = any((g['stats'].get(metric) or {}).get('n', 0) > 1
+                for g in groups)
+  ax.set_title(f'{title}\ntrials (dots)'
+               + (', mean ± sd over seeds (squares)' if squares else ''),
                fontsize=8, wrap=True)
   fig.tight_layout()
   fig.savefig(path + '.tmp.png', dpi=110)
