@@ -114,9 +114,16 @@ def example_panels(inputs: np.ndarray, targets: np.ndarray,
            for n in ('write_gate', 'allocation_gate', 'free_gates')
            if n in aux]
   if gates:
-    per_block = ', each per block' if 'attentive_gate' in aux else ''
+    dam = 'attentive_gate' in aux
+    per_block = ', each per block' if dam else ''
+
+    def name(n: str, g: np.ndarray) -> str:  # the DNC's write heads' gates
+      heads = g.shape[1] if n != 'free_gates' and not dam else 1
+      return n.replace('_', ' ') + (f's of {heads} write heads'
+                                    if heads > 1 else '')
+
     panels.append(Panel('gates (rows: ' + ', '.join(
-        n.replace('_', ' ') for n, _ in gates) + per_block + ')',
+        name(n, g) for n, g in gates) + per_block + ')',
                         np.concatenate([g for _, g in gates], axis=1).T,
                         'gate'))
   return panels

@@ -157,6 +157,8 @@ class PlotExampleTest(absltest.TestCase):
         panels[titles.index('allocation weighting, write head 1')].image,
         two['allocation'][:, 1].T)
     self.assertEqual(panels[-1].image.shape, (2 + 2 + r, t))
+    self.assertEqual(panels[-1].title, 'gates (rows: write gates of 2 write '
+                     'heads, allocation gates of 2 write heads, free gates)')
     with tempfile.TemporaryDirectory() as tmp:
       path = plots.plot_example(os.path.join(tmp, 'x.png'), *args, aux)
       with open(path, 'rb') as f:
