@@ -68,6 +68,12 @@ _API = {
                                  ()),
     'dnc_read_weights': (
         dnc, ('backward', 'content', 'forward', 'read_modes'), ()),
+    'dnc_multi_usage': (
+        dnc, ('prev_usage', 'prev_write_weights', 'prev_read_weights',
+              'free_gates'), ()),
+    'dnc_multi_allocation': (dnc, ('usage', 'gates'), ()),
+    'dnc_multi_read_weights': (
+        dnc, ('backward', 'content', 'forward', 'read_modes'), ()),
     'SparseLink': (dnc, ('values', 'columns'), ()),
     'dnc_sparsify': (dnc, ('weights',), ('k',)),
     'dnc_sparse_link': (

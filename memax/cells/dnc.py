@@ -33,14 +33,16 @@ parameters run with any `N` (the link matrix, dense or sparse, is state).
 Several write heads (`num_write_heads=H`, deepmind/dnc's `num_writes`; the
 paper has one): each has its own key, strength, erase and write vectors and
 allocation and write gates; the usage counts their writes together
-(`1 - prod_h (1 - w^w_h)` as the write in `ops.dnc_usage`); the heads
-allocate in turn, each on the usage raised by the allocations before it
-(`u += (1 - u) g^a_h g^w_h a_h`); the memory is written by all at once
+(`1 - prod_h (1 - w^w_h)` as the write in `ops.dnc_usage`:
+`ops.dnc_multi_usage`); the heads allocate in turn, each on the usage
+raised by the allocations before it (`u += (1 - u) g^a_h g^w_h a_h`:
+`ops.dnc_multi_allocation`); the memory is written by all at once
 (`ops.multi_write`); each head keeps its own link matrix and precedence;
 and each read head has `2 H + 1` read modes, in the order backward through
-each head's link, content, forward through each head's link (the paper's
-order for `H = 1`; deepmind/dnc puts content last). With `H = 1` the step
-is the paper's, op for op.
+each head's link, content, forward through each head's link
+(`ops.dnc_multi_read_weights`; the paper's order for `H = 1`, deepmind/dnc
+puts content last). With `H = 1` each `dnc_multi_*` op is its paper
+op, so the step is the paper's, op for op.
 """
 
 from typing import Any, NamedTuple
@@ -140,25 +142,6 @@ def _over_heads(fn: Any, in_axes: tuple[int | None, ...], *args: Any) -> Any:
   outs = [fn(*[a if ax is None else jax.tree.map(lambda x: x[:, h], a)
                for a, ax in zip(args, in_axes)]) for h in range(heads)]
   return jax.tree.map(lambda *xs: jnp.stack(xs, axis=1), *outs)
-
-
-def _allocations(usage: Array, gates: Array) -> Array:
-  """`[B, H, N]`: each write head's allocation weights, in turn.
-
-  Head `h` allocates on the usage raised by the gated allocations of the
-  heads before it, `u <- u + (1 - u) g_h a_h` (deepmind/dnc's several
-  writes); with one head, `ops.dnc_allocation(u_t)`.
-
-  Args:
-    usage: `[B, N]` `u_t`.
-    gates: `[B, H]` each head's allocation gate times its write gate.
-  """
-  allocations = []
-  for h in range(gates.shape[1]):  # a few heads, static
-    if h:
-      usage = usage + (1.0 - usage) * gates[:, h - 1, None] * allocations[-1]
-    allocations.append(jax.vmap(ops.dnc_allocation)(usage))
-  return jnp.stack(allocations, axis=1)
 
 
 class DNCCell(nn.RNNCellBase):
@@ -316,14 +299,10 @@ class DNCCell(nn.RNNCellBase):
       return ops.content_weights(memory, key, strength, eps=eps)
 
     heads = self.num_write_heads
-    # The heads' writes together, as one write in the usage: 1 - prod_h (1 -
-    # w_h), the product written out (jnp.prod's gradient is slow on CPU).
-    written = carry.write_weights[:, 0]
-    for head in range(1, heads):
-      written = written + carry.write_weights[:, head] * (1.0 - written)
-    usage = jax.vmap(ops.dnc_usage)(carry.usage, written, carry.read_weights,
-                                    p['free_gates'])
-    allocation = _allocations(usage, p['allocation_gate'] * p['write_gate'])
+    usage = jax.vmap(ops.dnc_multi_usage)(
+        carry.usage, carry.write_weights, carry.read_weights, p['free_gates'])
+    allocation = jax.vmap(ops.dnc_multi_allocation)(
+        usage, p['allocation_gate'] * p['write_gate'])
     write_content = _over_heads(
         jax.vmap(content), (None, 1, 1), carry.memory, p['write_key'],
         p['write_strength'])
@@ -349,14 +328,9 @@ class DNCCell(nn.RNNCellBase):
     read_content = jax.vmap(jax.vmap(content, in_axes=(None, 0, 0)))(
         memory, p['read_keys'], p['read_strengths'])
     modes = p['read_modes']  # [B, R, 2H + 1]: backward x H, content, forward x H
-    if heads == 1:
-      read_weights = jax.vmap(ops.dnc_read_weights)(
-          backward[:, 0], read_content, forward[:, 0], modes)
-    else:
-      read_weights = (
-          jnp.einsum('brh,bhrn->brn', modes[..., :heads], backward)
-          + modes[..., heads, None] * read_content
-          + jnp.einsum('brh,bhrn->brn', modes[..., heads + 1:], forward))
+    read_weights = jax.vmap(ops.dnc_multi_read_weights)(
+        backward, read_content, forward, modes)
+    if heads > 1:
       # For plots and `memax.analysis`: each kind's share over the heads.
       modes = jnp.stack([modes[..., :heads].sum(-1), modes[..., heads],
                          modes[..., heads + 1:].sum(-1)], axis=-1)

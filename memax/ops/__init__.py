@@ -26,6 +26,9 @@ from memax.ops.dnc import dnc_allocation
 from memax.ops.dnc import dnc_directional_weights
 from memax.ops.dnc import dnc_link_and_directional
 from memax.ops.dnc import dnc_link
+from memax.ops.dnc import dnc_multi_allocation
+from memax.ops.dnc import dnc_multi_read_weights
+from memax.ops.dnc import dnc_multi_usage
 from memax.ops.dnc import dnc_precedence
 from memax.ops.dnc import dnc_read_weights
 from memax.ops.dnc import dnc_sparse_directional_weights
@@ -53,6 +56,9 @@ __all__ = (
     'dnc_directional_weights',
     'dnc_link_and_directional',
     'dnc_link',
+    'dnc_multi_allocation',
+    'dnc_multi_read_weights',
+    'dnc_multi_usage',
     'dnc_precedence',
     'dnc_read_weights',
     'dnc_sparse_directional_weights',

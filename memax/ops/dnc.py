@@ -17,7 +17,8 @@ step under `lax.scan` (the cell's path; the two ops stay for reuse and
 forward-mode differentiation).
 
 Every op works on one example: no batch axis. Batch with `jax.vmap`. Shapes
-use the legend of `memax.types`: `N` slots, `R` read heads.
+use the legend of `memax.types`: `N` slots, `R` read heads, `H` write
+heads (`dnc_multi_*`: several write heads, as in deepmind/dnc).
 """
 
 from typing import NamedTuple
@@ -292,6 +293,94 @@ def dnc_read_weights(backward: Array, content: Array, forward: Array,
   chex.assert_shape(read_modes, (backward.shape[0], 3))
   return (read_modes[:, 0:1] * backward + read_modes[:, 1:2] * content
           + read_modes[:, 2:3] * forward)
+
+
+# ----------------------------------------------------------------------------
+# Several write heads (deepmind/dnc's `num_writes`; the Methods have one).
+# Each head `h` has its own write weights, link matrix and precedence (the
+# ops above, once per head); these three combine the heads where the paper's
+# single head has one term.
+
+
+def dnc_multi_usage(prev_usage: Array, prev_write_weights: Array,
+                    prev_read_weights: Array, free_gates: Array) -> Array:
+  """Usage after the writes of `H` heads: `dnc_usage` with the combined write.
+
+  The heads' writes count as one write `w = 1 - prod_h (1 - w_h)` (each
+  head raises the usage on what the heads before it left unused), so
+  `u_t = (u + w - u w) psi`. With one head, `dnc_usage`.
+
+  Args:
+    prev_usage: `[N]` usage `u_{t-1}`.
+    prev_write_weights: `[H, N]` each head's write weights `w^w_{t-1, h}`.
+    prev_read_weights: `[R, N]` read weights `w^r_{t-1}`.
+    free_gates: `[R]` free gates `f_t` in `[0, 1]`.
+
+  Returns:
+    `[N]` usage `u_t`.
+  """
+  chex.assert_rank(prev_write_weights, 2)
+  # `1 - prod_h (1 - w_h)` written out over the (static, few) heads: the
+  # gradient of `jnp.prod` is several times slower on CPU.
+  written = prev_write_weights[0]
+  for h in range(1, prev_write_weights.shape[0]):
+    written = written + prev_write_weights[h] * (1.0 - written)
+  return dnc_usage(prev_usage, written, prev_read_weights, free_gates)
+
+
+def dnc_multi_allocation(usage: Array, gates: Array) -> Array:
+  """Each write head's allocation weights, the heads allocating in turn.
+
+  Head `h` allocates (`dnc_allocation`) on the usage raised by the gated
+  allocations of the heads before it, `u <- u + (1 - u) g_{h-1} a_{h-1}`,
+  so two heads that both allocate write to different free slots. With one
+  head, `dnc_allocation(u_t)`.
+
+  Args:
+    usage: `[N]` usage `u_t`.
+    gates: `[H]` each head's allocation gate times its write gate,
+      `g^a_{t, h} g^w_{t, h}`.
+
+  Returns:
+    `[H, N]` allocation weights `a_{t, h}`.
+  """
+  chex.assert_rank([usage, gates], [1, 1])
+  allocations = [dnc_allocation(usage)]
+  for h in range(1, gates.shape[0]):  # a few heads, static
+    usage = usage + (1.0 - usage) * gates[h - 1] * allocations[-1]
+    allocations.append(dnc_allocation(usage))
+  return jnp.stack(allocations)
+
+
+def dnc_multi_read_weights(backward: Array, content: Array, forward: Array,
+                           read_modes: Array) -> Array:
+  """Read weights over `H` write heads' links: `2H + 1` read modes.
+
+  `w^r_i = sum_h pi_i[h] b_{i, h} + pi_i[H] c^r_i + sum_h pi_i[H + 1 + h]
+  f_{i, h}`: each read head follows each write head's link backward or
+  forward, or reads by content. The modes are backward per head, content,
+  forward per head (the paper's order for `H = 1`, where this is
+  `dnc_read_weights`; deepmind/dnc puts content last).
+
+  Args:
+    backward: `[H, R, N]` backward weights through each head's link.
+    content: `[R, N]` content weights `c^r_t` of the read keys.
+    forward: `[H, R, N]` forward weights through each head's link.
+    read_modes: `[R, 2H + 1]` read modes `pi_t` (each row a softmax).
+
+  Returns:
+    `[R, N]` read weights `w^r_t`.
+  """
+  chex.assert_rank([backward, content, forward, read_modes], [3, 2, 3, 2])
+  chex.assert_equal_shape([backward, forward])
+  chex.assert_equal_shape_suffix([backward, content], 2)
+  heads = backward.shape[0]
+  chex.assert_shape(read_modes, (content.shape[0], 2 * heads + 1))
+  if heads == 1:
+    return dnc_read_weights(backward[0], content, forward[0], read_modes)
+  return (jnp.einsum('rh,hrn->rn', read_modes[:, :heads], backward)
+          + read_modes[:, heads, None] * content
+          + jnp.einsum('rh,hrn->rn', read_modes[:, heads + 1:], forward))
 
 
 # ----------------------------------------------------------------------------

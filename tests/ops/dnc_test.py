@@ -250,7 +250,9 @@ class ReferenceTest(parameterized.TestCase):
                  'dnc_link_and_directional',
                  'dnc_read_weights', 'dnc_sparsify', 'dnc_sparse_link',
                  'dnc_sparse_link_to_dense',
-                 'dnc_sparse_directional_weights', 'SparseLink'):
+                 'dnc_sparse_directional_weights', 'SparseLink',
+                 'dnc_multi_usage', 'dnc_multi_allocation',
+                 'dnc_multi_read_weights'):
       self.assertIs(getattr(ops, name), getattr(dnc, name))
 
 
@@ -673,6 +675,142 @@ class SparseLinkTest(parameterized.TestCase):
     self.assertNotEqual(_nxn_intermediates(
         dnc.dnc_link, jax.ShapeDtypeStruct((n, n), jnp.float32), w, w), [])
 
+
+
+# --- Several write heads (deepmind/dnc's `num_writes`). ---
+
+
+def np_multi_usage(prev_usage, prev_writes, prev_reads, free_gates):
+  """The heads' writes as one: the chance that any head wrote a slot."""
+  written = np.array([1.0 - np.prod([1.0 - prev_writes[h, n]
+                                     for h in range(prev_writes.shape[0])])
+                      for n in range(prev_usage.shape[0])])
+  return np_usage(prev_usage, written, prev_reads, free_gates)
+
+
+def np_multi_allocation(usage, gates):
+  """Head h allocates on the usage raised by the heads before it."""
+  out, usage = [], usage.copy()
+  for h in range(gates.shape[0]):
+    a = np_allocation(usage)
+    out.append(a)
+    usage = usage + (1.0 - usage) * gates[h] * a
+  return np.stack(out)
+
+
+def np_multi_read_weights(backward, content, forward, modes):
+  heads, r, n = backward.shape
+  out = np.zeros((r, n))
+  for i in range(r):
+    for s in range(n):
+      out[i, s] = modes[i, heads] * content[i, s]
+      for h in range(heads):
+        out[i, s] += (modes[i, h] * backward[h, i, s]
+                      + modes[i, heads + 1 + h] * forward[h, i, s])
+  return out
+
+
+_H = 3  # write heads
+
+
+def _multi_example(rng, heads=_H):
+  return dict(
+      usage=rng.uniform(size=_N), writes=_simplex(rng, (heads, _N), 0.8),
+      reads=_simplex(rng, (_R, _N)), free=rng.uniform(size=_R),
+      gates=rng.uniform(size=heads),
+      backward=_simplex(rng, (heads, _R, _N)),
+      forward=_simplex(rng, (heads, _R, _N)),
+      content=_simplex(rng, (_R, _N)),
+      modes=_simplex(rng, (_R, 2 * heads + 1)))
+
+
+_MULTI = {
+    'usage': (dnc.dnc_multi_usage, np_multi_usage,
+              ('usage', 'writes', 'reads', 'free')),
+    'allocation': (dnc.dnc_multi_allocation, np_multi_allocation,
+                   ('usage', 'gates')),
+    'read_weights': (dnc.dnc_multi_read_weights, np_multi_read_weights,
+                     ('backward', 'content', 'forward', 'modes')),
+}
+
+
+class MultiHeadTest(parameterized.TestCase):
+  """The ops that combine several write heads."""
+
+  @parameterized.named_parameters(*((k, k) for k in _MULTI))
+  def test_against_the_reference(self, name):
+    fn, reference, keys = _MULTI[name]
+    rng = np.random.default_rng(7)
+    examples = [_multi_example(rng) for _ in range(_B)]
+    got = np.asarray(_jit_vmap(fn)(
+        *[np.float32(np.stack([e[k] for e in examples])) for k in keys]))
+    for b, e in enumerate(examples):
+      np.testing.assert_allclose(got[b], reference(*[e[k] for k in keys]),
+                                 rtol=1e-5, atol=1e-6)
+
+  def test_one_head_is_the_paper_op(self):
+    e = _multi_example(np.random.default_rng(8), heads=1)
+    f = lambda k: np.float32(e[k])
+    np.testing.assert_array_equal(
+        jax.jit(dnc.dnc_multi_usage)(f('usage'), f('writes'), f('reads'),
+                                     f('free')),
+        _usage(f('usage'), f('writes')[0], f('reads'), f('free')))
+    np.testing.assert_array_equal(
+        jax.jit(dnc.dnc_multi_allocation)(f('usage'), f('gates')),
+        _allocation(f('usage'))[None])
+    np.testing.assert_array_equal(
+        jax.jit(dnc.dnc_multi_read_weights)(f('backward'), f('content'),
+                                            f('forward'), f('modes')),
+        jax.jit(dnc.dnc_read_weights)(f('backward')[0], f('content'),
+                                      f('forward')[0], f('modes')))
+
+  def test_heads_that_allocate_take_different_free_slots(self):
+    # All slots free, both heads allocating fully: head 0 takes slot 0 and
+    # head 1 the next one; with head 0 not writing, both would take slot 0.
+    usage = np.zeros(4, np.float32)
+    a = np.asarray(jax.jit(dnc.dnc_multi_allocation)(
+        usage, np.float32([1.0, 1.0])))
+    np.testing.assert_allclose(a, np.eye(4)[:2], atol=1e-7)
+    a = np.asarray(jax.jit(dnc.dnc_multi_allocation)(
+        usage, np.float32([0.0, 1.0])))
+    np.testing.assert_allclose(a, np.eye(4)[[0, 0]], atol=1e-7)
+
+  def test_degenerate_inputs_are_finite(self):
+    # Usages at 0 and 1 and tied, writes and gates at 1, free gates at 1.
+    n = 5
+    for value in (0.0, 1.0):
+      usage = np.full((n,), value, np.float32)
+      writes = np.float32(np.eye(n)[[0, 0]])
+      reads = np.float32(np.eye(n)[[0, 1]])
+      args = (usage, writes, reads, np.ones(2, np.float32))
+      u = np.asarray(jax.jit(dnc.dnc_multi_usage)(*args))
+      self.assertTrue(bool(np.all((u >= 0) & (u <= 1))))
+      self.assertTrue(_grads_finite(dnc.dnc_multi_usage, *args))
+      gates = np.ones(2, np.float32)
+      self.assertTrue(np.all(np.isfinite(np.asarray(
+          jax.jit(dnc.dnc_multi_allocation)(usage, gates)))))
+      self.assertTrue(_grads_finite(dnc.dnc_multi_allocation, usage, gates))
+    zeros = np.zeros((2, _R, n), np.float32)
+    modes = np.full((_R, 5), 0.2, np.float32)
+    self.assertTrue(_grads_finite(dnc.dnc_multi_read_weights, zeros,
+                                  zeros[0], zeros, modes))
+
+  def test_numerical_gradients(self):
+    e = _multi_example(np.random.default_rng(9), heads=2)
+    with jax.enable_x64():
+      for fn, _, keys in _MULTI.values():
+        chex.assert_numerical_grads(
+            jax.jit(fn), tuple(np.float64(e[k]) for k in keys), order=1)
+
+  def test_shape_errors(self):
+    with self.assertRaises(AssertionError):  # modes for 1 head, 2 heads
+      dnc.dnc_multi_read_weights(np.zeros((2, 2, 4)), np.zeros((2, 4)),
+                                 np.zeros((2, 2, 4)), np.zeros((2, 3)))
+    with self.assertRaises(AssertionError):  # writes without a head axis
+      dnc.dnc_multi_usage(np.zeros(4), np.zeros(4), np.zeros((2, 4)),
+                          np.zeros(2))
+    with self.assertRaises(AssertionError):
+      dnc.dnc_multi_allocation(np.zeros(4), np.zeros((2, 1)))
 
 if __name__ == '__main__':
   absltest.main()
