@@ -54,6 +54,8 @@ def disabled() -> bool:
 
 
 def hint_message(seconds: float) -> str:
+  """The warning for a compile still running after `seconds`: it names
+  `config.xla_cpu_optimize` and what turning it off costs."""
   return (f'Still compiling after {seconds:.0f} s. XLA\'s CPU compiler can '
           'take far longer than that on some programs (docs/benchmarks.md, '
           '"XLA CPU: a slow compile at small sequence lengths"); if it does '
