@@ -527,6 +527,45 @@ def babi_tasks(studies: Mapping[str, list], args: Sequence[str],
   return lines
 
 
+def babi_runs(studies, args, spec):
+  """Per-task test error of joint bAbI runs side by side, a column per
+  finished trial: `babi_runs`, spec lines `study | label`; a trial's
+  column is headed by the label, its settings other than the seed, and
+  its seed. Below the tasks: the mean test error, the tasks failed
+  (> 5 %), and the validation and training errors of the evaluated
+  checkpoint, where logged."""
+  del args
+  columns = []
+  for line in spec:
+    name, label = [c.strip() for c in line.split(' | ')]
+    for r in sorted(_done(studies[name]),
+                    key=lambda r: (sorted(r['settings'].items()), r['seed'])):
+      settings = ', '.join(f'{k.rsplit(".", 1)[-1]}={v}' for k, v in
+                           r['settings'].items() if k != 'seed')
+      head = ', '.join(x for x in (label, settings, f'seed {r["seed"]}')
+                       if x)
+      columns.append((head, r))
+  if not columns:
+    return ['No finished trial.', '']
+  errors = [task_errors(r['metrics']) for _, r in columns]
+  tasks = sorted(set().union(*errors))
+  lines = ['| task | ' + ' | '.join(h for h, _ in columns) + ' |',
+           '|---' * (1 + len(columns)) + '|']
+  for t in tasks:
+    lines.append(f'| {t} | ' + ' | '.join(
+        _pct(e[t]) if t in e else '-' for e in errors) + ' |')
+  means = [_pct(sum(e.values()) / len(e)) if e else '-' for e in errors]
+  lines.append('| **mean test error** | ' + ' | '.join(means) + ' |')
+  lines.append('| **failed (> 5 %)** | ' + ' | '.join(
+      str(_failed(list(e.values()))) for e in errors) + ' |')
+  for split in ('valid', 'train'):
+    values = [r['metrics'].get(f'{split}/error') for _, r in columns]
+    if any(v is not None for v in values):
+      lines.append(f'| {split} error | ' + ' | '.join(
+          '-' if v is None else _pct(v) for v in values) + ' |')
+  return lines + ['']
+
+
 def pick_per_task(studies: Mapping[str, list], names: Sequence[str]
                   ) -> list[tuple[int, dict[str, Any]]]:
   """Per task, the run of any of the studies with the lowest validation
@@ -1015,7 +1054,8 @@ def instances(studies, args, spec):
 
 TABLES: dict[str, Callable[..., list[str]]] = {
     'babi_tasks': babi_tasks, 'babi_pick': babi_pick,
-    'babi_summary': babi_summary, 'cells': cells, 'runs': runs, 'seeds': seeds_table,
+    'babi_summary': babi_summary, 'babi_runs': babi_runs, 'cells': cells,
+    'runs': runs, 'seeds': seeds_table,
     'curve': curve_table, 'commands': commands, 'compare': compare,
     'instances': instances, 'groups': groups,
     'evaluations': evaluations_table,
@@ -1027,7 +1067,8 @@ _BLOCK = re.compile(r'<!-- table: (?P<head>[^\n]*?)(?P<spec>\n.*?)?-->\n'
 
 def _studies_named(kind: str, args: Sequence[str], spec: Sequence[str]
                    ) -> list[str]:
-  if kind in ('babi_summary', 'seeds', 'commands', 'groups', 'evaluations'):
+  if kind in ('babi_summary', 'babi_runs', 'seeds', 'commands', 'groups',
+              'evaluations'):
     return [n for line in spec for n in line.split(' | ')[0].strip()
             .split('+')]
   if kind in ('curve', 'instances'):

@@ -103,6 +103,33 @@ class TablesTest(absltest.TestCase):
     self.assertEqual(_table(lines, '1'), ['1', '5.0', '0.0-10.0', '50.0'])
     self.assertEqual(_table(lines, '2'), ['2', '30.0', '20.0-40.0', '20.0'])
 
+  def test_runs_side_by_side_one_column_per_trial(self):
+    a = [_babi_row('a', 0, {1: 0.0, 2: 0.10}, valid=0.2,
+                   **{'train.refresh_probability': 0.1}),
+         _babi_row('a', 0, {1: 0.04, 2: 0.30}, valid=0.3,
+                   **{'train.refresh_probability': 0.0})]
+    a[0]['metrics']['train/error'] = 0.01
+    started = dict(a[0], status='started', metrics={})
+    b = [_babi_row('b', 2, {1: 0.5, 3: 0.02}, valid=0.4), started]
+    lines = studies.babi_runs({'a': a, 'b': b}, [],
+                              ['a | DAM', 'b | DNC'])
+    # Sorted by settings: p_re 0.0 first; the unfinished trial left out.
+    self.assertEqual(lines[0], '| task | DAM, refresh_probability=0.0, '
+                     'seed 0 | DAM, refresh_probability=0.1, seed 0 | '
+                     'DNC, seed 2 |')
+    self.assertEqual(_table(lines, '2'), ['2', '30.0', '10.0', '-'])
+    self.assertEqual(_table(lines, '3'), ['3', '-', '-', '2.0'])
+    self.assertEqual(_table(lines, '**mean test error**'),
+                     ['**mean test error**', '17.0', '5.0', '26.0'])
+    self.assertEqual(_table(lines, '**failed (> 5 %)**'),
+                     ['**failed (> 5 %)**', '1', '1', '1'])
+    self.assertEqual(_table(lines, 'valid error'),
+                     ['valid error', '30.0', '20.0', '40.0'])
+    self.assertEqual(_table(lines, 'train error'),
+                     ['train error', '-', '1.0', '-'])
+    self.assertEqual(studies.babi_runs({'b': [started]}, [], ['b | DNC']),
+                     ['No finished trial.', ''])
+
   def test_summary_and_cells(self):
     studies_ = {'j': _joint()}
     row = studies.babi_summary(studies_, [], ['j | joint | `j` | 12 %'])[-2]
