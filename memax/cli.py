@@ -1,5 +1,6 @@
 """What the command-line entry points share: quiet logs and the compile cache."""
 
+import glob
 import logging as py_logging
 import os
 import re
@@ -144,3 +145,14 @@ def run_or_exit(fn: Callable[..., Any], *args, **kwargs) -> Any:
     logging.debug('%s', traceback.format_exc())
     print(f'memax: {type(e).__name__}: {e}', file=sys.stderr)
     sys.exit(1)
+
+
+def run_outputs(workdir: str) -> list[str]:
+  """What a finished run left in `workdir`, for its last line:
+  'metrics.jsonl', then 'eval/*.json' and 'plots/*.png' where such files
+  are (not every task draws plots)."""
+  found = ['metrics.jsonl']
+  for pattern in ('eval/*.json', 'plots/*.png'):
+    if glob.glob(os.path.join(workdir, pattern)):
+      found.append(pattern)
+  return found

@@ -58,7 +58,8 @@ def main(argv):
                                                     'overrides'):
         print(f'  {name:>24}: ' + ', '.join(f'{k} {v:.4g}'
                                             for k, v in metrics.items()))
-  print(f'Results in {_WORKDIR.value}: metrics.jsonl, eval/*.json, plots/*.png')
+  print(f'Results in {_WORKDIR.value}: '
+        + ', '.join(cli.run_outputs(_WORKDIR.value)))
 
 
 if __name__ == '__main__':

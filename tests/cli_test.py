@@ -72,5 +72,19 @@ class LauncherTest(parameterized.TestCase):
       self.assertFalse(os.path.exists(workdir))
 
 
+
+class RunOutputsTest(absltest.TestCase):
+
+  def test_lists_only_what_the_run_left(self):
+    with tempfile.TemporaryDirectory() as tmp:
+      self.assertEqual(cli.run_outputs(tmp), ['metrics.jsonl'])
+      os.makedirs(os.path.join(tmp, 'eval'))
+      os.makedirs(os.path.join(tmp, 'plots'))  # empty: no plot drawn.
+      open(os.path.join(tmp, 'eval', 'test.json'), 'w').close()
+      self.assertEqual(cli.run_outputs(tmp), ['metrics.jsonl', 'eval/*.json'])
+      open(os.path.join(tmp, 'plots', 'test.png'), 'w').close()
+      self.assertEqual(cli.run_outputs(tmp),
+                       ['metrics.jsonl', 'eval/*.json', 'plots/*.png'])
+
 if __name__ == '__main__':
   absltest.main()
