@@ -16,10 +16,12 @@ length 2 x 2 repeats (the training maximum), 4 x 4 and 8 x 8.
 1-10 repeats, evaluations up to 20 x 20) with a DNC of the NTM's sizes
 (LSTM 100, memory 128 x 20) and 4 read heads, deepmind's protocol.
 
-The deepmind setting sets `xla_cpu_optimize=False`: XLA's CPU compiler
-takes more than 10 minutes on its train chunk (9-step sequences) with its
-optimisations, 3 s without (docs/benchmarks.md, "XLA CPU: a slow compile at
-small sequence lengths"; `memax.training.compiler`).
+The deepmind setting sets `cpu_random_unrolled=False`: with memax's
+unrolled threefry (`memax.training.cpu_random`), XLA's CPU compiler takes
+more than 10 minutes on its train chunk (9-step sequences sampled inside
+it); with JAX's own lowering it compiles in seconds, and runs with XLA's
+optimisations on (docs/benchmarks.md, "XLA CPU: a slow compile at small
+sequence lengths").
 
 Command:
   python -m memax.main --config=configs/dnc_repeat_copy.py --workdir=runs/dnc_repeat_copy
@@ -53,9 +55,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.task.max_repeats = 2
     config.task.repeat_normaliser = 10
     config.task.eval_settings = ((2, 2), (4, 4), (8, 8))
-    # XLA's CPU compiler takes more than 10 minutes on these 9-step
-    # sequences with its optimisations, seconds without them.
-    config.xla_cpu_optimize = False
+    # XLA's CPU compiler takes more than 10 minutes on this train chunk
+    # with the unrolled threefry, seconds with JAX's lowering.
+    config.cpu_random_unrolled = False
   else:
     train.ntm_sizes(config)
   return train.runlocal(config) if arg.runlocal else config

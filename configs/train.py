@@ -101,6 +101,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # workaround for compiles of more than 10 minutes on some programs
   # (memax.training.compiler); GPU and TPU runs are left alone.
   config.xla_cpu_optimize = True
+  # True: random numbers drawn on the CPU without JAX's loop (the same
+  # numbers, sooner; memax.training.cpu_random); False: JAX's lowering, for
+  # programs that compile slowly with it.
+  config.cpu_random_unrolled = True
 
   if arg.runlocal:
     runlocal(config)

@@ -1,8 +1,11 @@
 """Smoke tests of benchmarks/run.py (one tiny measurement per model),
 benchmarks/omniglot.py (MANN beside the LSTM, runlocal sizes) and
-benchmarks/dam.py's recipe cost (runlocal sizes)."""
+benchmarks/dam.py's recipe cost (runlocal sizes) and
+benchmarks/xla_slow_compile.py (one case at tiny sizes, one timed out)."""
 
+import argparse
 import importlib.util
+import json
 import math
 import os
 import subprocess
@@ -125,8 +128,31 @@ class BenchmarksSmokeTest(parameterized.TestCase):
                            rec['num_steps'] * rec['ms_per_step'] / 3.6e6)
 
 
-if __name__ == '__main__':
-  absltest.main()
+class XlaSlowCompileTest(absltest.TestCase):
+
+  def test_a_case_compiles_and_a_timeout_is_reported(self):
+    module = _load('xla_slow_compile')
+    with tempfile.TemporaryDirectory() as tmp:
+      out = os.path.join(tmp, 'out.jsonl')
+      with mock.patch('sys.stdout'):
+        module.main(['--cases=looped_opt', '--batch_size=2',
+                     '--steps_per_call=2', '--repeats=1', f'--out={out}'])
+      with open(out) as f:
+        (record,) = [json.loads(line) for line in f]
+    self.assertEqual((record['case'], record['cpu_random_unrolled'],
+                      record['xla_cpu_optimize'], record['timed_out']),
+                     ('looped_opt', False, True, False))
+    self.assertGreater(record['compile_s'], 0)
+    self.assertGreater(record['ms_per_step'], 0)
+    # A case that outlasts its timeout (here: 0.1 s, before JAX imports).
+    args = argparse.Namespace(config='dnc_repeat_copy', batch_size=2,
+                              steps_per_call=2, repeats=1, timeout=0.1,
+                              dump_to='')
+    late = module._run_case('unrolled_opt', args)  # pylint: disable=protected-access
+    self.assertTrue(late['timed_out'])
+    self.assertIsNone(late['compile_s'])
+    with mock.patch('sys.stderr'), self.assertRaises(SystemExit):
+      module.main(['--cases=fast'])
 
 
 class GpuCheckScriptTest(absltest.TestCase):
@@ -146,3 +172,7 @@ class GpuCheckScriptTest(absltest.TestCase):
       self.assertLen([line for line in summary if line], 1)
       with open(os.path.join(out, 'devices.log')) as f:
         self.assertIn('Device', f.read())
+
+
+if __name__ == '__main__':
+  absltest.main()

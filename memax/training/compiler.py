@@ -6,7 +6,10 @@ backend (LLVM) optimisations off on the CPU backend, as JAX's
 setting: XLA's CPU compiler takes more than 10 minutes on some train chunks
 (deepmind/dnc's repeat copy, whose sequences are 9 steps long;
 docs/benchmarks.md, "XLA CPU: a slow compile at small sequence lengths"),
-which compile in seconds without those passes. GPU and TPU runs are left
+which compile in seconds without those passes. In that case the cause is
+memax's unrolled threefry (`memax.training.cpu_random`), and
+`config.cpu_random_unrolled=False` fixes it with the optimisations on,
+about twice as fast a step, so that is the first thing to try. GPU and TPU runs are left
 alone. `memax.training.setup` applies it, so a config that needs it runs
 with the plain command; the `JAX_DISABLE_MOST_OPTIMIZATIONS=1` environment
 variable does the same for every program of a process.
@@ -36,16 +39,24 @@ def apply(config: ml_collections.ConfigDict) -> bool:
   Raises:
     ValueError: the field is not a bool.
   """
-  optimize = config.get(FIELD, True)
-  if not isinstance(optimize, bool):
-    raise ValueError(f'config.{FIELD}={optimize!r}: expected True (XLA\'s '
-                     'default optimisations) or False (off on the CPU '
-                     'backend, a workaround for slow compiles).')
+  optimize = bool_field(config, FIELD, (
+      'True (XLA\'s default optimisations) or False (off on the CPU '
+      'backend, a workaround for slow compiles)'))
   if not optimize and jax.default_backend() == 'cpu' and not disabled():
     jax.config.update(_FLAG, True)
     logging.info('config.%s=False: XLA\'s CPU backend optimisations are off '
                  '(jax_disable_most_optimizations).', FIELD)
   return disabled()
+
+
+def bool_field(config: ml_collections.ConfigDict, field: str,
+               expected: str) -> bool:
+  """`config.<field>` (True where absent); a ValueError naming it, and
+  `expected`, where it is not a bool."""
+  value = config.get(field, True)
+  if not isinstance(value, bool):
+    raise ValueError(f'config.{field}={value!r}: expected {expected}.')
+  return value
 
 
 def disabled() -> bool:
@@ -55,12 +66,16 @@ def disabled() -> bool:
 
 def hint_message(seconds: float) -> str:
   """The warning for a compile still running after `seconds`: it names
-  `config.xla_cpu_optimize` and what turning it off costs."""
+  `config.cpu_random_unrolled`, then `config.xla_cpu_optimize` and what
+  turning it off costs."""
   return (f'Still compiling after {seconds:.0f} s. XLA\'s CPU compiler can '
           'take far longer than that on some programs (docs/benchmarks.md, '
           '"XLA CPU: a slow compile at small sequence lengths"); if it does '
-          f'not finish, rerun with --config.{FIELD}=False (compiles in '
-          'seconds there, steps about 2.5x slower).')
+          'not finish, rerun with --config.cpu_random_unrolled=False (JAX\'s '
+          'own threefry lowering; the unrolled one was the cause on '
+          'deepmind/dnc\'s repeat copy), or '
+          f'else with --config.{FIELD}=False (compiles in seconds, steps '
+          'about 2.5x slower).')
 
 
 @contextlib.contextmanager

@@ -12,8 +12,16 @@ MemN2N's random-noise draw on joint bAbI cost 8 % of the step.
 `enable()` lowers the hash on CPU as the 20 rounds in a row, which XLA fuses
 into one elementwise kernel. The hash is the same function, so every random
 number is unchanged, bit for bit (tested against a NumPy threefry2x32 that
-reproduces the paper's known-answer vectors). `memax.training.setup` calls it;
-code that uses memax's ops in its own training loop may call it too.
+reproduces the paper's known-answer vectors). `memax.training.setup` calls it
+(`apply`) unless `config.cpu_random_unrolled` is False; code that uses
+memax's ops in its own training loop may call it too.
+
+The unrolled hash can make XLA's CPU compiler take more than 10 minutes on
+some programs with the optimisations on: deepmind/dnc's repeat copy (the
+DNC, batches of 16, 9-step sequences sampled inside a train chunk of two or
+more steps), which compiles in about 13 s with JAX's own lowering
+(docs/benchmarks.md, "XLA CPU: a slow compile at small sequence lengths").
+Such a config sets `cpu_random_unrolled = False`.
 """
 
 import threading
@@ -22,12 +30,15 @@ from absl import logging
 import jax.numpy as jnp
 import numpy as np
 
+from memax.training import compiler
+
 # Rotation distances of Threefry-2x32, rounds 1-4 and 5-8 (then repeating).
 _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 _PARITY = np.uint32(0x1BD11BDA)  # the key schedule's constant
 
 _lock = threading.Lock()
 _enabled = False
+FIELD = 'cpu_random_unrolled'
 
 
 def threefry2x32(key0, key1, count0, count1):
@@ -74,3 +85,27 @@ def enable() -> bool:
       return False
     _enabled = True
     return True
+
+
+def apply(config) -> bool:
+  """`enable()` unless `config.cpu_random_unrolled` (True by default) is
+  False; returns whether threefry is lowered unrolled in this process.
+
+  The lowering is process-wide and is never turned back: where an earlier
+  setup of this process enabled it, a config that asks for JAX's lowering
+  still gets the unrolled one (the same numbers), and a warning says so.
+
+  Raises:
+    ValueError: the field is not a bool.
+  """
+  unrolled = compiler.bool_field(config, FIELD, (
+      'True (threefry on the CPU as 20 rounds in a row, memax\'s default) '
+      'or False (JAX\'s looped lowering, for programs that compile slowly '
+      'with the unrolled one)'))
+  if unrolled:
+    return enable()
+  if _enabled:
+    logging.warning('config.%s=False, but this process already lowers '
+                    'threefry unrolled (an earlier setup); it stays so.',
+                    FIELD)
+  return _enabled

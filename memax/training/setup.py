@@ -321,7 +321,7 @@ def setup(config: ml_collections.ConfigDict, *, task: Any = None) -> Setup:
   Returns:
     The `Setup`.
   """
-  cpu_random.enable()  # the same random numbers, drawn without a loop
+  cpu_random.apply(config)  # config.cpu_random_unrolled
   compiler.apply(config)  # config.xla_cpu_optimize
   task = task if task is not None else build_task(config)
   model = build_model(config, task)

@@ -5,10 +5,13 @@ Salmon et al. 2011 (sec. 4 and table 4) and checked against the paper's
 known-answer vectors (Random123's `kat_vectors`).
 """
 
+from unittest import mock
+
 from absl.testing import absltest
 import jax
 from jax.extend import random as jax_random
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 
 from memax.training import cpu_random
@@ -47,6 +50,25 @@ class CpuRandomTest(absltest.TestCase):
   def test_reference_gives_known_answers(self):
     for key, count, want in _KNOWN:
       self.assertEqual(np_threefry2x32(key, count), list(want))
+
+  def test_apply_follows_the_config_field(self):
+    cases = ((ml_collections.ConfigDict(), 1),
+             (ml_collections.ConfigDict({'cpu_random_unrolled': True}), 1),
+             (ml_collections.ConfigDict({'cpu_random_unrolled': False}), 0))
+    for config, calls in cases:
+      with mock.patch.object(cpu_random, 'enable',
+                             return_value=True) as enable:
+        cpu_random.apply(config)
+      self.assertEqual(enable.call_count, calls, config)
+    with self.assertRaisesRegex(ValueError,
+                                r"config\.cpu_random_unrolled='no': expected"):
+      cpu_random.apply(ml_collections.ConfigDict({'cpu_random_unrolled': 'no'}))
+    # Already unrolled in this process: it stays so, and says it.
+    with mock.patch.object(cpu_random, '_enabled', True):
+      with self.assertLogs(level='WARNING') as logs:
+        self.assertTrue(cpu_random.apply(
+            ml_collections.ConfigDict({'cpu_random_unrolled': False})))
+    self.assertIn('already lowers threefry unrolled', logs.output[0])
 
   def test_lowering_is_unrolled_and_gives_the_same_bits(self):
     self.assertTrue(cpu_random.enable())
