@@ -9,8 +9,8 @@ docs/benchmarks.md, "XLA CPU: a slow compile at small sequence lengths"),
 which compile in seconds without those passes. In that case the cause is
 memax's unrolled threefry (`memax.training.cpu_random`), and
 `config.cpu_random_unrolled=False` fixes it with the optimisations on,
-about twice as fast a step, so that is the first thing to try. GPU and TPU runs are left
-alone. `memax.training.setup` applies it, so a config that needs it runs
+about twice as fast a step, so that is the first thing to try. GPU and TPU
+runs are left alone. `memax.training.setup` applies it, so a config that needs it runs
 with the plain command; the `JAX_DISABLE_MOST_OPTIMIZATIONS=1` environment
 variable does the same for every program of a process.
 """
@@ -64,28 +64,31 @@ def disabled() -> bool:
   return bool(jax.config.values.get(_FLAG, False))
 
 
-def hint_message(seconds: float) -> str:
+def hint_message(seconds: float, unrolled_random: bool = True) -> str:
   """The warning for a compile still running after `seconds`: it names
-  `config.cpu_random_unrolled`, then `config.xla_cpu_optimize` and what
-  turning it off costs."""
+  `config.cpu_random_unrolled` (where the process draws random numbers
+  with the unrolled threefry, `unrolled_random`), then
+  `config.xla_cpu_optimize` and what turning it off costs."""
+  first = ('--config.cpu_random_unrolled=False (JAX\'s own threefry '
+           'lowering; the unrolled one was the cause on deepmind/dnc\'s '
+           'repeat copy), or else with ' if unrolled_random else '')
   return (f'Still compiling after {seconds:.0f} s. XLA\'s CPU compiler can '
           'take far longer than that on some programs (docs/benchmarks.md, '
           '"XLA CPU: a slow compile at small sequence lengths"); if it does '
-          'not finish, rerun with --config.cpu_random_unrolled=False (JAX\'s '
-          'own threefry lowering; the unrolled one was the cause on '
-          'deepmind/dnc\'s repeat copy), or '
-          f'else with --config.{FIELD}=False (compiles in seconds, steps '
-          'about 2.5x slower).')
+          f'not finish, rerun with {first}--config.{FIELD}=False (compiles in '
+          'seconds, steps about 2.5x slower).')
 
 
 @contextlib.contextmanager
-def slow_compile_hint(seconds: float = HINT_AFTER_S) -> Iterator[None]:
+def slow_compile_hint(seconds: float = HINT_AFTER_S,
+                      unrolled_random: bool = True) -> Iterator[None]:
   """Logs `hint_message` if the block (a compile) outlasts `seconds`, on the
   CPU backend with the optimisations on; nothing otherwise."""
   if jax.default_backend() != 'cpu' or disabled():
     yield
     return
-  timer = threading.Timer(seconds, logging.warning, (hint_message(seconds),))
+  timer = threading.Timer(seconds, logging.warning,
+                          (hint_message(seconds, unrolled_random),))
   timer.daemon = True
   timer.start()
   try:

@@ -87,6 +87,11 @@ def enable() -> bool:
     return True
 
 
+def enabled() -> bool:
+  """Whether this process lowers threefry unrolled (`enable()` ran)."""
+  return _enabled
+
+
 def apply(config) -> bool:
   """`enable()` unless `config.cpu_random_unrolled` (True by default) is
   False; returns whether threefry is lowered unrolled in this process.

@@ -22,6 +22,7 @@ import numpy as np
 
 from memax.training import checkpoint
 from memax.training import compiler
+from memax.training import cpu_random
 from memax.training import distributed
 from memax.training import evaluate as evaluate_lib
 from memax.training import guards
@@ -256,7 +257,8 @@ class _Loop:
                    tc.steps_per_call, '' if self.members is None
                    else f', a population of {len(self.members)}')
       t = time.time()
-      with compiler.slow_compile_hint():
+      with compiler.slow_compile_hint(
+          unrolled_random=cpu_random.enabled()):
         chunk = s.chunk().lower(state, key, data).compile()
       logging.info('Compiled the train step in %.1f s.', time.time() - t)
     clock = _Clock()

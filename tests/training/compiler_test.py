@@ -71,6 +71,10 @@ class CompilerTest(absltest.TestCase):
         time.sleep(0.5)
     self.assertIn('--config.cpu_random_unrolled=False', logs.output[0])
     self.assertIn('--config.xla_cpu_optimize=False', logs.output[0])
+    # A run already on JAX's threefry is pointed at the other field only.
+    message = compiler.hint_message(300, unrolled_random=False)
+    self.assertNotIn('cpu_random_unrolled', message)
+    self.assertIn('--config.xla_cpu_optimize=False', message)
     # Quick blocks, and processes already without the optimisations, get
     # nothing.
     for seconds, flag in ((5.0, False), (0.05, True)):

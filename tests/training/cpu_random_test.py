@@ -73,6 +73,7 @@ class CpuRandomTest(absltest.TestCase):
   def test_lowering_is_unrolled_and_gives_the_same_bits(self):
     self.assertTrue(cpu_random.enable())
     self.assertTrue(cpu_random.enable())  # idempotent
+    self.assertTrue(cpu_random.enabled())
     rng = np.random.RandomState(0)
     words = rng.randint(0, 2**32, size=(4, 3, 5), dtype=np.uint64)
     words = words.astype(np.uint32)
