@@ -27,7 +27,6 @@ timeout); `--out FILE` also writes them.
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -44,31 +43,19 @@ CASES = {'unrolled_opt': (True, True), 'looped_opt': (False, True),
 def _child(args) -> dict:
   """Compiles and times one case in this process; its record."""
   import importlib  # pylint: disable=g-import-not-at-top
-  import jax  # pylint: disable=g-import-not-at-top
-  from memax.training import setup as setup_lib  # pylint: disable=g-import-not-at-top
+  from benchmarks import dnc as dnc_bench  # pylint: disable=g-import-not-at-top
   module, _, arg = args.config.partition(':')
   config = importlib.import_module(f'configs.{module}').get_config(arg or None)
   config.cpu_random_unrolled, config.xla_cpu_optimize = CASES[args.child]
   config.compilation_cache = 'off'
   config.train.batch_size = args.batch_size
-  config.train.steps_per_call = args.steps_per_call
-  setup = setup_lib.setup(config)
-  state = setup.init_state()
-  key, data = setup.chunk_inputs()
-  t = time.perf_counter()
-  chunk = setup.chunk().lower(state, key, data).compile()
-  compile_s = time.perf_counter() - t
-  state, metrics, _ = chunk(state, key, data)  # warm-up
-  jax.block_until_ready(metrics)
-  times = []
+  chunk = dnc_bench._Chunk(args.child, config, args.steps_per_call)  # pylint: disable=protected-access
   for _ in range(args.repeats):
-    t = time.perf_counter()
-    state, metrics, _ = chunk(state, key, data)
-    jax.block_until_ready(metrics)
-    times.append((time.perf_counter() - t) / args.steps_per_call)
-  return {'compile_s': round(compile_s, 2),
-          'ms_per_step': round(1e3 * statistics.median(times), 3),
-          'repeats': len(times)}
+    chunk.call()
+  record = chunk.record()
+  return {'compile_s': round(record['compile_s'], 2),
+          'ms_per_step': round(record['ms_per_step'], 3),
+          'repeats': record['repeats']}
 
 
 def _run_case(case: str, args) -> dict:

@@ -369,6 +369,13 @@ def _num(x: float | None, digits: int = 3) -> str:
   return '' if x is None else f'{x:.{digits}f}'
 
 
+def _settings_label(settings: Mapping[str, Any]) -> str:
+  """A trial's settings other than the seed, `leaf=value, ...` (the last
+  part of each dotted field name)."""
+  return ', '.join(f'{k.rsplit(".", 1)[-1]}={v}' for k, v in
+                   settings.items() if k != 'seed')
+
+
 def _done(rows):
   return [r for r in rows if r['status'] == 'done' and r['metrics']]
 
@@ -540,8 +547,7 @@ def babi_runs(studies, args, spec):
     name, label = [c.strip() for c in line.split(' | ')]
     for r in sorted(_done(studies[name]),
                     key=lambda r: (sorted(r['settings'].items()), r['seed'])):
-      settings = ', '.join(f'{k.rsplit(".", 1)[-1]}={v}' for k, v in
-                           r['settings'].items() if k != 'seed')
+      settings = _settings_label(r['settings'])
       head = ', '.join(x for x in (label, settings, f'seed {r["seed"]}')
                        if x)
       columns.append((head, r))
@@ -851,7 +857,7 @@ def groups(studies, args, spec):
                          if k != 'seed'))
       by_group.setdefault(key, []).append(r)
     for key, rows in by_group.items():
-      settings = ', '.join(f'{k.rsplit(".", 1)[-1]}={v}' for k, v in key)
+      settings = _settings_label(dict(key))
       done = _done(rows)
       # Trials not started yet (a grown sweep's) count in the seeds only.
       started = [r for r in rows if r.get('steps')]
@@ -907,8 +913,7 @@ def evaluations_table(studies, args, spec):
   for line in spec:
     name, model = [c.strip() for c in line.split(' | ')]
     for r in sorted(studies[name], key=lambda r: r['seed']):
-      settings = ', '.join(f'{k.rsplit(".", 1)[-1]}={v}' for k, v in
-                           r['settings'].items() if k != 'seed') or '-'
+      settings = _settings_label(r['settings']) or '-'
       head = f'| {model} | {settings} | {r["seed"]} |'
       if r['metrics']:
         lines.append(f'{head} final evaluation | {r.get("steps", 0):,} | '
