@@ -421,6 +421,51 @@ class BabiWordsTask:
       rows = np.pad(rows, (0, batch_size - len(rows)))
       yield self._eval_gather(data, jnp.asarray(rows), jnp.asarray(real))
 
+  def example(self, split: str, index: int) -> Batch:
+    """Story `index` of `split` (the data's order) as a one-story batch of
+    its own length, for plots (`config.evals.plot_examples`)."""
+    arrays = self.arrays(split)
+    if (isinstance(index, bool) or not isinstance(index, (int, np.integer))
+        or not 0 <= index < len(arrays['length'])):
+      raise ValueError(f'No story {index!r} in the word-level bAbI {split!r} '
+                       f'split of {len(arrays["length"])} stories '
+                       '(config.evals.plot_examples).')
+    steps = int(arrays['length'][index])
+    return jax.device_get(gather(
+        self._on_device(split), jnp.asarray([index], jnp.int32),
+        jnp.ones((1,), bool), steps=steps, vocab_size=self.input_size,
+        inputs=self.inputs))
+
+  def plot_example(self, path: str, batch: Batch, probabilities: Array,
+                   aux: Any, title: str = '') -> str:
+    """One story as a PNG: its words, answers and the model's memory.
+
+    Args:
+      path: output PNG path.
+      batch: one story (no batch axis): `inputs` `[T, V]` one-hot or `[T]`
+        ids, `targets` `WordTargets` (`words` `[T]`), `mask` `[T]`.
+      probabilities: `[T, V]`.
+      aux: the model's `aux` for the story, `[T, ...]` each.
+      title: figure title.
+
+    Returns:
+      `path` (`memax.training.plots.plot_story`).
+    """
+    from memax.training import plots  # pylint: disable=g-import-not-at-top
+    inputs = np.asarray(batch.inputs)
+    ids = inputs if inputs.ndim == 1 else np.where(
+        inputs.any(-1), inputs.argmax(-1), PAD_ID)
+    steps = int(np.sum(ids != PAD_ID))
+    aux = jax.tree.map(lambda x: np.asarray(x)[:steps], aux or {})
+    words = self.vocab.words
+    predicted = np.asarray(probabilities).argmax(-1)
+    targets = np.asarray(batch.targets.words)
+    answers = [plots.Answer(int(t), words[targets[t]], words[predicted[t]])
+               for t in np.flatnonzero(np.asarray(batch.mask)[:steps] > 0)]
+    return plots.plot_story(path, [words[i] for i in ids[:steps]], answers,
+                            np.asarray(probabilities)[:steps], words,
+                            aux, title)
+
   def per_example(self, logits: Array, batch: Batch) -> dict[str, Array]:
     """Per-question `correct`, `loss`, `mask` and `task`, `[B, Q]` each."""
     q = per_question(logits, batch, self.max_questions)

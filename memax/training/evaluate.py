@@ -393,11 +393,30 @@ def final_evaluation(config: ml_collections.ConfigDict, workdir: str,
     results[name] = metrics
   exhaustive = [n for n, s in evaluator.evals.items()
                 if isinstance(s, tasks_base.Exhaustive)]
-  if plot and exhaustive and hasattr(task, 'describe'):
+  if plot and exhaustive and hasattr(task, 'example'):
     split = 'test' if 'test' in exhaustive else exhaustive[-1]
-    _plot_attention(config, plot_dir, state.params, task, model, split,
+    if hasattr(task, 'describe'):  # Sentence-level bAbI: hops' attention.
+      _plot_attention(config, plot_dir, state.params, task, model, split,
+                      kwargs)
+    elif hasattr(task, 'plot_example'):  # Word-level bAbI: whole stories.
+      _plot_stories(config, plot_dir, state.params, task, model, split,
                     kwargs)
   return results
+
+
+def _plot_stories(config, plot_dir, params, task, model, split, kwargs):
+  """`story_<split>_<i>.png` of each `config.evals.plot_examples` story
+  `i` of `split`: the task draws the example (`plot_example`)."""
+  for index in config.evals.get('plot_examples', (0,)):
+    batch = task.example(split, index)
+    logits, aux = jax.device_get(
+        _example_forward(model)(params, batch.inputs, kwargs))
+    first = lambda tree: jax.tree.map(
+        lambda x: x[0] if np.ndim(x) else x, tree)
+    task.plot_example(
+        os.path.join(plot_dir, f'story_{split}_{index}.png'), first(batch),
+        np.asarray(task.probabilities(logits))[0], first(aux),
+        title=f'{config.model.name} on {split} story {index}')
 
 
 def _plot_attention(config, plot_dir, params, task, model, split, kwargs):

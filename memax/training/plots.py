@@ -2,7 +2,7 @@
 
 import os
 import textwrap
-from typing import Mapping, NamedTuple
+from typing import Mapping, NamedTuple, Sequence
 
 import matplotlib
 matplotlib.use('Agg')
@@ -84,6 +84,20 @@ def example_panels(inputs: np.ndarray, targets: np.ndarray,
   panels = [Panel('input', inputs.T, 'input channel'),
             Panel(f'{target} (masked steps)', (targets * masked).T, row),
             Panel(output, (outputs * masked).T, row)]
+  return panels + memory_panels(aux, len(inputs))
+
+
+def memory_panels(aux: Mapping[str, np.ndarray], num_steps: int
+                  ) -> list[Panel]:
+  """The memory's panels of `example_panels` (all but input, target and
+  output): the weightings, usage, allocation, attentive gate and gates in
+  `aux` (`example_figure` lists them), none for a model without memory.
+
+  Args:
+    aux: one example's auxiliary outputs, `[T, ...]` each.
+    num_steps: `T`.
+  """
+  panels = []
   if 'attentive_gate' in aux:  # DAM.
     gate = np.asarray(aux['attentive_gate'])  # [T, R, K].
     heads, blocks = gate.shape[1:]
@@ -110,7 +124,7 @@ def example_panels(inputs: np.ndarray, targets: np.ndarray,
                         tuple(f'head {i}' for i in range(heads))))
   else:
     panels.extend(_bank_panels(aux))
-  gates = [(n, np.asarray(aux[n]).reshape(len(inputs), -1))
+  gates = [(n, np.asarray(aux[n]).reshape(num_steps, -1))
            for n in ('write_gate', 'allocation_gate', 'free_gates')
            if n in aux]
   if gates:
@@ -158,11 +172,19 @@ def example_figure(inputs: np.ndarray, targets: np.ndarray,
     The matplotlib figure (still open).
   """
   panels = example_panels(inputs, targets, outputs, mask, aux)
+  fig, axes = _panels_figure(panels, 10.0, title)
+  axes[-1].set_xlabel('time step')
+  return fig
+
+
+def _panels_figure(panels: Sequence[Panel], width: float, title: str):
+  """`(figure, axes)`: one image per panel, stacked, sharing the time
+  axis, each with its title, row labels and colour bar."""
   heights = [_panel_height(len(p.image)) for p in panels]
   # Constrained layout leaves room for the suptitle (tight_layout let it
   # overlap the first panel's title).
-  fig, axes = plt.subplots(len(panels), 1, figsize=(10, sum(heights) + 1),
-                           squeeze=False, layout='constrained',
+  fig, axes = plt.subplots(len(panels), 1, figsize=(width, sum(heights) + 1),
+                           squeeze=False, layout='constrained', sharex=True,
                            gridspec_kw={'height_ratios': heights})
   for ax, panel in zip(axes[:, 0], panels):
     image = panel.image
@@ -179,10 +201,9 @@ def example_figure(inputs: np.ndarray, targets: np.ndarray,
     else:
       ax.yaxis.set_major_locator(ticker.MaxNLocator(integer=True))  # rows.
     fig.colorbar(im, ax=ax, fraction=0.02, pad=0.01)
-  axes[-1, 0].set_xlabel('time step')
   if title:
     fig.suptitle(title)
-  return fig
+  return fig, axes[:, 0]
 
 
 def plot_example(path: str, inputs: np.ndarray, targets: np.ndarray,
@@ -190,6 +211,104 @@ def plot_example(path: str, inputs: np.ndarray, targets: np.ndarray,
                  aux: Mapping[str, np.ndarray], title: str = '') -> str:
   """Writes `example_figure` of one example to the PNG `path`; returns it."""
   fig = example_figure(inputs, targets, outputs, mask, aux, title)
+  os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+  fig.savefig(path, dpi=90)
+  plt.close(fig)
+  return path
+
+
+class Answer(NamedTuple):
+  """One answer step of a story (`story_figure`).
+
+  Attributes:
+    step: its time step.
+    target: the right answer word.
+    prediction: the model's word (argmax).
+  """
+  step: int
+  target: str
+  prediction: str
+
+
+# Inches per labelled time step of `story_figure`, and its widths.
+_STEP_INCHES, _MIN_WIDTH, _MAX_WIDTH = 0.11, 10.0, 40.0
+
+
+def story_figure(words: Sequence[str], answers: Sequence[Answer],
+                 outputs: np.ndarray, vocab: Sequence[str],
+                 aux: Mapping[str, np.ndarray], title: str = ''
+                 ) -> matplotlib.figure.Figure:
+  """The figure of `plot_story` (not saved; close it when done)."""
+  steps = len(words)
+  outputs = np.asarray(outputs)
+  if outputs.shape[0] != steps:
+    raise ValueError(f'{steps} words but outputs for {outputs.shape[0]} '
+                     'steps.')
+  answer_steps = np.array([a.step for a in answers], dtype=np.int64)
+  # The words the story answers or the model predicts, in order of first
+  # appearance: their probability at each answer step.
+  shown = list(dict.fromkeys(w for a in answers
+                             for w in (a.target, a.prediction)))
+  ids = [list(vocab).index(w) for w in shown]
+  image = np.zeros((len(shown), steps))
+  if len(answers):
+    image[:, answer_steps] = outputs[answer_steps][:, ids].T
+  right = sum(a.target == a.prediction for a in answers)
+  panels = [Panel(f'output p(word) at the answer steps ({right} of '
+                  f'{len(answers)} answer words right)', image, 'word',
+                  tuple(shown))] + memory_panels(aux, steps)
+  width = min(_MAX_WIDTH, max(_MIN_WIDTH, 2.0 + _STEP_INCHES * steps))
+  fig, axes = _panels_figure(panels, width, title)
+  for ax in axes:  # The answer steps, across every panel.
+    for t in answer_steps:
+      ax.axvline(t, color='white', linewidth=0.6, linestyle=':')
+  # A label per step while they fit, else every k-th (answers always).
+  every = max(1, int(np.ceil(steps * _STEP_INCHES / (width - 2.0))))
+  by_step = {a.step: a for a in answers}
+  ticks = sorted(set(range(0, steps, every)) | set(by_step))
+  labels = []
+  for t in ticks:
+    a = by_step.get(t)
+    labels.append(words[t] if a is None else
+                  a.prediction + ('' if a.prediction == a.target
+                                  else f' (not {a.target})'))
+  ax = axes[-1]
+  ax.set_xticks(ticks)
+  ax.set_xticklabels(labels, rotation=90, fontsize=6)
+  for t, label in zip(ticks, ax.get_xticklabels()):
+    a = by_step.get(t)
+    if a is not None:
+      label.set_color('tab:green' if a.prediction == a.target else 'tab:red')
+      label.set_fontweight('bold')
+  ax.set_xlabel('input word at each step; at the answer steps ("-" in the '
+                'input) the model\'s word, green when right, red (with the '
+                'right word) when wrong', fontsize=8)
+  return fig
+
+
+def plot_story(path: str, words: Sequence[str], answers: Sequence[Answer],
+               outputs: np.ndarray, vocab: Sequence[str],
+               aux: Mapping[str, np.ndarray], title: str = '') -> str:
+  """A story read word by word: the output and the memory at every step.
+
+  The time axis is labelled with the input words; the answer steps are
+  dotted lines through every panel and labelled with the model's answer.
+  The first panel is the probability of each word the story answers or
+  the model predicts, at the answer steps; the rest are `memory_panels`.
+
+  Args:
+    path: output PNG path.
+    words: `T` input words, one per step.
+    answers: the answer steps.
+    outputs: `[T, V]` output probabilities over the vocabulary.
+    vocab: the `V` words.
+    aux: the model's auxiliary outputs, `[T, ...]` each (`example_figure`).
+    title: figure title.
+
+  Returns:
+    `path`.
+  """
+  fig = story_figure(words, answers, outputs, vocab, aux, title)
   os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
   fig.savefig(path, dpi=90)
   plt.close(fig)

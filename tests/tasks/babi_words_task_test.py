@@ -1,6 +1,9 @@
 """Tests for `memax.tasks.babi_words`: batches, pools, loss, metrics, config."""
 
 import os
+import re
+import tempfile
+from unittest import mock
 
 from absl.testing import absltest
 import jax
@@ -15,6 +18,7 @@ from memax.tasks import babi_words
 from memax.tasks import base
 from memax.tasks import refresh
 from memax.training import evaluate as evaluate_lib
+from memax.training import plots
 from memax.types import Batch
 from memax.types import ModelOutput
 
@@ -200,6 +204,72 @@ class BatchTest(absltest.TestCase):
     out = evaluate_lib.evaluate_split(Spy(), {}, task, 'valid', batch_size=8)
     self.assertEqual(seen, [['num_steps']])  # traced once
     self.assertEqual(out['num_examples'], 100.0)
+
+  def test_example_is_a_story_of_the_file_at_its_own_length(self):
+    # The first story of qa1's test file, tokenised here from its lines:
+    # lower case, '.' and '?' tokens, a '-' per answer word after a question.
+    path = os.path.join(_DATA, 'tasks_1-20_v1-2', 'en',
+                        'qa1_single-supporting-fact_test.txt')
+    words, answers = [], []
+    with open(path) as f:
+      for i, line in enumerate(f):
+        number, text = line.strip().split(' ', 1)
+        if i and number == '1':
+          break
+        text, *answer = text.split('\t')
+        words.extend(re.findall(r"[a-z]+|[.?]", text.lower()))
+        if answer:
+          answers.append(answer[0])
+          words.append('-')
+    batch = self.task.example('test', 0)
+    self.assertEqual(np.shape(batch.inputs),
+                     (1, len(words), len(self.task.vocab)))
+    ids = np.argmax(np.asarray(batch.inputs[0]), -1)
+    self.assertEqual(self.task.vocab.decode(ids.tolist()), words)
+    mask = np.asarray(batch.mask[0])
+    self.assertEqual(np.flatnonzero(mask).tolist(),
+                     [i for i, w in enumerate(words) if w == '-'])
+    got = np.asarray(batch.targets.words[0])[mask > 0]
+    self.assertEqual(self.task.vocab.decode(got.tolist()), answers)
+    self.assertEqual(int(batch.num_steps), len(words))
+    for bad in (-1, 10_000, 0.5, True):
+      with self.assertRaisesRegex(ValueError, 'plot_examples'):
+        self.task.example('test', bad)
+
+  def test_plot_example_labels_the_answer_steps(self):
+    task = self.task
+    batch = jax.tree.map(lambda x: np.asarray(x)[0] if np.ndim(x) else x,
+                         task.example('test', 0))
+    steps = len(batch.mask)
+    targets = np.asarray(batch.targets.words)
+    # Every answer right but the last: a wrong place word there.
+    answer_steps = np.flatnonzero(batch.mask)
+    predicted = targets.copy()
+    last = answer_steps[-1]
+    wrong = 'garden' if task.vocab.words[targets[last]] != 'garden' else (
+        'kitchen')
+    predicted[last] = task.vocab.index(wrong)
+    probs = np.eye(len(task.vocab))[predicted]
+    aux = {'read_weights': np.random.default_rng(0).uniform(
+        size=(steps, 2, 6))}
+    with tempfile.TemporaryDirectory() as tmp:
+      with mock.patch.object(plots, 'plot_story',
+                             wraps=plots.plot_story) as spy:
+        path = task.plot_example(os.path.join(tmp, 's.png'), batch, probs,
+                                 aux, title='t')
+      self.assertTrue(os.path.exists(path))
+    (_, words, answers, outputs, vocab, got_aux, _), _ = spy.call_args
+    self.assertLen(words, steps)
+    self.assertEqual(words[answer_steps[0]], '-')
+    self.assertEqual([a.step for a in answers], answer_steps.tolist())
+    self.assertEqual([a.target for a in answers],
+                     task.vocab.decode(targets[answer_steps].tolist()))
+    self.assertEqual(answers[-1].prediction, wrong)
+    self.assertTrue(all(a.prediction == a.target for a in answers[:-1]))
+    np.testing.assert_array_equal(outputs, probs)
+    self.assertEqual(tuple(vocab), task.vocab.words)
+    np.testing.assert_array_equal(got_aux['read_weights'],
+                                  aux['read_weights'])
 
 
 class PoolTest(absltest.TestCase):

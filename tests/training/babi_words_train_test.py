@@ -5,7 +5,8 @@
 embedding, counted in epochs) in their 'runlocal' size on the real task-1
 files (../shared/data/babi, or MEMAX_BABI_DIR): a few steps with length
 buckets, the validation split evaluated while training (and not the train
-split), the best checkpoint kept, then a resume that continues the run.
+split), the best checkpoint kept, a story plotted, then a resume that
+continues the run.
 """
 
 import importlib.util
@@ -51,6 +52,9 @@ class BabiWordsTrainTest(parameterized.TestCase):
       self.assertIn('eval/valid', splits)
       self.assertNotIn('eval/train', splits)
       self.assertTrue(os.path.isdir(os.path.join(workdir, 'checkpoint_best')))
+      # The final evaluation draws story 0 of its last split, word by word.
+      self.assertEqual(os.listdir(os.path.join(workdir, 'plots')),
+                       ['story_valid_0.png'])
       train_steps = [r['step'] for r in _records(workdir)
                      if r['split'] == 'train']
       self.assertEqual(train_steps[-1], steps)

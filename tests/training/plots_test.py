@@ -231,5 +231,85 @@ class PlotExampleTest(absltest.TestCase):
       plt.close(fig)
 
 
+
+class PlotStoryTest(absltest.TestCase):
+  """The word-level bAbI story plot (`plots.story_figure`)."""
+
+  _VOCAB = ('-', '.', '?', 'garden', 'is', 'kitchen', 'mary', 'office',
+            'where')
+
+  def setUp(self):
+    super().setUp()
+    self.addCleanup(plt.close, 'all')
+    self.words = ['mary', 'kitchen', '.', 'where', '-', '?', '-']
+    # Step 4 answered right, step 6 wrong (office for garden).
+    self.answers = [plots.Answer(4, 'kitchen', 'kitchen'),
+                    plots.Answer(6, 'garden', 'office')]
+    logits = np.random.default_rng(2).normal(size=(7, len(self._VOCAB)))
+    self.outputs = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+
+  def test_output_panel_and_answer_labels(self):
+    t, n, k, r = 7, 5, 2, 2
+    rng = np.random.default_rng(3)
+    aux = {'write_weights': rng.uniform(size=(t, k, n)),
+           'read_weights': rng.uniform(size=(t, k * r, n)),
+           'attentive_gate': rng.uniform(size=(t, r, k))}
+    fig = plots.story_figure(self.words, self.answers, self.outputs,
+                             self._VOCAB, aux, title='dam on test story 0')
+    axes = [a for a in fig.axes if a.get_images()]
+    panels = axes[:1 + len(plots.memory_panels(aux, t))]
+    self.assertLen(panels, 1 + 1 + r + 1)
+    out = panels[0]
+    self.assertEqual(out.get_title(),
+                     'output p(word) at the answer steps (1 of 2 answer '
+                     'words right)')
+    shown = ['kitchen', 'garden', 'office']  # first appearance order.
+    self.assertEqual([x.get_text() for x in out.get_yticklabels()], shown)
+    expected = np.zeros((3, t))
+    ids = [self._VOCAB.index(w) for w in shown]
+    expected[:, 4] = self.outputs[4, ids]
+    expected[:, 6] = self.outputs[6, ids]
+    np.testing.assert_allclose(out.get_images()[0].get_array(), expected)
+    # Every panel marks the two answer steps.
+    for ax in panels:
+      xs = sorted(line.get_xdata()[0] for line in ax.get_lines()
+                  if line.get_linestyle() == ':')
+      self.assertEqual(xs, [4, 6])
+    bottom = panels[-1]
+    labels = {int(t): x for t, x in zip(bottom.get_xticks(),
+                                       bottom.get_xticklabels())}
+    self.assertEqual(sorted(labels), list(range(t)))
+    self.assertEqual(labels[0].get_text(), 'mary')
+    self.assertEqual(labels[4].get_text(), 'kitchen')
+    self.assertEqual(labels[6].get_text(), 'office (not garden)')
+    self.assertEqual(matplotlib.colors.to_hex(labels[4].get_color()),
+                     matplotlib.colors.to_hex('tab:green'))
+    self.assertEqual(matplotlib.colors.to_hex(labels[6].get_color()),
+                     matplotlib.colors.to_hex('tab:red'))
+    self.assertEqual(fig.get_suptitle(), 'dam on test story 0')
+
+  def test_long_story_labels_every_kth_word_and_every_answer(self):
+    t = 1000
+    words = ['mary'] * t
+    answers = [plots.Answer(997, 'kitchen', 'kitchen')]
+    outputs = np.full((t, len(self._VOCAB)), 1.0 / len(self._VOCAB))
+    fig = plots.story_figure(words, answers, outputs, self._VOCAB, {})
+    self.assertLessEqual(fig.get_figwidth(), 40.0)
+    ticks = [int(x) for x in fig.axes[0].get_xticks()]
+    self.assertIn(997, ticks)
+    self.assertLess(len(ticks), t // 2)
+    # An LSTM (no memory): the output panel only; a PNG is written.
+    with tempfile.TemporaryDirectory() as tmp:
+      path = plots.plot_story(os.path.join(tmp, 'p', 's.png'), words,
+                              answers, outputs, self._VOCAB, {})
+      with open(path, 'rb') as f:
+        self.assertEqual(f.read(8), b'\x89PNG\r\n\x1a\n')
+
+  def test_outputs_must_match_the_words(self):
+    with self.assertRaisesRegex(ValueError, '7 words but outputs for 6'):
+      plots.story_figure(self.words, self.answers, self.outputs[:6],
+                         self._VOCAB, {})
+
+
 if __name__ == '__main__':
   absltest.main()
