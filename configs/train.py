@@ -75,6 +75,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.evals.periodic_variants = ()     # variants evaluated while training.
   config.evals.variants = 'all'           # variants evaluated at the end.
   config.evals.plot = True
+  # bAbI: the examples of the final test split (else the last split
+  # evaluated) that are plotted, by index in the split's order
+  # (--config.evals.plot_examples=0,5).
+  config.evals.plot_examples = (0,)
   # Also save each sampled variant's first example as <variant>.npz
   # beside its plot: inputs, targets, mask, probabilities and the model's
   # auxiliary outputs ('aux.usage', 'aux.write_weights', ...).

@@ -92,8 +92,40 @@ def check_evals(config: ml_collections.ConfigDict, task: Any) -> None:
       if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f'config.evals.{field} must be a positive integer, '
                          f'got {value!r}.')
-  _selected(task, config, periodic=False)
+  final = _selected(task, config, periodic=False)
   _selected(task, config, periodic=True)
+  if 'plot_examples' in config:
+    examples = config.plot_examples
+    if (isinstance(examples, (str, bytes)) or
+        not isinstance(examples, (list, tuple)) or
+        not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0
+                for i in examples)):
+      raise ValueError('config.evals.plot_examples must be a tuple of '
+                       f'example indices (integers >= 0), got {examples!r}.')
+    split = plot_split(final)
+    if split is not None and _plots_split_examples(task):
+      for index in examples:  # An index past the split: its error, now.
+        task.example(split, index)
+
+
+def _plots_split_examples(task: Any) -> bool:
+  """Whether a finished run plots examples of a whole split (bAbI): the
+  task gives one by index (`example(split, index)`) and describes it
+  (sentence level: `describe`, for the hops' attention) or draws it
+  (word level: `plot_example`)."""
+  return hasattr(task, 'example') and (hasattr(task, 'describe') or
+                                       hasattr(task, 'plot_example'))
+
+
+def plot_split(evals: dict[str, Any]) -> str | None:
+  """The split whose examples a finished run plots (bAbI): 'test' among
+  the final evaluations `evals`, else the last whole split; None without
+  one."""
+  exhaustive = [n for n, s in evals.items()
+                if isinstance(s, tasks_base.Exhaustive)]
+  if not exhaustive:
+    return None
+  return 'test' if 'test' in exhaustive else exhaustive[-1]
 
 
 def model_kwargs(state: step_lib.TrainState | None, linear_start: bool
@@ -391,10 +423,8 @@ def final_evaluation(config: ml_collections.ConfigDict, workdir: str,
       save(name, dict(record, split=name, task=config.task.to_dict(),
                       model=config.model.to_dict(), metrics=metrics))
     results[name] = metrics
-  exhaustive = [n for n, s in evaluator.evals.items()
-                if isinstance(s, tasks_base.Exhaustive)]
-  if plot and exhaustive and hasattr(task, 'example'):
-    split = 'test' if 'test' in exhaustive else exhaustive[-1]
+  split = plot_split(evaluator.evals)
+  if plot and split is not None and _plots_split_examples(task):
     if hasattr(task, 'describe'):  # Sentence-level bAbI: hops' attention.
       _plot_attention(config, plot_dir, state.params, task, model, split,
                       kwargs)

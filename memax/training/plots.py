@@ -254,6 +254,8 @@ def story_figure(words: Sequence[str], answers: Sequence[Answer],
   if len(answers):
     image[:, answer_steps] = outputs[answer_steps][:, ids].T
   right = sum(a.target == a.prediction for a in answers)
+  if not shown:  # No answer step: an empty row keeps the panel.
+    image, shown = np.zeros((1, steps)), ['(none)']
   panels = [Panel(f'output p(word) at the answer steps ({right} of '
                   f'{len(answers)} answer words right)', image, 'word',
                   tuple(shown))] + memory_panels(aux, steps)

@@ -8,6 +8,7 @@ from unittest import mock
 from absl.testing import absltest
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 
 from configs import models as model_configs
@@ -235,6 +236,30 @@ class BatchTest(absltest.TestCase):
     for bad in (-1, 10_000, 0.5, True):
       with self.assertRaisesRegex(ValueError, 'plot_examples'):
         self.task.example('test', bad)
+
+  def test_plot_examples_are_checked_before_any_work(self):
+    evals = lambda examples: ml_collections.ConfigDict(dict(
+        variants='valid,test', periodic_splits=('valid',),
+        plot_examples=examples))
+    evaluate_lib.check_evals(evals((0, 199)), self.task)  # 200 test stories.
+    self.assertEqual(evaluate_lib.plot_split(self.task.evals()), 'test')
+    with self.assertRaisesRegex(ValueError, "No story 200 in the word-level "
+                                "bAbI 'test' split of 200 stories"):
+      evaluate_lib.check_evals(evals((0, 200)), self.task)
+    for bad in ('0', 3, (0, -1), (0.5,), (True,)):
+      with self.assertRaisesRegex(ValueError, 'config.evals.plot_examples '
+                                  'must be a tuple'):
+        evaluate_lib.check_evals(evals(bad), self.task)
+    # Without the test split, the last split evaluated is plotted.
+    evaluate_lib.check_evals(
+        ml_collections.ConfigDict(dict(variants='valid', plot_examples=(19,),
+                                       periodic_splits=('valid',))),
+        self.task)  # 20 validation stories.
+    with self.assertRaisesRegex(ValueError, "'valid' split of 20"):
+      evaluate_lib.check_evals(
+          ml_collections.ConfigDict(dict(variants='valid', plot_examples=(20,),
+                                         periodic_splits=('valid',))),
+          self.task)
 
   def test_plot_example_labels_the_answer_steps(self):
     task = self.task

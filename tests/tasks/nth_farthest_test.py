@@ -4,6 +4,7 @@ from absl.testing import absltest
 from absl.testing import parameterized
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 
 from memax.tasks import base
@@ -123,6 +124,13 @@ class NthFarthestTest(parameterized.TestCase):
     self.assertEqual(self.task.variants(), {})
     with self.assertRaisesRegex(ValueError, 'train'):
       next(self.task.batches('train', 8))
+
+  def test_plot_examples_leave_its_test_split_alone(self):
+    # Its `example(rng)` draws an example: only bAbI's are looked up by
+    # index, so a config's `evals.plot_examples` is not applied here.
+    evals = ml_collections.ConfigDict(dict(variants='all',
+                                           plot_examples=(0, 10_000)))
+    evaluate_lib.check_evals(evals, self.task)
 
   def test_test_set_is_fixed(self):
     task = self.task

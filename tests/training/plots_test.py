@@ -305,6 +305,13 @@ class PlotStoryTest(absltest.TestCase):
       with open(path, 'rb') as f:
         self.assertEqual(f.read(8), b'\x89PNG\r\n\x1a\n')
 
+  def test_a_story_without_answer_steps_still_draws(self):
+    fig = plots.story_figure(self.words, [], self.outputs, self._VOCAB, {})
+    image = fig.axes[0].get_images()[0].get_array()
+    np.testing.assert_array_equal(image, np.zeros((1, 7)))
+    self.assertEqual(fig.axes[0].get_title(), 'output p(word) at the answer '
+                     'steps (0 of 0 answer words right)')
+
   def test_outputs_must_match_the_words(self):
     with self.assertRaisesRegex(ValueError, '7 words but outputs for 6'):
       plots.story_figure(self.words, self.answers, self.outputs[:6],
