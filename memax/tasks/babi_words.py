@@ -209,6 +209,14 @@ def gather(data: Mapping[str, Array], rows: Array, real: Array, *,
                num_steps=jnp.maximum(jnp.max(length), 1).astype(jnp.int32))
 
 
+def word_ids(inputs: Array, one_hot: bool) -> Array:
+  """The word id at each step of `inputs` (one-hot vectors when `one_hot`,
+  else ids already); all-zero (padded) steps are `PAD_ID`."""
+  if not one_hot:
+    return inputs
+  return jnp.where(jnp.any(inputs != 0, -1), jnp.argmax(inputs, -1), PAD_ID)
+
+
 def _check_int(value: Any, field: str, minimum: int) -> None:
   if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
     raise ValueError(f'config.task.{field} must be an integer >= {minimum}, '
@@ -355,9 +363,7 @@ class BabiWordsTask:
     which zeroes the rows 0 and 1 of the batch instead; this is the
     intended behaviour.
     """
-    ids = (batch.inputs if batch.inputs.ndim == 2
-           else jnp.where(jnp.any(batch.inputs != 0, -1),
-                          jnp.argmax(batch.inputs, -1), PAD_ID))
+    ids = word_ids(batch.inputs, batch.inputs.ndim == 3)
     period, question = self.vocab.index('.'), self.vocab.index('?')
     steps = ids.shape[-1]
     # The sentence of step t ends at the first '.' or '?' at or after t.
@@ -453,8 +459,7 @@ class BabiWordsTask:
     """
     from memax.training import plots  # pylint: disable=g-import-not-at-top
     inputs = np.asarray(batch.inputs)
-    ids = inputs if inputs.ndim == 1 else np.where(
-        inputs.any(-1), inputs.argmax(-1), PAD_ID)
+    ids = np.asarray(word_ids(inputs, inputs.ndim == 2))
     steps = int(np.sum(ids != PAD_ID))
     aux = jax.tree.map(lambda x: np.asarray(x)[:steps], aux or {})
     words = self.vocab.words
