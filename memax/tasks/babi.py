@@ -182,13 +182,17 @@ class BabiTask:
     for rows, mask in dataset.fixed_batches(self._splits[split], batch_size):
       yield self._to_batch(rows, mask)
 
-  def example(self, split: str, index: int) -> Batch:
-    """Example `index` of `split` as a one-example host batch (for plots)."""
+  def check_example(self, split: str, index: int) -> None:
+    """Raises unless `split` has example `index` (a host check)."""
     arrays = self.eval_splits().get(split)
     if arrays is None or not 0 <= index < len(arrays['answer']):
       raise ValueError(f'No example {index} in the bAbI {split!r} split '
                        '(config.evals.plot_examples).')
-    rows = {k: v[index:index + 1] for k, v in arrays.items()}
+
+  def example(self, split: str, index: int) -> Batch:
+    """Example `index` of `split` as a one-example host batch (for plots)."""
+    self.check_example(split, index)
+    rows = {k: v[index:index + 1] for k, v in self.eval_splits()[split].items()}
     return self._to_batch(rows, np.ones((1,), np.float32))
 
   def describe(self, batch: Batch, prediction: int) -> dict[str, Any]:

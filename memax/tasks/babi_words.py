@@ -427,16 +427,21 @@ class BabiWordsTask:
       rows = np.pad(rows, (0, batch_size - len(rows)))
       yield self._eval_gather(data, jnp.asarray(rows), jnp.asarray(real))
 
-  def example(self, split: str, index: int) -> Batch:
-    """Story `index` of `split` (the data's order) as a one-story batch of
-    its own length, for plots (`config.evals.plot_examples`)."""
+  def check_example(self, split: str, index: int) -> None:
+    """Raises unless `split` has story `index` (a host check, no data moved:
+    `config.evals.plot_examples` is checked before training)."""
     arrays = self.arrays(split)
     if (isinstance(index, bool) or not isinstance(index, (int, np.integer))
         or not 0 <= index < len(arrays['length'])):
       raise ValueError(f'No story {index!r} in the word-level bAbI {split!r} '
                        f'split of {len(arrays["length"])} stories '
                        '(config.evals.plot_examples).')
-    steps = int(arrays['length'][index])
+
+  def example(self, split: str, index: int) -> Batch:
+    """Story `index` of `split` (the data's order) as a one-story batch of
+    its own length, for plots (`config.evals.plot_examples`)."""
+    self.check_example(split, index)
+    steps = int(self.arrays(split)['length'][index])
     return jax.device_get(gather(
         self._on_device(split), jnp.asarray([index], jnp.int32),
         jnp.ones((1,), bool), steps=steps, vocab_size=self.input_size,

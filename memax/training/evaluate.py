@@ -105,7 +105,7 @@ def check_evals(config: ml_collections.ConfigDict, task: Any) -> None:
     split = plot_split(final)
     if split is not None and _plots_split_examples(task):
       for index in examples:  # An index past the split: its error, now.
-        task.example(split, index)
+        task.check_example(split, index)
 
 
 def _plots_split_examples(task: Any) -> bool:
@@ -113,8 +113,8 @@ def _plots_split_examples(task: Any) -> bool:
   task gives one by index (`example(split, index)`) and describes it
   (sentence level: `describe`, for the hops' attention) or draws it
   (word level: `plot_example`)."""
-  return hasattr(task, 'example') and (hasattr(task, 'describe') or
-                                       hasattr(task, 'plot_example'))
+  return (hasattr(task, 'example') and hasattr(task, 'check_example') and
+          (hasattr(task, 'describe') or hasattr(task, 'plot_example')))
 
 
 def plot_split(evals: dict[str, Any]) -> str | None:
@@ -425,44 +425,38 @@ def final_evaluation(config: ml_collections.ConfigDict, workdir: str,
     results[name] = metrics
   split = plot_split(evaluator.evals)
   if plot and split is not None and _plots_split_examples(task):
-    if hasattr(task, 'describe'):  # Sentence-level bAbI: hops' attention.
-      _plot_attention(config, plot_dir, state.params, task, model, split,
-                      kwargs)
-    elif hasattr(task, 'plot_example'):  # Word-level bAbI: whole stories.
-      _plot_stories(config, plot_dir, state.params, task, model, split,
-                    kwargs)
+    _plot_split_examples(config, plot_dir, state.params, task, model, split,
+                         kwargs)
   return results
 
 
-def _plot_stories(config, plot_dir, params, task, model, split, kwargs):
-  """`story_<split>_<i>.png` of each `config.evals.plot_examples` story
-  `i` of `split`: the task draws the example (`plot_example`)."""
+def _plot_split_examples(config, plot_dir, params, task, model, split,
+                         kwargs):
+  """Plots of each `config.evals.plot_examples` example `i` of `split`:
+  sentence-level bAbI (`describe`) draws the hops' attention
+  (`attention_<split>_<i>.png`), word-level bAbI (`plot_example`) the whole
+  story and the memory (`story_<split>_<i>.png`)."""
+  from memax.training import plots  # pylint: disable=g-import-not-at-top
   for index in config.evals.get('plot_examples', (0,)):
     batch = task.example(split, index)
     logits, aux = jax.device_get(
         _example_forward(model)(params, batch.inputs, kwargs))
-    first = lambda tree: jax.tree.map(
-        lambda x: x[0] if np.ndim(x) else x, tree)
-    task.plot_example(
-        os.path.join(plot_dir, f'story_{split}_{index}.png'), first(batch),
-        np.asarray(task.probabilities(logits))[0], first(aux),
-        title=f'{config.model.name} on {split} story {index}')
-
-
-def _plot_attention(config, plot_dir, params, task, model, split, kwargs):
-  """Attention plots of `config.evals.plot_examples` of `split`."""
-  from memax.training import plots  # pylint: disable=g-import-not-at-top
-  for index in config.evals.get('plot_examples', (0,)):
-    batch = task.example(split, index)
-    logits, aux = _example_forward(model)(params, batch.inputs, kwargs)
-    if 'attention' not in aux:
-      break
-    text = task.describe(batch, int(np.argmax(logits[0])))
-    plots.plot_attention(
-        os.path.join(plot_dir, f'attention_{split}_{index}.png'),
-        np.asarray(aux['attention'][0]), **text,
-        title=f'{config.model.name} on {split} example {index}',
-        probabilities=not kwargs.get('linear', False))
+    if hasattr(task, 'describe'):
+      if 'attention' not in aux:  # A model without hops draws nothing.
+        return
+      text = task.describe(batch, int(np.argmax(logits[0])))
+      plots.plot_attention(
+          os.path.join(plot_dir, f'attention_{split}_{index}.png'),
+          np.asarray(aux['attention'][0]), **text,
+          title=f'{config.model.name} on {split} example {index}',
+          probabilities=not kwargs.get('linear', False))
+    else:
+      first = lambda tree: jax.tree.map(
+          lambda x: x[0] if np.ndim(x) else x, tree)
+      task.plot_example(
+          os.path.join(plot_dir, f'story_{split}_{index}.png'), first(batch),
+          np.asarray(task.probabilities(logits))[0], first(aux),
+          title=f'{config.model.name} on {split} story {index}')
 
 
 def final_names(config: ml_collections.ConfigDict, task: Any) -> list[str]:
