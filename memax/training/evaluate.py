@@ -110,7 +110,8 @@ def check_evals(config: ml_collections.ConfigDict, task: Any) -> None:
 
 def _plots_split_examples(task: Any) -> bool:
   """Whether a finished run plots examples of a whole split (bAbI): the
-  task gives one by index (`example(split, index)`) and describes it
+  task gives one by index (`example(split, index)`, and checks an index
+  on the host, `check_example(split, index)`) and describes it
   (sentence level: `describe`, for the hops' attention) or draws it
   (word level: `plot_example`)."""
   return (hasattr(task, 'example') and hasattr(task, 'check_example') and
@@ -437,6 +438,7 @@ def _plot_split_examples(config, plot_dir, params, task, model, split,
   (`attention_<split>_<i>.png`), word-level bAbI (`plot_example`) the whole
   story and the memory (`story_<split>_<i>.png`)."""
   from memax.training import plots  # pylint: disable=g-import-not-at-top
+  first = lambda tree: jax.tree.map(lambda x: x[0] if np.ndim(x) else x, tree)
   for index in config.evals.get('plot_examples', (0,)):
     batch = task.example(split, index)
     logits, aux = jax.device_get(
@@ -451,8 +453,6 @@ def _plot_split_examples(config, plot_dir, params, task, model, split,
           title=f'{config.model.name} on {split} example {index}',
           probabilities=not kwargs.get('linear', False))
     else:
-      first = lambda tree: jax.tree.map(
-          lambda x: x[0] if np.ndim(x) else x, tree)
       task.plot_example(
           os.path.join(plot_dir, f'story_{split}_{index}.png'), first(batch),
           np.asarray(task.probabilities(logits))[0], first(aux),
