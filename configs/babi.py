@@ -131,17 +131,7 @@ def get_config(model: ml_collections.ConfigDict, arg: ml_collections.ConfigDict
   config.train.max_checkpoints = 2
   config.train.stop_metric = ''
   config.train.stop_below = 0.0
-  # The best checkpoint by '<split>/<metric>' of the periodic evaluation is
-  # kept in checkpoint_best/; 'auto' is valid/error for datasets, else
-  # train/<stop_metric> or train/cost_bits; 'off' keeps none.
-  config.train.best_metric = 'auto'
-  config.train.best_mode = 'min'          # 'min' or 'max' is best.
-  # Stop when a step's loss exceeds this times the larger of the first loss
-  # and the running median of the losses; 0 turns the check off.
-  config.train.divergence_factor = 100.0
-  # Weight of each loss term: 'task' (the task's loss) and the model's named
-  # losses (e.g. MemNN's 'margin'); a term without a weight counts once.
-  config.train.loss_weights = ml_collections.ConfigDict({'task': 1.0})
+  common.add_train_checks(config.train)
   config.train.linear_start_epochs = 0    # MemN2N's linear start (sec. 4.2):
                                           # n epochs, -1 = until the
                                           # validation loss stops decreasing.
@@ -153,31 +143,7 @@ def get_config(model: ml_collections.ConfigDict, arg: ml_collections.ConfigDict
   config.evals.plot = True
   config.evals.plot_examples = (0, 1)      # test questions to plot.
 
-  # A population: K models trained by one compiled, vmapped step; members
-  # are the product of the seeds (e.g. '0,1,2,3' or '0:16'; '' = seed) and
-  # of each 'field=v1,v2' entry of the sweep (';'-separated), over the
-  # optimiser's hyper-parameters and train.loss_weights.*.
-  config.population = ml_collections.ConfigDict()
-  config.population.seeds = ''
-  config.population.sweep = ''
-  config.population.plot_member = 0       # whose plots the run writes.
-  # Members vmapped together: 0 = all in one vmap; k > 0 = k at a time
-  # under a lax.map (the same numbers; for steps already compute-bound).
-  config.population.vmap_size = 0
-
-  config.tensorboard = True
-  # The launchers' persistent XLA compilation cache: 'auto' (the
-  # MEMAX_COMPILATION_CACHE variable, else ~/.cache/memax/jax), a
-  # directory, or 'off'.
-  config.compilation_cache = 'auto'
-  # False: XLA's CPU backend compiles without its (LLVM) optimisations, a
-  # workaround for compiles of more than 10 minutes on some programs
-  # (memax.training.compiler); GPU and TPU runs are left alone.
-  config.xla_cpu_optimize = True
-  # True: random numbers drawn on the CPU without JAX's loop (the same
-  # numbers, sooner; memax.training.cpu_random); False: JAX's lowering, for
-  # programs that compile slowly with it.
-  config.cpu_random_unrolled = True
+  common.add_launcher_fields(config)
   return config
 
 

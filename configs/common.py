@@ -1,4 +1,5 @@
-"""Parsing of the `get_config(arg)` string, after big_vision's `parse_arg`.
+"""Parsing of the `get_config(arg)` string, after big_vision's `parse_arg`,
+and the config fields every launcher's config shares.
 
 `get_config('model=ntm,task=copy,runlocal')` -> a ConfigDict with `model='ntm'`,
 `task='copy'`, `runlocal=True`. Values take the type of their default.
@@ -79,3 +80,49 @@ def config_diff(base: ml_collections.ConfigDict,
 
   walk(base, other, '')
   return out
+
+
+def add_train_checks(train: ml_collections.ConfigDict) -> None:
+  """The training fields of every recipe: the best checkpoint, the
+  divergence check and the loss terms' weights (added to `train`)."""
+  # The best checkpoint by '<split>/<metric>' of the periodic evaluation is
+  # kept in checkpoint_best/; 'auto' is valid/error for datasets, else
+  # train/<stop_metric> or train/cost_bits; 'off' keeps none.
+  train.best_metric = 'auto'
+  train.best_mode = 'min'                 # 'min' or 'max' is best.
+  # Stop when a step's loss exceeds this times the larger of the first loss
+  # and the running median of the losses; 0 turns the check off.
+  train.divergence_factor = 100.0
+  # Weight of each loss term: 'task' (the task's loss) and the model's named
+  # losses (e.g. MemNN's 'margin'); a term without a weight counts once.
+  train.loss_weights = ml_collections.ConfigDict({'task': 1.0})
+
+
+def add_launcher_fields(config: ml_collections.ConfigDict) -> None:
+  """The fields of every recipe past the model, task, optimiser, training
+  and evaluations: the population and the launcher's switches."""
+  # A population: K models trained by one compiled, vmapped step; members
+  # are the product of the seeds (e.g. '0,1,2,3' or '0:16'; '' = seed) and
+  # of each 'field=v1,v2' entry of the sweep (';'-separated), over the
+  # optimiser's hyper-parameters and train.loss_weights.*.
+  config.population = ml_collections.ConfigDict()
+  config.population.seeds = ''
+  config.population.sweep = ''
+  config.population.plot_member = 0       # whose plots the run writes.
+  # Members vmapped together: 0 = all in one vmap; k > 0 = k at a time
+  # under a lax.map (the same numbers; for steps already compute-bound).
+  config.population.vmap_size = 0
+
+  config.tensorboard = True
+  # The launchers' persistent XLA compilation cache: 'auto' (the
+  # MEMAX_COMPILATION_CACHE variable, else ~/.cache/memax/jax), a
+  # directory, or 'off'.
+  config.compilation_cache = 'auto'
+  # False: XLA's CPU backend compiles without its (LLVM) optimisations, a
+  # workaround for compiles of more than 10 minutes on some programs
+  # (memax.training.compiler); GPU and TPU runs are left alone.
+  config.xla_cpu_optimize = True
+  # True: random numbers drawn on the CPU without JAX's loop (the same
+  # numbers, sooner; memax.training.cpu_random); False: JAX's lowering, for
+  # programs that compile slowly with it.
+  config.cpu_random_unrolled = True

@@ -51,17 +51,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.train.max_checkpoints = 3
   config.train.stop_metric = ''           # e.g. 'bit_errors': stop early...
   config.train.stop_below = 0.0           # ...when eval on train dist. < this.
-  # The best checkpoint by '<split>/<metric>' of the periodic evaluation is
-  # kept in checkpoint_best/; 'auto' is valid/error for datasets, else
-  # train/<stop_metric> or train/cost_bits; 'off' keeps none.
-  config.train.best_metric = 'auto'
-  config.train.best_mode = 'min'          # 'min' or 'max' is best.
-  # Stop when a step's loss exceeds this times the larger of the first loss
-  # and the running median of the losses; 0 turns the check off.
-  config.train.divergence_factor = 100.0
-  # Weight of each loss term: 'task' (the task's loss) and the model's named
-  # losses (e.g. MemNN's 'margin'); a term without a weight counts once.
-  config.train.loss_weights = ml_collections.ConfigDict({'task': 1.0})
+  common.add_train_checks(config.train)
   # DAM's memory refreshing loss (memax.tasks.refresh): the probability
   # p_re that a refreshable input step must be reproduced; 0 = off.
   config.train.refresh_probability = 0.0
@@ -84,31 +74,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # auxiliary outputs ('aux.usage', 'aux.write_weights', ...).
   config.evals.arrays = False
 
-  # A population: K models trained by one compiled, vmapped step; members
-  # are the product of the seeds (e.g. '0,1,2,3' or '0:16'; '' = seed) and
-  # of each 'field=v1,v2' entry of the sweep (';'-separated), over the
-  # optimiser's hyper-parameters and train.loss_weights.*.
-  config.population = ml_collections.ConfigDict()
-  config.population.seeds = ''
-  config.population.sweep = ''
-  config.population.plot_member = 0       # whose plots the run writes.
-  # Members vmapped together: 0 = all in one vmap; k > 0 = k at a time
-  # under a lax.map (the same numbers; for steps already compute-bound).
-  config.population.vmap_size = 0
-
-  config.tensorboard = True
-  # The launchers' persistent XLA compilation cache: 'auto' (the
-  # MEMAX_COMPILATION_CACHE variable, else ~/.cache/memax/jax), a
-  # directory, or 'off'.
-  config.compilation_cache = 'auto'
-  # False: XLA's CPU backend compiles without its (LLVM) optimisations, a
-  # workaround for compiles of more than 10 minutes on some programs
-  # (memax.training.compiler); GPU and TPU runs are left alone.
-  config.xla_cpu_optimize = True
-  # True: random numbers drawn on the CPU without JAX's loop (the same
-  # numbers, sooner; memax.training.cpu_random); False: JAX's lowering, for
-  # programs that compile slowly with it.
-  config.cpu_random_unrolled = True
+  common.add_launcher_fields(config)
 
   if arg.runlocal:
     runlocal(config)
