@@ -35,7 +35,7 @@ import os
 import re
 import tarfile
 from collections.abc import Iterable, Mapping, Sequence
-from typing import NamedTuple
+from typing import NamedTuple, Protocol, TypeVar
 import zlib
 
 from absl import logging
@@ -591,9 +591,19 @@ def read_files(path: str | os.PathLike | None = None,
 # Validation split.
 
 
-def train_val_split(examples: Sequence[Example], val_fraction: float = 0.1,
-                    seed: int = 0) -> tuple[list[Example], list[Example]]:
+class _OfTask(Protocol):
+  task: int
+
+
+_T = TypeVar('_T', bound=_OfTask)
+
+
+def train_val_split(examples: Sequence[_T], val_fraction: float = 0.1,
+                    seed: int = 0) -> tuple[list[_T], list[_T]]:
   """Holds out `val_fraction` of each task's examples for validation.
+
+  `examples`: anything with a `task` field, e.g. `Example`s or whole
+  stories (`babi_words.Story`).
 
   The held-out examples of task t are drawn by a NumPy permutation seeded with
   (seed, t), so a task's split does not depend on which other tasks are

@@ -144,38 +144,7 @@ def parse_stories(file: babi.TaskFile) -> list[Story]:
 
 
 # ----------------------------------------------------------------------------
-# Validation split and vocabulary.
-
-
-def train_val_split(stories: Sequence[Story], val_fraction: float = 0.1,
-                    seed: int = 0) -> tuple[list[Story], list[Story]]:
-  """Holds out `val_fraction` of each task's stories (whole stories).
-
-  The held-out stories of task t are drawn by a NumPy permutation seeded with
-  (seed, t), so a task's split does not depend on the other tasks loaded.
-  Both outputs keep the input order.
-
-  Args:
-    stories: training stories of one or more tasks.
-    val_fraction: in [0, 1); round(val_fraction * n_t) stories of task t.
-    seed: the split seed.
-
-  Returns:
-    (train, val), disjoint, whose union is `stories`.
-  """
-  if not 0.0 <= val_fraction < 1.0:
-    raise ValueError(f'val_fraction must be in [0, 1), got {val_fraction}.')
-  by_task: dict[int, list[int]] = {}
-  for i, story in enumerate(stories):
-    by_task.setdefault(story.task, []).append(i)
-  is_val = np.zeros(len(stories), dtype=bool)
-  for task, idx in by_task.items():
-    n_val = round(val_fraction * len(idx))
-    perm = np.random.default_rng([seed, task]).permutation(len(idx))
-    is_val[np.asarray(idx)[perm[:n_val]]] = True
-  train = [s for s, v in zip(stories, is_val) if not v]
-  val = [s for s, v in zip(stories, is_val) if v]
-  return train, val
+# Vocabulary (the validation split is `babi.train_val_split`, by story).
 
 
 class WordVocab(babi.SymbolTable):
@@ -360,7 +329,7 @@ def load(path: str | os.PathLike | None = None,
   read: dict[str, list[Story]] = {s: [] for s in babi.SPLITS}
   for f in files:
     read[f.split].extend(parse_stories(f))
-  train, val = train_val_split(read['train'], val_fraction, seed)
+  train, val = babi.train_val_split(read['train'], val_fraction, seed)
   vocab = WordVocab.build(train, val, read['test'])
   if max_train_length > 0:
     train = [s for s in train if len(s.tokens) <= max_train_length]
