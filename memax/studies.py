@@ -140,16 +140,20 @@ def _times(lines: Sequence[Mapping[str, Any]],
   the launch that finished it, which is the whole run's unless the run was
   resumed (None when its train steps alone took longer: it was).
   `train_seconds`: the time in train steps alone (no compiling, evaluating
-  or saving), summed from the train lines' rates."""
+  or saving), summed from the train lines' rates. A step logged again by a
+  launch that restarted from an earlier checkpoint (or from scratch) counts
+  once, at the later launch's rate, as in `curve`: the time of the steps
+  the results come from, not of the work the restart threw away."""
   train = [x for x in lines if x.get('split') == 'train'
            and isinstance(x.get('steps_per_sec'), (int, float))
            and x['steps_per_sec'] > 0]
   walls = [x['wall_seconds'] for x in train
            if isinstance(x.get('wall_seconds'), (int, float))]
+  latest = {int(x['step']): x for x in train}
   seconds, before = 0.0, 0
-  for x in sorted(train, key=lambda x: x['step']):
-    seconds += (x['step'] - before) / x['steps_per_sec']
-    before = x['step']
+  for step in sorted(latest):
+    seconds += (step - before) / latest[step]['steps_per_sec']
+    before = step
   wall = walls[-1] if walls else launch_wall
   if not walls and wall is not None and train and seconds > wall:
     wall = None

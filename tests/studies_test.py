@@ -311,6 +311,13 @@ class TablesTest(absltest.TestCase):
                      {'wall_seconds': None, 'train_seconds': 60.0})
     self.assertEqual(studies._times([], None),
                      {'wall_seconds': None, 'train_seconds': None})
+    # A launch that restarted from scratch logs its steps again: each
+    # interval counts once, at the later launch's rate.
+    restarted = [line(100, 1.0, wall_seconds=100.0),
+                 line(100, 10.0, wall_seconds=10.0),
+                 line(300, 4.0, wall_seconds=60.0)]
+    self.assertEqual(studies._times(restarted, None),
+                     {'wall_seconds': 60.0, 'train_seconds': 60.0})
     # Tables say which of the two they show.
     rows = [{'wall_seconds': 200.0, 'train_seconds': 60.0},
             {'wall_seconds': None, 'train_seconds': 90.0}]
