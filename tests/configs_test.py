@@ -13,6 +13,7 @@ from configs import common
 from memax import overrides
 from memax import sweeps
 from memax.training import evaluate
+from memax.training import optim
 from memax.training import setup
 
 _ROOT = os.path.dirname(os.path.dirname(__file__))
@@ -103,6 +104,20 @@ class ConfigsTest(parameterized.TestCase):
       self.assertEqual(runlocal.num_epochs, 2)
     else:
       self.assertEqual(runlocal.num_steps, 4)
+
+  @parameterized.parameters(*_EXPERIMENTS)
+  def test_takes_the_rate_schedule_and_l2_from_the_command_line(self, name):
+    # README: `optimizer.*` takes `schedule='step'`, its decay fields and
+    # `l2` in every config, not only in those that set them.
+    config = overrides.apply(_load(name).get_config(None), [
+        'optimizer.schedule=step', 'optimizer.decay_every_epochs=2',
+        'optimizer.decay_start_epochs=0', 'optimizer.decay_factor=0.25',
+        'optimizer.l2=0.001'])
+    rate = optim.learning_rate_schedule(config.optimizer)
+    lr = config.optimizer.learning_rate
+    self.assertAlmostEqual(float(rate(1)), lr, delta=lr * 1e-6)
+    self.assertAlmostEqual(float(rate(2)), lr / 4, delta=lr * 1e-6)
+    self.assertEqual(config.optimizer.l2, 0.001)
 
   @parameterized.parameters(*_EXPERIMENTS)
   def test_its_documented_commands_use_flags_that_exist(self, name):
