@@ -103,16 +103,14 @@ def get_config(model: ml_collections.ConfigDict, arg: ml_collections.ConfigDict
   config.optimizer.learning_rate = 0.01
   config.optimizer.momentum = 0.0
   config.optimizer.eps = 1e-8
-  config.optimizer.schedule = 'step'       # 'constant' or 'step'.
-  config.optimizer.decay_every_epochs = 25
-  config.optimizer.decay_start_epochs = 0  # hold the rate until this epoch.
-  config.optimizer.decay_factor = 0.5
+  # Halved every 25 epochs (MemN2N, sec. 4.2); no l2.
+  common.add_schedule_fields(config.optimizer, schedule='step',
+                             decay_every_epochs=25)
   config.optimizer.grad_clip_value = 0.0
   config.optimizer.grad_clip_norm = 40.0
   config.optimizer.grad_clip_norm_per_param = 0.0  # each array's norm; 0 = off.
   config.optimizer.grad_clip_stacked = ''  # e.g. 'embeddings+temporal': per
                                            # leading index, clipped together.
-  config.optimizer.l2 = 0.0                # coefficient of 0.5 ||params||^2.
 
   config.train = ml_collections.ConfigDict()
   config.train.num_epochs = 100            # > 0: count in epochs.

@@ -98,6 +98,28 @@ def add_train_checks(train: ml_collections.ConfigDict) -> None:
   train.loss_weights = ml_collections.ConfigDict({'task': 1.0})
 
 
+def add_schedule_fields(optimizer: ml_collections.ConfigDict, *,
+                        schedule: str = 'constant',
+                        decay_every_epochs: int = 0,
+                        decay_start_epochs: int = 0,
+                        decay_factor: float = 0.5,
+                        l2: float = 0.0) -> None:
+  """The rate schedule and weight decay of every recipe (added to
+  `optimizer`), so that any config takes them from the command line.
+
+  `schedule` is 'constant' or 'step': the rate times `decay_factor` every
+  `decay_every_epochs` epochs, counted from `decay_start_epochs` (the rate is
+  held until then); a synthetic task's epoch is one step. `l2` is the
+  coefficient of the loss term 0.5 ||params||^2. The defaults are those
+  `memax.training.optim` assumes for a config without the fields.
+  """
+  optimizer.schedule = schedule
+  optimizer.decay_every_epochs = decay_every_epochs
+  optimizer.decay_start_epochs = decay_start_epochs
+  optimizer.decay_factor = decay_factor
+  optimizer.l2 = l2
+
+
 def add_launcher_fields(config: ml_collections.ConfigDict) -> None:
   """The fields of every recipe past the model, task, optimiser, training
   and evaluations: the population and the launcher's switches."""

@@ -34,14 +34,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.optimizer.grad_clip_value = 10.0  # element-wise clip; 0 = off.
   config.optimizer.grad_clip_norm = 0.0   # global-norm clip; 0 = off.
   config.optimizer.grad_clip_norm_per_param = 0.0  # each array's norm; 0 = off.
-  # The rate's schedule, here so that any config takes it from the command
-  # line: 'constant', or 'step' (times decay_factor every decay_every_epochs
-  # epochs from decay_start_epochs; a synthetic task's epoch is one step).
-  config.optimizer.schedule = 'constant'
-  config.optimizer.decay_every_epochs = 0
-  config.optimizer.decay_start_epochs = 0
-  config.optimizer.decay_factor = 0.5
-  config.optimizer.l2 = 0.0               # coefficient of 0.5 ||params||^2.
+  common.add_schedule_fields(config.optimizer)  # constant rate, no l2.
 
   config.train = ml_collections.ConfigDict()
   config.train.num_steps = 50_000

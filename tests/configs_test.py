@@ -8,6 +8,7 @@ import re
 
 from absl.testing import absltest
 from absl.testing import parameterized
+import ml_collections
 
 from configs import common
 from memax import overrides
@@ -118,6 +119,15 @@ class ConfigsTest(parameterized.TestCase):
     self.assertAlmostEqual(float(rate(1)), lr, delta=lr * 1e-6)
     self.assertAlmostEqual(float(rate(2)), lr / 4, delta=lr * 1e-6)
     self.assertEqual(config.optimizer.l2, 0.001)
+
+  def test_schedule_defaults_are_those_the_optimiser_assumes(self):
+    # A config with add_schedule_fields' defaults trains as one without
+    # the fields: the same values, field by field.
+    optimizer = ml_collections.ConfigDict({'name': 'rmsprop'})
+    common.add_schedule_fields(optimizer)
+    for field, value in optimizer.items():
+      if field != 'name':
+        self.assertEqual(value, optim.DEFAULTS.get(field, 0.0), field)
 
   @parameterized.parameters(*_EXPERIMENTS)
   def test_its_documented_commands_use_flags_that_exist(self, name):

@@ -31,8 +31,13 @@ HYPERPARAMS = {
     'sgd': ('learning_rate', 'momentum'),
 }
 CLIPS = ('grad_clip_value', 'grad_clip_norm', 'grad_clip_norm_per_param')
+# The value of a field a config lacks (by optimiser where it differs; any
+# other number field, e.g. a clip or `l2`, is 0). configs/common.py's
+# `add_schedule_fields` gives the same schedule defaults.
 DEFAULTS = {'momentum': {'rmsprop': 0.9, 'sgd': 0.0}, 'decay': 0.95,
-            'eps': {'rmsprop': 1e-10, 'adam': 1e-8}, 'decay_factor': 0.5}
+            'eps': {'rmsprop': 1e-10, 'adam': 1e-8}, 'schedule': 'constant',
+            'decay_every_epochs': 0, 'decay_start_epochs': 0,
+            'decay_factor': 0.5}
 
 
 def is_number(value: Any) -> bool:
@@ -67,17 +72,17 @@ def _step_decay(count: Array, learning_rate: Array, factor: Array, *,
 def _schedule_fields(config: ml_collections.ConfigDict,
                      steps_per_epoch: int) -> tuple[int, int]:
   """`(every, start)` in steps of a step schedule, `(0, 0)` if constant."""
-  schedule = config.get('schedule', 'constant')
+  schedule = config.get('schedule', DEFAULTS['schedule'])
   if schedule == 'constant':
     return 0, 0
   if schedule != 'step':
     raise ValueError(f'Unknown config.optimizer.schedule={schedule!r}; '
                      f'expected one of {SCHEDULES}.')
-  every = config.get('decay_every_epochs', 0)
+  every = config.get('decay_every_epochs', DEFAULTS['decay_every_epochs'])
   if not isinstance(every, int) or every < 1:
     raise ValueError('config.optimizer.decay_every_epochs must be a positive '
                      f'integer with schedule="step", got {every!r}.')
-  start = config.get('decay_start_epochs', 0)
+  start = config.get('decay_start_epochs', DEFAULTS['decay_start_epochs'])
   if not isinstance(start, int) or start < 0:
     raise ValueError('config.optimizer.decay_start_epochs must be a '
                      f'non-negative integer, got {start!r}.')
@@ -89,7 +94,7 @@ def _check_numbers(config: ml_collections.ConfigDict) -> None:
   if not is_number(lr) or lr <= 0:
     raise ValueError('config.optimizer.learning_rate must be a finite number '
                      f'> 0, got {lr!r}.')
-  factor = config.get('decay_factor', 0.5)
+  factor = config.get('decay_factor', DEFAULTS['decay_factor'])
   if not is_number(factor) or factor <= 0:
     raise ValueError('config.optimizer.decay_factor must be a finite number '
                      f'> 0, got {factor!r}.')
@@ -115,7 +120,7 @@ def learning_rate_schedule(config: ml_collections.ConfigDict,
   lr = config.learning_rate
   if not every:
     return lambda count: jnp.asarray(lr, jnp.float32)
-  factor = config.get('decay_factor', 0.5)
+  factor = config.get('decay_factor', DEFAULTS['decay_factor'])
   return lambda count: _step_decay(
       jnp.asarray(count), jnp.float32(lr), jnp.float32(factor), every=every,
       start=start)
