@@ -782,7 +782,9 @@ def seeds_table(studies, args, spec):
   """One row per spec line `study | task | model | protocol | verdict`:
   the seeds, steps, wall time, the training distribution's bit errors and
   each generalisation variant's, per seed (in seed order). A run stopped
-  before its final evaluation shows its last periodic evaluation."""
+  before its final evaluation shows its last periodic evaluation; a trial
+  not started yet shows '-' and is left out of the wall time, and the seeds
+  column then says how many of the sweep's seeds have run."""
   del args
   lines = ['| task | model | protocol | seeds | steps | wall | training '
            'distribution: bit errors / seq | generalisation (bit errors / '
@@ -792,8 +794,12 @@ def seeds_table(studies, args, spec):
                                             line.split(' | ')]
     rows = sorted(studies[name], key=lambda r: r['seed'])
     done = [r for r in rows if r['metrics']]
-    steps = ', '.join(f'{r.get("steps", 0):,}' for r in rows)
-    wall = _wall_text(rows).replace(' each', '') if rows else '-'
+    run = [r for r in rows if r.get('steps')]
+    seeds = (f'{len(rows)}' if len(run) == len(rows) else
+             f'{len(run)} of {len(rows)}')
+    steps = ', '.join(f'{r["steps"]:,}' if r.get('steps') else '-'
+                      for r in rows)
+    wall = _wall_text(run).replace(' each', '') if run else '-'
     variants = [v for v in _variant_order(done[0]['metrics'])
                 if v != 'train'] if done else []
     general = '; '.join(f'{v}: {_seed_list(rows, f"{v}/bit_errors", 2)}'
@@ -801,7 +807,7 @@ def seeds_table(studies, args, spec):
     train = ', '.join(
         _seed_list([r], 'train/bit_errors', 2) if r['metrics'] else
         _last_periodic(r, 'train/bit_errors') for r in rows)
-    lines.append(f'| {task} | {model} | {protocol} | {len(rows)} | {steps} '
+    lines.append(f'| {task} | {model} | {protocol} | {seeds} | {steps} '
                  f'| {wall} | {train} | {general} | {verdict} |')
   return lines + ['']
 

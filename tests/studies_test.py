@@ -213,6 +213,12 @@ class TablesTest(absltest.TestCase):
     self.assertEqual(lines[-2], '| copy | NTM | b1 | 2 | 1,000, 2,000 | 10 s '
                      'for all 2 (a population) | 0, 20.5 at 2,000 (periodic) '
                      '| length_40: 2.5, - | ok |')
+    pending = dict(row(2, 'pending', {}), steps=None, wall_seconds=None)
+    lines = studies.seeds_table({'s': rows + [pending]}, [],
+                                ['s | copy | NTM | b1 | ok'])
+    self.assertEqual(lines[-2], '| copy | NTM | b1 | 2 of 3 | 1,000, 2,000, '
+                     '- | 10 s for all 2 (a population) | 0, 20.5 at 2,000 '
+                     '(periodic), - | length_40: 2.5, -, - | ok |')
     lines = studies.runs({'s': rows}, ['s'], [])
     self.assertIn('| s | 0 | 1000 | 10 | length_40 | 2.500 | 9.000 |  |',
                   lines)
