@@ -555,7 +555,12 @@ def write_summary(sweep: Sweep, select: str, minimize: bool,
                  report_metrics=metrics,
                  written=time.strftime('%Y-%m-%d %H:%M:%S'))
   _write_json(os.path.join(sweep.workdir, 'summary.json'), summary)
-  title = f'Sweep {sweep.record["config_file"]}'
+  # The overrides of every trial name the sweep as much as its config does
+  # (two sweeps of one config file differ only in them).
+  base = sweep.record['base_overrides']
+  title = f'Sweep {sweep.record["config_file"]}' + (
+      ' with ' + ', '.join(f'{k}={v}' for k, v in sorted(base.items()))
+      if base else '')
   workdir_lib.write_text(os.path.join(sweep.workdir, 'summary.md'),
                          sweeps.markdown(summary, metrics,
                                          f'{title} ({sweep.workdir})'))
