@@ -783,8 +783,9 @@ def seeds_table(studies, args, spec):
   the seeds, steps, wall time, the training distribution's bit errors and
   each generalisation variant's, per seed (in seed order). A run stopped
   before its final evaluation shows its last periodic evaluation; a trial
-  not started yet shows '-' and is left out of the wall time, and the seeds
-  column then says how many of the sweep's seeds have run."""
+  with no steps recorded (pending, or started with none exported yet) shows
+  '-' and is left out of the wall time, and the seeds column then says how
+  many of the sweep's seeds have run."""
   del args
   lines = ['| task | model | protocol | seeds | steps | wall | training '
            'distribution: bit errors / seq | generalisation (bit errors / '
