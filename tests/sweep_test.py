@@ -473,8 +473,8 @@ class RunnerTest(_Runs):
     self.assertTrue(os.path.exists(os.path.join(workdir, 'summary.png')))
     with open(os.path.join(workdir, 'summary.md')) as f:
       self.assertEqual(f.readline().strip(), (
-          f'# Sweep {config} with evals.plot=False, evals.variants=train, '
-          f'tensorboard=False ({workdir})'))
+          f'# Sweep {config} with evals.plot=false, evals.variants=train, '
+          f'tensorboard=false ({workdir})'))
     before = {n: open(os.path.join(workdir, 'logs', f'{n}.log')).read()
               for n in names}
     evals = {n: open(os.path.join(workdir, 'trials', n, 'eval',
