@@ -373,11 +373,14 @@ def _num(x: float | None, digits: int = 3) -> str:
   return '' if x is None else f'{x:.{digits}f}'
 
 
-def _settings_label(settings: Mapping[str, Any]) -> str:
-  """A trial's settings other than the seed, `leaf=value, ...` (the last
-  part of each dotted field name)."""
-  return ', '.join(f'{k.rsplit(".", 1)[-1]}={v}' for k, v in
-                   settings.items() if k != 'seed')
+def _settings_label(settings: Mapping[str, Any], leaf: bool = True,
+                    seed: bool = False) -> str:
+  """A trial's settings, `field=value, ...`, values as the override flags
+  write them (`sweeps.format_value`); `leaf`: the last part of each dotted
+  field name only; `seed`: the seed too."""
+  return ', '.join(
+      f'{k.rsplit(".", 1)[-1] if leaf else k}={sweeps.format_value(v)}'
+      for k, v in settings.items() if seed or k != 'seed')
 
 
 def _done(rows):
@@ -829,7 +832,7 @@ def curve_table(studies, args, spec):
         continue
       metric = metric or c['metric']
       at = {k: v * scale for k, v in zip(c['steps'], c['values'])}
-      settings = ', '.join(f'{k}={v}' for k, v in r['settings'].items())
+      settings = _settings_label(r['settings'], leaf=False, seed=True)
       lines.append(f'| {name} | {settings} | ' + ' | '.join(
           _num(at.get(s), 1) or '-' for s in steps)
                    + f' | {c["steps"][-1]:,} | '

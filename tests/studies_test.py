@@ -227,6 +227,14 @@ class TablesTest(absltest.TestCase):
     self.assertIn('| s | seed=1 | 30.0 | - | 2,000 | 20.5 |', lines)
     lines = studies.curve_table({'s': rows}, ['s', '1000', 'percent'], [])
     self.assertIn('| s | seed=1 | 3000.0 | 2,000 | 2050.0 |', lines)
+    # Settings read as the override flags write them, in both labels.
+    flagged = dict(rows[1], settings={'seed': 1, 'optimizer.nesterov': True,
+                                      'model.sizes': (2, 3)})
+    lines = studies.curve_table({'s': [flagged]}, ['s', '1000'], [])
+    self.assertIn('| s | seed=1, optimizer.nesterov=true, model.sizes=2,3 | '
+                  '30.0 | 2,000 | 20.5 |', lines)
+    self.assertEqual(studies._settings_label(flagged['settings']),
+                     'nesterov=true, sizes=2,3')
 
   def test_evaluations_table_shows_perfect_as_a_percentage(self):
     row = {'study': 'c', 'settings': {'seed': 0}, 'seed': 0, 'status': 'done',
