@@ -378,9 +378,9 @@ def _settings_label(settings: Mapping[str, Any], leaf: bool = True,
   """A trial's settings, `field=value, ...`, values as the override flags
   write them (`sweeps.format_value`); `leaf`: the last part of each dotted
   field name only; `seed`: the seed too."""
-  return ', '.join(
-      f'{k.rsplit(".", 1)[-1] if leaf else k}={sweeps.format_value(v)}'
-      for k, v in settings.items() if seed or k != 'seed')
+  return sweeps.settings_text(
+      ((k.rsplit('.', 1)[-1] if leaf else k, v)
+       for k, v in settings.items() if seed or k != 'seed'), ', ')
 
 
 def _done(rows):

@@ -559,8 +559,7 @@ def write_summary(sweep: Sweep, select: str, minimize: bool,
   # (two sweeps of one config file differ only in them).
   base = sweep.record['base_overrides']
   title = f'Sweep {sweep.record["config_file"]}' + (
-      ' with ' + ', '.join(f'{k}={sweeps.format_value(v)}'
-                           for k, v in sorted(base.items()))
+      ' with ' + sweeps.settings_text(sorted(base.items()), ', ')
       if base else '')
   workdir_lib.write_text(os.path.join(sweep.workdir, 'summary.md'),
                          sweeps.markdown(summary, metrics,

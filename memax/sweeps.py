@@ -28,7 +28,7 @@ import itertools
 import json
 import math
 import re
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import ml_collections
 
@@ -265,14 +265,14 @@ def _as_value(config, path: str, value: Any) -> Any:
   return value
 
 
-def _settings(items: Sequence[tuple[str, Any]]) -> str:
+def settings_text(items: Iterable[tuple[str, Any]], sep: str = ',') -> str:
   """`'a.b=v,c=w'`: overrides as the flags write their values."""
-  return ','.join(f'{p}={format_value(v)}' for p, v in items)
+  return sep.join(f'{p}={format_value(v)}' for p, v in items)
 
 
 def _folder_text(items: Sequence[tuple[str, Any]]) -> str:
   """The overrides as a folder name's text (shortened if long)."""
-  text = re.sub(r'[^A-Za-z0-9._=,+-]', '_', _settings(items))
+  text = re.sub(r'[^A-Za-z0-9._=,+-]', '_', settings_text(items))
   if len(text) > 80:
     digest = hashlib.sha1(text.encode()).hexdigest()[:8]
     text = f'{text[:70]}_{digest}'
@@ -292,7 +292,7 @@ _PER_TASK = re.compile(r'_task_\d+$')
 
 def group_key(overrides: Mapping[str, Any]) -> str:
   """The trial's settings without its seed: trials over seeds share it."""
-  return _settings([(p, v) for p, v in overrides.items() if p != 'seed']
+  return settings_text([(p, v) for p, v in overrides.items() if p != 'seed']
                    ) or '-'
 
 
