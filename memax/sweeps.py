@@ -293,7 +293,7 @@ _PER_TASK = re.compile(r'_task_\d+$')
 def group_key(overrides: Mapping[str, Any]) -> str:
   """The trial's settings without its seed: trials over seeds share it."""
   return settings_text([(p, v) for p, v in overrides.items() if p != 'seed']
-                   ) or '-'
+                       ) or '-'
 
 
 def stats(values: Sequence[float]) -> dict[str, float]:
